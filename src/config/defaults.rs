@@ -1,0 +1,43 @@
+//! Defaults, each documented with the AWS or peer default it mirrors.
+
+use std::time::Duration;
+
+/// API Gateway's payload limit: 10 MB (DG:limits).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Header fields per request (hyper's and RELIABILITY's default).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// One header field line (nginx `large_client_header_buffers` 8k).
+pub const DEFAULT_MAX_HEADER_LINE: usize = 8 * 1024;
+/// Whole request head.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Request-target: API Gateway edge endpoints allow 8,192 characters of URL (DG:limits).
+pub const DEFAULT_MAX_TARGET: usize = 8 * 1024;
+/// Chunk extension bytes per message.
+pub const DEFAULT_MAX_CHUNK_EXT: usize = 16 * 1024;
+/// Trailer block bytes.
+pub const DEFAULT_MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Total time to receive a request head, not reset by a trickle (HAProxy `timeout http-request`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time between two reads of a request body before 408.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle keep-alive connection lifetime.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time to write a response chunk to a slow client before giving up.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// SIGTERM drain deadline.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections per worker before accept pauses.
+pub const DEFAULT_MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
+/// Integration timeout: API Gateway's default and cap, 29 s (`timeoutInMillis`).
+pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(29_000);
+/// Minimum `timeoutInMillis` API Gateway accepts.
+pub const MIN_INTEGRATION_TIMEOUT_MS: u64 = 50;
+/// Idle upstream connections kept per upstream per worker.
+pub const DEFAULT_UPSTREAM_IDLE_PER_HOST: usize = 64;
+/// Idle upstream connection lifetime in a pool.
+pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Admin listener.
+pub const DEFAULT_ADMIN_ADDRESS: &str = "127.0.0.1:9901";
+/// Account and region placed in ARNs and events.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+pub const DEFAULT_REGION: &str = "us-east-1";

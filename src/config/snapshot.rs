@@ -1,0 +1,426 @@
+//! The compiled, immutable configuration the data plane reads. One `Snapshot` sits behind one
+//! `ArcSwap`; a core loads it once per request. Everything here is precomputed: nothing on the
+//! request path parses a template, a path pattern or a duration.
+//!
+//! CONTRACT between config (builds it) and dataplane (reads it). Index newtypes are dense ids
+//! into the `Vec`s of the snapshot they came from.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use crate::http1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ApiIdx(pub u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StageIdx(pub u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RouteIdx(pub u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UpstreamIdx(pub u32);
+
+pub struct Snapshot {
+    /// Increases by one with every successful load; shown by admin `/status`.
+    pub generation: u64,
+    /// The gateway file this came from.
+    pub source: PathBuf,
+    pub server: Server,
+    pub apis: Vec<Api>,
+    pub stages: Vec<Stage>,
+    pub upstreams: Vec<Upstream>,
+    pub hosts: HostTable,
+    /// Responses sent before an API is known (unknown host, stage or base path).
+    pub edge_responses: GatewayResponses,
+}
+
+// ---------------------------------------------------------------------------------------------
+// server
+
+pub struct Server {
+    pub listeners: Vec<Listener>,
+    pub admin: Option<Admin>,
+    /// Worker cores; already resolved (0 in the file means one per core).
+    pub workers: usize,
+    pub io_driver: IoDriver,
+    pub limits: ServerLimits,
+    pub trusted_proxies: Vec<Cidr>,
+    pub account_id: String,
+    pub region: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admin {
+    pub address: SocketAddr,
+    /// Bearer token (from the file, or the environment variable the file names). `None` is
+    /// only allowed on a loopback address.
+    pub token: Option<String>,
+}
+
+/// How each core's runtime does IO. `UringDeferTaskrun` sets up the ring with
+/// SINGLE_ISSUER + DEFER_TASKRUN; `UringCoop` with COOP_TASKRUN + TASKRUN_FLAG; `Legacy` is epoll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoDriver {
+    Uring,
+    UringCoop,
+    UringDeferTaskrun,
+    Legacy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub http: http1::Limits,
+    pub max_body_bytes: u64,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub max_connections_per_worker: usize,
+    pub upstream_idle_per_host: usize,
+    pub upstream_idle_timeout: Duration,
+}
+
+/// An address range in `trustedProxies`. IPv4-mapped IPv6 addresses match their IPv4 form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+// ---------------------------------------------------------------------------------------------
+// addressing
+
+/// Host + path → (API, stage, resource path).
+pub struct HostTable {
+    /// `{apiId}.execute-api.<anything>`: key is the lower-case API id.
+    pub execute_api: HashMap<Box<[u8]>, ApiIdx>,
+    /// Custom domain names, exact (lower-case, no trailing dot).
+    pub domains: HashMap<Box<[u8]>, DomainIdx>,
+    /// Wildcard domains `*.example.com` stored as the suffix `.example.com`, longest first.
+    pub wildcard_domains: Vec<(Box<[u8]>, DomainIdx)>,
+    pub domain_list: Vec<Domain>,
+    /// Served for any other Host (plain `localhost` use).
+    pub default_api: Option<DefaultApi>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DomainIdx(pub u32);
+
+pub struct Domain {
+    pub name: String,
+    /// Sorted by number of base-path segments, most first; an empty base path (`(none)`)
+    /// matches every path and sorts last.
+    pub mappings: Vec<BasePathMapping>,
+}
+
+pub struct BasePathMapping {
+    /// Segments joined by `/`, no leading or trailing slash; empty for the root mapping.
+    pub base_path: Box<[u8]>,
+    pub api: ApiIdx,
+    pub stage: StageIdx,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultApi {
+    pub api: ApiIdx,
+    /// `None`: the stage is the first path segment, as on the execute-api host.
+    pub stage: Option<StageIdx>,
+}
+
+/// Where a request landed before route matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub api: ApiIdx,
+    pub stage: StageIdx,
+    /// Bytes of the request path consumed by the stage or base-path prefix. The resource path
+    /// is `path[prefix_len..]`, or `/` when that is empty.
+    pub prefix_len: usize,
+}
+
+/// No API/stage for this host and path. `api` is known when only the stage or base path was
+/// wrong, which decides between REST's 403 and HTTP API's 404 body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoTarget {
+    pub api: Option<ApiIdx>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// APIs, routes, stages
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Rest,
+    Http,
+}
+
+/// `EDGE` forwards header names capitalized and cookies sorted by name, as API Gateway's
+/// edge-optimized endpoints do; `REGIONAL`/`PRIVATE` pass names as they came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointType {
+    Edge,
+    Regional,
+    Private,
+}
+
+pub struct Api {
+    pub id: String,
+    pub name: String,
+    pub protocol: Protocol,
+    pub endpoint_type: EndpointType,
+    pub router: Router,
+    /// Indexed by `RouteIdx`.
+    pub routes: Vec<Route>,
+    /// Stage name → stage (exact, case-sensitive as API Gateway).
+    pub stages: HashMap<Box<[u8]>, StageIdx>,
+    /// HTTP APIs: the `$default` stage, served without a path prefix.
+    pub default_stage: Option<StageIdx>,
+    /// Error responses of this API, pre-rendered (x-amazon-apigateway-gateway-responses
+    /// applied over the defaults).
+    pub responses: GatewayResponses,
+}
+
+pub struct Route {
+    /// `None` for ANY (`x-amazon-apigateway-any-method`).
+    pub method: Option<Box<[u8]>>,
+    /// Resource path template as written, e.g. `/pets/{petId}` (`/` for the root; `$default`
+    /// for an HTTP API default route).
+    pub path: String,
+    /// `GET /pets/{petId}`, `ANY /{proxy+}` or `$default`.
+    pub route_key: String,
+    /// Path parameter names in capture order (`proxy` for `{proxy+}`).
+    pub params: Vec<String>,
+}
+
+/// At most this many path parameters per route.
+pub const MAX_PATH_PARAMS: usize = 16;
+
+/// Captured path parameter values: byte ranges into the resource path given to `find`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Params {
+    pub spans: [(u32, u32); MAX_PATH_PARAMS],
+    pub len: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found(RouteIdx),
+    /// No resource, or no method on the resource (REST: 403 Missing Authentication Token;
+    /// HTTP API: 404 Not Found).
+    NotFound,
+}
+
+/// Compiled route table of one API (a segment trie). Matching is allocation-free.
+pub struct Router {
+    /// Implementation-defined; built by compile.
+    pub(crate) inner: super::router::RouterInner,
+}
+
+pub struct Stage {
+    pub api: ApiIdx,
+    pub name: String,
+    /// Stage variables, already substituted into this stage's integrations.
+    pub variables: Vec<(String, String)>,
+    /// This stage's integration for each route of its API, indexed by `RouteIdx`.
+    pub integrations: Vec<Integration>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// integrations
+
+pub enum Integration {
+    HttpProxy(HttpProxy),
+    Mock(Mock),
+}
+
+pub struct HttpProxy {
+    pub upstream: UpstreamIdx,
+    /// Integration `httpMethod`; `None` (or `ANY`) forwards the client's method.
+    pub method: Option<Box<[u8]>>,
+    /// The URI's path with `{param}` and `${stageVariables.x}` resolved to pieces.
+    pub path: Vec<UriPiece>,
+    /// The URI's own query string (after `?`, may be empty); the client's query follows it.
+    pub query: Vec<UriPiece>,
+    /// `integration.request.header.X` / `.querystring.X` mappings (REST `requestParameters`).
+    pub request_parameters: Vec<ParamMapping>,
+    pub timeout: Duration,
+}
+
+pub enum UriPiece {
+    Literal(Box<[u8]>),
+    Value(ParamSource),
+}
+
+pub struct ParamMapping {
+    pub target: ParamTarget,
+    pub source: ParamSource,
+}
+
+pub enum ParamTarget {
+    /// Header name as written in the mapping.
+    Header(Box<[u8]>),
+    QueryString(Box<[u8]>),
+}
+
+/// Where a mapped value comes from. Stage variables are resolved to `Static` at compile.
+pub enum ParamSource {
+    Static(Box<[u8]>),
+    /// `method.request.path.X`: index into the route's `params`.
+    Path(u16),
+    /// `method.request.querystring.X` (first value, raw).
+    QueryString(Box<[u8]>),
+    /// `method.request.header.X` (matched case-insensitively).
+    Header(Box<[u8]>),
+    Context(ContextVar),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextVar {
+    RequestId,
+    ApiId,
+    Stage,
+    ResourcePath,
+    HttpMethod,
+    SourceIp,
+    DomainName,
+    AccountId,
+    Path,
+    Protocol,
+}
+
+/// A MOCK integration, fully rendered at compile (literal templates only until VTL lands).
+pub struct Mock {
+    pub response: Rendered,
+}
+
+pub struct Upstream {
+    pub scheme: Scheme,
+    /// Lower-case host as written in the URI (an IP literal without brackets, or a name).
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value sent upstream: `host` or `host:port` for a non-default port.
+    pub host_header: Box<[u8]>,
+    /// Addresses to connect to: set at compile for IP literals; filled and refreshed by the
+    /// control plane's resolver for names. Empty means unresolved (→ 502).
+    pub addrs: ArcSwap<Vec<SocketAddr>>,
+    /// Stable identity (scheme, host, port) so per-core pools carry over reloads.
+    pub key: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+// ---------------------------------------------------------------------------------------------
+// responses
+
+/// A response rendered once per snapshot. The data plane writes `head`, then its per-request
+/// headers (request ids, Date, Content-Length, Connection), a blank line, then `body`.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub status: u16,
+    /// `HTTP/1.1 403 Forbidden\r\n` followed by static header lines, each ending in CRLF.
+    pub head: Bytes,
+    pub body: Bytes,
+}
+
+/// API Gateway's gateway response types that the data plane produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// REST: unknown resource or method (403 MissingAuthenticationTokenException).
+    MissingAuthenticationToken,
+    /// HTTP API: no route (404 `{"message":"Not Found"}`).
+    NotFound,
+    /// Unknown stage, domain or base path (403 `{"message":"Forbidden"}`).
+    Forbidden,
+    /// Integration did not answer within `timeoutInMillis` (REST 504 "Endpoint request
+    /// timed out"; HTTP API 504).
+    IntegrationTimeout,
+    /// Could not connect, or the integration broke the protocol (502).
+    IntegrationFailure,
+    /// Body over the limit (413 "Request Too Long").
+    RequestTooLarge,
+    /// Anything else that is the gateway's fault (500).
+    InternalError,
+}
+
+impl ErrorKind {
+    pub const COUNT: usize = 7;
+    pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
+        ErrorKind::MissingAuthenticationToken,
+        ErrorKind::NotFound,
+        ErrorKind::Forbidden,
+        ErrorKind::IntegrationTimeout,
+        ErrorKind::IntegrationFailure,
+        ErrorKind::RequestTooLarge,
+        ErrorKind::InternalError,
+    ];
+}
+
+/// One pre-rendered response per `ErrorKind`, indexed by `kind as usize`.
+pub struct GatewayResponses {
+    pub table: [Rendered; ErrorKind::COUNT],
+}
+
+impl GatewayResponses {
+    #[inline]
+    pub fn get(&self, kind: ErrorKind) -> &Rendered {
+        &self.table[kind as usize]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// queries the data plane makes (implemented by the config work)
+
+impl Snapshot {
+    /// Resolve a normalized host (lower-case, no port, no trailing dot) and the request path
+    /// (starting with `/`, no query) to an API and stage. CONTRACT.
+    pub fn resolve(&self, host: &[u8], path: &[u8]) -> Result<Target, NoTarget> {
+        let _ = (host, path);
+        todo!("Snapshot::resolve")
+    }
+
+    /// One row per (host, base path, stage, route) for `tollgate routes`. CONTRACT.
+    pub fn route_table(&self) -> Vec<RouteRow> {
+        todo!("Snapshot::route_table")
+    }
+}
+
+impl Router {
+    /// Match `method` and a resource path (starting with `/`, no query) per API Gateway's
+    /// rules (SPEC-NOTES §4). Fills `params` with spans into `path`. Allocation-free. CONTRACT.
+    pub fn find(&self, method: &[u8], path: &[u8], params: &mut Params) -> RouteMatch {
+        let _ = (method, path, params);
+        todo!("Router::find")
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let _ = ip;
+        todo!("Cidr::contains")
+    }
+}
+
+/// A row of `tollgate routes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteRow {
+    pub host: String,
+    pub base_path: String,
+    pub stage: String,
+    pub method: String,
+    pub path: String,
+    /// e.g. `HTTP_PROXY GET http://backend:8080/pets/{petId}` or `MOCK 200`.
+    pub integration: String,
+}

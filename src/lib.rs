@@ -1,0 +1,14 @@
+//! tollgate: a self-hosted API gateway that runs Amazon API Gateway definitions on a
+//! thread-per-core HTTP/1.1 data plane. See ARCHITECTURE.md for the codemap.
+//!
+//! Layers (dependencies point downward only):
+//! - [`http1`]: sans-io HTTP/1.1 codec with strict checks.
+//! - [`config`]: pure parse → validate → compile into one immutable [`config::Snapshot`].
+//! - [`dataplane`]: one monoio runtime per core serving requests from the snapshot.
+//! - [`control`]: blocking work on ordinary threads (signals, reload, admin API).
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod control;
+pub mod dataplane;
+pub mod http1;
