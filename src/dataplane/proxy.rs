@@ -76,12 +76,10 @@ pub async fn forward(
             Ok(c) => c,
             Err(e) => return fail(worker, client, conn, snap, api, e, meta, replayable).await,
         };
-        let sent = send(&mut up, &mut conn.up, deadline).await;
-        if sent.is_err() {
+        if let Err(e) = send(&mut up, &mut conn.up, deadline).await {
             if reused && replayable && attempt == 1 {
                 continue;
             }
-            let e = sent.unwrap_err();
             return fail(worker, client, conn, snap, api, e, meta, replayable).await;
         }
         if !body_in_head && framing != Framing::None {

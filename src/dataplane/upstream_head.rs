@@ -98,13 +98,13 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
         out.extend_from_slice(q);
     }
     for mapping in &proxy.request_parameters {
-        if let ParamTarget::QueryString(name) = &mapping.target {
-            if let Some(v) = value(&mapping.source, input, ip) {
-                sep(out);
-                push_encoded(out, name);
-                out.push(b'=');
-                push_encoded(out, v);
-            }
+        if let ParamTarget::QueryString(name) = &mapping.target
+            && let Some(v) = value(&mapping.source, input, ip)
+        {
+            sep(out);
+            push_encoded(out, name);
+            out.push(b'=');
+            push_encoded(out, v);
         }
     }
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
@@ -176,13 +176,13 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     out.extend_from_slice(input.api.id.as_bytes());
     out.extend_from_slice(b"\r\n");
     for mapping in &proxy.request_parameters {
-        if let ParamTarget::Header(name) = &mapping.target {
-            if let Some(v) = value(&mapping.source, input, ip) {
-                out.extend_from_slice(name);
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(v);
-                out.extend_from_slice(b"\r\n");
-            }
+        if let ParamTarget::Header(name) = &mapping.target
+            && let Some(v) = value(&mapping.source, input, ip)
+        {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
         }
     }
     match head.framing {

@@ -30,11 +30,16 @@ const TICK: Duration = Duration::from_millis(100);
 /// Listen backlog per worker socket.
 const BACKLOG: i32 = 4096;
 
+/// The per-core handle on a snapshot: cloning it is a non-atomic increment, so requests on
+/// all cores do not contend on the `Arc`'s shared count.
+#[allow(clippy::redundant_allocation)]
+pub type SnapshotRef = Rc<Arc<Snapshot>>;
+
 /// Per-core state. Owned by the core's thread; reached through `Rc`.
 pub struct Worker {
     pub id: usize,
     pub shared: Arc<Shared>,
-    cached: RefCell<Rc<Arc<Snapshot>>>,
+    cached: RefCell<SnapshotRef>,
     pub date: DateCache,
     pub ids: IdGen,
     pub pool: RefCell<Pool>,
@@ -62,7 +67,7 @@ impl Worker {
     /// The current snapshot: one relaxed generation check per call; the shared `ArcSwap` is
     /// only touched after a reload. Hold the returned `Rc` for the request's life.
     #[inline]
-    pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
+    pub fn snapshot(&self) -> SnapshotRef {
         let generation = self.shared.generation();
         {
             let cached = self.cached.borrow();
