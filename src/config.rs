@@ -1,11 +1,26 @@
 //! Pure configuration: bytes → raw values → validate (every error with its JSON path) →
 //! compile into one immutable [`Snapshot`].
 //!
-//! Architecture Invariant: no IO except through the injected [`Loader`]; nothing here knows
-//! about monoio. Only `compile` constructs a `Snapshot`.
+//! Codemap, in pipeline order:
+//! - `parse`: bytes → `serde_json::Value` (JSON, or YAML with CloudFormation tags turned into
+//!   their long-form intrinsics, which validation then reports by name).
+//! - `reader`: the path-tracking reader every validator uses (`$.stages[1].stageName`).
+//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`): the gateway file (docs/config.md).
+//! - `openapi` (+ `route_path`, `security`, `integration`, `uri`, `mock`, `regex`,
+//!   `templates`, `responses`): one API definition.
+//! - `compile`: validated specs → `Snapshot`; per-stage substitution, upstream interning,
+//!   rendering of mocks and gateway responses.
+//! - `router` (route trie, `Router::find`) and `host` (`Snapshot::resolve`, route table): what
+//!   the data plane calls per request.
+//!
+//! Architecture Invariant: no IO except through the injected [`Loader`] (and the environment
+//! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
+//! constructs a `Snapshot`.
 
+mod cidr;
 mod compile;
 mod defaults;
+mod domain;
 mod gateway;
 mod host;
 mod integration;
@@ -20,6 +35,7 @@ mod router;
 mod security;
 mod server;
 mod snapshot;
+mod stage;
 mod templates;
 mod uri;
 

@@ -140,6 +140,21 @@ fn openapi_fixtures() {
         "openapi/aws-sam-cli/swagger-template.yaml",
         "this is a CloudFormation template",
     );
+    // Bodies extracted from SAM templates still carry intrinsics, reported by name.
+    fails_with(
+        "openapi/serverless-application-model/extracted-bodies/api_with_binary_media_types__ServerlessRestApi.json",
+        "CloudFormation intrinsic `Fn::Join` is not supported",
+    );
+    // A stage-variable host over https names the missing TLS support.
+    fails_with(
+        "localstack/openapi/openapi.spec.stage-variables.json",
+        "https:// integration URIs need TLS to backends",
+    );
+    // HTTP_PROXY with a {proxy+} route compiles.
+    assert_eq!(
+        get("openapi/awsdocs-developer-guide/setup-http-integrations__block0.json").ok(),
+        Some(&1)
+    );
     // Lambda proxy integrations are named as unsupported.
     fails_with(
         "openapi/awsdocs-developer-guide/api-gateway-extensions-integrations__block0.json",

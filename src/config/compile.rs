@@ -236,16 +236,25 @@ fn http_proxy(
     ups: &mut Upstreams,
     errors: &mut Errors,
 ) -> Option<HttpProxy> {
+    // Exhaustive, so a new spec field cannot be silently ignored here.
+    let HttpProxySpec {
+        uri,
+        uri_loc,
+        method,
+        request_parameters: mappings,
+        uri_params,
+        timeout,
+    } = h;
     let var = |name: &str| {
         s.variables
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let parsed = match instantiate(&h.uri, &var) {
+    let parsed = match instantiate(uri, &var) {
         Ok(p) => p,
         Err(e) => {
-            h.uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
+            uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
             return None;
         }
     };
@@ -277,8 +286,8 @@ fn http_proxy(
             match p {
                 Piece::Lit(l) => out.push(UriPiece::Literal(l.as_bytes().into())),
                 Piece::Param(name) => {
-                    let source = h.uri_params.iter().find(|(n, _)| n == name).map(|(_, s)| s);
-                    if let Some(v) = source.and_then(|src| resolve(src, &h.uri_loc, errors)) {
+                    let source = uri_params.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+                    if let Some(v) = source.and_then(|src| resolve(src, uri_loc, errors)) {
                         out.push(UriPiece::Value(v));
                     }
                 }
@@ -288,8 +297,8 @@ fn http_proxy(
     };
     let path = pieces(&parsed.path, errors);
     let query = pieces(&parsed.query, errors);
-    let mut request_parameters = Vec::with_capacity(h.request_parameters.len());
-    for (target, source, loc) in &h.request_parameters {
+    let mut request_parameters = Vec::with_capacity(mappings.len());
+    for (target, source, loc) in mappings {
         let target = match target {
             TargetSpec::Header(n) => ParamTarget::Header(n.as_bytes().into()),
             TargetSpec::QueryString(n) => ParamTarget::QueryString(n.as_bytes().into()),
@@ -305,10 +314,10 @@ fn http_proxy(
     let upstream = ups.intern(parsed.scheme, &parsed.host, parsed.port);
     Some(HttpProxy {
         upstream,
-        method: h.method.as_ref().map(|m| m.as_bytes().into()),
+        method: method.as_ref().map(|m| m.as_bytes().into()),
         path,
         query,
         request_parameters,
-        timeout: h.timeout,
+        timeout: *timeout,
     })
 }

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::domain::domain;
 use super::openapi::{ApiSpec, validate_definition};
 use super::parse::parse_document;
 use super::reader::{Errors, Loc, Node};
 use super::server::{Env, ServerSpec, validate_server};
-use super::uri::stage_var_name_ok;
+use super::stage::stage;
 use super::{ConfigError, EndpointType, Loader, Protocol, Server};
 
 pub(crate) struct GatewaySpec {
@@ -30,42 +31,12 @@ pub(crate) struct ApiEntry {
     pub def: ApiSpec,
 }
 
-pub(crate) struct StageEntry {
-    pub api: usize,
-    pub name: String,
-    pub variables: Vec<(String, String)>,
-}
-
-pub(crate) struct DomainEntry {
-    /// Lower-case; `*.example.com` for a wildcard.
-    pub name: String,
-    pub mappings: Vec<MappingEntry>,
-}
-
-pub(crate) struct MappingEntry {
-    /// Segments joined by `/`; empty for the root.
-    pub base_path: String,
-    pub api: usize,
-    pub stage: usize,
-}
-
-const STAGE_UNSUPPORTED: [&str; 11] = [
-    "methodSettings",
-    "cacheClusterEnabled",
-    "cacheClusterSize",
-    "accessLogSettings",
-    "canarySettings",
-    "throttle",
-    "tracingEnabled",
-    "defaultRouteSettings",
-    "routeSettings",
-    "clientCertificateId",
-    "webAclArn",
-];
+pub(crate) use super::domain::DomainEntry;
+pub(crate) use super::stage::StageEntry;
 
 /// API ids, protocols and whether each definition validated, for the stage/domain checks.
-struct Declared {
-    apis: Vec<(String, Protocol, Option<ApiEntry>)>,
+pub(crate) struct Declared {
+    pub apis: Vec<(String, Protocol, Option<ApiEntry>)>,
 }
 
 pub(crate) fn validate_gateway(
@@ -314,7 +285,12 @@ pub(crate) fn read_document(
     }
 }
 
-fn api_index(declared: &Declared, id: &str, loc: &Loc, errors: &mut Errors) -> Option<usize> {
+pub(crate) fn api_index(
+    declared: &Declared,
+    id: &str,
+    loc: &Loc,
+    errors: &mut Errors,
+) -> Option<usize> {
     let found = declared.apis.iter().position(|(i, _, _)| i == id);
     if found.is_none() {
         loc.err(errors, format!("no API with id `{id}` in `apis`"));
@@ -322,7 +298,7 @@ fn api_index(declared: &Declared, id: &str, loc: &Loc, errors: &mut Errors) -> O
     found
 }
 
-fn stage_index(
+pub(crate) fn stage_index(
     declared: &Declared,
     stages: &[StageEntry],
     api: usize,
@@ -338,179 +314,4 @@ fn stage_index(
         );
     }
     found
-}
-
-fn stage(item: &Node<'_>, declared: &Declared, errors: &mut Errors) -> Option<StageEntry> {
-    let mut obj = item.obj(errors)?;
-    let api_node = obj.alias("apiId", "restApiId", errors);
-    if api_node.is_none() {
-        item.err(errors, "missing required property `apiId` (or `restApiId`)");
-    }
-    let name_node = obj.req("stageName", errors);
-    let vars_node = obj.alias("variables", "stageVariables", errors);
-    for key in ["description", "deploymentId"] {
-        if let Some(n) = obj.opt_non_null(key) {
-            n.str(errors);
-        }
-    }
-    if let Some(n) = obj.opt_non_null("tags") {
-        n.string_map(errors);
-    }
-    obj.unsupported(&STAGE_UNSUPPORTED, errors);
-    obj.finish(errors);
-    let mut variables = Vec::new();
-    for (k, v, n) in vars_node
-        .and_then(|n| n.string_map(errors))
-        .unwrap_or_default()
-    {
-        if !stage_var_name_ok(k) {
-            n.err(
-                errors,
-                format!("stage variable name `{k}` must match `[A-Za-z0-9_]{{1,64}}`"),
-            );
-        } else if v.len() > 512
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b))
-        {
-            n.err(
-                errors,
-                "stage variable values are up to 512 characters of `A-Za-z0-9-._~:/?#&=,`",
-            );
-        } else {
-            variables.push((k.to_string(), v.to_string()));
-        }
-    }
-    let api_node = api_node?;
-    let api = api_index(declared, api_node.str(errors)?, &api_node.loc(), errors)?;
-    let name_node = name_node?;
-    let name = name_node.str(errors)?;
-    let protocol = declared.apis[api].1;
-    let ok = if name == "$default" {
-        if protocol != Protocol::Http {
-            name_node.err(errors, "the `$default` stage exists only for HTTP APIs");
-        }
-        true
-    } else {
-        (1..=128).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
-    if !ok {
-        name_node.err(
-            errors,
-            format!("stage name `{name}` must match `[A-Za-z0-9_-]{{1,128}}`"),
-        );
-        return None;
-    }
-    Some(StageEntry {
-        api,
-        name: name.to_string(),
-        variables,
-    })
-}
-
-fn domain(
-    item: &Node<'_>,
-    declared: &Declared,
-    stages: &[StageEntry],
-    errors: &mut Errors,
-) -> Option<DomainEntry> {
-    let mut obj = item.obj(errors)?;
-    let name_node = obj.req("domainName", errors);
-    let mappings_node = obj.opt("basePathMappings");
-    obj.finish(errors);
-    let name = name_node.as_ref().and_then(|n| {
-        let s = n.str(errors)?.trim_end_matches('.').to_ascii_lowercase();
-        let host = s.strip_prefix("*.").unwrap_or(&s);
-        let ok = !host.is_empty()
-            && host.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if !ok {
-            n.err(
-                errors,
-                format!("`{s}` is not a domain name or a wildcard like `*.example.com`"),
-            );
-            return None;
-        }
-        Some(s)
-    });
-    let mut mappings: Vec<MappingEntry> = Vec::new();
-    for m in mappings_node
-        .and_then(|n| n.arr(errors))
-        .unwrap_or_default()
-    {
-        let Some(mut mo) = m.obj(errors) else {
-            continue;
-        };
-        let base = mo.alias("basePath", "apiMappingKey", errors);
-        let api_node = mo.alias("apiId", "restApiId", errors);
-        let stage_node = mo.req("stage", errors);
-        mo.finish(errors);
-        if api_node.is_none() {
-            m.err(errors, "missing required property `apiId` (or `restApiId`)");
-        }
-        let base_path = match base.filter(|b| !b.v.is_null()) {
-            None => Some(String::new()),
-            Some(b) => b.str(errors).and_then(|s| {
-                let s = s.trim_matches('/');
-                let s = if s == "(none)" { "" } else { s };
-                let ok = s.is_empty()
-                    || s.split('/').all(|seg| {
-                        !seg.is_empty()
-                            && seg
-                                .bytes()
-                                .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c))
-                    });
-                if !ok {
-                    b.err(
-                        errors,
-                        format!(
-                            "base path `{s}` must be segments of `A-Za-z0-9-._~` separated by `/`"
-                        ),
-                    );
-                }
-                ok.then(|| s.to_string())
-            }),
-        };
-        let (Some(api_node), Some(stage_node), Some(base_path)) = (api_node, stage_node, base_path)
-        else {
-            continue;
-        };
-        let Some(api) = api_node
-            .str(errors)
-            .and_then(|id| api_index(declared, id, &api_node.loc(), errors))
-        else {
-            continue;
-        };
-        let Some(stage) = stage_node
-            .str(errors)
-            .and_then(|s| stage_index(declared, stages, api, s, &stage_node.loc(), errors))
-        else {
-            continue;
-        };
-        if mappings.iter().any(|o| o.base_path == base_path) {
-            let shown = if base_path.is_empty() {
-                "(none)"
-            } else {
-                &base_path
-            };
-            m.err(errors, format!("duplicate base path `{shown}`"));
-            continue;
-        }
-        mappings.push(MappingEntry {
-            base_path,
-            api,
-            stage,
-        });
-    }
-    Some(DomainEntry {
-        name: name?,
-        mappings,
-    })
 }

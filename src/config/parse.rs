@@ -12,14 +12,8 @@ pub(crate) fn parse_document(bytes: &[u8]) -> Result<Value, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
-        // JSON is also YAML, but serde_json gives better messages for JSON mistakes.
-        match serde_json::from_str(text) {
-            Ok(v) => return Ok(v),
-            Err(json_err) => {
-                // Flow-style YAML (`{a: 1}`) also starts with `{`.
-                return parse_yaml(text).map_err(|_| format!("invalid JSON: {json_err}"));
-            }
-        }
+        // JSON is also YAML, but a JSON mistake must not turn into a different YAML value.
+        return serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"));
     }
     parse_yaml(text).map_err(|e| format!("invalid YAML: {e}"))
 }
@@ -134,7 +128,12 @@ mod tests {
     #[test]
     fn json_and_errors() {
         assert_eq!(parse_document(b" {\"a\": [1]}").unwrap(), json!({"a": [1]}));
-        assert_eq!(parse_document(b"{a: 1}").unwrap(), json!({"a": 1}));
+        assert!(
+            parse_document(b"{a: 1}")
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(parse_document(b"---\n{a: 1}").unwrap(), json!({"a": 1}));
         assert!(
             parse_document(b"{\"a\": }")
                 .unwrap_err()

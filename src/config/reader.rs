@@ -42,6 +42,8 @@ pub(crate) struct Obj<'a> {
     pub node: Node<'a>,
     pub map: &'a Map<String, Value>,
     used: Vec<&'a str>,
+    /// Every key asked for, present or not: the vocabulary for "did you mean".
+    asked: Vec<String>,
 }
 
 /// `{"Ref": ..}` or `{"Fn::Sub": ..}`: a CloudFormation intrinsic function left in the value.
@@ -183,6 +185,7 @@ impl<'a> Node<'a> {
                 node: self.clone(),
                 map,
                 used: Vec::new(),
+                asked: Vec::new(),
             }),
             _ => {
                 self.type_err(errors, "an object");
@@ -231,9 +234,32 @@ impl<'a> Node<'a> {
     }
 }
 
+/// A likely typo: same letters in another case, or at most two edits apart.
+fn similar(known: &str, typed: &str) -> bool {
+    if known.eq_ignore_ascii_case(typed) {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (known.chars().collect(), typed.chars().collect());
+    if a.len().min(b.len()) < 4 || a.len().abs_diff(b.len()) > 2 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
+}
+
 impl<'a> Obj<'a> {
     /// The value of `key` if present (`null` included), marking it used.
     pub fn opt(&mut self, key: &str) -> Option<Node<'a>> {
+        self.asked.push(key.to_string());
         let (k, v) = self.map.get_key_value(key)?;
         self.used.push(k.as_str());
         Some(self.node.child(key, v))
@@ -291,9 +317,13 @@ impl<'a> Obj<'a> {
     /// Every key not read is an error (tollgate's own files).
     pub fn finish(self, errors: &mut Errors) {
         for (k, v) in self.unused() {
+            let hint = self.asked.iter().find(|a| similar(a, k));
+            let hint = hint
+                .map(|a| format!(" (did you mean `{a}`?)"))
+                .unwrap_or_default();
             self.node
                 .child(k, v)
-                .err(errors, format!("unknown property `{k}`"));
+                .err(errors, format!("unknown property `{k}`{hint}"));
         }
     }
 

@@ -1,9 +1,10 @@
 //! Validation of the gateway file's `server` section into the snapshot's `Server` (it has no
 //! references to anything else, except `defaultApi`, which is resolved with the APIs).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::cidr::parse_cidr;
 use super::reader::{Errors, Loc, Node, Obj};
 use super::*;
 use crate::http1;
@@ -335,72 +336,6 @@ fn limits(n: &Node<'_>, l: &mut ServerLimits, errors: &mut Errors) {
         }
     }
     obj.finish(errors);
-}
-
-/// `10.0.0.0/8`, `2001:db8::/32`, or a single address.
-pub(crate) fn parse_cidr(s: &str) -> Result<Cidr, String> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    let addr: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("`{s}` is not a CIDR like `10.0.0.0/8`"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(p) if p <= max => p,
-            _ => return Err(format!("`{s}`: the prefix length must be 0 to {max}")),
-        },
-    };
-    let cidr = normalize(Cidr { addr, prefix });
-    if masked(cidr.addr, cidr.prefix) != cidr.addr {
-        let fixed = Cidr {
-            addr: masked(cidr.addr, cidr.prefix),
-            prefix: cidr.prefix,
-        };
-        return Err(format!(
-            "`{s}` has host bits set: did you mean `{}/{}`?",
-            fixed.addr, fixed.prefix
-        ));
-    }
-    Ok(cidr)
-}
-
-/// An IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) becomes its IPv4 form.
-fn normalize(c: Cidr) -> Cidr {
-    match c.addr {
-        IpAddr::V6(v6) if c.prefix >= 96 => match v6.to_ipv4_mapped() {
-            Some(v4) => Cidr {
-                addr: IpAddr::V4(v4),
-                prefix: c.prefix - 96,
-            },
-            None => c,
-        },
-        _ => c,
-    }
-}
-
-pub(crate) fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
 }
 
 fn cidr(n: &Node<'_>, errors: &mut Errors) -> Option<Cidr> {

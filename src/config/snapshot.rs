@@ -406,7 +406,7 @@ impl Router {
 
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        use super::server::masked;
+        use super::cidr::masked;
         let matches = |ip: IpAddr| {
             ip.is_ipv4() == self.addr.is_ipv4()
                 && masked(ip, self.prefix) == masked(self.addr, self.prefix)

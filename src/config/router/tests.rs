@@ -102,16 +102,17 @@ fn rest_precedence_and_method_selection() {
 
 #[test]
 fn rest_backtracks_on_path() {
-    let r = Router::from_route_keys(
-        Protocol::Rest,
-        &["GET /a/b/c", "GET /{x}/b/d", "GET /a/{y+}"],
-    )
-    .unwrap();
+    let r = Router::from_route_keys(Protocol::Rest, &["GET /a/b/c", "GET /{x}/b/d"]).unwrap();
     assert_eq!(find(&r, "GET", "/a/b/c"), Some((0, vec![])));
     assert_eq!(find(&r, "GET", "/a/b/d"), Some((1, vec!["a"])));
-    assert_eq!(find(&r, "GET", "/a/b/e"), Some((2, vec!["b/e"])));
     // The implicit resource /a/b exists, so it is found (and has no GET).
     assert_eq!(find(&r, "GET", "/a/b"), None);
+    // Precedence is per level, depth first: under the literal `a`, its greedy child wins
+    // before `{x}` one level up is tried.
+    let keys = ["GET /a/b/c", "GET /{x}/b/d", "GET /a/{y+}"];
+    let r = Router::from_route_keys(Protocol::Rest, &keys).unwrap();
+    assert_eq!(find(&r, "GET", "/a/b/d"), Some((2, vec!["b/d"])));
+    assert_eq!(find(&r, "GET", "/z/b/d"), Some((1, vec!["z"])));
 }
 
 #[test]
