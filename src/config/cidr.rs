@@ -49,13 +49,15 @@ fn normalize(c: Cidr) -> Cidr {
     }
 }
 
+/// `addr` with the bits after `prefix` cleared (a prefix beyond the address width keeps it
+/// whole, so a hand-built `Cidr` cannot make this panic).
 pub(crate) fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let mask = if prefix == 0 {
                 0
             } else {
-                u32::MAX << (32 - u32::from(prefix))
+                u32::MAX << (32 - u32::from(prefix.min(32)))
             };
             IpAddr::V4((u32::from(a) & mask).into())
         }
@@ -63,7 +65,7 @@ pub(crate) fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
             let mask = if prefix == 0 {
                 0
             } else {
-                u128::MAX << (128 - u32::from(prefix))
+                u128::MAX << (128 - u32::from(prefix.min(128)))
             };
             IpAddr::V6((u128::from(a) & mask).into())
         }
@@ -102,6 +104,11 @@ mod tests {
         assert!(c("0.0.0.0/0").contains("8.8.8.8".parse().unwrap()));
         assert!(!c("0.0.0.0/0").contains("2001:db8::1".parse().unwrap()));
         assert!(c("fe80::/10").contains("fe80::1".parse().unwrap()));
+        let odd = Cidr {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix: 99,
+        };
+        assert!(odd.contains("10.0.0.1".parse().unwrap()));
         assert_eq!(
             parse_cidr("10.0.0.1/8").unwrap_err(),
             "`10.0.0.1/8` has host bits set: did you mean `10.0.0.0/8`?"
