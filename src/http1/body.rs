@@ -46,7 +46,7 @@ pub struct ChunkedDecoder {
     max_chunk_ext: usize,
     max_trailer_bytes: usize,
     state: State,
-    /// Chunk-extension bytes seen in this message (from the first byte after the size).
+    /// Chunk-extension bytes seen in this message: from the byte after the size to the CR.
     ext_bytes: usize,
     /// Trailer-section bytes seen in this message (field lines with their CRLFs).
     trailer_bytes: usize,
@@ -57,7 +57,10 @@ enum State {
     /// In the chunk size; `digits` significant hex digits so far (leading zeros skipped).
     #[default]
     SizeStart,
-    Size { size: u64, digits: u8 },
+    Size {
+        size: u64,
+        digits: u8,
+    },
     /// Extension parts; the chunk size is carried along.
     Ext(Ext, u64),
     /// CR of the size line seen.
@@ -104,7 +107,11 @@ const MAX_SIZE_DIGITS: u8 = 16;
 
 impl ChunkedDecoder {
     pub fn new(max_chunk_ext: usize, max_trailer_bytes: usize) -> ChunkedDecoder {
-        ChunkedDecoder { max_chunk_ext, max_trailer_bytes, ..ChunkedDecoder::default() }
+        ChunkedDecoder {
+            max_chunk_ext,
+            max_trailer_bytes,
+            ..ChunkedDecoder::default()
+        }
     }
 
     /// Reset for a new message, keeping the limits.
@@ -131,9 +138,17 @@ impl ChunkedDecoder {
                     let avail = input.len() - pos;
                     let take = usize::try_from(remaining).map_or(avail, |r| r.min(avail));
                     let left = remaining - take as u64;
-                    self.state = if left == 0 { State::DataCr } else { State::Data(left) };
+                    self.state = if left == 0 {
+                        State::DataCr
+                    } else {
+                        State::Data(left)
+                    };
                     let end = pos + take;
-                    return Ok(Decoded { consumed: end, data: Some((pos, end)), done: false });
+                    return Ok(Decoded {
+                        consumed: end,
+                        data: Some((pos, end)),
+                        done: false,
+                    });
                 }
                 State::Done => break,
                 State::Failed(e) => return Err(e),
@@ -147,7 +162,11 @@ impl ChunkedDecoder {
         }
         match self.state {
             State::Failed(e) => Err(e),
-            state => Ok(Decoded { consumed: pos, data: None, done: state == State::Done }),
+            state => Ok(Decoded {
+                consumed: pos,
+                data: None,
+                done: state == State::Done,
+            }),
         }
     }
 
@@ -155,7 +174,10 @@ impl ChunkedDecoder {
     fn step(&mut self, b: u8) -> Result<(), BodyError> {
         self.state = match self.state {
             State::SizeStart => match hex(b) {
-                Some(d) => State::Size { size: u64::from(d), digits: u8::from(d != 0) },
+                Some(d) => State::Size {
+                    size: u64::from(d),
+                    digits: u8::from(d != 0),
+                },
                 None => return Err(malformed("chunk size must start with a hex digit")),
             },
             State::Size { size, digits } => match hex(b) {
@@ -164,12 +186,15 @@ impl ChunkedDecoder {
                     if digits > MAX_SIZE_DIGITS {
                         return Err(malformed("chunk size overflows"));
                     }
-                    State::Size { size: size << 4 | u64::from(d), digits }
+                    State::Size {
+                        size: size << 4 | u64::from(d),
+                        digits,
+                    }
                 }
                 None => self.after_size(b, size)?,
             },
             State::Ext(ext, size) => {
-                self.ext_bytes += 1;
+                self.ext_bytes += usize::from(b != b'\r');
                 if self.ext_bytes > self.max_chunk_ext {
                     return Err(BodyError::TooLarge);
                 }
@@ -240,7 +265,9 @@ fn ext_step(ext: Ext, b: u8, size: u64) -> Result<State, BodyError> {
     let ws = b == b' ' || b == b'\t';
     let next = match (ext, b) {
         (Ext::SizeWs | Ext::PostName | Ext::PostValue | Ext::AfterQuoted, b';') => Ext::PreName,
-        (Ext::SizeWs | Ext::PreName | Ext::PostName | Ext::PreValue | Ext::PostValue, _) if ws => ext,
+        (Ext::SizeWs | Ext::PreName | Ext::PostName | Ext::PreValue | Ext::PostValue, _) if ws => {
+            ext
+        }
         (Ext::PreName | Ext::Name, _) if is_tchar(b) => Ext::Name,
         (Ext::Name, b';') | (Ext::Token, b';') => Ext::PreName,
         (Ext::Name, _) if ws => Ext::PostName,

@@ -55,7 +55,16 @@ mod tests {
 
     #[test]
     fn decimal_matches_display() {
-        for n in [0u64, 7, 10, 99, 100, 12345, u64::from(u32::MAX) + 1, u64::MAX] {
+        for n in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            12345,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_decimal(&mut out, n);
             assert_eq!(out, n.to_string().into_bytes());

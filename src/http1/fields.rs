@@ -98,7 +98,11 @@ fn coding(element: &[u8]) -> Result<(&[u8], bool), ()> {
     loop {
         rest = trim_ows(rest);
         let Some((&b';', after)) = rest.split_first() else {
-            return if rest.is_empty() { Ok((name, has_params)) } else { Err(()) };
+            return if rest.is_empty() {
+                Ok((name, has_params))
+            } else {
+                Err(())
+            };
         };
         let (param, after) = split_token(trim_ows(after));
         let Some((&b'=', after)) = trim_ows(after).split_first() else {
@@ -163,11 +167,29 @@ mod tests {
         assert_eq!(content_length(b"5,5 ,\t5"), Ok(5));
         assert_eq!(content_length(b"18446744073709551615"), Ok(u64::MAX));
         for bad in [
-            &b""[..], b" ", b"+5", b"-1", b"0x5", b"5_0", b"1e3", b"5.0", b"5, 6", b"5,", b",5",
-            b"5,,5", "\u{663}".as_bytes(), b"18446744073709551616", b"99999999999999999999999",
+            &b""[..],
+            b" ",
+            b"+5",
+            b"-1",
+            b"0x5",
+            b"5_0",
+            b"1e3",
+            b"5.0",
+            b"5, 6",
+            b"5,",
+            b",5",
+            b"5,,5",
+            "\u{663}".as_bytes(),
+            b"18446744073709551616",
+            b"99999999999999999999999",
             b"5 5",
         ] {
-            assert_eq!(content_length(bad), Err(()), "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                content_length(bad),
+                Err(()),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -14,7 +14,7 @@ mod tests;
 use std::mem::MaybeUninit;
 
 use super::scan::{Mode, Scan, ScanError, ScanLimits, Step};
-use target::{check_request_line, span, RequestLine};
+use target::{RequestLine, check_request_line, span};
 
 /// A byte range into the buffer the head was parsed from. `u32` keeps the header table small.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,7 +28,8 @@ impl Span {
     /// panics, so a span applied to the wrong buffer is a logic bug, not a crash).
     #[inline]
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(self.start as usize..self.end as usize).unwrap_or_default()
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -216,7 +217,11 @@ pub fn parse_request(
         max_target: limits.max_target,
     };
     let resumed = head.resume.pos() > 0 && head.resume.pos() <= buf.len();
-    let mut scan = if resumed { head.resume } else { Scan::default() };
+    let mut scan = if resumed {
+        head.resume
+    } else {
+        Scan::default()
+    };
     head.resume = Scan::default();
     let (head_len, line) = match scan_head(&mut scan, buf, &lim)? {
         None => {
@@ -238,7 +243,11 @@ pub fn parse_request(
     head.query = line.query;
     head.version = line.version;
     head.head_len = head_len;
-    fill_headers(buf.get(..head_len).unwrap_or_default(), lim.max_fields, head)?;
+    fill_headers(
+        buf.get(..head_len).unwrap_or_default(),
+        lim.max_fields,
+        head,
+    )?;
     fields::interpret(buf, &line, head)?;
     Ok(Status::Complete)
 }
@@ -275,7 +284,9 @@ fn fill_headers(buf: &[u8], max_fields: usize, head: &mut RequestHead) -> Result
         Ok(httparse::Status::Complete(len)) if len == buf.len() => {}
         Ok(_) => return Err(RequestError::BadRequest("malformed head")),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeaderTooLarge),
-        Err(httparse::Error::HeaderName) => return Err(RequestError::BadRequest("invalid field name")),
+        Err(httparse::Error::HeaderName) => {
+            return Err(RequestError::BadRequest("invalid field name"));
+        }
         Err(httparse::Error::HeaderValue) => {
             return Err(RequestError::BadRequest("invalid field value"));
         }
@@ -305,5 +316,8 @@ pub(super) fn trim_span(buf: &[u8], s: Span) -> Span {
     let lead = v.iter().take_while(ows).count();
     let trail = v.iter().skip(lead).rev().take_while(ows).count();
     // Both counts are at most `s.len()`, which fits in u32.
-    Span { start: s.start + lead as u32, end: s.end - trail as u32 }
+    Span {
+        start: s.start + lead as u32,
+        end: s.end - trail as u32,
+    }
 }

@@ -11,8 +11,8 @@ mod tests;
 
 use std::mem::MaybeUninit;
 
-use super::fields::{content_length, has_token, transfer_coding, TransferCoding};
-use super::head::{sub_span, trim_span, Limits, Span, Status, Version};
+use super::fields::{TransferCoding, content_length, has_token, transfer_coding};
+use super::head::{Limits, Span, Status, Version, sub_span, trim_span};
 use super::scan::{Mode, Scan, ScanError, ScanLimits, Step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +86,11 @@ pub fn parse_response(
         max_target: 0,
     };
     let resumed = head.resume.pos() > 0 && head.resume.pos() <= buf.len();
-    let mut scan = if resumed { head.resume } else { Scan::default() };
+    let mut scan = if resumed {
+        head.resume
+    } else {
+        Scan::default()
+    };
     head.resume = Scan::default();
     let Some(mut head_len) = scan_head(&mut scan, buf, &lim)? else {
         head.resume = scan;
@@ -95,7 +99,8 @@ pub fn parse_response(
     if resumed {
         // Check the bytes an earlier call scanned again rather than trust they are the same.
         scan = Scan::default();
-        head_len = scan_head(&mut scan, buf, &lim)?.ok_or(malformed("head changed between reads"))?;
+        head_len =
+            scan_head(&mut scan, buf, &lim)?.ok_or(malformed("head changed between reads"))?;
     }
     let buf = buf.get(..head_len).unwrap_or_default();
     head.head_len = head_len;
@@ -103,7 +108,9 @@ pub fn parse_response(
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let slots = slots.get_mut(..lim.max_fields).unwrap_or_default();
     let mut resp = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, slots) {
+    match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, slots)
+    {
         Ok(httparse::Status::Complete(len)) if len == buf.len() => {}
         Ok(_) => return Err(malformed("malformed head")),
         Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooLarge),
@@ -122,7 +129,10 @@ pub fn parse_response(
     };
     // `HTTP/1.x NNN` is 12 bytes; an optional SP and the reason follow up to the CR.
     let reason_start = (scan.line.start + 13).min(scan.line.end);
-    head.reason = Span { start: reason_start as u32, end: scan.line.end as u32 };
+    head.reason = Span {
+        start: reason_start as u32,
+        end: scan.line.end as u32,
+    };
     for h in resp.headers.iter() {
         let (Some(name), Some(value)) = (sub_span(buf, h.name.as_bytes()), sub_span(buf, h.value))
         else {
@@ -141,20 +151,30 @@ const fn malformed(reason: &'static str) -> ResponseError {
     ResponseError::Malformed(reason)
 }
 
-fn scan_head(scan: &mut Scan, buf: &[u8], lim: &ScanLimits) -> Result<Option<usize>, ResponseError> {
+fn scan_head(
+    scan: &mut Scan,
+    buf: &[u8],
+    lim: &ScanLimits,
+) -> Result<Option<usize>, ResponseError> {
     loop {
         match scan.run(buf, lim) {
             Ok(Step::Partial) => return Ok(None),
             Ok(Step::StartLine) => {}
             Ok(Step::Complete(len)) => return Ok(Some(len)),
             Err(ScanError::Bad(reason)) => return Err(ResponseError::Malformed(reason)),
-            Err(ScanError::TooLarge | ScanError::UriTooLong) => return Err(ResponseError::TooLarge),
+            Err(ScanError::TooLarge | ScanError::UriTooLong) => {
+                return Err(ResponseError::TooLarge);
+            }
         }
     }
 }
 
 /// Framing (RFC 9112 §6.3) and `close` from the fields.
-fn interpret(buf: &[u8], request_was_head: bool, head: &mut ResponseHead) -> Result<(), ResponseError> {
+fn interpret(
+    buf: &[u8],
+    request_was_head: bool,
+    head: &mut ResponseHead,
+) -> Result<(), ResponseError> {
     let mut length: Option<u64> = None;
     let mut te: Option<Span> = None;
     let mut te_fields = 0usize;
@@ -182,7 +202,9 @@ fn interpret(buf: &[u8], request_was_head: bool, head: &mut ResponseHead) -> Res
         (None, Some(n)) => ResponseFraming::Length(n),
         (Some(_), Some(_)) => return Err(malformed("both Content-Length and Transfer-Encoding")),
         (Some(_), None) if http10 => return Err(malformed("Transfer-Encoding in HTTP/1.0")),
-        (Some(_), None) if te_fields > 1 => return Err(malformed("multiple Transfer-Encoding fields")),
+        (Some(_), None) if te_fields > 1 => {
+            return Err(malformed("multiple Transfer-Encoding fields"));
+        }
         (Some(te), None) => match transfer_coding(te.get(buf)) {
             TransferCoding::Chunked => ResponseFraming::Chunked,
             TransferCoding::Unsupported | TransferCoding::Malformed => {
@@ -191,7 +213,11 @@ fn interpret(buf: &[u8], request_was_head: bool, head: &mut ResponseHead) -> Res
         },
     };
     let no_body = request_was_head || matches!(head.status, 100..=199 | 204 | 304);
-    head.framing = if no_body { ResponseFraming::None } else { framing };
+    head.framing = if no_body {
+        ResponseFraming::None
+    } else {
+        framing
+    };
     if http10 && !keep_alive {
         head.close = true;
     }

@@ -4,17 +4,21 @@
 //! Precedence when several problems coexist, so the status does not depend on field order:
 //! framing 400s, then Host 400s, then 501 (unsupported coding), then 417.
 
-use super::target::{is_https, RequestLine};
+use super::target::{RequestLine, is_https};
 use super::{Framing, RequestError, RequestHead, Span, TargetForm, Version};
-use crate::http1::fields::{content_length, has_token, transfer_coding, TransferCoding};
-use crate::http1::host::{normalize_host, parse_authority, Authority};
+use crate::http1::fields::{TransferCoding, content_length, has_token, transfer_coding};
+use crate::http1::host::{Authority, normalize_host, parse_authority};
 
 const fn bad(reason: &'static str) -> RequestError {
     RequestError::BadRequest(reason)
 }
 
 /// Set `framing`, `host`, `close`, `upgrade` and `expect_continue` from `head.headers`.
-pub(super) fn interpret(buf: &[u8], line: &RequestLine, head: &mut RequestHead) -> Result<(), RequestError> {
+pub(super) fn interpret(
+    buf: &[u8],
+    line: &RequestLine,
+    head: &mut RequestHead,
+) -> Result<(), RequestError> {
     let http11 = line.version == Version::Http11;
     let mut length: Option<u64> = None;
     let mut te: Option<Span> = None;
@@ -87,7 +91,8 @@ pub(super) fn interpret(buf: &[u8], line: &RequestLine, head: &mut RequestHead) 
         let sent = parse_authority(value.get(buf)).map_err(|()| bad("invalid Host"))?;
         if let TargetForm::Absolute { authority } = line.form {
             let https = is_https(line.target.get(buf));
-            let in_target = parse_authority(authority.get(buf)).map_err(|()| bad("invalid authority"))?;
+            let in_target =
+                parse_authority(authority.get(buf)).map_err(|()| bad("invalid authority"))?;
             if !same_authority(&in_target, &sent, https) {
                 return Err(bad("Host differs from the request-target authority"));
             }
@@ -114,7 +119,10 @@ fn same_authority(a: &Authority<'_>, b: &Authority<'_>, https: bool) -> bool {
         return false;
     }
     let (mut a_buf, mut b_buf) = ([0u8; 256], [0u8; 256]);
-    match (normalize_host(a.host, &mut a_buf), normalize_host(b.host, &mut b_buf)) {
+    match (
+        normalize_host(a.host, &mut a_buf),
+        normalize_host(b.host, &mut b_buf),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }

@@ -23,12 +23,18 @@ const fn bad(reason: &'static str) -> RequestError {
 /// Offsets are below `u32::MAX`: the parser caps the head length there.
 pub(super) fn span(start: usize, end: usize) -> Span {
     debug_assert!(start <= end && end <= u32::MAX as usize);
-    Span { start: start as u32, end: end as u32 }
+    Span {
+        start: start as u32,
+        end: end as u32,
+    }
 }
 
 /// Check a request line whose parts `scan` delimited: method (tchars, done by the scan),
 /// target, version (exactly 8 bytes at most, done by the scan).
-pub(super) fn check_request_line(buf: &[u8], line: &StartLine) -> Result<RequestLine, RequestError> {
+pub(super) fn check_request_line(
+    buf: &[u8],
+    line: &StartLine,
+) -> Result<RequestLine, RequestError> {
     let version = buf.get(line.version..line.end).unwrap_or_default();
     let version = match version {
         b"HTTP/1.1" => Version::Http11,
@@ -42,7 +48,14 @@ pub(super) fn check_request_line(buf: &[u8], line: &StartLine) -> Result<Request
     let target = span(line.target, line.version.saturating_sub(1));
     let is_options = method.get(buf) == b"OPTIONS";
     let (form, path, query) = parse_target(buf, target, is_options)?;
-    Ok(RequestLine { method, target, version, form, path, query })
+    Ok(RequestLine {
+        method,
+        target,
+        version,
+        form,
+        path,
+        query,
+    })
 }
 
 /// Form, path and query of a request-target. Absolute-form must have a path: `http://a` is
@@ -70,7 +83,10 @@ fn parse_target(
                 return Err(bad("unsupported request-target form"));
             };
             let rest = t.get(scheme..).unwrap_or_default();
-            let auth_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+            let auth_len = rest
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
+                .unwrap_or(rest.len());
             let (authority, rest) = rest.split_at(auth_len);
             if parse_authority(authority).is_err() {
                 return Err(bad("invalid authority in request-target"));
@@ -92,7 +108,8 @@ pub(super) fn is_https(target: &[u8]) -> bool {
 }
 
 fn has_prefix_ignore_case(t: &[u8], prefix: &[u8]) -> bool {
-    t.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    t.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// Validate the characters of `/path?query` (at `offset` in the buffer) and split it.
