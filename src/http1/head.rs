@@ -5,6 +5,19 @@
 //!    at the end of the request line `target::check_request_line` (version, target);
 //! 2. httparse, once the whole head is there: field names and values;
 //! 3. `fields::interpret`: framing, Host, Connection, Upgrade, Expect.
+//!
+//! Choices where the RFCs leave one (each has a test):
+//! - Empty lines (CRLF only) before the request line are skipped and counted in `head_len`.
+//! - `HTTP/1.2`, `HTTP/0.9`, `http/1.1` → 400; `HTTP/2.0` … `HTTP/9.x` → 505.
+//! - Methods are tokens of at most 32 bytes (400 beyond), kept as sent (`get` ≠ `GET`).
+//! - Absolute-form needs a path: `http://a` and `http://a?q` → 400 (so `path` always starts
+//!   with `/`). Authority-form (`CONNECT host:443`) → 400.
+//! - `Host:` with an empty value → 400 (the gateway routes on it).
+//! - Transfer-Encoding: a single `chunked` is the only accepted value; well-formed other
+//!   codings (`gzip`, `identity`, `gzip, chunked`, `xchunked`) → 501; malformed lists,
+//!   `chunked` twice or with parameters, or two TE fields → 400. CL + TE → 400 whatever the
+//!   coding, and TE on HTTP/1.0 → 400.
+//! - `Content-Length: 5, 5` and repeated equal fields are one length; differing → 400.
 
 mod fields;
 mod target;

@@ -5,6 +5,7 @@
 //! Accepted leniencies, as httparse has them: a missing reason phrase (`HTTP/1.1 200\r\n`)
 //! and empty lines before the status line. Framing fields are validated even when the status
 //! or a HEAD request means no body follows: a broken `Content-Length` is a broken upstream.
+//! Transfer-Encoding on an HTTP/1.0 response is faulty framing (RFC 9112 §6.1) → error.
 
 #[cfg(test)]
 mod tests;
