@@ -68,11 +68,15 @@ impl Client {
     }
 
     /// One byte per write with `gap` between writes. Stops (returning `Ok(false)`) as soon as
-    /// the peer has sent something or closed, so an early reject is not turned into an RST.
+    /// the peer has closed, so an early reject is not turned into an RST. Bytes the peer sends
+    /// meanwhile are kept in `buf`.
     pub fn send_bytewise(&mut self, bytes: &[u8], gap: Duration) -> io::Result<bool> {
         for (i, b) in bytes.iter().enumerate() {
-            if i % 4 == 0 && self.peer_spoke()? {
-                return Ok(false);
+            if i % 4 == 0 {
+                self.peer_spoke()?;
+                if self.eof || self.reset {
+                    return Ok(false);
+                }
             }
             self.stream.write_all(std::slice::from_ref(b))?;
             std::thread::sleep(gap);
@@ -91,7 +95,7 @@ impl Client {
 
     /// Non-blocking check: has the peer sent bytes (kept in `buf`) or closed?
     pub fn peer_spoke(&mut self) -> io::Result<bool> {
-        if !self.buf.is_empty() || self.eof || self.reset {
+        if self.eof || self.reset {
             return Ok(true);
         }
         self.stream.set_nonblocking(true)?;
@@ -107,7 +111,7 @@ impl Client {
                 self.buf.extend_from_slice(&tmp[..n]);
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(!self.buf.is_empty()),
             Err(_) => {
                 self.reset = true;
                 Ok(true)

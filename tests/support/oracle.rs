@@ -17,6 +17,11 @@ pub fn assert_reject(client: &mut Client, upstream: &Upstream, mark: Mark, statu
     let resp = client
         .read_response()
         .unwrap_or_else(|e| panic!("[{ctx}] expected a {statuses:?} reject, got: {e}\nupstream: {}", upstream.describe()));
+    check_reject(resp, client, upstream, mark, statuses, ctx)
+}
+
+/// G1 on a response already read from `client`.
+pub fn check_reject(resp: Response, client: &mut Client, upstream: &Upstream, mark: Mark, statuses: &[u16], ctx: &str) -> Response {
     assert!(
         statuses.contains(&resp.status),
         "[{ctx}] expected status {statuses:?}, got {} {}\nbody: {}\nupstream: {}",
@@ -170,4 +175,52 @@ pub fn assert_gateway_error(resp: &Response, status: u16, msg: &str, error_type:
 pub fn one_shot(gw: &Gateway, bytes: &[u8]) -> Response {
     let mut c = gw.client();
     c.roundtrip(bytes)
+}
+
+/// Outcome of a case that may be either rejected (G1) or forwarded (G2 + `check`).
+pub enum Outcome {
+    Rejected(Response),
+    Forwarded(Response, Request),
+}
+
+/// Send `bytes` on a fresh connection. A 200 from the echo upstream counts as forwarded: the
+/// echoed request must pass G2 and `check`. Anything else must be a G1 reject in `statuses`.
+pub fn reject_or_forward(
+    gw: &Gateway,
+    upstream: &Upstream,
+    bytes: &[u8],
+    mode: WriteMode,
+    statuses: &[u16],
+    check: &dyn Fn(&Request),
+    ctx: &str,
+) -> Outcome {
+    let ctx = format!("{ctx} {mode:?}");
+    let mark = upstream.mark();
+    let mut c = gw.client();
+    let _ = c.send_mode(bytes, mode);
+    let resp = c
+        .read_final()
+        .unwrap_or_else(|e| panic!("[{ctx}] expected a reject {statuses:?} or a forward, got: {e}\nupstream: {}", upstream.describe()))
+        .1;
+    if resp.status == 200 {
+        let req = resp.echoed();
+        assert_forwarded_form(&req, &ctx);
+        check(&req);
+        Outcome::Forwarded(resp, req)
+    } else {
+        Outcome::Rejected(check_reject(resp, &mut c, upstream, mark, statuses, &ctx))
+    }
+}
+
+/// Send `bytes` on a fresh connection, expect a 200 from the echo upstream; returns the response
+/// and the request the upstream received (already checked against G2).
+pub fn forward_case(gw: &Gateway, bytes: &[u8], mode: WriteMode, ctx: &str) -> (Response, Request, Client) {
+    let ctx = format!("{ctx} {mode:?}");
+    let mut c = gw.client();
+    let _ = c.send_mode(bytes, mode);
+    let resp = c.read_final().unwrap_or_else(|e| panic!("[{ctx}] {e}")).1;
+    assert_eq!(resp.status, 200, "[{ctx}] expected the request forwarded; body {}", resp.body_str());
+    let req = resp.echoed();
+    assert_forwarded_form(&req, &ctx);
+    (resp, req, c)
 }

@@ -425,7 +425,7 @@ impl Conn {
             let idx = self.idx.to_string();
             let kk = k.to_string();
             k += 1;
-            let mut echo = |this: &mut Conn| -> Result<(), End> {
+            let echo = |this: &mut Conn| -> Result<(), End> {
                 let mut head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nx-upstream-conn: {idx}\r\nx-upstream-req: {kk}\r\nContent-Length: {}\r\n",
                     req.raw.len()
