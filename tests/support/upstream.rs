@@ -96,6 +96,8 @@ pub struct ConnRecord {
     pub peer_closed: bool,
     /// We closed it (per mode, or `close_all`).
     pub closed_by_us: bool,
+    /// Bytes received that are not (yet) part of a complete request.
+    pub partial: usize,
     pub opened: Instant,
     pub ended: Option<Instant>,
     kill: bool,
@@ -113,6 +115,7 @@ struct Shared {
 pub struct Mark {
     pub connections: usize,
     pub bytes: usize,
+    pub requests: usize,
 }
 
 pub struct Upstream {
@@ -189,7 +192,7 @@ impl Upstream {
     }
 
     pub fn mark(&self) -> Mark {
-        Mark { connections: self.connection_count(), bytes: self.total_bytes() }
+        Mark { connections: self.connection_count(), bytes: self.total_bytes(), requests: self.request_count() }
     }
 
     /// The only request received (panics with what arrived otherwise).
@@ -265,6 +268,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         parse_error: None,
                         peer_closed: false,
                         closed_by_us: false,
+                        partial: 0,
                         opened: Instant::now(),
                         ended: None,
                         kill: false,
@@ -319,7 +323,9 @@ impl Conn {
             Ok(0) => Got::Closed,
             Ok(n) => {
                 self.pending.extend_from_slice(&tmp[..n]);
-                self.shared.conns.lock().unwrap()[self.idx].bytes.extend_from_slice(&tmp[..n]);
+                let mut conns = self.shared.conns.lock().unwrap();
+                conns[self.idx].bytes.extend_from_slice(&tmp[..n]);
+                conns[self.idx].partial = self.pending.len();
                 Got::Data
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => Got::Idle,
@@ -344,6 +350,7 @@ impl Conn {
             match http::parse_request(&self.pending) {
                 Ok(Some((req, used))) => {
                     self.pending.drain(..used);
+                    self.shared.conns.lock().unwrap()[self.idx].partial = self.pending.len();
                     return Ok(req);
                 }
                 Ok(None) => {}
