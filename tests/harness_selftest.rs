@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::http::{self, parse_request, parse_response, BodyFraming};
+use support::http::{self, BodyFraming, parse_request, parse_response};
 use support::*;
 
 #[test]
@@ -29,15 +29,31 @@ fn parser_accepts_well_formed_requests() {
     assert_eq!(r.framing, BodyFraming::Chunked);
 
     // obs-text in values is kept byte-exact
-    let (r, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\nX-User: \xa0admin\xa0\r\n\r\n").unwrap().unwrap();
+    let (r, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\nX-User: \xa0admin\xa0\r\n\r\n")
+        .unwrap()
+        .unwrap();
     assert_eq!(r.headers.get_raw("x-user").unwrap(), b"\xa0admin\xa0");
 }
 
 #[test]
 fn parser_reports_incomplete_input() {
-    assert!(parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
-    assert!(parse_request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel").unwrap().is_none());
-    assert!(parse_request(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").unwrap().is_none());
+    assert!(
+        parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        parse_request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        parse_request(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        )
+        .unwrap()
+        .is_none()
+    );
 }
 
 #[test]
@@ -66,22 +82,62 @@ fn parser_rejects_malformed_requests() {
 
 #[test]
 fn parser_reads_responses() {
-    let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, false).unwrap().unwrap();
+    let (r, _) = parse_response(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        false,
+        false,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
     // close-delimited needs EOF
-    assert!(parse_response(b"HTTP/1.1 200 OK\r\n\r\nabc", false, false).unwrap().is_none());
-    let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\n\r\nabc", false, true).unwrap().unwrap();
+    assert!(
+        parse_response(b"HTTP/1.1 200 OK\r\n\r\nabc", false, false)
+            .unwrap()
+            .is_none()
+    );
+    let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\n\r\nabc", false, true)
+        .unwrap()
+        .unwrap();
     assert_eq!(r.body, b"abc");
     // HEAD: no body despite CL
-    let (r, used) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", true, false).unwrap().unwrap();
+    let (r, used) = parse_response(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n",
+        true,
+        false,
+    )
+    .unwrap()
+    .unwrap();
     assert!(r.body.is_empty() && used > 0);
-    let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false, false).unwrap().unwrap();
+    let (r, _) = parse_response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        false,
+        false,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(r.body, b"ok");
     assert!(parse_response(b"HTTP/1.1 2000 OK\r\n\r\n", false, true).is_err());
-    assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", false, true).is_err());
-    let (r, _) = parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", false, false).unwrap().unwrap();
+    assert!(
+        parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            false,
+            true
+        )
+        .is_err()
+    );
+    let (r, _) = parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", false, false)
+        .unwrap()
+        .unwrap();
     assert_eq!(r.status, 204);
-    let j = parse_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 16\r\n\r\n{\"message\":\"x\"}\n", false, false).unwrap().unwrap().0;
+    let j = parse_response(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 16\r\n\r\n{\"message\":\"x\"}\n",
+        false,
+        false,
+    )
+    .unwrap()
+    .unwrap()
+    .0;
     assert_eq!(j.message().as_deref(), Some("x"));
 }
 
@@ -116,7 +172,12 @@ fn echo_upstream_records_exact_bytes_and_reflects_them() {
     assert!(h.body.is_empty());
     assert!(c.silent_for(Duration::from_millis(100)));
     // Connection: close is honoured
-    c.send(&http::request("GET", "/c", &[("Connection", "close")], None));
+    c.send(&http::request(
+        "GET",
+        "/c",
+        &[("Connection", "close")],
+        None,
+    ));
     let r = c.read_response().unwrap();
     assert!(r.closes());
     assert!(c.is_closed_within(Duration::from_secs(1)));
@@ -140,7 +201,10 @@ fn static_and_raw_modes() {
     assert_eq!((r.status, r.body_str().as_str()), (201, "made"));
     assert_eq!(r.header("server").as_deref(), Some("mock/1.0"));
 
-    up.set_mode(Mode::raw(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nraw", After::Close));
+    up.set_mode(Mode::raw(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nraw",
+        After::Close,
+    ));
     let r = c.roundtrip(&http::get("/"));
     assert_eq!(r.body, b"raw");
     assert!(c.is_closed_within(Duration::from_secs(1)));
@@ -189,7 +253,11 @@ fn drip_and_delay_take_their_time() {
     let mut c = Client::connect(up.port());
     let t = Instant::now();
     let r = c.roundtrip(&http::get("/"));
-    assert!(t.elapsed() >= Duration::from_millis(280), "drip too fast: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(280),
+        "drip too fast: {:?}",
+        t.elapsed()
+    );
     assert_eq!(r.body, filler(10));
 
     up.set_mode(Mode::Delay(Duration::from_millis(300)));
@@ -230,7 +298,11 @@ fn refused_and_blackholed_ports() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], bh.port));
     let r = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500));
     assert!(r.is_err(), "blackhole accepted a connection");
-    assert!(t.elapsed() >= Duration::from_millis(400), "blackhole connect failed fast: {:?}", r);
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "blackhole connect failed fast: {:?}",
+        r
+    );
 }
 
 #[test]
@@ -246,13 +318,19 @@ fn client_detects_close_and_silence() {
     assert!(t.elapsed() < Duration::from_secs(1));
     let (_, how) = c.read_until_closed(Duration::from_millis(100));
     assert_eq!(how, Closed::TimedOut);
-    let e = c.read_response_within(Duration::from_millis(100), false).unwrap_err();
+    let e = c
+        .read_response_within(Duration::from_millis(100), false)
+        .unwrap_err();
     assert!(e.contains("timed out"), "{e}");
 }
 
 #[test]
 fn forwarded_form_oracle() {
-    let (good, _) = parse_request(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n").unwrap().unwrap();
+    let (good, _) = parse_request(
+        b"GET /x HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n",
+    )
+    .unwrap()
+    .unwrap();
     assert_forwarded_form(&good, "good");
     for bad in [
         &b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"[..],
@@ -301,7 +379,12 @@ fn misc_helpers() {
     };
     assert!(!path.exists());
     let c = support::gateway::complete_config(support::config::proxy_config(1234));
-    assert!(c["server"]["listeners"][0]["address"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        c["server"]["listeners"][0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     assert!(c["server"]["admin"]["address"].is_string());
     let i = &c["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"];
     assert_eq!(i["uri"], "http://127.0.0.1:1234/{proxy}");
@@ -309,7 +392,10 @@ fn misc_helpers() {
     assert_eq!(c2["server"]["limits"]["maxBodyBytes"], 5);
     assert_eq!(c2["server"]["defaultApi"]["apiId"], "tapi");
     assert_eq!(pattern(1000).len(), 1000);
-    assert_eq!(http::chunked(b"hello", 2), b"2\r\nhe\r\n2\r\nll\r\n1\r\no\r\n0\r\n\r\n");
+    assert_eq!(
+        http::chunked(b"hello", 2),
+        b"2\r\nhe\r\n2\r\nll\r\n1\r\no\r\n0\r\n\r\n"
+    );
 }
 
 #[test]
@@ -317,9 +403,15 @@ fn gateway_start_failure_is_reported_not_hung() {
     // An invalid config: a working gateway refuses it; the current stub exits at once. Either
     // way the harness must report the exit with the log instead of waiting forever.
     let t = Instant::now();
-    let opts = Options { ready_timeout: Duration::from_secs(5), ..Options::default() };
+    let opts = Options {
+        ready_timeout: Duration::from_secs(5),
+        ..Options::default()
+    };
     let r = Gateway::try_start_with(serde_json::json!({"bogusProperty": 1}), opts);
     let err = r.err().expect("an invalid config must not start");
-    assert!(err.contains("exited") || err.contains("did not answer"), "{err}");
+    assert!(
+        err.contains("exited") || err.contains("did not answer"),
+        "{err}"
+    );
     assert!(t.elapsed() < Duration::from_secs(7));
 }

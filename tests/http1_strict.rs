@@ -17,7 +17,10 @@ const H: &str = "Host: gw.test\r\n";
 
 fn setup() -> (Upstream, Gateway) {
     let up = Upstream::echo();
-    let gw = Gateway::start(with_limits(proxy_config(up.port()), json!({ "headerTimeoutMs": 5000 })));
+    let gw = Gateway::start(with_limits(
+        proxy_config(up.port()),
+        json!({ "headerTimeoutMs": 5000 }),
+    ));
     (up, gw)
 }
 
@@ -48,19 +51,28 @@ fn gw_ok(mut gw: Gateway) {
 
 #[test]
 fn p01_cl_te_smuggling_is_rejected() {
-    let bytes = post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\nX");
+    let bytes = post(
+        "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
+        b"0\r\n\r\nX",
+    );
     rejects_all(&[("P01", bytes, &[400])], &BOTH);
 }
 
 #[test]
 fn p02_te_cl_order_swapped_is_rejected() {
-    let bytes = post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", b"8\r\nSMUGGLED\r\n0\r\n\r\n");
+    let bytes = post(
+        "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+        b"8\r\nSMUGGLED\r\n0\r\n\r\n",
+    );
     rejects_all(&[("P02", bytes, &[400])], &BOTH);
 }
 
 #[test]
 fn p03_duplicate_content_length_with_different_values_is_rejected() {
-    let bytes = post("Content-Length: 0\r\nContent-Length: 31\r\n", b"GET /evil HTTP/1.1\r\nHost: a\r\n\r\n");
+    let bytes = post(
+        "Content-Length: 0\r\nContent-Length: 31\r\n",
+        b"GET /evil HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     rejects_all(&[("P03", bytes, &[400])], &BOTH);
 }
 
@@ -68,7 +80,11 @@ fn p03_duplicate_content_length_with_different_values_is_rejected() {
 fn p04_duplicate_content_length_same_value_is_rejected_or_forwarded_once() {
     let (up, gw) = setup();
     let check = |r: &Request| {
-        assert_eq!(r.headers.get_all("content-length"), ["5"], "P04: upstream must see exactly one `Content-Length: 5`");
+        assert_eq!(
+            r.headers.get_all("content-length"),
+            ["5"],
+            "P04: upstream must see exactly one `Content-Length: 5`"
+        );
         assert_eq!(r.body, b"hello");
     };
     for (name, extra) in [
@@ -111,8 +127,17 @@ fn p05_content_length_syntax_is_strict() {
     }
     // `05` is valid 1*DIGIT: forwarded with the canonical value.
     for m in BOTH {
-        let (_, req, _) = forward_case(&gw, &post("Content-Length: 05\r\n", b"hello"), m, "P05 CL=05");
-        assert_eq!(req.headers.get_all("content-length"), ["5"], "P05: `05` must be forwarded as `Content-Length: 5`");
+        let (_, req, _) = forward_case(
+            &gw,
+            &post("Content-Length: 05\r\n", b"hello"),
+            m,
+            "P05 CL=05",
+        );
+        assert_eq!(
+            req.headers.get_all("content-length"),
+            ["5"],
+            "P05: `05` must be forwarded as `Content-Length: 5`"
+        );
         assert_eq!(req.body, b"hello");
     }
     gw_ok(gw);
@@ -129,21 +154,43 @@ fn p06_transfer_encoding_obfuscation_is_rejected() {
         ("Transfer-Encoding: chunked, chunked\r\n", &[400]),
         ("Transfer-Encoding: ,chunked\r\n", &[400]),
         ("Transfer-Encoding: chunked;\r\n", &[400]),
-        ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", &[400]),
+        (
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            &[400],
+        ),
         ("Transfer-Encoding : chunked\r\n", &[400]),
     ];
     let (up, gw) = setup();
     for (line, statuses) in te {
         for with_cl in [true, false] {
-            let extra = if with_cl { format!("Content-Length: 5\r\n{line}") } else { line.to_string() };
+            let extra = if with_cl {
+                format!("Content-Length: 5\r\n{line}")
+            } else {
+                line.to_string()
+            };
             let bytes = post(&extra, b"0\r\n\r\n");
             for m in BOTH {
-                reject_case(&gw, &up, &bytes, m, statuses, &format!("P06 {} cl={with_cl}", line.trim_end()));
+                reject_case(
+                    &gw,
+                    &up,
+                    &bytes,
+                    m,
+                    statuses,
+                    &format!("P06 {} cl={with_cl}", line.trim_end()),
+                );
             }
         }
     }
     // Case-insensitive, OWS-trimmed single `chunked` is the one accepted coding.
-    let (_, req, _) = forward_case(&gw, &post("Transfer-Encoding:  Chunked \r\n", b"5\r\nhello\r\n0\r\n\r\n"), WriteMode::OneWrite, "P06 Chunked");
+    let (_, req, _) = forward_case(
+        &gw,
+        &post(
+            "Transfer-Encoding:  Chunked \r\n",
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+        WriteMode::OneWrite,
+        "P06 Chunked",
+    );
     assert_eq!(req.body, b"hello");
     gw_ok(gw);
 }
@@ -151,16 +198,27 @@ fn p06_transfer_encoding_obfuscation_is_rejected() {
 #[test]
 fn p08_bare_lf_and_obs_fold() {
     let (up, gw) = setup();
-    let bare_lf = b(&format!("GET /echo HTTP/1.1\r\n{H}X: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+    let bare_lf = b(&format!(
+        "GET /echo HTTP/1.1\r\n{H}X: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ));
     let bare_lf_end = b(&format!("GET /echo HTTP/1.1\n{H}\n"));
     for m in BOTH {
         reject_case(&gw, &up, &bare_lf, m, &[400], "P08a");
         reject_case(&gw, &up, &bare_lf_end, m, &[400], "P08a line ends");
     }
-    let fold = b(&format!("GET /echo HTTP/1.1\r\n{H}X-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"));
+    let fold = b(&format!(
+        "GET /echo HTTP/1.1\r\n{H}X-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"
+    ));
     let check = |r: &Request| {
-        assert!(!r.headers.has("transfer-encoding"), "P08b: a folded line must not become a TE field");
-        assert_eq!(r.header("x-a").as_deref(), Some("1 Transfer-Encoding: chunked"), "P08b: fold replaced by SP");
+        assert!(
+            !r.headers.has("transfer-encoding"),
+            "P08b: a folded line must not become a TE field"
+        );
+        assert_eq!(
+            r.header("x-a").as_deref(),
+            Some("1 Transfer-Encoding: chunked"),
+            "P08b: fold replaced by SP"
+        );
     };
     for m in BOTH {
         reject_or_forward(&gw, &up, &fold, m, &[400], &check, "P08b");
@@ -184,7 +242,10 @@ fn p09_chunk_size_grammar_is_strict() {
         ("f0000000000000003\r\n", &[400, 413]),
     ];
     for (line, statuses) in lines {
-        let bytes = post("Transfer-Encoding: chunked\r\n", format!("{line}hello\r\n0\r\n\r\n").as_bytes());
+        let bytes = post(
+            "Transfer-Encoding: chunked\r\n",
+            format!("{line}hello\r\n0\r\n\r\n").as_bytes(),
+        );
         for m in BOTH {
             let ctx = format!("P09 size line {} {m:?}", show(line.as_bytes()));
             let mark = up.mark();
@@ -194,9 +255,20 @@ fn p09_chunk_size_grammar_is_strict() {
         }
     }
     // Leading zeros are legal hex digits; a parser may cap the line, but never misread it.
-    let bytes = post("Transfer-Encoding: chunked\r\n", b"00000000000000000000001\r\nZ\r\n0\r\n\r\n");
+    let bytes = post(
+        "Transfer-Encoding: chunked\r\n",
+        b"00000000000000000000001\r\nZ\r\n0\r\n\r\n",
+    );
     let check = |r: &Request| assert_eq!(r.body, b"Z", "P09 leading zeros: body");
-    reject_or_forward(&gw, &up, &bytes, WriteMode::OneWrite, &[400], &check, "P09 leading zeros");
+    reject_or_forward(
+        &gw,
+        &up,
+        &bytes,
+        WriteMode::OneWrite,
+        &[400],
+        &check,
+        "P09 leading zeros",
+    );
     gw_ok(gw);
 }
 
@@ -231,9 +303,14 @@ fn p12_trailers_are_dropped_and_large_trailers_rejected() {
     let (up, gw) = setup();
     let body = b"5\r\nhello\r\n0\r\nX-T: a\r\nContent-Length: 99\r\nHost: evil\r\nTransfer-Encoding: x\r\n\r\n";
     for m in BOTH {
-        let (_, req, mut c) = forward_case(&gw, &post("Transfer-Encoding: chunked\r\n", body), m, "P12");
+        let (_, req, mut c) =
+            forward_case(&gw, &post("Transfer-Encoding: chunked\r\n", body), m, "P12");
         assert_eq!(req.body, b"hello");
-        assert!(req.trailers.0.is_empty(), "P12: trailers must be dropped, upstream got {:?}", req.trailers);
+        assert!(
+            req.trailers.0.is_empty(),
+            "P12: trailers must be dropped, upstream got {:?}",
+            req.trailers
+        );
         assert_eq!(req.headers.count("host"), 1);
         assert_ne!(req.header("host").as_deref(), Some("evil"));
         canary(&mut c, "P12");
@@ -245,7 +322,10 @@ fn p12_trailers_are_dropped_and_large_trailers_rejected() {
     big.extend_from_slice(b"\r\n");
     let mark = up.mark();
     let mut c = gw.client();
-    let _ = c.send_mode(&post("Transfer-Encoding: chunked\r\n", &big), WriteMode::OneWrite);
+    let _ = c.send_mode(
+        &post("Transfer-Encoding: chunked\r\n", &big),
+        WriteMode::OneWrite,
+    );
     assert_streaming_reject(&mut c, &up, mark, &[400, 431], false, "P12 20 KiB trailer");
     gw_ok(gw);
 }
@@ -254,8 +334,16 @@ fn p12_trailers_are_dropped_and_large_trailers_rejected() {
 fn p13_bare_cr_is_rejected() {
     rejects_all(
         &[
-            ("P13a", b(&format!("GET /echo HTTP/1.1\r\n{H}X: a\rb\r\n\r\n")), &[400]),
-            ("P13b", b("GET /echo HTTP/1.1\r\nHost: gw.test\rX\r\n\r\n"), &[400]),
+            (
+                "P13a",
+                b(&format!("GET /echo HTTP/1.1\r\n{H}X: a\rb\r\n\r\n")),
+                &[400],
+            ),
+            (
+                "P13b",
+                b("GET /echo HTTP/1.1\r\nHost: gw.test\rX\r\n\r\n"),
+                &[400],
+            ),
             ("P13c", b(&format!("GET /\r HTTP/1.1\r\n{H}\r\n")), &[400]),
         ],
         &BOTH,
@@ -283,7 +371,10 @@ fn p14_invalid_field_names_are_rejected() {
             (format!("P14 {}", show(n)), v)
         })
         .collect();
-    cases.push(("P14 indented first line".into(), b("GET /echo HTTP/1.1\r\n\tContent-Length: 1\r\nHost: gw.test\r\n\r\nx")));
+    cases.push((
+        "P14 indented first line".into(),
+        b("GET /echo HTTP/1.1\r\n\tContent-Length: 1\r\nHost: gw.test\r\n\r\nx"),
+    ));
     let (up, gw) = setup();
     for (name, bytes) in &cases {
         for m in BOTH {
@@ -297,10 +388,22 @@ fn p14_invalid_field_names_are_rejected() {
 fn p15_control_bytes_in_values_rejected_obs_text_forwarded_exactly() {
     let (up, gw) = setup();
     let cases: &[(&str, &[u8])] = &[
-        ("P15a NUL", b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x00b\r\n\r\n"),
-        ("P15b NUL in Host", b"GET /echo HTTP/1.1\r\nHost: gw.test\x00.evil.test\r\n\r\n"),
-        ("P15c SOH", b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x01b\r\n\r\n"),
-        ("P15c DEL", b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x7fb\r\n\r\n"),
+        (
+            "P15a NUL",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x00b\r\n\r\n",
+        ),
+        (
+            "P15b NUL in Host",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\x00.evil.test\r\n\r\n",
+        ),
+        (
+            "P15c SOH",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x01b\r\n\r\n",
+        ),
+        (
+            "P15c DEL",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX: a\x7fb\r\n\r\n",
+        ),
     ];
     for (name, bytes) in cases {
         for m in BOTH {
@@ -308,8 +411,17 @@ fn p15_control_bytes_in_values_rejected_obs_text_forwarded_exactly() {
         }
     }
     for m in BOTH {
-        let (_, req, _) = forward_case(&gw, b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX-User: \xa0admin\xa0\r\n\r\n", m, "P15d");
-        assert_eq!(req.headers.get_raw("x-user"), Some(&b"\xa0admin\xa0"[..]), "P15d: obs-text forwarded byte-exact");
+        let (_, req, _) = forward_case(
+            &gw,
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nX-User: \xa0admin\xa0\r\n\r\n",
+            m,
+            "P15d",
+        );
+        assert_eq!(
+            req.headers.get_raw("x-user"),
+            Some(&b"\xa0admin\xa0"[..]),
+            "P15d: obs-text forwarded byte-exact"
+        );
     }
     gw_ok(gw);
 }
@@ -318,15 +430,47 @@ fn p15_control_bytes_in_values_rejected_obs_text_forwarded_exactly() {
 fn p16_request_line_strictness() {
     let (up, gw) = setup();
     let lines: &[(&str, &[u8], &[u16])] = &[
-        ("double SP", b"GET  /echo HTTP/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
-        ("tab", b"GET\t/echo HTTP/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
-        ("trailing SP", b"GET /echo HTTP/1.1 \r\nHost: gw.test\r\n\r\n", &[400]),
-        ("SP in target", b"GET /a b HTTP/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
+        (
+            "double SP",
+            b"GET  /echo HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "tab",
+            b"GET\t/echo HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "trailing SP",
+            b"GET /echo HTTP/1.1 \r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "SP in target",
+            b"GET /a b HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
         ("HTTP/0.9", b"GET /\r\n\r\n", &[400]),
-        ("lower-case version", b"GET / http/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
-        ("( in method", b"GE(T / HTTP/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
-        ("NUL in method", b"G\x00T / HTTP/1.1\r\nHost: gw.test\r\n\r\n", &[400]),
-        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: gw.test\r\n\r\n", &[505]),
+        (
+            "lower-case version",
+            b"GET / http/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "( in method",
+            b"GE(T / HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "NUL in method",
+            b"G\x00T / HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+            &[400],
+        ),
+        (
+            "HTTP/2.0",
+            b"GET / HTTP/2.0\r\nHost: gw.test\r\n\r\n",
+            &[505],
+        ),
     ];
     for (name, bytes, statuses) in lines {
         for m in BOTH {
@@ -335,7 +479,15 @@ fn p16_request_line_strictness() {
     }
     // HTTP/1.2: 400/505 (documented choice) or treated as 1.1.
     let check = |r: &Request| assert_eq!(r.version, "HTTP/1.1");
-    reject_or_forward(&gw, &up, b"GET /echo HTTP/1.2\r\nHost: gw.test\r\n\r\n", WriteMode::OneWrite, &[400, 505], &check, "P16 HTTP/1.2");
+    reject_or_forward(
+        &gw,
+        &up,
+        b"GET /echo HTTP/1.2\r\nHost: gw.test\r\n\r\n",
+        WriteMode::OneWrite,
+        &[400, 505],
+        &check,
+        "P16 HTTP/1.2",
+    );
     // Lower-case `get` is another method: never normalised to GET.
     let before = up.request_count();
     let mut c = gw.client();
@@ -357,10 +509,29 @@ fn p18_absolute_form_never_opens_a_proxy() {
     let (up, gw) = setup();
     let attacker = Upstream::echo();
     let origin = |r: &Request| assert_eq!(r.target, "/echo", "P18: upstream must get origin-form");
-    reject_or_forward(&gw, &up, b"GET http://gw.test/echo HTTP/1.1\r\nHost: other.test\r\n\r\n", WriteMode::OneWrite, &[400], &origin, "P18a");
-    reject_or_forward(&gw, &up, b"GET http://gw.test:8080/echo HTTP/1.1\r\nHost: gw.test:81\r\n\r\n", WriteMode::OneWrite, &[400], &origin, "P18c");
+    reject_or_forward(
+        &gw,
+        &up,
+        b"GET http://gw.test/echo HTTP/1.1\r\nHost: other.test\r\n\r\n",
+        WriteMode::OneWrite,
+        &[400],
+        &origin,
+        "P18a",
+    );
+    reject_or_forward(
+        &gw,
+        &up,
+        b"GET http://gw.test:8080/echo HTTP/1.1\r\nHost: gw.test:81\r\n\r\n",
+        WriteMode::OneWrite,
+        &[400],
+        &origin,
+        "P18c",
+    );
     for target in ["/", "/echo"] {
-        let bytes = format!("GET http://127.0.0.1:{}{target} HTTP/1.1\r\n{H}\r\n", attacker.port());
+        let bytes = format!(
+            "GET http://127.0.0.1:{}{target} HTTP/1.1\r\n{H}\r\n",
+            attacker.port()
+        );
         let mut c = gw.client();
         c.send(bytes.as_bytes());
         let r = c.read_final().unwrap_or_else(|e| panic!("P18b: {e}")).1;
@@ -370,7 +541,11 @@ fn p18_absolute_form_never_opens_a_proxy() {
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(attacker.connection_count(), 0, "P18b: the authority in the target must never be dialled");
+    assert_eq!(
+        attacker.connection_count(),
+        0,
+        "P18b: the authority in the target must never be dialled"
+    );
     gw_ok(gw);
 }
 
@@ -383,15 +558,39 @@ fn p19_host_validation() {
     let gw = Gateway::start(with_limits(cfg, json!({ "headerTimeoutMs": 5000 })));
     let hosts: &[(&str, &[u8])] = &[
         ("missing Host", b"GET /echo HTTP/1.1\r\n\r\n"),
-        ("two Host same", b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nHost: gw.test\r\n\r\n"),
-        ("two Host different", b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nHost: other.test\r\n\r\n"),
-        ("control char", b"GET /echo HTTP/1.1\r\nHost: gw.test\x02\r\n\r\n"),
-        ("port out of range", b"GET /echo HTTP/1.1\r\nHost: gw.test:99999\r\n\r\n"),
-        ("two ports", b"GET /echo HTTP/1.1\r\nHost: 1.2.3.4:9000:80\r\n\r\n"),
-        ("path in Host", b"GET /echo HTTP/1.1\r\nHost: gw.test/../x\r\n\r\n"),
-        ("userinfo", b"GET /echo HTTP/1.1\r\nHost: evil@gw.test\r\n\r\n"),
+        (
+            "two Host same",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nHost: gw.test\r\n\r\n",
+        ),
+        (
+            "two Host different",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\r\nHost: other.test\r\n\r\n",
+        ),
+        (
+            "control char",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test\x02\r\n\r\n",
+        ),
+        (
+            "port out of range",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test:99999\r\n\r\n",
+        ),
+        (
+            "two ports",
+            b"GET /echo HTTP/1.1\r\nHost: 1.2.3.4:9000:80\r\n\r\n",
+        ),
+        (
+            "path in Host",
+            b"GET /echo HTTP/1.1\r\nHost: gw.test/../x\r\n\r\n",
+        ),
+        (
+            "userinfo",
+            b"GET /echo HTTP/1.1\r\nHost: evil@gw.test\r\n\r\n",
+        ),
         ("open bracket", b"GET /echo HTTP/1.1\r\nHost: [::1\r\n\r\n"),
-        ("empty label", b"GET /echo HTTP/1.1\r\nHost: ..gw.test\r\n\r\n"),
+        (
+            "empty label",
+            b"GET /echo HTTP/1.1\r\nHost: ..gw.test\r\n\r\n",
+        ),
         ("empty Host", b"GET /echo HTTP/1.1\r\nHost: \r\n\r\n"),
     ];
     for (name, bytes) in hosts {
@@ -401,7 +600,12 @@ fn p19_host_validation() {
     }
     // Case, trailing dot and port are normalised for matching.
     for m in BOTH {
-        let (_, req, _) = forward_case(&gw, b"GET /echo HTTP/1.1\r\nHost: GW.TEST.:8080\r\n\r\n", m, "P19 GW.TEST.:8080");
+        let (_, req, _) = forward_case(
+            &gw,
+            b"GET /echo HTTP/1.1\r\nHost: GW.TEST.:8080\r\n\r\n",
+            m,
+            "P19 GW.TEST.:8080",
+        );
         assert_eq!(req.target, "/echo");
     }
     // An unknown host is not this API (sanity: routing really is by Host here).
@@ -410,9 +614,18 @@ fn p19_host_validation() {
     // HTTP/1.0 without Host: served or 400 (documented), then closed.
     let mut c = gw.client();
     c.send(b"GET /echo HTTP/1.0\r\n\r\n");
-    let r = c.read_response().unwrap_or_else(|e| panic!("P19 1.0 no Host: {e}"));
-    assert!([200, 400, 403].contains(&r.status), "P19 HTTP/1.0 without Host: {}", r.status);
-    assert!(c.is_closed_within(Duration::from_secs(1)), "HTTP/1.0: closed after the response");
+    let r = c
+        .read_response()
+        .unwrap_or_else(|e| panic!("P19 1.0 no Host: {e}"));
+    assert!(
+        [200, 400, 403].contains(&r.status),
+        "P19 HTTP/1.0 without Host: {}",
+        r.status
+    );
+    assert!(
+        c.is_closed_within(Duration::from_secs(1)),
+        "HTTP/1.0: closed after the response"
+    );
     gw_ok(gw);
 }
 
@@ -429,11 +642,21 @@ fn p20_pipelining() {
         }
         c.send_mode(&bytes, m).unwrap();
         for i in 0..3 {
-            let r = c.read_response().unwrap_or_else(|e| panic!("P20a {m:?} response {i}: {e}"));
+            let r = c
+                .read_response()
+                .unwrap_or_else(|e| panic!("P20a {m:?} response {i}: {e}"));
             assert_eq!(r.status, 200);
-            assert_eq!(r.echoed().target, format!("/echo?n={i}"), "P20a {m:?}: responses out of order");
+            assert_eq!(
+                r.echoed().target,
+                format!("/echo?n={i}"),
+                "P20a {m:?}: responses out of order"
+            );
         }
-        assert_eq!(up.request_count() - base, 3, "P20a: upstream must see exactly 3 requests");
+        assert_eq!(
+            up.request_count() - base,
+            3,
+            "P20a: upstream must see exactly 3 requests"
+        );
         // (b) a POST body boundary followed by a GET.
         let mut bytes = post("Content-Length: 5\r\n", b"hello");
         bytes.extend_from_slice(&get("/echo?n=2"));
@@ -454,18 +677,27 @@ fn p20_pipelining() {
     bytes.extend_from_slice(b"Invalid\r\n\r\n");
     c.send(&bytes);
     let r = c.read_response().unwrap_or_else(|e| panic!("P20d: {e}"));
-    assert_eq!(r.status, 200, "P20d: the first request gets its full response");
+    assert_eq!(
+        r.status, 200,
+        "P20d: the first request gets its full response"
+    );
     assert_eq!(r.echoed().target, "/echo?d");
     let (rest, how) = c.read_until_closed(Duration::from_secs(2));
     assert!(how.is_closed(), "P20d: closed after the response");
-    assert!(rest.is_empty(), "P20d: nothing after the response: {}", show(&rest));
+    assert!(
+        rest.is_empty(),
+        "P20d: nothing after the response: {}",
+        show(&rest)
+    );
     gw_ok(gw);
 }
 
 #[test]
 fn p21_get_with_body_never_desyncs() {
     let (up, gw) = setup();
-    let mut bytes = b(&format!("GET /echo HTTP/1.1\r\n{H}Content-Length: 10\r\n\r\n1234567890"));
+    let mut bytes = b(&format!(
+        "GET /echo HTTP/1.1\r\n{H}Content-Length: 10\r\n\r\n1234567890"
+    ));
     bytes.extend_from_slice(&get("/echo?canary=p21"));
     let mark = up.mark();
     let mut c = gw.client();
@@ -476,14 +708,19 @@ fn p21_get_with_body_never_desyncs() {
         assert_forwarded_form(&req, "P21");
         assert_eq!(req.body, b"1234567890", "P21: body forwarded with its CL");
         assert_eq!(req.header("content-length").as_deref(), Some("10"));
-        let r2 = c.read_response().unwrap_or_else(|e| panic!("P21 canary: {e}"));
+        let r2 = c
+            .read_response()
+            .unwrap_or_else(|e| panic!("P21 canary: {e}"));
         assert_eq!(r2.echoed().target, "/echo?canary=p21");
         canary(&mut c, "P21");
     } else {
         check_reject(r, &mut c, &up, mark, &[400], "P21");
     }
     for req in up.requests() {
-        assert!(!req.target.starts_with("1234567890"), "P21: body bytes parsed as a request");
+        assert!(
+            !req.target.starts_with("1234567890"),
+            "P21: body bytes parsed as a request"
+        );
     }
     gw_ok(gw);
 }
@@ -499,14 +736,29 @@ fn p22_http10_framing() {
     let req = r.echoed();
     assert_eq!(req.method, "POST");
     assert!(req.body.is_empty(), "P22a: empty body upstream");
-    assert!(c.is_closed_within(Duration::from_secs(1)), "P22a: HTTP/1.0 client closed after the response");
+    assert!(
+        c.is_closed_within(Duration::from_secs(1)),
+        "P22a: HTTP/1.0 client closed after the response"
+    );
     std::thread::sleep(Duration::from_millis(100));
     let reqs = up.requests();
-    assert_eq!(reqs.len(), 1, "P22a: exactly one request upstream:\n{}", up.describe());
+    assert_eq!(
+        reqs.len(),
+        1,
+        "P22a: exactly one request upstream:\n{}",
+        up.describe()
+    );
     assert!(reqs.iter().all(|r| !r.target.contains("smuggled")));
     // (b) HTTP/1.0 with Transfer-Encoding: faulty framing.
     for m in BOTH {
-        reject_case(&gw, &up, b"POST /echo HTTP/1.0\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", m, &[400], "P22b");
+        reject_case(
+            &gw,
+            &up,
+            b"POST /echo HTTP/1.0\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            m,
+            &[400],
+            "P22b",
+        );
     }
     gw_ok(gw);
 }
@@ -516,8 +768,15 @@ fn p24_expect_100_continue() {
     let (up, gw) = setup();
     // (a) 100 Continue, then the body, then exactly one final 200.
     let mut c = gw.client();
-    c.send(b(&format!("POST /echo HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")).as_slice());
-    let r = c.read_response_within(Duration::from_secs(2), false).unwrap_or_else(|e| panic!("P24a: no 100 Continue: {e}"));
+    c.send(
+        b(&format!(
+            "POST /echo HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        ))
+        .as_slice(),
+    );
+    let r = c
+        .read_response_within(Duration::from_secs(2), false)
+        .unwrap_or_else(|e| panic!("P24a: no 100 Continue: {e}"));
     assert_eq!(r.status, 100, "P24a: interim response first");
     assert_eq!(r.version, "HTTP/1.1");
     c.send(b"hello");
@@ -528,14 +787,30 @@ fn p24_expect_100_continue() {
     canary(&mut c, "P24a");
     // (b) HTTP/1.0: no 100.
     let mut c = gw.client();
-    c.send(b(&format!("POST /echo HTTP/1.0\r\n{H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")).as_slice());
-    assert!(c.silent_for(Duration::from_millis(500)), "P24b: no 100 Continue to an HTTP/1.0 client: {}", show(&c.buf));
+    c.send(
+        b(&format!(
+            "POST /echo HTTP/1.0\r\n{H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        ))
+        .as_slice(),
+    );
+    assert!(
+        c.silent_for(Duration::from_millis(500)),
+        "P24b: no 100 Continue to an HTTP/1.0 client: {}",
+        show(&c.buf)
+    );
     c.send(b"hello");
     let r = c.read_response().unwrap_or_else(|e| panic!("P24b: {e}"));
     assert_eq!(r.status, 200);
     // (c) unknown expectation.
     for m in BOTH {
-        reject_case(&gw, &up, b(&format!("GET /echo HTTP/1.1\r\n{H}Expect: foo\r\n\r\n")).as_slice(), m, &[417], "P24c");
+        reject_case(
+            &gw,
+            &up,
+            b(&format!("GET /echo HTTP/1.1\r\n{H}Expect: foo\r\n\r\n")).as_slice(),
+            m,
+            &[417],
+            "P24c",
+        );
     }
     // (d) the upstream sends two 100s then a 200: 1xx(s), then exactly one final response.
     up.set_mode(Mode::raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", After::KeepAlive));
@@ -555,25 +830,49 @@ fn p25_early_rejection_never_runs_the_body_as_a_request() {
     let smuggled = b"GET /echo?xy HTTP/1.1\r\nHost: gw.test\r\n\r\n";
     // 403 (no route at `/`) and 413 (CL over the 1 MiB limit) before the body was sent.
     let cases = [
-        ("P25 403", format!("POST / HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: {}\r\n\r\n", smuggled.len()), 403u16),
-        ("P25 413", format!("POST /echo HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 20000000\r\n\r\n"), 413u16),
+        (
+            "P25 403",
+            format!(
+                "POST / HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                smuggled.len()
+            ),
+            403u16,
+        ),
+        (
+            "P25 413",
+            format!(
+                "POST /echo HTTP/1.1\r\n{H}Expect: 100-continue\r\nContent-Length: 20000000\r\n\r\n"
+            ),
+            413u16,
+        ),
     ];
     for (name, head, status) in cases {
         let mut c = gw.client();
         c.send(head.as_bytes());
-        let r = c.read_response_within(Duration::from_secs(2), false).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = c
+            .read_response_within(Duration::from_secs(2), false)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.status, status, "{name}: final status without a 100 first");
         let _ = c.try_send(smuggled);
         let _ = c.try_send(&get("/echo?canary=p25"));
         if r.closes() {
-            assert!(c.is_closed_within(Duration::from_secs(1)), "{name}: Connection: close but still open");
+            assert!(
+                c.is_closed_within(Duration::from_secs(1)),
+                "{name}: Connection: close but still open"
+            );
         } else {
             // Read-and-discard the declared body, then the canary is answered.
-            let r2 = c.read_response().unwrap_or_else(|e| panic!("{name} canary: {e}"));
+            let r2 = c
+                .read_response()
+                .unwrap_or_else(|e| panic!("{name} canary: {e}"));
             assert_eq!(r2.echoed().target, "/echo?canary=p25");
         }
         std::thread::sleep(Duration::from_millis(100));
-        assert!(up.requests().iter().all(|r| r.target != "/echo?xy"), "{name}: the body ran as a request:\n{}", up.describe());
+        assert!(
+            up.requests().iter().all(|r| r.target != "/echo?xy"),
+            "{name}: the body ran as a request:\n{}",
+            up.describe()
+        );
     }
     gw_ok(gw);
 }
@@ -587,9 +886,19 @@ fn p27_connection_header_cannot_strip_gateway_headers() {
          Proxy-Connection: keep-alive\r\nTE: gzip\r\nTrailer: X-T\r\nUpgrade: h2c\r\nX-Keep: yes\r\n\r\n"
     ));
     let check = |r: &Request| {
-        assert_eq!(r.headers.get_all("x-forwarded-for"), ["127.0.0.1"], "P27: gateway's own XFF only");
-        assert!(!r.headers.has("x-auth-user"), "P27: X-Auth-User named in Connection must be dropped");
-        assert!(!r.headers.has("authorization"), "P27: Authorization named in Connection must be dropped");
+        assert_eq!(
+            r.headers.get_all("x-forwarded-for"),
+            ["127.0.0.1"],
+            "P27: gateway's own XFF only"
+        );
+        assert!(
+            !r.headers.has("x-auth-user"),
+            "P27: X-Auth-User named in Connection must be dropped"
+        );
+        assert!(
+            !r.headers.has("authorization"),
+            "P27: Authorization named in Connection must be dropped"
+        );
         assert!(!r.headers.has("te"), "P27: TE: gzip is hop-by-hop");
         assert_eq!(r.header("x-keep").as_deref(), Some("yes"));
         assert_eq!(r.headers.count("host"), 1, "P27: Host never dropped");

@@ -15,12 +15,15 @@ const MIB: usize = 1024 * 1024;
 
 fn setup() -> (Upstream, Gateway) {
     let up = Upstream::echo();
-    let cfg = with_limits(with_limits(proxy_config(up.port()), quick_limits()), json!({
-        "maxHeaders": 100,
-        "maxHeaderLineBytes": 8192,
-        "maxHeadBytes": 65536,
-        "maxTargetBytes": 8192
-    }));
+    let cfg = with_limits(
+        with_limits(proxy_config(up.port()), quick_limits()),
+        json!({
+            "maxHeaders": 100,
+            "maxHeaderLineBytes": 8192,
+            "maxHeadBytes": 65536,
+            "maxTargetBytes": 8192
+        }),
+    );
     (up, Gateway::start(cfg))
 }
 
@@ -37,10 +40,22 @@ fn with_headers(n: usize) -> Vec<u8> {
 fn l01_header_count_limit_is_431() {
     let (up, mut gw) = setup();
     // Host + 99 = 100 fields: forwarded.
-    let (_, req, _) = forward_case(&gw, &with_headers(99), WriteMode::OneWrite, "L01 100 fields");
+    let (_, req, _) = forward_case(
+        &gw,
+        &with_headers(99),
+        WriteMode::OneWrite,
+        "L01 100 fields",
+    );
     assert_eq!(req.headers.count("x-n-98"), 1);
     // 101 fields: 431 + close, nothing upstream.
-    reject_case(&gw, &up, &with_headers(100), WriteMode::OneWrite, &[431], "L01 101 fields");
+    reject_case(
+        &gw,
+        &up,
+        &with_headers(100),
+        WriteMode::OneWrite,
+        &[431],
+        "L01 101 fields",
+    );
     gw.assert_healthy();
 }
 
@@ -48,18 +63,47 @@ fn l01_header_count_limit_is_431() {
 fn l02_header_size_limits_are_431() {
     let (up, mut gw) = setup();
     let line = |name: &str, len: usize| format!("{name}: {}\r\n", "a".repeat(len));
-    let head = |lines: &str| format!("GET /echo HTTP/1.1\r\nHost: gw.test\r\n{lines}\r\n").into_bytes();
-    reject_case(&gw, &up, &head(&line("X-Big", 9 * 1024)), WriteMode::OneWrite, &[431], "L02a 9 KiB line");
-    let seven: String = (0..10).map(|i| line(&format!("X-S{i}"), 7 * 1024)).collect();
-    reject_case(&gw, &up, &head(&seven), WriteMode::OneWrite, &[431], "L02b 70 KiB head");
+    let head =
+        |lines: &str| format!("GET /echo HTTP/1.1\r\nHost: gw.test\r\n{lines}\r\n").into_bytes();
+    reject_case(
+        &gw,
+        &up,
+        &head(&line("X-Big", 9 * 1024)),
+        WriteMode::OneWrite,
+        &[431],
+        "L02a 9 KiB line",
+    );
+    let seven: String = (0..10)
+        .map(|i| line(&format!("X-S{i}"), 7 * 1024))
+        .collect();
+    reject_case(
+        &gw,
+        &up,
+        &head(&seven),
+        WriteMode::OneWrite,
+        &[431],
+        "L02b 70 KiB head",
+    );
     let long_name = format!("{}: v\r\n", "N".repeat(64 * 1024));
-    reject_case(&gw, &up, &head(&long_name), WriteMode::OneWrite, &[431], "L02c 64 KiB name");
+    reject_case(
+        &gw,
+        &up,
+        &head(&long_name),
+        WriteMode::OneWrite,
+        &[431],
+        "L02c 64 KiB name",
+    );
     // (d) 40 Cookie lines of 1.5 KiB (60 KiB total) stay under every limit: forwarded.
-    let cookies: String = (0..40).map(|i| format!("Cookie: c{i:02}={}\r\n", "v".repeat(1500))).collect();
+    let cookies: String = (0..40)
+        .map(|i| format!("Cookie: c{i:02}={}\r\n", "v".repeat(1500)))
+        .collect();
     let (_, req, _) = forward_case(&gw, &head(&cookies), WriteMode::OneWrite, "L02d cookies");
     let all = req.headers.get_all("cookie").join("; ");
     for i in 0..40 {
-        assert!(all.contains(&format!("c{i:02}=")), "L02d: cookie c{i:02} lost upstream");
+        assert!(
+            all.contains(&format!("c{i:02}=")),
+            "L02d: cookie c{i:02} lost upstream"
+        );
     }
     // Repeating (c) does not grow memory.
     let rss0 = gw.rss_kb();
@@ -69,14 +113,21 @@ fn l02_header_size_limits_are_431() {
         let _ = c.read_until_closed(Duration::from_secs(2));
     }
     let rss1 = gw.rss_kb();
-    assert!(rss1 < rss0 + 16 * 1024, "L02: RSS grew from {rss0} KiB to {rss1} KiB over 20 oversized heads");
+    assert!(
+        rss1 < rss0 + 16 * 1024,
+        "L02: RSS grew from {rss0} KiB to {rss1} KiB over 20 oversized heads"
+    );
     gw.assert_healthy();
 }
 
 #[test]
 fn l03_request_target_too_long_is_414() {
     let (up, mut gw) = setup();
-    let bytes = format!("GET /{} HTTP/1.1\r\nHost: gw.test\r\n\r\n", "a".repeat(8200)).into_bytes();
+    let bytes = format!(
+        "GET /{} HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+        "a".repeat(8200)
+    )
+    .into_bytes();
     reject_case(&gw, &up, &bytes, WriteMode::OneWrite, &[414], "L03");
     // A target just under the limit is served.
     let ok = get(&format!("/{}", "a".repeat(8000)));
@@ -110,7 +161,11 @@ fn l04_slowloris_header_deadline_is_total() {
     let (_up, mut gw) = setup();
     let port = gw.port;
     let loris: Vec<_> = (0..10)
-        .map(|_| std::thread::spawn(move || slowloris(port, Duration::from_millis(200), Duration::from_secs(5))))
+        .map(|_| {
+            std::thread::spawn(move || {
+                slowloris(port, Duration::from_millis(200), Duration::from_secs(5))
+            })
+        })
         .collect();
     // A normal client is served meanwhile.
     let t = Instant::now();
@@ -121,11 +176,24 @@ fn l04_slowloris_header_deadline_is_total() {
         std::thread::sleep(Duration::from_millis(50));
     }
     for h in loris {
-        let (after, bytes) = h.join().unwrap().expect("L04: a trickling client was never closed (deadline extended by the trickle)");
-        assert!(after >= Duration::from_millis(800), "L04: closed too early ({after:?})");
-        assert!(after <= Duration::from_millis(2500), "L04: header deadline 1 s not enforced ({after:?})");
+        let (after, bytes) = h
+            .join()
+            .unwrap()
+            .expect("L04: a trickling client was never closed (deadline extended by the trickle)");
+        assert!(
+            after >= Duration::from_millis(800),
+            "L04: closed too early ({after:?})"
+        );
+        assert!(
+            after <= Duration::from_millis(2500),
+            "L04: header deadline 1 s not enforced ({after:?})"
+        );
         if !bytes.is_empty() {
-            assert!(bytes.starts_with(b"HTTP/1.1 408"), "L04: only a 408 may be sent: {}", show(&bytes));
+            assert!(
+                bytes.starts_with(b"HTTP/1.1 408"),
+                "L04: only a 408 may be sent: {}",
+                show(&bytes)
+            );
         }
     }
     gw.assert_healthy();
@@ -139,21 +207,40 @@ fn l05_idle_connections_close_silently() {
     let t = Instant::now();
     let (bytes, how) = a.read_until_closed(Duration::from_secs(4));
     assert!(how.is_closed(), "L05a: idle fresh connection never closed");
-    assert!(bytes.is_empty(), "L05a: close must be silent, got {}", show(&bytes));
-    assert!(t.elapsed() >= Duration::from_millis(700), "L05a: closed too early ({:?})", t.elapsed());
+    assert!(
+        bytes.is_empty(),
+        "L05a: close must be silent, got {}",
+        show(&bytes)
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "L05a: closed too early ({:?})",
+        t.elapsed()
+    );
     // (b) one request, then idle past idleTimeoutMs (1.5 s).
     let mut b = gw.client();
     assert_eq!(b.roundtrip(&get("/echo")).status, 200);
     let t = Instant::now();
-    assert!(!b.is_closed_within(Duration::from_millis(800)), "L05b: keep-alive closed before the idle timeout");
+    assert!(
+        !b.is_closed_within(Duration::from_millis(800)),
+        "L05b: keep-alive closed before the idle timeout"
+    );
     b.send(&get("/echo?again"));
-    assert_eq!(b.read_response().unwrap().status, 200, "L05b: keep-alive reuse before the idle timeout");
+    assert_eq!(
+        b.read_response().unwrap().status,
+        200,
+        "L05b: keep-alive reuse before the idle timeout"
+    );
     let t2 = Instant::now();
     let (bytes, how) = b.read_until_closed(Duration::from_secs(4));
     assert!(how.is_closed(), "L05b: idle keep-alive never closed");
     assert!(bytes.is_empty(), "L05b: silent close, got {}", show(&bytes));
     let idle = t2.elapsed();
-    assert!(idle >= Duration::from_millis(1200) && idle <= Duration::from_millis(3000), "L05b: idle close after {idle:?} (limit 1.5 s); first at {:?}", t.elapsed());
+    assert!(
+        idle >= Duration::from_millis(1200) && idle <= Duration::from_millis(3000),
+        "L05b: idle close after {idle:?} (limit 1.5 s); first at {:?}",
+        t.elapsed()
+    );
     // (c) a request right at the deadline: served, or closed before any byte is read.
     let mut c = gw.client();
     assert_eq!(c.roundtrip(&get("/echo")).status, 200);
@@ -161,7 +248,11 @@ fn l05_idle_connections_close_silently() {
     let _ = c.try_send(&get("/echo?edge"));
     match c.read_response() {
         Ok(r) => assert_eq!(r.status, 200, "L05c: served at the edge"),
-        Err(_) => assert!(c.buf.is_empty() && (c.eof || c.reset), "L05c: closed with bytes: {}", show(&c.buf)),
+        Err(_) => assert!(
+            c.buf.is_empty() && (c.eof || c.reset),
+            "L05c: closed with bytes: {}",
+            show(&c.buf)
+        ),
     }
     gw.assert_healthy();
 }
@@ -172,13 +263,18 @@ fn l06_slow_body_gets_408_and_aborts_the_upstream() {
     let mark = up.mark();
     let mut c = gw.client();
     c.send(b"POST /echo HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1000000\r\n\r\n");
-    c.send(&vec![b'a'; 100]);
+    c.send(&[b'a'; 100]);
     let t = Instant::now();
-    let r = c.read_response_within(Duration::from_secs(4), false).unwrap_or_else(|e| panic!("L06: no 408: {e}"));
+    let r = c
+        .read_response_within(Duration::from_secs(4), false)
+        .unwrap_or_else(|e| panic!("L06: no 408: {e}"));
     let after = t.elapsed();
     assert_eq!(r.status, 408, "L06: body {}", r.body_str());
     assert!(r.closes(), "L06: 408 with Connection: close");
-    assert!(after >= Duration::from_millis(700) && after <= Duration::from_millis(2500), "L06: 408 after {after:?} (bodyTimeoutMs 1000)");
+    assert!(
+        after >= Duration::from_millis(700) && after <= Duration::from_millis(2500),
+        "L06: 408 after {after:?} (bodyTimeoutMs 1000)"
+    );
     assert!(c.is_closed_within(Duration::from_secs(1)));
     assert_no_complete_request_since(&up, mark, "L06");
     gw.assert_healthy();
@@ -188,14 +284,27 @@ fn l06_slow_body_gets_408_and_aborts_the_upstream() {
 fn l07_body_too_large_is_413() {
     let (up, mut gw) = setup();
     // (a) declared length over the limit: 413 before reading the body, then close.
-    let head = format!("POST /echo HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {}\r\n\r\n", MIB + 1);
-    let r = reject_case(&gw, &up, head.as_bytes(), WriteMode::OneWrite, &[413], "L07a");
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {}\r\n\r\n",
+        MIB + 1
+    );
+    let r = reject_case(
+        &gw,
+        &up,
+        head.as_bytes(),
+        WriteMode::OneWrite,
+        &[413],
+        "L07a",
+    );
     assert_eq!(r.message().as_deref(), Some("Request Too Long"));
     // Exactly the limit is fine.
     let body = pattern(MIB);
     let mut c = gw.client();
     let r = c.roundtrip(&request("POST", "/echo", &[], Some(&body)));
-    assert_eq!(r.status, 200, "L07: a body of exactly maxBodyBytes is accepted");
+    assert_eq!(
+        r.status, 200,
+        "L07: a body of exactly maxBodyBytes is accepted"
+    );
     assert_eq!(r.echoed().body.len(), MIB);
     // (b) a chunked stream crossing the limit: 413 (or abort) when crossing, then close.
     let mark = up.mark();

@@ -24,7 +24,10 @@ fn mock_returns_the_template_status_headers_and_body() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("X-Mock").as_deref(), Some("yes"));
     assert_eq!(r.body, br#"{"ok":true}"#);
-    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(r.header("content-length").as_deref(), Some("11"));
     assert_rest_ids(&r, "mock");
     assert!(!r.headers.has("x-amzn-ErrorType"), "not an error");
@@ -33,7 +36,15 @@ fn mock_returns_the_template_status_headers_and_body() {
 #[test]
 fn mock_status_and_several_headers() {
     let gw = gw();
-    let r = one_shot(&gw, &request("POST", "/created", &[("Content-Type", "application/json")], Some(b"{\"name\":\"x\"}")));
+    let r = one_shot(
+        &gw,
+        &request(
+            "POST",
+            "/created",
+            &[("Content-Type", "application/json")],
+            Some(b"{\"name\":\"x\"}"),
+        ),
+    );
     assert_eq!(r.status, 201);
     assert_eq!(r.header("location").as_deref(), Some("/things/1"));
     assert_eq!(r.header("x-two").as_deref(), Some("2"));
@@ -71,6 +82,10 @@ fn mock_head_request_has_no_body() {
     // HEAD is not GET: either a 403 (no HEAD method) or the GET answer without a body.
     assert!(r.status == 200 || r.status == 403, "HEAD: {}", r.status);
     assert!(r.body.is_empty());
-    assert!(c.silent_for(Duration::from_millis(200)), "HEAD response must not carry body bytes: {}", show(&c.buf));
+    assert!(
+        c.silent_for(Duration::from_millis(200)),
+        "HEAD response must not carry body bytes: {}",
+        show(&c.buf)
+    );
     assert_eq!(c.roundtrip(&get("/mock")).status, 200);
 }

@@ -22,17 +22,31 @@ fn gw_timeout(port: u16, ms: u64) -> Gateway {
 #[test]
 fn request_line_host_and_gateway_headers() {
     let up = Upstream::echo();
-    let gw = Gateway::start(rest_config(json!({ "/{proxy+}": any_proxy(&up.uri("/base/{proxy}")) })));
+    let gw = Gateway::start(rest_config(
+        json!({ "/{proxy+}": any_proxy(&up.uri("/base/{proxy}")) }),
+    ));
     let mut c = gw.client();
-    let r = c.roundtrip(&request("GET", "/a/b%20c/d?x=1&y=%2F", &[("X-Custom", "v")], None));
+    let r = c.roundtrip(&request(
+        "GET",
+        "/a/b%20c/d?x=1&y=%2F",
+        &[("X-Custom", "v")],
+        None,
+    ));
     assert_eq!(r.status, 200, "body {}", r.body_str());
     assert_rest_ids(&r, "proxy");
     let req = r.echoed();
     assert_forwarded_form(&req, "proxy");
     assert_eq!(req.request_line(), "GET /base/a/b%20c/d?x=1&y=%2F HTTP/1.1");
-    assert_eq!(req.headers.get_all("host"), [up.addr()], "Host is the upstream's host:port");
+    assert_eq!(
+        req.headers.get_all("host"),
+        [up.addr()],
+        "Host is the upstream's host:port"
+    );
     assert_eq!(req.header("x-custom").as_deref(), Some("v"));
-    assert_eq!(req.header("x-amzn-apigateway-api-id").as_deref(), Some("tapi"));
+    assert_eq!(
+        req.header("x-amzn-apigateway-api-id").as_deref(),
+        Some("tapi")
+    );
     assert_eq!(req.headers.get_all("x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(req.header("x-forwarded-proto").as_deref(), Some("http"));
     assert_eq!(req.header("x-forwarded-port"), Some(gw.port.to_string()));
@@ -64,12 +78,31 @@ fn hop_by_hop_fields_are_dropped() {
     assert_eq!(r.status, 200);
     let req = r.echoed();
     assert_forwarded_form(&req, "hop-by-hop");
-    for h in ["connection", "keep-alive", "proxy-connection", "trailer", "upgrade", "x-foo"] {
-        assert!(!req.headers.has(h), "{h} must not be forwarded: {:?}", req.headers);
+    for h in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+        "x-foo",
+    ] {
+        assert!(
+            !req.headers.has(h),
+            "{h} must not be forwarded: {:?}",
+            req.headers
+        );
     }
     assert_eq!(req.header("x-bar").as_deref(), Some("keep-me"));
-    assert_eq!(req.headers.count("host"), 1, "Host named in Connection is kept");
-    assert_eq!(req.header("content-length").as_deref(), Some("5"), "Content-Length named in Connection is kept");
+    assert_eq!(
+        req.headers.count("host"),
+        1,
+        "Host named in Connection is kept"
+    );
+    assert_eq!(
+        req.header("content-length").as_deref(),
+        Some("5"),
+        "Content-Length named in Connection is kept"
+    );
     assert_eq!(req.body, b"hello");
     canary(&mut c, "hop-by-hop");
 }
@@ -78,16 +111,27 @@ fn hop_by_hop_fields_are_dropped() {
 fn forwarded_headers_from_untrusted_peers_are_replaced() {
     let up = Upstream::echo();
     let gw = gw_for(&up);
-    let r = one_shot(&gw, &request(
-        "GET",
-        "/echo",
-        &[("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "7.7.7.7"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "1")],
-        None,
-    ));
+    let r = one_shot(
+        &gw,
+        &request(
+            "GET",
+            "/echo",
+            &[
+                ("X-Forwarded-For", "6.6.6.6"),
+                ("X-Forwarded-For", "7.7.7.7"),
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Port", "1"),
+            ],
+            None,
+        ),
+    );
     let req = r.echoed();
     assert_eq!(req.headers.get_all("x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(req.headers.get_all("x-forwarded-proto"), ["http"]);
-    assert_eq!(req.headers.get_all("x-forwarded-port"), [gw.port.to_string()]);
+    assert_eq!(
+        req.headers.get_all("x-forwarded-port"),
+        [gw.port.to_string()]
+    );
 }
 
 #[test]
@@ -96,20 +140,30 @@ fn forwarded_for_from_a_trusted_proxy_is_appended_to() {
     let mut cfg = proxy_config(up.port());
     cfg["server"]["trustedProxies"] = json!(["127.0.0.1/32"]);
     let gw = Gateway::start(cfg);
-    let r = one_shot(&gw, &request("GET", "/echo", &[("X-Forwarded-For", "6.6.6.6")], None));
+    let r = one_shot(
+        &gw,
+        &request("GET", "/echo", &[("X-Forwarded-For", "6.6.6.6")], None),
+    );
     let req = r.echoed();
-    assert_eq!(req.headers.get_all("x-forwarded-for").join(", "), "6.6.6.6, 127.0.0.1");
+    assert_eq!(
+        req.headers.get_all("x-forwarded-for").join(", "),
+        "6.6.6.6, 127.0.0.1"
+    );
 }
 
 #[test]
 fn request_parameter_mappings() {
     let up = Upstream::echo();
-    let mut cfg = proxy_config_with(up.port(), json!({ "requestParameters": {
-        "integration.request.header.X-Static": "'v'",
-        "integration.request.header.X-From-Header": "method.request.header.Y",
-        "integration.request.header.X-From-Query": "method.request.querystring.q"
-    }}));
-    let m = &mut cfg["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"];
+    let mut cfg = proxy_config_with(
+        up.port(),
+        json!({ "requestParameters": {
+            "integration.request.header.X-Static": "'v'",
+            "integration.request.header.X-From-Header": "method.request.header.Y",
+            "integration.request.header.X-From-Query": "method.request.querystring.q"
+        }}),
+    );
+    let m =
+        &mut cfg["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"];
     m["parameters"].as_array_mut().unwrap().extend([
         json!({ "name": "Y", "in": "header", "required": false, "schema": { "type": "string" } }),
         json!({ "name": "q", "in": "query", "required": false, "schema": { "type": "string" } }),
@@ -134,15 +188,24 @@ fn request_bodies_keep_their_framing() {
     assert_eq!(req.header("content-length").as_deref(), Some("13"));
     assert!(!req.headers.has("transfer-encoding"));
     assert_eq!(req.body, b"length-framed");
-    let mut bytes = b"POST /echo HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut bytes =
+        b"POST /echo HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     bytes.extend_from_slice(b"5;name=value\r\nhello\r\n6;x\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
     let r = c.roundtrip(&bytes);
     let req = r.echoed();
     assert_forwarded_form(&req, "chunked upload");
-    assert_eq!(req.header("transfer-encoding").as_deref(), Some("chunked"), "chunked stays chunked");
+    assert_eq!(
+        req.header("transfer-encoding").as_deref(),
+        Some("chunked"),
+        "chunked stays chunked"
+    );
     assert!(!req.headers.has("content-length"));
     assert!(!req.chunk_extensions, "extensions stripped");
-    assert!(req.trailers.0.is_empty(), "trailers dropped: {:?}", req.trailers);
+    assert!(
+        req.trailers.0.is_empty(),
+        "trailers dropped: {:?}",
+        req.trailers
+    );
     assert_eq!(req.body, b"hello world");
 }
 
@@ -150,17 +213,35 @@ fn request_bodies_keep_their_framing() {
 fn response_framing_headers_are_remapped() {
     let up = Upstream::start(Mode::static_(
         200,
-        &[("Server", "mock/1.0"), ("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("Connection", "keep-alive"), ("X-Up", "1"), ("Content-Type", "text/plain")],
+        &[
+            ("Server", "mock/1.0"),
+            ("Date", "Mon, 01 Jan 2001 00:00:00 GMT"),
+            ("Connection", "keep-alive"),
+            ("X-Up", "1"),
+            ("Content-Type", "text/plain"),
+        ],
         b"remapped",
     ));
     let gw = gw_for(&up);
     let r = one_shot(&gw, &get("/echo"));
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"remapped");
-    assert_eq!(r.header("x-amzn-Remapped-Server").as_deref(), Some("mock/1.0"));
-    assert_eq!(r.header("x-amzn-Remapped-Date").as_deref(), Some("Mon, 01 Jan 2001 00:00:00 GMT"));
-    assert_eq!(r.header("x-amzn-Remapped-Content-Length").as_deref(), Some("8"));
-    assert_eq!(r.header("x-amzn-Remapped-Connection").as_deref(), Some("keep-alive"));
+    assert_eq!(
+        r.header("x-amzn-Remapped-Server").as_deref(),
+        Some("mock/1.0")
+    );
+    assert_eq!(
+        r.header("x-amzn-Remapped-Date").as_deref(),
+        Some("Mon, 01 Jan 2001 00:00:00 GMT")
+    );
+    assert_eq!(
+        r.header("x-amzn-Remapped-Content-Length").as_deref(),
+        Some("8")
+    );
+    assert_eq!(
+        r.header("x-amzn-Remapped-Connection").as_deref(),
+        Some("keep-alive")
+    );
     let date = r.header("date").expect("the gateway sets its own Date");
     assert_ne!(date, "Mon, 01 Jan 2001 00:00:00 GMT");
     assert!(date.ends_with(" GMT"), "Date {date:?}");
@@ -176,17 +257,34 @@ fn five_megabyte_bodies_both_ways_are_byte_exact() {
     let gw = gw_for(&up);
     let body = pattern(5 * 1000 * 1000);
     let mut c = gw.client();
-    c.send(&request("POST", "/big", &[("Content-Type", "application/octet-stream")], Some(&body)));
-    let r = c.read_response_within(Duration::from_secs(20), false).unwrap_or_else(|e| panic!("5 MB: {e}"));
+    c.send(&request(
+        "POST",
+        "/big",
+        &[("Content-Type", "application/octet-stream")],
+        Some(&body),
+    ));
+    let r = c
+        .read_response_within(Duration::from_secs(20), false)
+        .unwrap_or_else(|e| panic!("5 MB: {e}"));
     assert_eq!(r.status, 200);
     let got = up.requests().pop().unwrap();
-    assert!(got.body == body, "upstream body differs ({} bytes)", got.body.len());
-    assert!(r.body == got.raw, "response body differs from what the upstream sent back");
+    assert!(
+        got.body == body,
+        "upstream body differs ({} bytes)",
+        got.body.len()
+    );
+    assert!(
+        r.body == got.raw,
+        "response body differs from what the upstream sent back"
+    );
     // chunked upload of the same bytes
-    let mut bytes = b"POST /big HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut bytes =
+        b"POST /big HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     bytes.extend_from_slice(&chunked(&body, 100_000));
     c.send(&bytes);
-    let r = c.read_response_within(Duration::from_secs(20), false).unwrap_or_else(|e| panic!("5 MB chunked: {e}"));
+    let r = c
+        .read_response_within(Duration::from_secs(20), false)
+        .unwrap_or_else(|e| panic!("5 MB chunked: {e}"));
     assert!(r.echoed().body == body, "chunked 5 MB body differs");
 }
 
@@ -201,13 +299,22 @@ fn upstream_connections_are_kept_alive() {
         assert_eq!(r.status, 200);
         conns.push(r.header("x-upstream-conn").unwrap());
     }
-    assert_eq!(up.connection_count(), 1, "5 sequential requests must use 1 upstream connection:\n{}", up.describe());
+    assert_eq!(
+        up.connection_count(),
+        1,
+        "5 sequential requests must use 1 upstream connection:\n{}",
+        up.describe()
+    );
     assert!(conns.iter().all(|x| x == &conns[0]));
     // Fresh client connections (possibly on the other worker) reuse the per-worker pools.
     for _ in 0..6 {
         assert_eq!(one_shot(&gw, &get("/echo")).status, 200);
     }
-    assert!(up.connection_count() <= 2, "one pool per worker at most:\n{}", up.describe());
+    assert!(
+        up.connection_count() <= 2,
+        "one pool per worker at most:\n{}",
+        up.describe()
+    );
 }
 
 #[test]
@@ -217,11 +324,18 @@ fn pipelined_requests_are_answered_in_order() {
     let mut c = gw.client();
     let mut bytes = Vec::new();
     for i in 0..5 {
-        bytes.extend_from_slice(&request("POST", &format!("/echo?i={i}"), &[], Some(format!("body-{i}").as_bytes())));
+        bytes.extend_from_slice(&request(
+            "POST",
+            &format!("/echo?i={i}"),
+            &[],
+            Some(format!("body-{i}").as_bytes()),
+        ));
     }
     c.send(&bytes);
     for i in 0..5 {
-        let r = c.read_response().unwrap_or_else(|e| panic!("pipelined {i}: {e}"));
+        let r = c
+            .read_response()
+            .unwrap_or_else(|e| panic!("pipelined {i}: {e}"));
         let req = r.echoed();
         assert_eq!(req.target, format!("/echo?i={i}"));
         assert_eq!(req.body, format!("body-{i}").as_bytes());
@@ -237,9 +351,15 @@ fn http10_client_gets_the_response_then_close() {
     let r = c.read_response().unwrap();
     assert_eq!(r.status, 200);
     let req = r.echoed();
-    assert_eq!(req.version, "HTTP/1.1", "the gateway speaks HTTP/1.1 upstream");
+    assert_eq!(
+        req.version, "HTTP/1.1",
+        "the gateway speaks HTTP/1.1 upstream"
+    );
     assert!(!req.headers.has("connection"));
-    assert!(c.is_closed_within(Duration::from_secs(1)), "HTTP/1.0 client connection closed after the response (P23)");
+    assert!(
+        c.is_closed_within(Duration::from_secs(1)),
+        "HTTP/1.0 client connection closed after the response (P23)"
+    );
 }
 
 #[test]
@@ -247,8 +367,12 @@ fn expect_100_continue_gets_100_then_the_final_response() {
     let up = Upstream::echo();
     let gw = gw_for(&up);
     let mut c = gw.client();
-    c.send(b"PUT /echo HTTP/1.1\r\nHost: gw.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
-    let r = c.read_response_within(Duration::from_secs(2), false).unwrap();
+    c.send(
+        b"PUT /echo HTTP/1.1\r\nHost: gw.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
+    let r = c
+        .read_response_within(Duration::from_secs(2), false)
+        .unwrap();
     assert_eq!(r.status, 100);
     c.send(b"data");
     let (_, fin) = c.read_final().unwrap();
@@ -264,7 +388,10 @@ fn integration_timeout_is_504() {
     let r = one_shot(&gw, &get("/slow"));
     let took = t.elapsed();
     assert_gateway_error(&r, 504, "Endpoint request timed out", None, "timeout");
-    assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(2000), "504 after {took:?} (timeoutInMillis 500)");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(2000),
+        "504 after {took:?} (timeoutInMillis 500)"
+    );
 }
 
 #[test]
@@ -307,13 +434,21 @@ fn u03_upstream_closes_or_resets_before_responding() {
     up.close_all();
     std::thread::sleep(Duration::from_millis(100));
     let r = c.roundtrip(&get("/after-idle-close"));
-    assert!(r.status == 200 || r.status == 502, "U03 pooled GET: {}", r.status);
+    assert!(
+        r.status == 200 || r.status == 502,
+        "U03 pooled GET: {}",
+        r.status
+    );
     let r = c.roundtrip(&request("POST", "/post-once", &[], Some(b"x")));
     assert_eq!(r.status, 200);
     up.close_all();
     std::thread::sleep(Duration::from_millis(100));
     let _ = c.roundtrip(&request("POST", "/post-once-2", &[], Some(b"y")));
-    let posts = up.requests().iter().filter(|r| r.target == "/post-once-2").count();
+    let posts = up
+        .requests()
+        .iter()
+        .filter(|r| r.target == "/post-once-2")
+        .count();
     assert!(posts <= 1, "U03: a POST was replayed upstream");
     assert_eq!(c.roundtrip(&get("/fine")).status, 200);
     gw.assert_healthy();
@@ -325,14 +460,25 @@ fn u04_stalled_upstream_is_504_and_the_connection_dropped() {
     let mut gw = gw_timeout(up.port(), 500);
     let r = one_shot(&gw, &get("/stall"));
     assert_gateway_error(&r, 504, "Endpoint request timed out", None, "U04");
-    assert!(up.wait_all_closed(Duration::from_secs(2)), "U04: stalled upstream connection not closed:\n{}", up.describe());
+    assert!(
+        up.wait_all_closed(Duration::from_secs(2)),
+        "U04: stalled upstream connection not closed:\n{}",
+        up.describe()
+    );
     assert!(up.conns()[0].peer_closed);
     // Partial response head, then silence.
     up.set_mode(Mode::raw(b"HTTP/1.1 200 OK\r\n", After::KeepAlive));
     let n = up.connection_count();
     let r = one_shot(&gw, &get("/partial"));
-    assert!(r.status == 504 || r.status == 502, "U04 partial head: {}", r.status);
-    assert!(super_wait(|| up.conns().iter().skip(n).all(|c| c.ended.is_some())), "U04: partial-head connection not closed");
+    assert!(
+        r.status == 504 || r.status == 502,
+        "U04 partial head: {}",
+        r.status
+    );
+    assert!(
+        super_wait(|| up.conns().iter().skip(n).all(|c| c.ended.is_some())),
+        "U04: partial-head connection not closed"
+    );
     gw.assert_healthy();
 }
 
@@ -344,19 +490,32 @@ fn super_wait(f: impl FnMut() -> bool) -> bool {
 /// truncated 200 followed by a close. Never a complete 200.
 fn truncated_or_502(c: &mut Client, full_len: usize, ctx: &str) {
     let (bytes, how) = c.read_until_closed(Duration::from_secs(3));
-    assert!(how.is_closed(), "[{ctx}] client connection must be closed after a broken upstream response");
+    assert!(
+        how.is_closed(),
+        "[{ctx}] client connection must be closed after a broken upstream response"
+    );
     if bytes.starts_with(b"HTTP/1.1 502") {
         return;
     }
-    assert!(bytes.starts_with(b"HTTP/1.1 200"), "[{ctx}] got {}", show(&bytes));
+    assert!(
+        bytes.starts_with(b"HTTP/1.1 200"),
+        "[{ctx}] got {}",
+        show(&bytes)
+    );
     match support::http::parse_response(&bytes, false, false) {
-        Ok(Some((r, _))) => panic!("[{ctx}] a truncated upstream response was completed: {} body bytes", r.body.len()),
+        Ok(Some((r, _))) => panic!(
+            "[{ctx}] a truncated upstream response was completed: {} body bytes",
+            r.body.len()
+        ),
         Ok(None) => {}
         Err(e) => panic!("[{ctx}] invalid bytes ({e}): {}", show(&bytes)),
     }
     let head_end = find(&bytes, b"\r\n\r\n").unwrap() + 4;
     assert!(bytes.len() - head_end < full_len, "[{ctx}] padded body");
-    assert!(!bytes.ends_with(b"0\r\n\r\n"), "[{ctx}] chunked terminator added to a truncated body");
+    assert!(
+        !bytes.ends_with(b"0\r\n\r\n"),
+        "[{ctx}] chunked terminator added to a truncated body"
+    );
 }
 
 #[test]
@@ -368,7 +527,10 @@ fn u05_reset_mid_response_truncates_and_closes() {
     let mut c = gw.client();
     c.send(&get("/cl"));
     truncated_or_502(&mut c, 1000, "U05 CL");
-    up.set_mode(Mode::raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n", After::Reset));
+    up.set_mode(Mode::raw(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n",
+        After::Reset,
+    ));
     let mut c = gw.client();
     c.send(&get("/chunked"));
     truncated_or_502(&mut c, 10, "U05 chunked");
@@ -380,19 +542,44 @@ fn u06_invalid_response_framing_is_502() {
     let up = Upstream::echo();
     let mut gw = gw_for(&up);
     let cases: &[(&str, &[u8])] = &[
-        ("a two CLs", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
-        ("c chunked, gzip", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-        ("d gzip", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello"),
-        ("e CL +5", b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello"),
-        ("f status 2000", b"HTTP/1.1 2000 OK\r\nContent-Length: 5\r\n\r\nhello"),
+        (
+            "a two CLs",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        ),
+        (
+            "c chunked, gzip",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            "d gzip",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+        ),
+        (
+            "e CL +5",
+            b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+        ),
+        (
+            "f status 2000",
+            b"HTTP/1.1 2000 OK\r\nContent-Length: 5\r\n\r\nhello",
+        ),
     ];
     for (name, raw) in cases {
         up.set_mode(Mode::raw(raw, After::KeepAlive));
         let n = up.connection_count();
         let r = one_shot(&gw, &get("/bad"));
-        assert_gateway_error(&r, 502, "Internal server error", None, &format!("U06{name}"));
+        assert_gateway_error(
+            &r,
+            502,
+            "Internal server error",
+            None,
+            &format!("U06{name}"),
+        );
         assert!(
-            super_wait(|| up.conns().iter().skip(n.saturating_sub(1)).all(|c| c.ended.is_some())),
+            super_wait(|| up
+                .conns()
+                .iter()
+                .skip(n.saturating_sub(1))
+                .all(|c| c.ended.is_some())),
             "U06{name}: upstream connection not closed:\n{}",
             up.describe()
         );
@@ -413,10 +600,26 @@ fn u08_malformed_response_fields_are_never_forwarded() {
     let up = Upstream::echo();
     let gw = gw_for(&up);
     let cases: &[(&str, &[u8], bool)] = &[
-        ("obs-fold", b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nok", true),
-        ("bare LF", b"HTTP/1.1 200 OK\nX-A: 1\nContent-Length: 2\n\nok", true),
-        ("NUL", b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok", false),
-        ("CR in Set-Cookie", b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b\rX-Injected: 1\r\nContent-Length: 2\r\n\r\nok", false),
+        (
+            "obs-fold",
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nok",
+            true,
+        ),
+        (
+            "bare LF",
+            b"HTTP/1.1 200 OK\nX-A: 1\nContent-Length: 2\n\nok",
+            true,
+        ),
+        (
+            "NUL",
+            b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok",
+            false,
+        ),
+        (
+            "CR in Set-Cookie",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b\rX-Injected: 1\r\nContent-Length: 2\r\n\r\nok",
+            false,
+        ),
     ];
     for (name, raw, may_normalise) in cases {
         up.set_mode(Mode::raw(raw, After::KeepAlive));
@@ -428,7 +631,13 @@ fn u08_malformed_response_fields_are_never_forwarded() {
                 assert!(!v.contains('\r') && !v.contains('\n'), "U08 {name}");
             }
         } else {
-            assert_gateway_error(&r, 502, "Internal server error", None, &format!("U08 {name}"));
+            assert_gateway_error(
+                &r,
+                502,
+                "Internal server error",
+                None,
+                &format!("U08 {name}"),
+            );
         }
     }
 }
@@ -441,13 +650,18 @@ fn u10_bodiless_responses() {
     let mut c = gw.client();
     c.send(&request("HEAD", "/h", &[], None));
     let t = Instant::now();
-    let r = c.read_response_within(Duration::from_secs(2), true).unwrap_or_else(|e| panic!("U10a: {e}"));
+    let r = c
+        .read_response_within(Duration::from_secs(2), true)
+        .unwrap_or_else(|e| panic!("U10a: {e}"));
     assert_eq!(r.status, 200);
     assert!(t.elapsed() < Duration::from_secs(1));
     up.set_mode(Mode::Echo);
     canary(&mut c, "U10a");
     // (b) 204 with 5 stray body bytes: discarded; the next exchange is clean.
-    up.set_mode(Mode::raw(b"HTTP/1.1 204 No Content\r\n\r\nhello", After::KeepAlive));
+    up.set_mode(Mode::raw(
+        b"HTTP/1.1 204 No Content\r\n\r\nhello",
+        After::KeepAlive,
+    ));
     let r = c.roundtrip(&get("/nocontent"));
     assert_eq!(r.status, 204);
     up.set_mode(Mode::Echo);
@@ -461,7 +675,10 @@ fn u11_early_upstream_response_stops_the_upload() {
     let gw = gw_for(&up);
     let mut c = gw.client();
     let total = 4 * 1024 * 1024;
-    c.send(format!("POST /upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {total}\r\n\r\n").as_bytes());
+    c.send(
+        format!("POST /upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {total}\r\n\r\n")
+            .as_bytes(),
+    );
     let mut w = c.stream.try_clone().unwrap();
     let start = Instant::now();
     let writer = std::thread::spawn(move || {
@@ -473,12 +690,20 @@ fn u11_early_upstream_response_stops_the_upload() {
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    let r = c.read_response_within(Duration::from_secs(5), false).unwrap_or_else(|e| panic!("U11: {e}"));
+    let r = c
+        .read_response_within(Duration::from_secs(5), false)
+        .unwrap_or_else(|e| panic!("U11: {e}"));
     let took = start.elapsed();
     assert_eq!(r.status, 413, "U11: the upstream's early answer is relayed");
-    assert!(took < Duration::from_millis(2000), "U11: early response took {took:?} (upload lasts ~2.6 s)");
+    assert!(
+        took < Duration::from_millis(2000),
+        "U11: early response took {took:?} (upload lasts ~2.6 s)"
+    );
     if r.closes() {
-        assert!(c.is_closed_within(Duration::from_secs(2)), "U11: Connection: close but still open");
+        assert!(
+            c.is_closed_within(Duration::from_secs(2)),
+            "U11: Connection: close but still open"
+        );
     }
     writer.join().unwrap();
     assert_eq!(up.request_count(), 0);
@@ -492,9 +717,15 @@ fn u12_no_request_is_written_to_a_connection_that_had_an_error() {
     bad5.extend_from_slice(&filler(300));
     let bad: Vec<Mode> = vec![
         Mode::raw(&bad5, After::Reset),
-        Mode::raw(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", After::KeepAlive),
+        Mode::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            After::KeepAlive,
+        ),
         Mode::raw(b"HTTP/1.1 204 No Content\r\n\r\nhello", After::KeepAlive),
-        Mode::raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", After::KeepAlive),
+        Mode::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+            After::KeepAlive,
+        ),
     ];
     for m in bad {
         up.set_mode(m);
@@ -521,7 +752,13 @@ fn u12_no_request_is_written_to_a_connection_that_had_an_error() {
     }
     for conn in up.conns() {
         if let Some(pos) = conn.requests.iter().position(|(_, m, _)| *m == "raw") {
-            assert_eq!(pos + 1, conn.requests.len(), "U12: conn {} reused after a broken exchange:\n{}", conn.index, up.describe());
+            assert_eq!(
+                pos + 1,
+                conn.requests.len(),
+                "U12: conn {} reused after a broken exchange:\n{}",
+                conn.index,
+                up.describe()
+            );
         }
     }
     gw.assert_healthy();
@@ -529,7 +766,8 @@ fn u12_no_request_is_written_to_a_connection_that_had_an_error() {
 
 fn edge_config(up: &Upstream, edge: bool) -> serde_json::Value {
     let mut cfg = proxy_config(up.port());
-    cfg["apis"][0]["endpointConfiguration"] = json!({ "types": [if edge { "EDGE" } else { "REGIONAL" }] });
+    cfg["apis"][0]["endpointConfiguration"] =
+        json!({ "types": [if edge { "EDGE" } else { "REGIONAL" }] });
     cfg
 }
 
@@ -537,19 +775,47 @@ fn edge_config(up: &Upstream, edge: bool) -> serde_json::Value {
 fn edge_endpoints_capitalize_names_and_sort_cookies() {
     let up = Upstream::echo();
     let gw = Gateway::start(edge_config(&up, true));
-    let r = one_shot(&gw, &request("GET", "/echo", &[("x-custom-thing", "1"), ("Cookie", "b=2; a=1; c=3")], None));
+    let r = one_shot(
+        &gw,
+        &request(
+            "GET",
+            "/echo",
+            &[("x-custom-thing", "1"), ("Cookie", "b=2; a=1; c=3")],
+            None,
+        ),
+    );
     let req = r.echoed();
-    assert!(req.headers.names().contains(&"X-Custom-Thing"), "EDGE: names capitalized: {:?}", req.headers.names());
-    assert_eq!(req.header("cookie").as_deref(), Some("a=1; b=2; c=3"), "EDGE: cookies sorted by name");
+    assert!(
+        req.headers.names().contains(&"X-Custom-Thing"),
+        "EDGE: names capitalized: {:?}",
+        req.headers.names()
+    );
+    assert_eq!(
+        req.header("cookie").as_deref(),
+        Some("a=1; b=2; c=3"),
+        "EDGE: cookies sorted by name"
+    );
 }
 
 #[test]
 fn regional_endpoints_keep_names_as_sent() {
     let up = Upstream::echo();
     let gw = Gateway::start(edge_config(&up, false));
-    let r = one_shot(&gw, &request("GET", "/echo", &[("x-custom-thing", "1"), ("Cookie", "b=2; a=1")], None));
+    let r = one_shot(
+        &gw,
+        &request(
+            "GET",
+            "/echo",
+            &[("x-custom-thing", "1"), ("Cookie", "b=2; a=1")],
+            None,
+        ),
+    );
     let req = r.echoed();
-    assert!(req.headers.names().contains(&"x-custom-thing"), "REGIONAL: names as sent: {:?}", req.headers.names());
+    assert!(
+        req.headers.names().contains(&"x-custom-thing"),
+        "REGIONAL: names as sent: {:?}",
+        req.headers.names()
+    );
     assert_eq!(req.header("cookie").as_deref(), Some("b=2; a=1"));
 }
 
@@ -557,10 +823,18 @@ fn regional_endpoints_keep_names_as_sent() {
 fn proxied_request_limits_apply_per_request_not_per_connection() {
     // 3 × 600 KiB bodies on one connection with maxBodyBytes 1 MiB: all accepted.
     let up = Upstream::echo();
-    let gw = Gateway::start(with_limits(proxy_config(up.port()), json!({ "maxBodyBytes": 1048576 })));
+    let gw = Gateway::start(with_limits(
+        proxy_config(up.port()),
+        json!({ "maxBodyBytes": 1048576 }),
+    ));
     let mut c = gw.client();
     for _ in 0..3 {
-        let r = c.roundtrip(&request("POST", "/echo", &[], Some(&vec![b'p'; 600 * 1024])));
+        let r = c.roundtrip(&request(
+            "POST",
+            "/echo",
+            &[],
+            Some(&vec![b'p'; 600 * 1024]),
+        ));
         assert_eq!(r.status, 200);
     }
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use support::config::{any_proxy, http_api, mock_method, rest_api, stage};
 use support::http::request;
 use support::*;
@@ -14,18 +14,27 @@ fn mock(body: &str) -> Value {
 }
 
 fn config(up: &Upstream) -> Value {
-    let rest1 = rest_api("rest1", json!({
-        "/pets/dog": { "get": mock("{\"route\":\"literal\"}") },
-        "/pets/{id}": { "get": mock("{\"route\":\"param\"}") },
-        "/{proxy+}": any_proxy(&up.uri("/{proxy}")),
-        "/m": { "get": mock("{\"route\":\"get\"}"), "x-amazon-apigateway-any-method": mock("{\"route\":\"any\"}") }
-    }));
-    let rest2 = rest_api("rest2", json!({ "/only": { "get": mock("{\"api\":\"rest2\"}") } }));
-    let http1 = http_api("http1", json!({
-        "/hello": { "get": { "x-amazon-apigateway-integration": {
-            "type": "http_proxy", "httpMethod": "GET", "uri": up.uri("/hello"), "payloadFormatVersion": "1.0"
-        } } }
-    }));
+    let rest1 = rest_api(
+        "rest1",
+        json!({
+            "/pets/dog": { "get": mock("{\"route\":\"literal\"}") },
+            "/pets/{id}": { "get": mock("{\"route\":\"param\"}") },
+            "/{proxy+}": any_proxy(&up.uri("/{proxy}")),
+            "/m": { "get": mock("{\"route\":\"get\"}"), "x-amazon-apigateway-any-method": mock("{\"route\":\"any\"}") }
+        }),
+    );
+    let rest2 = rest_api(
+        "rest2",
+        json!({ "/only": { "get": mock("{\"api\":\"rest2\"}") } }),
+    );
+    let http1 = http_api(
+        "http1",
+        json!({
+            "/hello": { "get": { "x-amazon-apigateway-integration": {
+                "type": "http_proxy", "httpMethod": "GET", "uri": up.uri("/hello"), "payloadFormatVersion": "1.0"
+            } } }
+        }),
+    );
     json!({
         "server": { "defaultApi": { "apiId": "rest1", "stage": "prod" } },
         "apis": [rest1, rest2, http1],
@@ -55,7 +64,11 @@ impl Fixture {
     }
 
     fn send(&self, method: &str, host: &str, target: &str) -> Response {
-        let host = if host.contains(':') || !host.contains("execute-api") { host.to_string() } else { format!("{host}:{}", self.gw.port) };
+        let host = if host.contains(':') || !host.contains("execute-api") {
+            host.to_string()
+        } else {
+            format!("{host}:{}", self.gw.port)
+        };
         one_shot(&self.gw, &request(method, target, &[("Host", &host)], None))
     }
 
@@ -73,7 +86,11 @@ fn execute_api_host_with_stage_prefix() {
     assert_eq!(f.route("GET", h, "/prod/pets/dog"), "literal");
     let r = f.send("GET", h, "/prod/anything/here?q=1");
     assert_eq!(r.status, 200);
-    assert_eq!(r.echoed().target, "/anything/here?q=1", "the stage prefix is not forwarded");
+    assert_eq!(
+        r.echoed().target,
+        "/anything/here?q=1",
+        "the stage prefix is not forwarded"
+    );
     assert_rest_ids(&r, "execute-api");
     // Another apiId on the same listener.
     let r = f.send("GET", "rest2.execute-api.localhost", "/prod/only");
@@ -87,7 +104,11 @@ fn literal_beats_param_beats_greedy() {
     assert_eq!(f.route("GET", h, "/prod/pets/dog"), "literal");
     assert_eq!(f.route("GET", h, "/prod/pets/cat"), "param");
     let r = f.send("GET", h, "/prod/pets/cat/toy");
-    assert_eq!(r.echoed().target, "/pets/cat/toy", "deeper paths fall to {{proxy+}}");
+    assert_eq!(
+        r.echoed().target,
+        "/pets/cat/toy",
+        "deeper paths fall to {{proxy+}}"
+    );
     let r = f.send("GET", h, "/prod/other");
     assert_eq!(r.echoed().target, "/other");
 }
@@ -113,9 +134,19 @@ fn unknown_stage_on_execute_api_host_is_403_forbidden() {
 #[test]
 fn unknown_resource_or_method_is_missing_authentication_token() {
     let f = Fixture::new();
-    for (method, target) in [("GET", "/prod/nope"), ("DELETE", "/prod/only"), ("GET", "/prod/only/deeper")] {
+    for (method, target) in [
+        ("GET", "/prod/nope"),
+        ("DELETE", "/prod/only"),
+        ("GET", "/prod/only/deeper"),
+    ] {
         let r = f.send(method, "rest2.execute-api.localhost", target);
-        assert_gateway_error(&r, 403, "Missing Authentication Token", Some("MissingAuthenticationTokenException"), &format!("{method} {target}"));
+        assert_gateway_error(
+            &r,
+            403,
+            "Missing Authentication Token",
+            Some("MissingAuthenticationTokenException"),
+            &format!("{method} {target}"),
+        );
     }
 }
 
@@ -125,9 +156,14 @@ fn http_api_default_stage_serves_without_prefix() {
     let r = f.send("GET", "http1.execute-api.localhost", "/hello");
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert_eq!(r.echoed().target, "/hello");
-    let id = r.header("apigw-requestid").expect("HTTP API responses carry apigw-requestid");
+    let id = r
+        .header("apigw-requestid")
+        .expect("HTTP API responses carry apigw-requestid");
     assert!(!id.is_empty());
-    assert!(!r.headers.has("x-amzn-RequestId"), "HTTP APIs send apigw-requestid instead of x-amzn-RequestId");
+    assert!(
+        !r.headers.has("x-amzn-RequestId"),
+        "HTTP APIs send apigw-requestid instead of x-amzn-RequestId"
+    );
     // No route: 404 Not Found (not the REST 403).
     for (m, t) in [("GET", "/nothing"), ("POST", "/hello")] {
         let r = f.send(m, "http1.execute-api.localhost", t);
@@ -140,15 +176,27 @@ fn http_api_default_stage_serves_without_prefix() {
 #[test]
 fn custom_domain_base_path_is_stripped() {
     let f = Fixture::new();
-    assert_eq!(f.route("GET", "api.example.test", "/v1/orders/pets/dog"), "literal");
+    assert_eq!(
+        f.route("GET", "api.example.test", "/v1/orders/pets/dog"),
+        "literal"
+    );
     let r = f.send("GET", "api.example.test", "/v1/orders/123?x=y");
     assert_eq!(r.status, 200);
-    assert_eq!(r.echoed().target, "/123?x=y", "multi-level base path removed");
+    assert_eq!(
+        r.echoed().target,
+        "/123?x=y",
+        "multi-level base path removed"
+    );
     let r = f.send("GET", "api.example.test", "/v2/only");
     assert_eq!(r.json()["api"], "rest2");
     // Exact domain wins over the wildcard: no root mapping on api.example.test.
     let r = f.send("GET", "api.example.test", "/only");
-    assert_eq!(r.status, 403, "exact domain before wildcard: {}", r.body_str());
+    assert_eq!(
+        r.status,
+        403,
+        "exact domain before wildcard: {}",
+        r.body_str()
+    );
     assert_eq!(r.message().as_deref(), Some("Forbidden"));
     // A base path matches whole segments only.
     let r = f.send("GET", "api.example.test", "/v1/ordersX/pets/dog");
@@ -158,7 +206,11 @@ fn custom_domain_base_path_is_stripped() {
 #[test]
 fn wildcard_domain_matches_subdomains() {
     let f = Fixture::new();
-    for host in ["foo.example.test", "BAR.example.test", "foo.example.test:8443"] {
+    for host in [
+        "foo.example.test",
+        "BAR.example.test",
+        "foo.example.test:8443",
+    ] {
         let r = f.send("GET", host, "/only");
         assert_eq!(r.status, 200, "{host}: {}", r.body_str());
         assert_eq!(r.json()["api"], "rest2", "{host}");

@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::http::{self, Response};
 use super::IO_TIMEOUT;
+use super::http::{self, Response};
 
 /// How a request is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +55,18 @@ impl Client {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(Client { stream, buf: Vec::new(), eof: false, reset: false })
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+            eof: false,
+            reset: false,
+        })
     }
 
     /// Write all bytes in one call (panics on error).
     pub fn send(&mut self, bytes: &[u8]) {
-        self.try_send(bytes).unwrap_or_else(|e| panic!("client write failed: {e}"));
+        self.try_send(bytes)
+            .unwrap_or_else(|e| panic!("client write failed: {e}"));
     }
 
     pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -89,7 +95,9 @@ impl Client {
     pub fn send_mode(&mut self, bytes: &[u8], mode: WriteMode) -> io::Result<()> {
         match mode {
             WriteMode::OneWrite => self.try_send(bytes),
-            WriteMode::Bytewise => self.send_bytewise(bytes, Duration::from_millis(1)).map(|_| ()),
+            WriteMode::Bytewise => self
+                .send_bytewise(bytes, Duration::from_millis(1))
+                .map(|_| ()),
         }
     }
 
@@ -135,7 +143,9 @@ impl Client {
             if now >= deadline {
                 return 0;
             }
-            let _ = self.stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            let _ = self
+                .stream
+                .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
             match self.stream.read(&mut tmp) {
                 Ok(0) => {
                     self.eof = true;
@@ -145,7 +155,11 @@ impl Client {
                     self.buf.extend_from_slice(&tmp[..n]);
                     return n;
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     self.reset = true;
@@ -165,7 +179,11 @@ impl Client {
         self.read_response_within(IO_TIMEOUT, true)
     }
 
-    pub fn read_response_within(&mut self, timeout: Duration, request_was_head: bool) -> Result<Response, String> {
+    pub fn read_response_within(
+        &mut self,
+        timeout: Duration,
+        request_was_head: bool,
+    ) -> Result<Response, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let closed = self.eof || self.reset;
@@ -175,7 +193,12 @@ impl Client {
                     return Ok(resp);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(format!("invalid response ({e}): {}", super::show(&self.buf))),
+                Err(e) => {
+                    return Err(format!(
+                        "invalid response ({e}): {}",
+                        super::show(&self.buf)
+                    ));
+                }
             }
             if closed {
                 return Err(format!(
@@ -185,7 +208,10 @@ impl Client {
                 ));
             }
             if self.fill(deadline) == 0 && !(self.eof || self.reset) {
-                return Err(format!("timed out after {timeout:?} waiting for a response; received: {}", super::show(&self.buf)));
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for a response; received: {}",
+                    super::show(&self.buf)
+                ));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Minimal tollgate configs (docs/config.md) with inline OpenAPI definitions.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The API id and stage most tests use, served for any Host via `server.defaultApi`.
 pub const API: &str = "tapi";
@@ -19,7 +19,8 @@ pub fn openapi(paths: Value) -> Value {
 pub fn http_proxy(uri: &str) -> Value {
     let mut i = json!({ "type": "http_proxy", "httpMethod": "ANY", "uri": uri });
     if uri.contains("{proxy}") {
-        i["requestParameters"] = json!({ "integration.request.path.proxy": "method.request.path.proxy" });
+        i["requestParameters"] =
+            json!({ "integration.request.path.proxy": "method.request.path.proxy" });
     }
     i
 }
@@ -28,7 +29,10 @@ pub fn http_proxy(uri: &str) -> Value {
 /// when the integration uses it.
 pub fn method_with(integration: Value) -> Value {
     let mut m = json!({ "x-amazon-apigateway-integration": integration });
-    if m["x-amazon-apigateway-integration"]["uri"].as_str().is_some_and(|u| u.contains("{proxy}")) {
+    if m["x-amazon-apigateway-integration"]["uri"]
+        .as_str()
+        .is_some_and(|u| u.contains("{proxy}"))
+    {
         m["parameters"] = json!([{ "name": "proxy", "in": "path", "required": true, "schema": { "type": "string" } }]);
     }
     m
@@ -45,7 +49,10 @@ pub fn mock_method(status: u16, headers: &[(&str, &str)], body: &str) -> Value {
     let mut params = serde_json::Map::new();
     let mut declared = serde_json::Map::new();
     for (n, v) in headers {
-        params.insert(format!("method.response.header.{n}"), json!(format!("'{v}'")));
+        params.insert(
+            format!("method.response.header.{n}"),
+            json!(format!("'{v}'")),
+        );
         declared.insert(n.to_string(), json!({ "schema": { "type": "string" } }));
     }
     json!({
@@ -94,14 +101,17 @@ pub fn rest_config(paths: Value) -> Value {
 
 /// The standard proxy fixture: `/{proxy+}` ANY → `http://127.0.0.1:<port>/{proxy}`.
 pub fn proxy_config(upstream_port: u16) -> Value {
-    rest_config(json!({ "/{proxy+}": any_proxy(&format!("http://127.0.0.1:{upstream_port}/{{proxy}}")) }))
+    rest_config(
+        json!({ "/{proxy+}": any_proxy(&format!("http://127.0.0.1:{upstream_port}/{{proxy}}")) }),
+    )
 }
 
 /// Like `proxy_config` plus `integration` fields (e.g. `timeoutInMillis`, `requestParameters`)
 /// merged into the integration object.
 pub fn proxy_config_with(upstream_port: u16, extra: Value) -> Value {
     let mut c = proxy_config(upstream_port);
-    let i = &mut c["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"];
+    let i = &mut c["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]
+        ["x-amazon-apigateway-integration"];
     merge(i, extra);
     c
 }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::client::Client;
 use super::http::Response;
-use super::{free_port, TempDir};
+use super::{TempDir, free_port};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -23,7 +23,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { workers: 2, env: Vec::new(), ready_timeout: Duration::from_secs(10) }
+        Options {
+            workers: 2,
+            env: Vec::new(),
+            ready_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -54,16 +58,26 @@ pub fn complete_config(mut config: Value) -> Value {
         .or_insert_with(|| json!({}));
     let server = server.as_object_mut().expect("server must be an object");
     if !server.contains_key("listeners") {
-        server.insert("listeners".into(), json!([{ "address": format!("127.0.0.1:{}", free_port()) }]));
+        server.insert(
+            "listeners".into(),
+            json!([{ "address": format!("127.0.0.1:{}", free_port()) }]),
+        );
     }
     if !server.contains_key("admin") {
-        server.insert("admin".into(), json!({ "address": format!("127.0.0.1:{}", free_port()) }));
+        server.insert(
+            "admin".into(),
+            json!({ "address": format!("127.0.0.1:{}", free_port()) }),
+        );
     }
     config
 }
 
 fn port_of(address: &str) -> u16 {
-    address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {address}"))
+    address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {address}"))
 }
 
 impl Gateway {
@@ -83,12 +97,25 @@ impl Gateway {
     pub fn try_start_with(config: Value, opts: Options) -> Result<Gateway, String> {
         let config = complete_config(config);
         let dir = TempDir::new("gw");
-        let config_path = dir.write_atomic("tollgate.json", serde_json::to_string_pretty(&config).unwrap().as_bytes());
+        let config_path = dir.write_atomic(
+            "tollgate.json",
+            serde_json::to_string_pretty(&config).unwrap().as_bytes(),
+        );
         let stderr_path = dir.file("stderr.log");
         let stdout_path = dir.file("stdout.log");
-        let port = port_of(config["server"]["listeners"][0]["address"].as_str().expect("listener address"));
-        let admin_port = port_of(config["server"]["admin"]["address"].as_str().expect("admin address"));
-        let token = config["server"]["admin"]["token"].as_str().map(str::to_owned);
+        let port = port_of(
+            config["server"]["listeners"][0]["address"]
+                .as_str()
+                .expect("listener address"),
+        );
+        let admin_port = port_of(
+            config["server"]["admin"]["address"]
+                .as_str()
+                .expect("admin address"),
+        );
+        let token = config["server"]["admin"]["token"]
+            .as_str()
+            .map(str::to_owned);
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .arg("-c")
@@ -125,13 +152,12 @@ impl Gateway {
                     std::fs::read_to_string(&gw.stdout_path).unwrap_or_default()
                 ));
             }
-            if let Ok(r) = gw.admin_request("GET", "/health", None, None) {
-                if r.status == 200 {
-                    // The data-plane listener must accept too.
-                    if Client::try_connect(port).is_ok() {
-                        return Ok(gw);
-                    }
-                }
+            // Admin /health answers and the data-plane listener accepts.
+            if let Ok(r) = gw.admin_request("GET", "/health", None, None)
+                && r.status == 200
+                && Client::try_connect(port).is_ok()
+            {
+                return Ok(gw);
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -154,9 +180,19 @@ impl Gateway {
 
     /// One request to the admin listener (own connection, `Connection: close`). `token`:
     /// `Some(t)` sends `Authorization: Bearer t`; `None` sends none.
-    pub fn admin_request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&[u8]>) -> Result<Response, String> {
-        let mut c = Client::try_connect(self.admin_port).map_err(|e| format!("admin connect: {e}"))?;
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.admin_port);
+    pub fn admin_request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Result<Response, String> {
+        let mut c =
+            Client::try_connect(self.admin_port).map_err(|e| format!("admin connect: {e}"))?;
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
+            self.admin_port
+        );
         if let Some(t) = token {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
@@ -167,7 +203,8 @@ impl Gateway {
         req.push_str("\r\n");
         let mut bytes = req.into_bytes();
         bytes.extend_from_slice(body);
-        c.try_send(&bytes).map_err(|e| format!("admin write: {e}"))?;
+        c.try_send(&bytes)
+            .map_err(|e| format!("admin write: {e}"))?;
         c.read_response_within(Duration::from_secs(10), false)
     }
 
@@ -187,7 +224,9 @@ impl Gateway {
 
     pub fn generation(&self) -> u64 {
         let s = self.status();
-        s["generation"].as_u64().unwrap_or_else(|| panic!("/status has no numeric generation: {s}"))
+        s["generation"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("/status has no numeric generation: {s}"))
     }
 
     /// `POST /reload`.
@@ -199,16 +238,26 @@ impl Gateway {
     /// running config when `config` has none.
     pub fn write_config(&mut self, mut config: Value) {
         {
-            let server = config.as_object_mut().unwrap().entry("server").or_insert_with(|| json!({}));
+            let server = config
+                .as_object_mut()
+                .unwrap()
+                .entry("server")
+                .or_insert_with(|| json!({}));
             let server = server.as_object_mut().unwrap();
             if !server.contains_key("listeners") {
-                server.insert("listeners".into(), self.config["server"]["listeners"].clone());
+                server.insert(
+                    "listeners".into(),
+                    self.config["server"]["listeners"].clone(),
+                );
             }
             if !server.contains_key("admin") {
                 server.insert("admin".into(), self.config["server"]["admin"].clone());
             }
         }
-        super::write_atomic(&self.config_path, serde_json::to_string_pretty(&config).unwrap().as_bytes());
+        super::write_atomic(
+            &self.config_path,
+            serde_json::to_string_pretty(&config).unwrap().as_bytes(),
+        );
         self.config = config;
     }
 
@@ -257,7 +306,9 @@ impl Gateway {
 
     /// Open file descriptors (`/proc/<pid>/fd`).
     pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid)).map(|d| d.count()).unwrap_or(0)
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     fn proc_status_field(&self, field: &str) -> u64 {
@@ -280,9 +331,16 @@ impl Gateway {
 
     /// G4: process alive, no panic in its log, `/health` 200.
     pub fn assert_healthy(&mut self) {
-        assert!(self.is_alive(), "gateway process died; stderr:\n{}", self.stderr());
+        assert!(
+            self.is_alive(),
+            "gateway process died; stderr:\n{}",
+            self.stderr()
+        );
         let log = self.stderr();
-        assert!(!log.contains("panicked"), "gateway log shows a panic:\n{log}");
+        assert!(
+            !log.contains("panicked"),
+            "gateway log shows a panic:\n{log}"
+        );
         let r = self
             .admin_request("GET", "/health", None, None)
             .unwrap_or_else(|e| panic!("/health: {e}"));
@@ -298,7 +356,14 @@ impl Drop for Gateway {
         }
         if std::thread::panicking() {
             let log = self.stderr();
-            let tail: String = log.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = log
+                .chars()
+                .rev()
+                .take(4000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             eprintln!("---- tollgate stderr (pid {}) ----\n{tail}\n----", self.pid);
         }
     }

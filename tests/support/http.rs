@@ -9,10 +9,14 @@ pub struct Fields(pub Vec<(String, Vec<u8>)>);
 impl Fields {
     /// The first value of `name` (case-insensitive), lossily decoded.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.get_raw(name).map(|v| String::from_utf8_lossy(v).into_owned())
+        self.get_raw(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     }
     pub fn get_raw(&self, name: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
     pub fn get_all(&self, name: &str) -> Vec<String> {
         self.0
@@ -22,7 +26,10 @@ impl Fields {
             .collect()
     }
     pub fn count(&self, name: &str) -> usize {
-        self.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.0
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
     }
     pub fn has(&self, name: &str) -> bool {
         self.count(name) > 0
@@ -35,7 +42,11 @@ impl Fields {
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name)
             .iter()
-            .flat_map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
             .any(|t| t == token.to_ascii_lowercase())
     }
 }
@@ -106,7 +117,10 @@ impl Response {
     /// The body parsed as JSON (panics with the body shown when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("response body is not JSON ({e}): {}", crate::support::show(&self.body))
+            panic!(
+                "response body is not JSON ({e}): {}",
+                crate::support::show(&self.body)
+            )
         })
     }
     /// `{"message": "..."}` → the message.
@@ -140,8 +154,11 @@ fn is_field_vchar(b: u8) -> bool {
     b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80
 }
 
+/// Head lines (without CRLF) and the head length.
+type HeadLines<'a> = (Vec<&'a [u8]>, usize);
+
 /// Split the head into lines (without CRLF). `Ok(None)` = incomplete.
-fn head_lines(buf: &[u8]) -> Result<Option<(Vec<&[u8]>, usize)>, String> {
+fn head_lines(buf: &[u8]) -> Result<Option<HeadLines<'_>>, String> {
     let mut lines = Vec::new();
     let mut pos = 0;
     loop {
@@ -173,10 +190,16 @@ fn parse_fields(lines: &[&[u8]]) -> Result<Fields, String> {
         if line[0] == b' ' || line[0] == b'\t' {
             return Err("obs-fold (line starting with whitespace)".into());
         }
-        let colon = line.iter().position(|&b| b == b':').ok_or("field line without ':'")?;
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or("field line without ':'")?;
         let name = &line[..colon];
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(format!("invalid field name {:?}", String::from_utf8_lossy(name)));
+            return Err(format!(
+                "invalid field name {:?}",
+                String::from_utf8_lossy(name)
+            ));
         }
         let mut v = &line[colon + 1..];
         while let [b' ' | b'\t', rest @ ..] = v {
@@ -196,7 +219,10 @@ fn parse_fields(lines: &[&[u8]]) -> Result<Fields, String> {
 /// `1*DIGIT`, no sign, no overflow.
 pub fn parse_content_length(v: &[u8]) -> Result<u64, String> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return Err(format!("invalid Content-Length {:?}", String::from_utf8_lossy(v)));
+        return Err(format!(
+            "invalid Content-Length {:?}",
+            String::from_utf8_lossy(v)
+        ));
     }
     let mut n: u64 = 0;
     for &d in v {
@@ -232,17 +258,23 @@ pub fn parse_chunked(buf: &[u8]) -> Result<Option<Chunked>, String> {
         let line = &buf[pos..end - 1];
         let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
         if digits == 0 {
-            return Err(format!("chunk-size without digits: {:?}", String::from_utf8_lossy(line)));
+            return Err(format!(
+                "chunk-size without digits: {:?}",
+                String::from_utf8_lossy(line)
+            ));
         }
         let rest = &line[digits..];
         if !rest.is_empty() {
             if rest[0] != b';' && rest[0] != b' ' && rest[0] != b'\t' {
-                return Err(format!("junk after chunk-size: {:?}", String::from_utf8_lossy(line)));
+                return Err(format!(
+                    "junk after chunk-size: {:?}",
+                    String::from_utf8_lossy(line)
+                ));
             }
             if rest.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
                 return Err("control byte in chunk extension".into());
             }
-            if !rest.iter().any(|&b| b == b';') {
+            if !rest.contains(&b';') {
                 return Err("whitespace after chunk-size without extension".into());
             }
             extensions = true;
@@ -250,7 +282,10 @@ pub fn parse_chunked(buf: &[u8]) -> Result<Option<Chunked>, String> {
         let mut size: u64 = 0;
         for &d in &line[..digits] {
             let v = (d as char).to_digit(16).unwrap() as u64;
-            size = size.checked_mul(16).and_then(|s| s.checked_add(v)).ok_or("chunk-size overflow")?;
+            size = size
+                .checked_mul(16)
+                .and_then(|s| s.checked_add(v))
+                .ok_or("chunk-size overflow")?;
         }
         pos = end + 1;
         if size == 0 {
@@ -275,7 +310,12 @@ pub fn parse_chunked(buf: &[u8]) -> Result<Option<Chunked>, String> {
                 lines.push(line);
             }
             let trailers = parse_fields(&lines)?;
-            return Ok(Some(Chunked { body, extensions, trailers, consumed: pos }));
+            return Ok(Some(Chunked {
+                body,
+                extensions,
+                trailers,
+                consumed: pos,
+            }));
         }
         let size = usize::try_from(size).map_err(|_| "chunk too large")?;
         if buf.len() < pos + size + 2 {
@@ -300,7 +340,10 @@ pub fn parse_request(buf: &[u8]) -> ParseResult<Request> {
     let line = lines[0];
     let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     if parts.len() != 3 {
-        return Err(format!("request line is not 3 SP-separated parts: {:?}", String::from_utf8_lossy(line)));
+        return Err(format!(
+            "request line is not 3 SP-separated parts: {:?}",
+            String::from_utf8_lossy(line)
+        ));
     }
     let (method, target, version) = (parts[0], parts[1], parts[2]);
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
@@ -310,7 +353,10 @@ pub fn parse_request(buf: &[u8]) -> ParseResult<Request> {
         return Err("invalid request-target".into());
     }
     if version != b"HTTP/1.1" && version != b"HTTP/1.0" {
-        return Err(format!("invalid version {:?}", String::from_utf8_lossy(version)));
+        return Err(format!(
+            "invalid version {:?}",
+            String::from_utf8_lossy(version)
+        ));
     }
     let headers = parse_fields(&lines[1..])?;
     let te = headers.get_all("transfer-encoding");
@@ -320,7 +366,9 @@ pub fn parse_request(buf: &[u8]) -> ParseResult<Request> {
             return Err("both Content-Length and Transfer-Encoding".into());
         }
         if te.len() != 1 || !te[0].eq_ignore_ascii_case("chunked") {
-            return Err(format!("Transfer-Encoding other than one `chunked`: {te:?}"));
+            return Err(format!(
+                "Transfer-Encoding other than one `chunked`: {te:?}"
+            ));
         }
         BodyFraming::Chunked
     } else if !cl.is_empty() {
@@ -389,7 +437,8 @@ pub fn parse_response(buf: &[u8], request_was_head: bool, eof: bool) -> ParseRes
     let headers = parse_fields(&lines[1..])?;
     let te = headers.get_all("transfer-encoding");
     let cl = headers.get_all("content-length");
-    let bodiless = request_was_head || (100..200).contains(&status) || status == 204 || status == 304;
+    let bodiless =
+        request_was_head || (100..200).contains(&status) || status == 204 || status == 304;
     let framing = if bodiless {
         BodyFraming::None
     } else if !te.is_empty() {
@@ -397,7 +446,9 @@ pub fn parse_response(buf: &[u8], request_was_head: bool, eof: bool) -> ParseRes
             return Err("response has both Content-Length and Transfer-Encoding".into());
         }
         if te.len() != 1 || !te[0].eq_ignore_ascii_case("chunked") {
-            return Err(format!("response Transfer-Encoding other than one `chunked`: {te:?}"));
+            return Err(format!(
+                "response Transfer-Encoding other than one `chunked`: {te:?}"
+            ));
         }
         BodyFraming::Chunked
     } else if !cl.is_empty() {
@@ -452,7 +503,12 @@ pub fn parse_response(buf: &[u8], request_was_head: bool, eof: bool) -> ParseRes
 /// Build a request: `METHOD target HTTP/1.1`, `Host: gw.test` first unless `headers` has a
 /// Host, the given headers, `Content-Length` when `body` is `Some` and no framing header was
 /// given.
-pub fn request(method: &str, target: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Vec<u8> {
+pub fn request(
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Vec<u8> {
     let mut out = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         out.extend_from_slice(b"Host: gw.test\r\n");
@@ -460,9 +516,9 @@ pub fn request(method: &str, target: &str, headers: &[(&str, &str)], body: Optio
     for (n, v) in headers {
         out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
     }
-    let framed = headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding"));
+    let framed = headers.iter().any(|(n, _)| {
+        n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+    });
     if let Some(b) = body {
         if !framed {
             out.extend_from_slice(format!("Content-Length: {}\r\n", b.len()).as_bytes());
@@ -498,7 +554,9 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     for (n, v) in headers {
         out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
     }
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")) {
+    if !headers.iter().any(|(n, _)| {
+        n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+    }) {
         out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
     }
     out.extend_from_slice(b"\r\n");

@@ -13,15 +13,31 @@ use super::{is_uuid, show};
 /// G1 after the bytes were sent on `client`: status in `statuses` on an `HTTP/1.1` status
 /// line, `Connection: close`, a `{"message": ...}` JSON body, the socket closed within 1 s,
 /// and the upstream saw no new connection and no new byte since `mark`.
-pub fn assert_reject(client: &mut Client, upstream: &Upstream, mark: Mark, statuses: &[u16], ctx: &str) -> Response {
-    let resp = client
-        .read_response()
-        .unwrap_or_else(|e| panic!("[{ctx}] expected a {statuses:?} reject, got: {e}\nupstream: {}", upstream.describe()));
+pub fn assert_reject(
+    client: &mut Client,
+    upstream: &Upstream,
+    mark: Mark,
+    statuses: &[u16],
+    ctx: &str,
+) -> Response {
+    let resp = client.read_response().unwrap_or_else(|e| {
+        panic!(
+            "[{ctx}] expected a {statuses:?} reject, got: {e}\nupstream: {}",
+            upstream.describe()
+        )
+    });
     check_reject(resp, client, upstream, mark, statuses, ctx)
 }
 
 /// G1 on a response already read from `client`.
-pub fn check_reject(resp: Response, client: &mut Client, upstream: &Upstream, mark: Mark, statuses: &[u16], ctx: &str) -> Response {
+pub fn check_reject(
+    resp: Response,
+    client: &mut Client,
+    upstream: &Upstream,
+    mark: Mark,
+    statuses: &[u16],
+    ctx: &str,
+) -> Response {
     assert!(
         statuses.contains(&resp.status),
         "[{ctx}] expected status {statuses:?}, got {} {}\nbody: {}\nupstream: {}",
@@ -31,13 +47,20 @@ pub fn check_reject(resp: Response, client: &mut Client, upstream: &Upstream, ma
         upstream.describe()
     );
     assert_eq!(resp.version, "HTTP/1.1", "[{ctx}] status line version");
-    assert!(resp.closes(), "[{ctx}] reject must carry `Connection: close`; headers: {:?}", resp.headers);
+    assert!(
+        resp.closes(),
+        "[{ctx}] reject must carry `Connection: close`; headers: {:?}",
+        resp.headers
+    );
     assert!(
         resp.message().is_some(),
         "[{ctx}] reject body must be JSON {{\"message\": ...}}, got {}",
         show(&resp.body)
     );
-    assert!(client.is_closed_within(Duration::from_secs(1)), "[{ctx}] socket still open 1 s after the reject");
+    assert!(
+        client.is_closed_within(Duration::from_secs(1)),
+        "[{ctx}] socket still open 1 s after the reject"
+    );
     assert!(
         client.buf.is_empty(),
         "[{ctx}] bytes after the reject response: {}",
@@ -58,7 +81,14 @@ pub fn assert_upstream_untouched(upstream: &Upstream, mark: Mark, ctx: &str) {
 }
 
 /// Send `bytes` on a fresh connection (per `mode`) and apply G1.
-pub fn reject_case(gw: &Gateway, upstream: &Upstream, bytes: &[u8], mode: WriteMode, statuses: &[u16], ctx: &str) -> Response {
+pub fn reject_case(
+    gw: &Gateway,
+    upstream: &Upstream,
+    bytes: &[u8],
+    mode: WriteMode,
+    statuses: &[u16],
+    ctx: &str,
+) -> Response {
     let mark = upstream.mark();
     let mut c = gw.client();
     let _ = c.send_mode(bytes, mode); // an early close may fail later writes; the reply matters
@@ -69,7 +99,14 @@ pub fn reject_case(gw: &Gateway, upstream: &Upstream, bytes: &[u8], mode: WriteM
 /// framing errors found mid-stream): status in `statuses` (or, when `allow_close`, a bare
 /// close), then close; the upstream never received a *complete* request and every upstream
 /// connection touched since `mark` is closed.
-pub fn assert_streaming_reject(client: &mut Client, upstream: &Upstream, mark: Mark, statuses: &[u16], allow_close: bool, ctx: &str) {
+pub fn assert_streaming_reject(
+    client: &mut Client,
+    upstream: &Upstream,
+    mark: Mark,
+    statuses: &[u16],
+    allow_close: bool,
+    ctx: &str,
+) {
     match client.read_response() {
         Ok(resp) => {
             assert!(
@@ -79,8 +116,14 @@ pub fn assert_streaming_reject(client: &mut Client, upstream: &Upstream, mark: M
                 resp.body_str(),
                 upstream.describe()
             );
-            assert!(resp.closes(), "[{ctx}] reject must carry `Connection: close`");
-            assert!(client.is_closed_within(Duration::from_secs(1)), "[{ctx}] socket still open 1 s after the reject");
+            assert!(
+                resp.closes(),
+                "[{ctx}] reject must carry `Connection: close`"
+            );
+            assert!(
+                client.is_closed_within(Duration::from_secs(1)),
+                "[{ctx}] socket still open 1 s after the reject"
+            );
         }
         Err(e) => assert!(
             allow_close && (client.eof || client.reset),
@@ -101,9 +144,16 @@ pub fn assert_no_complete_request_since(upstream: &Upstream, mark: Mark, ctx: &s
         upstream.describe()
     );
     let ok = super::wait_until(Duration::from_secs(2), || {
-        upstream.conns().iter().all(|c| c.partial == 0 || c.ended.is_some())
+        upstream
+            .conns()
+            .iter()
+            .all(|c| c.partial == 0 || c.ended.is_some())
     });
-    assert!(ok, "[{ctx}] upstream connections holding a partial request were not aborted:\n{}", upstream.describe());
+    assert!(
+        ok,
+        "[{ctx}] upstream connections holding a partial request were not aborted:\n{}",
+        upstream.describe()
+    );
 }
 
 static CANARY: AtomicUsize = AtomicUsize::new(0);
@@ -113,53 +163,133 @@ static CANARY: AtomicUsize = AtomicUsize::new(0);
 pub fn canary(client: &mut Client, ctx: &str) {
     let id = format!("c{}", CANARY.fetch_add(1, Ordering::Relaxed));
     client.send(&super::http::get(&format!("/echo?canary={id}")));
-    let resp = client.read_response().unwrap_or_else(|e| panic!("[{ctx}] canary: {e}"));
-    assert_eq!(resp.status, 200, "[{ctx}] canary status; body {}", resp.body_str());
+    let resp = client
+        .read_response()
+        .unwrap_or_else(|e| panic!("[{ctx}] canary: {e}"));
+    assert_eq!(
+        resp.status,
+        200,
+        "[{ctx}] canary status; body {}",
+        resp.body_str()
+    );
     let echoed = resp.echoed();
-    assert_eq!(echoed.target, format!("/echo?canary={id}"), "[{ctx}] canary answered with another request's response");
-    assert!(client.silent_for(Duration::from_millis(100)) || client.eof, "[{ctx}] stray bytes after the canary: {}", show(&client.buf));
+    assert_eq!(
+        echoed.target,
+        format!("/echo?canary={id}"),
+        "[{ctx}] canary answered with another request's response"
+    );
+    assert!(
+        client.silent_for(Duration::from_millis(100)) || client.eof,
+        "[{ctx}] stray bytes after the canary: {}",
+        show(&client.buf)
+    );
 }
 
 /// G2: what the upstream received is a well-formed forwarded request. (The strict parser has
 /// already enforced CRLF-only lines, no bare CR, token names and no CTL/NUL in values, and
 /// at most one of CL / `TE: chunked`.)
 pub fn assert_forwarded_form(req: &Request, ctx: &str) {
-    assert_eq!(req.version, "HTTP/1.1", "[{ctx}] upstream request line must be HTTP/1.1: {}", req.request_line());
-    assert!(req.target.starts_with('/'), "[{ctx}] upstream target must be origin-form: {}", req.target);
-    assert_eq!(req.headers.count("host"), 1, "[{ctx}] exactly one Host: {:?}", req.headers);
+    assert_eq!(
+        req.version,
+        "HTTP/1.1",
+        "[{ctx}] upstream request line must be HTTP/1.1: {}",
+        req.request_line()
+    );
+    assert!(
+        req.target.starts_with('/'),
+        "[{ctx}] upstream target must be origin-form: {}",
+        req.target
+    );
+    assert_eq!(
+        req.headers.count("host"),
+        1,
+        "[{ctx}] exactly one Host: {:?}",
+        req.headers
+    );
     assert!(
         !(req.headers.has("content-length") && req.headers.has("transfer-encoding")),
         "[{ctx}] both CL and TE forwarded"
     );
-    assert!(req.headers.count("content-length") <= 1, "[{ctx}] several Content-Length lines");
+    assert!(
+        req.headers.count("content-length") <= 1,
+        "[{ctx}] several Content-Length lines"
+    );
     if let Some(te) = req.header("transfer-encoding") {
-        assert!(te.eq_ignore_ascii_case("chunked"), "[{ctx}] forwarded TE {te:?}");
-        assert!(!req.chunk_extensions, "[{ctx}] chunk extensions must be stripped");
+        assert!(
+            te.eq_ignore_ascii_case("chunked"),
+            "[{ctx}] forwarded TE {te:?}"
+        );
+        assert!(
+            !req.chunk_extensions,
+            "[{ctx}] chunk extensions must be stripped"
+        );
     }
-    for h in ["connection", "keep-alive", "proxy-connection", "trailer", "upgrade"] {
-        assert!(!req.headers.has(h), "[{ctx}] hop-by-hop field {h} forwarded: {:?}", req.headers);
+    for h in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+    ] {
+        assert!(
+            !req.headers.has(h),
+            "[{ctx}] hop-by-hop field {h} forwarded: {:?}",
+            req.headers
+        );
     }
     if let Some(te) = req.header("te") {
-        assert!(te.eq_ignore_ascii_case("trailers"), "[{ctx}] TE: {te} forwarded");
+        assert!(
+            te.eq_ignore_ascii_case("trailers"),
+            "[{ctx}] TE: {te} forwarded"
+        );
     }
 }
 
 /// Every response: `x-amzn-RequestId` is a UUID; REST responses also carry `x-amz-apigw-id`.
 pub fn assert_rest_ids(resp: &Response, ctx: &str) {
-    let id = resp.header("x-amzn-RequestId").unwrap_or_else(|| panic!("[{ctx}] no x-amzn-RequestId: {:?}", resp.headers));
-    assert!(is_uuid(&id), "[{ctx}] x-amzn-RequestId is not a UUID: {id:?}");
+    let id = resp
+        .header("x-amzn-RequestId")
+        .unwrap_or_else(|| panic!("[{ctx}] no x-amzn-RequestId: {:?}", resp.headers));
+    assert!(
+        is_uuid(&id),
+        "[{ctx}] x-amzn-RequestId is not a UUID: {id:?}"
+    );
     let apigw = resp.header("x-amz-apigw-id").unwrap_or_default();
-    assert!(!apigw.is_empty(), "[{ctx}] REST response without x-amz-apigw-id: {:?}", resp.headers);
+    assert!(
+        !apigw.is_empty(),
+        "[{ctx}] REST response without x-amz-apigw-id: {:?}",
+        resp.headers
+    );
 }
 
 /// A REST gateway error: status, `{"message": msg}`, `x-amzn-ErrorType` (exact when given).
-pub fn assert_gateway_error(resp: &Response, status: u16, msg: &str, error_type: Option<&str>, ctx: &str) {
-    assert_eq!(resp.status, status, "[{ctx}] status; body {}", resp.body_str());
-    assert_eq!(resp.message().as_deref(), Some(msg), "[{ctx}] body {}", resp.body_str());
+pub fn assert_gateway_error(
+    resp: &Response,
+    status: u16,
+    msg: &str,
+    error_type: Option<&str>,
+    ctx: &str,
+) {
+    assert_eq!(
+        resp.status,
+        status,
+        "[{ctx}] status; body {}",
+        resp.body_str()
+    );
+    assert_eq!(
+        resp.message().as_deref(),
+        Some(msg),
+        "[{ctx}] body {}",
+        resp.body_str()
+    );
     let et = resp.header("x-amzn-ErrorType");
     match error_type {
         Some(t) => assert_eq!(et.as_deref(), Some(t), "[{ctx}] x-amzn-ErrorType"),
-        None => assert!(et.is_some_and(|v| !v.is_empty()), "[{ctx}] REST error without x-amzn-ErrorType: {:?}", resp.headers),
+        None => assert!(
+            et.is_some_and(|v| !v.is_empty()),
+            "[{ctx}] REST error without x-amzn-ErrorType: {:?}",
+            resp.headers
+        ),
     }
     assert_rest_ids(resp, ctx);
 }
@@ -171,6 +301,7 @@ pub fn one_shot(gw: &Gateway, bytes: &[u8]) -> Response {
 }
 
 /// Outcome of a case that may be either rejected (G1) or forwarded (G2 + `check`).
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Rejected(Response),
     Forwarded(Response, Request),
@@ -193,7 +324,12 @@ pub fn reject_or_forward(
     let _ = c.send_mode(bytes, mode);
     let resp = c
         .read_final()
-        .unwrap_or_else(|e| panic!("[{ctx}] expected a reject {statuses:?} or a forward, got: {e}\nupstream: {}", upstream.describe()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "[{ctx}] expected a reject {statuses:?} or a forward, got: {e}\nupstream: {}",
+                upstream.describe()
+            )
+        })
         .1;
     if resp.status == 200 {
         let req = resp.echoed();
@@ -207,12 +343,22 @@ pub fn reject_or_forward(
 
 /// Send `bytes` on a fresh connection, expect a 200 from the echo upstream; returns the response
 /// and the request the upstream received (already checked against G2).
-pub fn forward_case(gw: &Gateway, bytes: &[u8], mode: WriteMode, ctx: &str) -> (Response, Request, Client) {
+pub fn forward_case(
+    gw: &Gateway,
+    bytes: &[u8],
+    mode: WriteMode,
+    ctx: &str,
+) -> (Response, Request, Client) {
     let ctx = format!("{ctx} {mode:?}");
     let mut c = gw.client();
     let _ = c.send_mode(bytes, mode);
     let resp = c.read_final().unwrap_or_else(|e| panic!("[{ctx}] {e}")).1;
-    assert_eq!(resp.status, 200, "[{ctx}] expected the request forwarded; body {}", resp.body_str());
+    assert_eq!(
+        resp.status,
+        200,
+        "[{ctx}] expected the request forwarded; body {}",
+        resp.body_str()
+    );
     let req = resp.echoed();
     assert_forwarded_form(&req, &ctx);
     (resp, req, c)

@@ -19,7 +19,11 @@ pub enum Mode {
     /// `x-upstream-conn: <connection index>` and `x-upstream-req: <request index on it>`.
     Echo,
     /// A fixed response (Content-Length added unless given).
-    Static { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Static {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Read `n` bytes (or until EOF), then close (FIN) without answering.
     CloseAfterBytes(usize),
     /// Read one complete request, then close (FIN) without answering.
@@ -29,7 +33,11 @@ pub enum Mode {
     /// Read the request, never answer; keeps reading (recording) until the peer closes.
     Stall,
     /// 200 with `Content-Length: len`, body `filler(len)` written `chunk` bytes every `interval`.
-    Drip { len: usize, chunk: usize, interval: Duration },
+    Drip {
+        len: usize,
+        chunk: usize,
+        interval: Duration,
+    },
     /// After reading a request, write these exact bytes, then do `then`.
     Raw { bytes: Vec<u8>, then: After },
     /// Wait, then echo.
@@ -68,17 +76,27 @@ impl Mode {
     pub fn static_(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Mode {
         Mode::Static {
             status,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             body: body.to_vec(),
         }
     }
 
     pub fn raw(bytes: &[u8], then: After) -> Mode {
-        Mode::Raw { bytes: bytes.to_vec(), then }
+        Mode::Raw {
+            bytes: bytes.to_vec(),
+            then,
+        }
     }
 
     pub fn drip(len: usize, chunk: usize, interval: Duration) -> Mode {
-        Mode::Drip { len, chunk, interval }
+        Mode::Drip {
+            len,
+            chunk,
+            interval,
+        }
     }
 }
 
@@ -140,7 +158,11 @@ impl Upstream {
             .name(format!("upstream-{port}"))
             .spawn(move || accept_loop(listener, s))
             .unwrap();
-        Upstream { port, shared, acceptor: Some(acceptor) }
+        Upstream {
+            port,
+            shared,
+            acceptor: Some(acceptor),
+        }
     }
 
     pub fn echo() -> Upstream {
@@ -184,21 +206,43 @@ impl Upstream {
     }
 
     pub fn request_count(&self) -> usize {
-        self.shared.conns.lock().unwrap().iter().map(|c| c.requests.len()).sum()
+        self.shared
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.requests.len())
+            .sum()
     }
 
     pub fn total_bytes(&self) -> usize {
-        self.shared.conns.lock().unwrap().iter().map(|c| c.bytes.len()).sum()
+        self.shared
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.bytes.len())
+            .sum()
     }
 
     pub fn mark(&self) -> Mark {
-        Mark { connections: self.connection_count(), bytes: self.total_bytes(), requests: self.request_count() }
+        Mark {
+            connections: self.connection_count(),
+            bytes: self.total_bytes(),
+            requests: self.request_count(),
+        }
     }
 
     /// The only request received (panics with what arrived otherwise).
     pub fn single_request(&self) -> Request {
         let reqs = self.requests();
-        assert_eq!(reqs.len(), 1, "upstream expected exactly one request, got {}: {:#?}", reqs.len(), self.describe());
+        assert_eq!(
+            reqs.len(),
+            1,
+            "upstream expected exactly one request, got {}: {:#?}",
+            reqs.len(),
+            self.describe()
+        );
         reqs.into_iter().next().unwrap()
     }
 
@@ -220,7 +264,9 @@ impl Upstream {
         for c in self.shared.conns.lock().unwrap().iter_mut() {
             c.kill = true;
         }
-        super::wait_until(Duration::from_secs(2), || self.conns().iter().all(|c| c.ended.is_some()));
+        super::wait_until(Duration::from_secs(2), || {
+            self.conns().iter().all(|c| c.ended.is_some())
+        });
     }
 
     /// Human-readable summary for failure messages.
@@ -279,12 +325,19 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 let _ = std::thread::Builder::new()
                     .name(format!("upstream-conn-{idx}"))
                     .spawn(move || {
-                        let mut conn = Conn { shared: s, stream, idx, pending: Vec::new() };
+                        let mut conn = Conn {
+                            shared: s,
+                            stream,
+                            idx,
+                            pending: Vec::new(),
+                        };
                         let how = conn.serve();
                         conn.finish(how);
                     });
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
         }
     }
@@ -328,7 +381,16 @@ impl Conn {
                 conns[self.idx].partial = self.pending.len();
                 Got::Data
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => Got::Idle,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Got::Idle
+            }
             Err(_) => Got::Closed,
         }
     }
@@ -356,7 +418,11 @@ impl Conn {
                 Ok(None) => {}
                 Err(e) => {
                     self.shared.conns.lock().unwrap()[self.idx].parse_error = Some(e);
-                    let _ = self.stream.write_all(&http::response(400, &[("Connection", "close")], b"upstream parse error"));
+                    let _ = self.stream.write_all(&http::response(
+                        400,
+                        &[("Connection", "close")],
+                        b"upstream parse error",
+                    ));
                     return Err(End::WeClosed);
                 }
             }
@@ -378,7 +444,9 @@ impl Conn {
 
     fn serve(&mut self) -> End {
         let _ = self.stream.set_nonblocking(false);
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(50)));
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(50)));
         let _ = self.stream.set_write_timeout(Some(Duration::from_secs(5)));
         let _ = self.stream.set_nodelay(true);
         let mut k = 0usize;
@@ -398,10 +466,10 @@ impl Conn {
                 }
                 Mode::EarlyRespond(n) => {
                     loop {
-                        if let Some(h) = super::find(&self.pending, b"\r\n\r\n") {
-                            if self.pending.len() >= h + 4 + n {
-                                break;
-                            }
+                        if let Some(h) = super::find(&self.pending, b"\r\n\r\n")
+                            && self.pending.len() >= h + 4 + n
+                        {
+                            break;
                         }
                         match self.read_some() {
                             Got::Data => {}
@@ -411,7 +479,14 @@ impl Conn {
                         }
                     }
                     let body = br#"{"early":true}"#;
-                    if let Err(e) = self.write(&http::response(413, &[("Connection", "close"), ("Content-Type", "application/json")], body)) {
+                    if let Err(e) = self.write(&http::response(
+                        413,
+                        &[
+                            ("Connection", "close"),
+                            ("Content-Type", "application/json"),
+                        ],
+                        body,
+                    )) {
                         return e;
                     }
                     self.sleep(Duration::from_secs(3));
@@ -428,7 +503,11 @@ impl Conn {
             let seq = self.shared.seq.fetch_add(1, Ordering::SeqCst);
             let closing = req.headers.has_token("connection", "close") || req.version == "HTTP/1.0";
             let is_head = req.method == "HEAD";
-            self.shared.conns.lock().unwrap()[self.idx].requests.push((seq, mode.name(), req.clone()));
+            self.shared.conns.lock().unwrap()[self.idx].requests.push((
+                seq,
+                mode.name(),
+                req.clone(),
+            ));
             let idx = self.idx.to_string();
             let kk = k.to_string();
             k += 1;
@@ -455,8 +534,15 @@ impl Conn {
                     }
                     echo(self)
                 }
-                Mode::Static { status, headers, body } => {
-                    let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                Mode::Static {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    let hs: Vec<(&str, &str)> = headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
                     let mut out = http::response(*status, &hs, body);
                     if is_head {
                         out.truncate(out.len() - body.len());
@@ -472,8 +558,14 @@ impl Conn {
                         _ => {}
                     }
                 },
-                Mode::Drip { len, chunk, interval } => {
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nx-upstream-conn: {idx}\r\n\r\n");
+                Mode::Drip {
+                    len,
+                    chunk,
+                    interval,
+                } => {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nx-upstream-conn: {idx}\r\n\r\n"
+                    );
                     if let Err(e) = self.write(head.as_bytes()) {
                         return e;
                     }
@@ -530,7 +622,10 @@ impl Conn {
 
 /// SO_LINGER {1, 0}: closing the socket sends RST.
 pub fn set_linger_zero(s: &TcpStream) {
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: valid fd owned by `s`; `l` outlives the call and the length matches its type.
     unsafe {
         libc::setsockopt(
@@ -572,7 +667,11 @@ impl Blackhole {
                 Err(_) => break,
             }
         }
-        Blackhole { port, _listener: listener, _fillers: fillers }
+        Blackhole {
+            port,
+            _listener: listener,
+            _fillers: fillers,
+        }
     }
 
     pub fn uri(&self, path: &str) -> String {
