@@ -26,7 +26,13 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file.display(), self.path, self.message)
+        write!(
+            f,
+            "{}: {}: {}",
+            self.file.display(),
+            self.path,
+            self.message
+        )
     }
 }
 
@@ -47,7 +53,11 @@ impl Loader for FsLoader {
 /// Parse, validate and compile the gateway file at `path`. Relative paths inside it resolve
 /// against its directory. `generation` is stamped into the snapshot.
 /// CONTRACT: implemented by the config work.
-pub fn load(path: &Path, loader: &dyn Loader, generation: u64) -> Result<Snapshot, Vec<ConfigError>> {
+pub fn load(
+    path: &Path,
+    loader: &dyn Loader,
+    generation: u64,
+) -> Result<Snapshot, Vec<ConfigError>> {
     let _ = (path, loader, generation);
     todo!("config::load")
 }

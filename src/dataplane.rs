@@ -3,3 +3,20 @@
 //!
 //! Architecture Invariant: nothing here blocks (no std::fs, DNS, std Mutex, sleep), holds an
 //! arc-swap Guard across `.await`, or shares mutable state between cores by reference.
+
+mod clock;
+mod conn;
+mod pool;
+mod proxy;
+mod readbuf;
+mod request;
+mod respond;
+mod response_head;
+mod shared;
+mod transfer;
+mod upstream_head;
+mod worker;
+
+pub use clock::{CivilTime, imf_fixdate};
+pub use shared::Shared;
+pub use worker::start;

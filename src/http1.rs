@@ -11,12 +11,12 @@ mod host;
 mod response;
 
 pub use body::{BodyError, ChunkedDecoder, Decoded};
-pub use encode::{write_chunk_header, write_decimal, LAST_CHUNK};
+pub use encode::{LAST_CHUNK, write_chunk_header, write_decimal};
 pub use head::{
-    parse_request, Framing, Limits, RequestError, RequestHead, Span, Status, TargetForm, Version,
+    Framing, Limits, RequestError, RequestHead, Span, Status, TargetForm, Version, parse_request,
 };
-pub use host::{normalize_host, parse_authority, Authority};
-pub use response::{parse_response, ResponseError, ResponseFraming, ResponseHead};
+pub use host::{Authority, normalize_host, parse_authority};
+pub use response::{ResponseError, ResponseFraming, ResponseHead, parse_response};
 
 /// ASCII case-insensitive comparison of a header name.
 #[inline]

@@ -8,7 +8,9 @@
 //! - [`control`]: blocking work on ordinary threads (signals, reload, admin API).
 #![forbid(unsafe_code)]
 
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod config;
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod control;
 pub mod dataplane;
 pub mod http1;

@@ -1,3 +1,6 @@
+//! Wiring only: the command line is parsed and run by the control plane.
+
 fn main() {
-    println!("tollgate: under construction");
+    let args: Vec<String> = std::env::args().collect();
+    std::process::exit(tollgate::control::main(&args));
 }

@@ -1,0 +1,125 @@
+//! Reload: read → validate → compile on a control thread, resolve upstream names, then swap.
+//! A config that fails keeps the old snapshot serving and is reported with every error.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::log::{log, now_secs, rfc3339};
+use super::resolve;
+use crate::config::{self, ConfigError, FsLoader, Snapshot};
+use crate::dataplane::Shared;
+
+/// The outcome of the last load, for admin `/status`.
+#[derive(Clone, Debug, Default)]
+pub struct LastReload {
+    pub ok: bool,
+    pub at: u64,
+    pub generation: u64,
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<String>,
+}
+
+impl LastReload {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "ok": self.ok,
+            "at": rfc3339(self.at),
+            "generation": self.generation,
+            "errors": self.errors.iter().map(error_json).collect::<Vec<_>>(),
+            "warnings": self.warnings,
+        })
+    }
+}
+
+pub fn error_json(e: &ConfigError) -> Value {
+    json!({"file": e.file.display().to_string(), "path": e.path, "message": e.message})
+}
+
+/// Serializes reloads (SIGHUP and admin can race) and remembers the last outcome.
+pub struct Reloader {
+    pub path: PathBuf,
+    pub shared: Arc<Shared>,
+    state: Mutex<LastReload>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, shared: Arc<Shared>, first: LastReload) -> Reloader {
+        Reloader {
+            path,
+            shared,
+            state: Mutex::new(first),
+        }
+    }
+
+    pub fn last(&self) -> LastReload {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Load the file again and publish it. Returns the new generation or every error.
+    pub fn reload(&self) -> Result<u64, Vec<ConfigError>> {
+        let mut state = match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = self.shared.current();
+        let generation = current.generation + 1;
+        match config::load(&self.path, &FsLoader, generation) {
+            Ok(next) => {
+                let mut warnings = restart_only_changes(&current, &next);
+                warnings.extend(resolve::resolve_all(&next));
+                for w in &warnings {
+                    log(format!("reload: warning: {w}"));
+                }
+                self.shared.publish(next);
+                log(format!("reload: generation {generation} is serving"));
+                *state = LastReload {
+                    ok: true,
+                    at: now_secs(),
+                    generation,
+                    errors: vec![],
+                    warnings,
+                };
+                Ok(generation)
+            }
+            Err(errors) => {
+                log(format!(
+                    "reload: {} error(s); generation {} keeps serving",
+                    errors.len(),
+                    current.generation
+                ));
+                for e in &errors {
+                    log(format!("reload: {e}"));
+                }
+                *state = LastReload {
+                    ok: false,
+                    at: now_secs(),
+                    generation: current.generation,
+                    errors: errors.clone(),
+                    warnings: vec![],
+                };
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Settings that only take effect on restart (listeners, workers, io driver, admin).
+fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
+    let (a, b) = (&current.server, &next.server);
+    let mut out = Vec::new();
+    if a.listeners != b.listeners {
+        out.push("server.listeners changed: restart to apply".to_string());
+    }
+    if a.workers != b.workers {
+        out.push("server.workers changed: restart to apply".to_string());
+    }
+    if a.io_driver != b.io_driver {
+        out.push("server.ioDriver changed: restart to apply".to_string());
+    }
+    if a.admin != b.admin {
+        out.push("server.admin changed: restart to apply".to_string());
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! `tollgate serve`: first load → start the cores → admin API → signal loop (reload on
+//! SIGHUP, drain on SIGTERM/SIGINT).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::admin::{self, AdminServer};
+use super::log::{log, now_secs};
+use super::reload::{LastReload, Reloader};
+use super::resolve;
+use crate::config::{self, FsLoader};
+use crate::dataplane::{self, Shared};
+
+/// How long after the drain flag the workers take to close their listeners.
+const LISTENER_CLOSE: Duration = Duration::from_millis(250);
+
+pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
+    let mut snapshot = match config::load(path, &FsLoader, 1) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "tollgate: {} error(s) in {}; not starting",
+                errors.len(),
+                path.display()
+            );
+            return 1;
+        }
+    };
+    if let Some(n) = workers_override {
+        snapshot.server.workers = n;
+    }
+    let workers = snapshot.server.workers.max(1);
+    let warnings = resolve::resolve_all(&snapshot);
+    for w in &warnings {
+        log(format!("warning: {w}"));
+    }
+    let admin_cfg = snapshot.server.admin.clone();
+    let listeners: Vec<String> = snapshot
+        .server
+        .listeners
+        .iter()
+        .map(|l| l.address.to_string())
+        .collect();
+    let driver = snapshot.server.io_driver;
+    let drain_timeout = snapshot.server.limits.drain_timeout;
+    let shared = Arc::new(Shared::new(snapshot, workers));
+
+    // Signals first, so a SIGTERM during start-up is not lost.
+    let mut signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let admin_listener = match admin_cfg.as_ref().map(admin::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tollgate: admin listener: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = dataplane::start(shared.clone(), workers) {
+        eprintln!("tollgate: {e}");
+        return 1;
+    }
+    let first = LastReload {
+        ok: true,
+        at: now_secs(),
+        generation: 1,
+        errors: vec![],
+        warnings,
+    };
+    let reloader = Arc::new(Reloader::new(path.to_path_buf(), shared.clone(), first));
+    if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
+        log(format!("admin API on http://{}", cfg.address));
+        AdminServer {
+            listener,
+            token: cfg.token,
+            reloader: reloader.clone(),
+            shared: shared.clone(),
+            started: now_secs(),
+        }
+        .spawn();
+    }
+    resolve::spawn_refresher(shared.clone());
+    log(format!(
+        "serving {} on {} with {workers} worker(s) ({driver:?} driver)",
+        path.display(),
+        listeners.join(", ")
+    ));
+
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => {
+                log("SIGHUP: reloading");
+                let _ = reloader.reload();
+            }
+            _ => {
+                log("shutting down: draining in-flight requests");
+                return drain(&shared, drain_timeout);
+            }
+        }
+    }
+    0
+}
+
+/// Stop accepting, wait for in-flight requests (up to `limit`), then exit. Idle keep-alive
+/// connections are closed by the exit; a request that arrives on one meanwhile is served
+/// with `Connection: close`.
+fn drain(shared: &Shared, limit: Duration) -> i32 {
+    shared.start_draining();
+    let started = Instant::now();
+    std::thread::sleep(LISTENER_CLOSE);
+    while Shared::total(&shared.in_flight) > 0 {
+        if started.elapsed() >= limit {
+            log(format!(
+                "drain deadline passed with {} request(s) in flight",
+                Shared::total(&shared.in_flight)
+            ));
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    log("drained; exiting");
+    0
+}

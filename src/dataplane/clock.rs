@@ -1,0 +1,225 @@
+//! Per-core clock services: the cached `Date` header value and request ids.
+
+use std::cell::Cell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `Date` header value (IMF-fixdate), re-rendered at most once per second.
+pub struct DateCache {
+    second: Cell<u64>,
+    value: Cell<[u8; 29]>,
+}
+
+impl DateCache {
+    pub fn new() -> DateCache {
+        DateCache {
+            second: Cell::new(u64::MAX),
+            value: Cell::new([b' '; 29]),
+        }
+    }
+
+    /// The current date, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    pub fn now(&self) -> [u8; 29] {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if secs != self.second.get() {
+            self.second.set(secs);
+            self.value.set(imf_fixdate(secs));
+        }
+        self.value.get()
+    }
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        DateCache::new()
+    }
+}
+
+/// A UTC calendar time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CivilTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 = Thursday (1970-01-01), as days since the epoch modulo 7.
+    pub weekday_from_thursday: u32,
+}
+
+impl CivilTime {
+    pub fn from_unix(secs: u64) -> CivilTime {
+        let days = secs / 86_400;
+        let rem = secs % 86_400;
+        let (year, month, day) = civil_from_days(days as i64);
+        CivilTime {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: (rem / 60 % 60) as u32,
+            second: (rem % 60) as u32,
+            weekday_from_thursday: (days % 7) as u32,
+        }
+    }
+}
+
+/// Render seconds since the epoch as an IMF-fixdate (RFC 9110 §5.6.7).
+pub fn imf_fixdate(secs: u64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let t = CivilTime::from_unix(secs);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[t.weekday_from_thursday as usize]);
+    two_digits(&mut out[5..7], t.day as u64);
+    out[8..11].copy_from_slice(MONTHS[(t.month - 1) as usize]);
+    let y = t.year as u64;
+    out[12] = b'0' + (y / 1000 % 10) as u8;
+    out[13] = b'0' + (y / 100 % 10) as u8;
+    two_digits(&mut out[14..16], y % 100);
+    two_digits(&mut out[17..19], t.hour as u64);
+    two_digits(&mut out[20..22], t.minute as u64);
+    two_digits(&mut out[23..25], t.second as u64);
+    out
+}
+
+fn two_digits(out: &mut [u8], n: u64) {
+    out[0] = b'0' + (n / 10 % 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
+}
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31). Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Request ids from a per-core generator seeded from the OS (ring's `SystemRandom`).
+/// Not a CSPRNG stream: ids must be unique and unguessable enough for correlation, not secret.
+pub struct IdGen {
+    state: Cell<u64>,
+}
+
+impl IdGen {
+    pub fn new() -> IdGen {
+        use ring::rand::SecureRandom;
+        let mut seed = [0u8; 8];
+        // A failure of the OS RNG leaves a time-based seed: ids stay unique per core.
+        if ring::rand::SystemRandom::new().fill(&mut seed).is_err() {
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(1);
+            seed = (t as u64).to_le_bytes();
+        }
+        IdGen {
+            state: Cell::new(u64::from_le_bytes(seed)),
+        }
+    }
+
+    /// wyrand: fast, full-period 64-bit generator.
+    fn next_u64(&self) -> u64 {
+        let s = self.state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        self.state.set(s);
+        let t = (s as u128).wrapping_mul((s ^ 0xe703_7ed1_a0b4_28db) as u128);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// A version-4 UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (`$context.requestId`).
+    pub fn request_id(&self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let mut out = [b'-'; 36];
+        let mut o = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                o += 1;
+            }
+            out[o] = HEX[(b >> 4) as usize];
+            out[o + 1] = HEX[(b & 0xf) as usize];
+            o += 2;
+        }
+        out
+    }
+
+    /// API Gateway's extended request id shape: 11 random bytes in base64 (16 chars, `=`).
+    pub fn extended_id(&self) -> [u8; 16] {
+        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let a = self.next_u64();
+        let b = self.next_u64();
+        let mut bits = [0u8; 12];
+        bits[..8].copy_from_slice(&a.to_le_bytes());
+        bits[8..11].copy_from_slice(&b.to_le_bytes()[..3]);
+        let mut out = [b'='; 16];
+        for (chunk, o) in bits.chunks(3).zip(out.chunks_mut(4)) {
+            let n = (chunk[0] as u32) << 16 | (chunk[1] as u32) << 8 | chunk[2] as u32;
+            for (k, slot) in o.iter_mut().enumerate() {
+                *slot = B64[((n >> (18 - 6 * k)) & 63) as usize];
+            }
+        }
+        out[15] = b'=';
+        out
+    }
+}
+
+impl Default for IdGen {
+    fn default() -> Self {
+        IdGen::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imf_fixdate_matches_rfc_example() {
+        assert_eq!(&imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            &imf_fixdate(1_709_164_800),
+            b"Thu, 29 Feb 2024 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_v4_uuids_and_differ() {
+        let ids = IdGen::new();
+        let a = ids.request_id();
+        let b = ids.request_id();
+        assert_ne!(a, b);
+        let s = std::str::from_utf8(&a).unwrap();
+        let parts: Vec<&str> = s.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        let e = ids.extended_id();
+        assert_eq!(e[15], b'=');
+        assert!(
+            e[..15]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! HTTP_PROXY: forward the request (head built by `upstream_head`), stream the body, read the
+//! upstream's response head within `timeoutInMillis`, rewrite it as API Gateway does, and
+//! stream the body back. Upstream connections come from and return to the per-core pool.
+//!
+//! Lifecycle of the upstream connection: Acquire (pool or connect) → SendHead → SendBody →
+//! ReadHead (1xx skipped) → ReadBody → back to the pool only when the exchange completed
+//! cleanly and both sides allow keep-alive; any error drops it (never reused).
+
+use std::rc::Rc;
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+use monoio::time::Instant;
+
+use super::conn::{self, Conn, Outcome};
+use super::pool::UpstreamConn;
+use super::readbuf::FillError;
+use super::respond::{self, Meta};
+use super::transfer;
+use super::worker::Worker;
+use crate::config::{Api, ErrorKind, HttpProxy, Protocol, Snapshot, Upstream};
+use crate::http1::{self, Framing, ResponseFraming, Status, Version};
+
+/// Bodies up to this size that are already buffered go out with the head in one write.
+const COALESCE: usize = 64 * 1024;
+
+/// Why the exchange with the upstream failed before a response reached the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Connect refused/reset, broken framing, closed early → 502.
+    Failure,
+    /// `timeoutInMillis` passed → 504.
+    Timeout,
+    /// The client's body broke the rules (bad chunk, too large, too slow) → status, close.
+    ClientBody(u16),
+    /// The client went away.
+    ClientGone,
+}
+
+/// The head is already in `conn.up`. Returns what the client connection does next.
+#[allow(clippy::too_many_arguments)]
+pub async fn forward(
+    worker: &Rc<Worker>,
+    client: &mut TcpStream,
+    conn: &mut Conn,
+    snap: &Snapshot,
+    api: &Api,
+    upstream: &Upstream,
+    proxy: &HttpProxy,
+    meta: &mut Meta,
+) -> Outcome {
+    let limits = snap.server.limits;
+    let framing = conn.head.framing;
+    let expect_continue = conn.head.expect_continue;
+    let client_version = conn.head.version;
+    conn.rb.consume(conn.head.head_len);
+
+    // A small body that is fully buffered travels with the head and can be replayed.
+    let mut body_in_head = false;
+    if let Framing::Length(n) = framing {
+        let n = n as usize;
+        if n <= COALESCE && conn.rb.data().len() >= n {
+            conn.up.extend_from_slice(&conn.rb.data()[..n]);
+            conn.rb.consume(n);
+            body_in_head = true;
+        }
+    }
+    let replayable = framing == Framing::None || body_in_head;
+    let deadline = Instant::now() + proxy.timeout;
+    let mut sent_continue = false;
+
+    let mut attempt = 0;
+    let mut up = loop {
+        attempt += 1;
+        let (mut up, reused) = match acquire(worker, upstream, deadline, &limits).await {
+            Ok(c) => c,
+            Err(e) => return fail(worker, client, conn, snap, api, e, meta, replayable).await,
+        };
+        if let Err(e) = send(&mut up, &mut conn.up, deadline).await {
+            if reused && replayable && attempt == 1 {
+                continue;
+            }
+            return fail(worker, client, conn, snap, api, e, meta, replayable).await;
+        }
+        if !body_in_head && framing != Framing::None {
+            if expect_continue && conn.rb.is_empty() && !sent_continue {
+                sent_continue = true;
+                let mut cont = std::mem::take(&mut conn.wb);
+                cont.clear();
+                cont.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let ok = conn::write_all(client, &mut cont, limits.send_timeout).await;
+                conn.wb = cont;
+                if !ok {
+                    return Outcome::Close;
+                }
+            }
+            let r = transfer::request_body(client, conn, &mut up, framing, &limits, deadline).await;
+            if let Err(e) = r {
+                return fail(worker, client, conn, snap, api, e, meta, false).await;
+            }
+        }
+        match read_response_head(&mut up, conn, &limits, meta.head_request, deadline).await {
+            Ok(()) => break up,
+            Err(ReadHeadError::ClosedBeforeResponse) if reused && replayable && attempt == 1 => {
+                continue;
+            }
+            Err(ReadHeadError::ClosedBeforeResponse | ReadHeadError::Malformed) => {
+                return fail(
+                    worker,
+                    client,
+                    conn,
+                    snap,
+                    api,
+                    UpstreamError::Failure,
+                    meta,
+                    true,
+                )
+                .await;
+            }
+            Err(ReadHeadError::Timeout) => {
+                return fail(
+                    worker,
+                    client,
+                    conn,
+                    snap,
+                    api,
+                    UpstreamError::Timeout,
+                    meta,
+                    true,
+                )
+                .await;
+            }
+        }
+    };
+
+    // Response head → client.
+    let resp_framing = conn.resp.framing;
+    let upstream_close = conn.resp.close;
+    let chunk_to_client = matches!(
+        resp_framing,
+        ResponseFraming::Chunked | ResponseFraming::Close
+    ) && client_version == Version::Http11;
+    if matches!(
+        resp_framing,
+        ResponseFraming::Chunked | ResponseFraming::Close
+    ) && !chunk_to_client
+    {
+        meta.close = true; // HTTP/1.0 client: close-delimited
+    }
+    conn.wb.clear();
+    super::response_head::build(
+        &mut conn.wb,
+        up.rb.data(),
+        &conn.resp,
+        api.protocol == Protocol::Rest,
+        chunk_to_client,
+        meta,
+        &worker.date.now(),
+    );
+    let head_len = conn.resp.head_len;
+    up.rb.consume(head_len);
+
+    let body = transfer::response_body(
+        client,
+        conn,
+        &mut up,
+        resp_framing,
+        chunk_to_client,
+        &limits,
+        proxy.timeout,
+    )
+    .await;
+    let clean = match body {
+        Ok(()) => true,
+        Err(transfer::BodyFailure::Client) => return Outcome::Close,
+        // Headers (and maybe part of the body) went out: cut the client connection so the
+        // response cannot look complete (RELIABILITY U05).
+        Err(transfer::BodyFailure::Upstream) => return Outcome::Close,
+    };
+    let poolable = clean
+        && !upstream_close
+        && up.rb.is_empty()
+        && matches!(
+            resp_framing,
+            ResponseFraming::Length(_) | ResponseFraming::Chunked | ResponseFraming::None
+        );
+    if poolable {
+        worker
+            .pool
+            .borrow_mut()
+            .put(upstream.key, up, limits.upstream_idle_per_host);
+    }
+    if meta.close {
+        if conn.rb.is_empty() {
+            Outcome::Close
+        } else {
+            Outcome::LingerClose
+        }
+    } else {
+        Outcome::KeepAlive
+    }
+}
+
+async fn acquire(
+    worker: &Worker,
+    upstream: &Upstream,
+    deadline: Instant,
+    limits: &crate::config::ServerLimits,
+) -> Result<(UpstreamConn, bool), UpstreamError> {
+    if let Some(c) = worker
+        .pool
+        .borrow_mut()
+        .take(upstream.key, limits.upstream_idle_timeout)
+    {
+        return Ok((c, true));
+    }
+    let addr = {
+        let addrs = upstream.addrs.load();
+        if addrs.is_empty() {
+            return Err(UpstreamError::Failure);
+        }
+        addrs[worker.next_round_robin() % addrs.len()]
+    };
+    match monoio::time::timeout_at(deadline, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok((UpstreamConn::new(stream), false))
+        }
+        Ok(Err(_)) => Err(UpstreamError::Failure),
+        Err(_) => Err(UpstreamError::Timeout),
+    }
+}
+
+async fn send(
+    up: &mut UpstreamConn,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<(), UpstreamError> {
+    let owned = std::mem::take(buf);
+    match monoio::time::timeout_at(deadline, up.stream.write_all(owned)).await {
+        Ok((res, owned)) => {
+            *buf = owned;
+            res.map(|_| ()).map_err(|_| UpstreamError::Failure)
+        }
+        Err(_) => Err(UpstreamError::Timeout),
+    }
+}
+
+enum ReadHeadError {
+    /// EOF or reset before any response byte (a stale pooled connection, or U03).
+    ClosedBeforeResponse,
+    Malformed,
+    Timeout,
+}
+
+/// Read the final response head into `conn.resp` (spans into `up.rb`), skipping 1xx.
+async fn read_response_head(
+    up: &mut UpstreamConn,
+    conn: &mut Conn,
+    limits: &crate::config::ServerLimits,
+    head_request: bool,
+    deadline: Instant,
+) -> Result<(), ReadHeadError> {
+    let mut got_any = false;
+    loop {
+        if !up.rb.is_empty() {
+            match http1::parse_response(up.rb.data(), &limits.http, head_request, &mut conn.resp) {
+                Ok(Status::Complete) => {
+                    let status = conn.resp.status;
+                    if status == 101 {
+                        return Err(ReadHeadError::Malformed);
+                    }
+                    if (100..200).contains(&status) {
+                        up.rb.consume(conn.resp.head_len);
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Ok(Status::Partial) => {}
+                Err(_) => return Err(ReadHeadError::Malformed),
+            }
+        }
+        match monoio::time::timeout_at(
+            deadline,
+            up.rb.fill(&mut up.stream, limits.http.max_head_bytes + 1),
+        )
+        .await
+        {
+            Ok(Ok(_)) => got_any = true,
+            Ok(Err(FillError::Full)) => return Err(ReadHeadError::Malformed),
+            Ok(Err(_)) if !got_any && up.rb.is_empty() => {
+                return Err(ReadHeadError::ClosedBeforeResponse);
+            }
+            Ok(Err(_)) => return Err(ReadHeadError::Malformed),
+            Err(_) => return Err(ReadHeadError::Timeout),
+        }
+    }
+}
+
+/// Nothing reached the client yet: answer with the gateway response for the failure.
+/// `body_consumed`: the client's request body (if any) has been read completely, so the
+/// connection may stay open.
+#[allow(clippy::too_many_arguments)]
+async fn fail(
+    worker: &Worker,
+    client: &mut TcpStream,
+    conn: &mut Conn,
+    snap: &Snapshot,
+    api: &Api,
+    e: UpstreamError,
+    meta: &mut Meta,
+    body_consumed: bool,
+) -> Outcome {
+    let date = worker.date.now();
+    conn.wb.clear();
+    match e {
+        UpstreamError::ClientGone => return Outcome::Close,
+        UpstreamError::ClientBody(413) => {
+            meta.close = true;
+            respond::gateway_error(
+                &mut conn.wb,
+                snap,
+                Some(api),
+                ErrorKind::RequestTooLarge,
+                meta,
+                &date,
+            );
+        }
+        UpstreamError::ClientBody(status) => {
+            meta.close = true;
+            respond::reject(&mut conn.wb, status, meta, &date);
+        }
+        UpstreamError::Failure | UpstreamError::Timeout => {
+            if !body_consumed {
+                meta.close = true;
+            }
+            let kind = if e == UpstreamError::Timeout {
+                ErrorKind::IntegrationTimeout
+            } else {
+                ErrorKind::IntegrationFailure
+            };
+            respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date);
+        }
+    }
+    if !conn::write_all(client, &mut conn.wb, snap.server.limits.send_timeout).await {
+        return Outcome::Close;
+    }
+    match (meta.close, conn.rb.is_empty()) {
+        (false, _) => Outcome::KeepAlive,
+        (true, true) => Outcome::Close,
+        (true, false) => Outcome::LingerClose,
+    }
+}

@@ -1,0 +1,248 @@
+//! The request pipeline on one core: host → API/stage → route → integration. Each step
+//! either continues or produces an `ErrorKind`, which `respond` renders.
+
+use std::rc::Rc;
+
+use monoio::net::TcpStream;
+
+use super::conn::{self, Conn, Outcome};
+use super::respond::{self, Meta};
+use super::upstream_head;
+use super::worker::Worker;
+use crate::config::{Api, ErrorKind, Integration, Protocol, RouteMatch, Snapshot};
+use crate::http1::{self, Framing, TargetForm, Version};
+
+pub async fn handle(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) -> Outcome {
+    worker.request_started();
+    let outcome = dispatch(worker, stream, conn).await;
+    worker.request_finished();
+    outcome
+}
+
+async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) -> Outcome {
+    let snap = worker.snapshot();
+    let limits = snap.server.limits;
+    let data = conn.rb.data();
+    let head = &conn.head;
+    let method = head.method.get(data);
+    let mut meta = Meta {
+        request_id: worker.ids.request_id(),
+        extended_id: worker.ids.extended_id(),
+        protocol: None,
+        head_request: method == b"HEAD",
+        // A proxy does not keep HTTP/1.0 client connections (RFC 9112 §9.3, P23).
+        close: head.close || head.version == Version::Http10 || worker.is_draining(),
+    };
+    let date = worker.date.now();
+
+    let authority = match head.form {
+        TargetForm::Absolute { authority } => Some(authority.get(data)),
+        _ => head.host.map(|h| h.get(data)),
+    };
+    let mut host_buf = [0u8; 256];
+    let host: &[u8] = match authority {
+        None => b"",
+        Some(a) => match http1::parse_authority(a)
+            .and_then(|a| http1::normalize_host(a.host, &mut host_buf))
+        {
+            Ok(h) => h,
+            Err(()) => return reject(worker, stream, conn, 400, &meta).await,
+        },
+    };
+    let raw_path = head.path.get(data);
+    let path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
+    if has_dot_segment(path) {
+        return reject(worker, stream, conn, 400, &meta).await;
+    }
+
+    let body_fits = match head.framing {
+        Framing::Length(n) => n <= limits.max_body_bytes,
+        _ => true,
+    };
+    let target = match snap.resolve(host, path) {
+        Ok(t) => t,
+        Err(no) => {
+            let api = no.api.map(|i| &snap.apis[i.0 as usize]);
+            meta.protocol = api.map(|a| a.protocol);
+            let kind = match api.map(|a| a.protocol) {
+                Some(Protocol::Http) => ErrorKind::NotFound,
+                _ => ErrorKind::Forbidden,
+            };
+            return error(worker, stream, conn, &snap, api, kind, &mut meta).await;
+        }
+    };
+    let api = &snap.apis[target.api.0 as usize];
+    meta.protocol = Some(api.protocol);
+    if !body_fits {
+        return error(
+            worker,
+            stream,
+            conn,
+            &snap,
+            Some(api),
+            ErrorKind::RequestTooLarge,
+            &mut meta,
+        )
+        .await;
+    }
+    let stage = &snap.stages[target.stage.0 as usize];
+    let rest = &path[target.prefix_len.min(path.len())..];
+    let resource_path: &[u8] = if rest.is_empty() { b"/" } else { rest };
+    let route = match api.router.find(method, resource_path, &mut conn.params) {
+        RouteMatch::Found(r) => r,
+        RouteMatch::NotFound => {
+            let kind = match api.protocol {
+                Protocol::Rest => ErrorKind::MissingAuthenticationToken,
+                Protocol::Http => ErrorKind::NotFound,
+            };
+            return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+        }
+    };
+    match &stage.integrations[route.0 as usize] {
+        Integration::Mock(mock) => {
+            settle_unread_body(conn, &mut meta);
+            conn.wb.clear();
+            respond::rendered(&mut conn.wb, &mock.response, &meta, &date);
+            finish(stream, conn, &limits, &meta).await
+        }
+        Integration::HttpProxy(proxy) => {
+            let upstream = &snap.upstreams[proxy.upstream.0 as usize];
+            let peer = conn.peer.ip();
+            let input = upstream_head::Input {
+                data,
+                head: &conn.head,
+                resource_path,
+                path,
+                host,
+                params: &conn.params,
+                api,
+                route: &api.routes[route.0 as usize],
+                stage,
+                proxy,
+                upstream,
+                peer,
+                trusted_peer: snap.server.trusted_proxies.iter().any(|c| c.contains(peer)),
+                listener_port: conn.port,
+                request_id: &meta.request_id,
+                account_id: &snap.server.account_id,
+            };
+            conn.up.clear();
+            upstream_head::build(&mut conn.up, &input);
+            super::proxy::forward(worker, stream, conn, &snap, api, upstream, proxy, &mut meta)
+                .await
+        }
+    }
+}
+
+/// A gateway error response for `kind`.
+pub async fn error(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    snap: &Snapshot,
+    api: Option<&Api>,
+    kind: ErrorKind,
+    meta: &mut Meta,
+) -> Outcome {
+    settle_unread_body(conn, meta);
+    conn.wb.clear();
+    respond::gateway_error(&mut conn.wb, snap, api, kind, meta, &worker.date.now());
+    finish(stream, conn, &snap.server.limits, meta).await
+}
+
+async fn reject(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    status: u16,
+    meta: &Meta,
+) -> Outcome {
+    let mut meta = *meta;
+    meta.close = true;
+    conn.wb.clear();
+    respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
+    let limits = worker.snapshot().server.limits;
+    if conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
+        Outcome::LingerClose
+    } else {
+        Outcome::Close
+    }
+}
+
+/// The request is answered without reading its body: consume the head, and the body too if
+/// all of it is already buffered; otherwise the connection must close after the response
+/// (an unread body would otherwise be parsed as the next request — RELIABILITY P25).
+fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
+    let head_len = conn.head.head_len;
+    let framing = conn.head.framing;
+    conn.rb.consume(head_len);
+    match framing {
+        Framing::None => {}
+        Framing::Length(n) if (conn.rb.data().len() as u64) >= n => conn.rb.consume(n as usize),
+        _ => meta.close = true,
+    }
+}
+
+async fn finish(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    limits: &crate::config::ServerLimits,
+    meta: &Meta,
+) -> Outcome {
+    if !conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
+        return Outcome::Close;
+    }
+    if !meta.close {
+        Outcome::KeepAlive
+    } else if conn.rb.is_empty() {
+        Outcome::Close
+    } else {
+        Outcome::LingerClose
+    }
+}
+
+/// `.` or `..` as a path segment, literally or percent-encoded (`%2e`): rejected so routing,
+/// forwarding and the upstream cannot disagree about the path (RELIABILITY A08).
+pub fn has_dot_segment(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|seg| {
+        let mut dots = 0;
+        let mut i = 0;
+        while i < seg.len() {
+            if seg[i] == b'.' {
+                i += 1;
+            } else if seg.len() - i >= 3
+                && seg[i] == b'%'
+                && seg[i + 1] == b'2'
+                && (seg[i + 2] | 0x20) == b'e'
+            {
+                i += 3;
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots == 1 || dots == 2
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_in_every_spelling() {
+        for p in [
+            "/a/../b",
+            "/./a",
+            "/a/.",
+            "/a/%2e%2E/b",
+            "/%2e/x",
+            "/a/.%2e",
+        ] {
+            assert!(has_dot_segment(p.as_bytes()), "{p}");
+        }
+        for p in ["/a/b", "/a.b/c", "/.../x", "/a/..b", "/", "//a", "/%2f"] {
+            assert!(!has_dot_segment(p.as_bytes()), "{p}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The one place that turns an outcome into response bytes: pre-rendered gateway responses
+//! (from the snapshot), MOCK responses, and protocol-level rejects. Per request it only adds
+//! the request-id headers, `Date`, `Content-Length` and `Connection`.
+
+use crate::config::{Api, ErrorKind, GatewayResponses, Protocol, Rendered, Snapshot};
+use crate::http1;
+
+/// Per-request facts every response needs.
+#[derive(Clone, Copy)]
+pub struct Meta {
+    pub request_id: [u8; 36],
+    pub extended_id: [u8; 16],
+    /// `None` before an API is known: REST-style headers.
+    pub protocol: Option<Protocol>,
+    /// The request was HEAD: send no body.
+    pub head_request: bool,
+    /// Close the connection after this response.
+    pub close: bool,
+}
+
+/// Append the request-id headers API Gateway sends: REST `x-amzn-RequestId` +
+/// `x-amz-apigw-id`; HTTP APIs `apigw-requestid`.
+pub fn id_headers(wb: &mut Vec<u8>, meta: &Meta) {
+    match meta.protocol {
+        Some(Protocol::Http) => {
+            wb.extend_from_slice(b"apigw-requestid: ");
+            wb.extend_from_slice(&meta.extended_id);
+            wb.extend_from_slice(b"\r\n");
+        }
+        Some(Protocol::Rest) | None => {
+            wb.extend_from_slice(b"x-amzn-RequestId: ");
+            wb.extend_from_slice(&meta.request_id);
+            wb.extend_from_slice(b"\r\nx-amz-apigw-id: ");
+            wb.extend_from_slice(&meta.extended_id);
+            wb.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// `Date`, optional `Connection: close`, blank line.
+pub fn finish_head(wb: &mut Vec<u8>, date: &[u8; 29], close: bool) {
+    wb.extend_from_slice(b"Date: ");
+    wb.extend_from_slice(date);
+    wb.extend_from_slice(b"\r\n");
+    if close {
+        wb.extend_from_slice(b"Connection: close\r\n");
+    }
+    wb.extend_from_slice(b"\r\n");
+}
+
+/// A complete pre-rendered response (gateway response or MOCK).
+pub fn rendered(wb: &mut Vec<u8>, r: &Rendered, meta: &Meta, date: &[u8; 29]) {
+    wb.extend_from_slice(&r.head);
+    id_headers(wb, meta);
+    if !matches!(r.status, 204 | 304) {
+        wb.extend_from_slice(b"Content-Length: ");
+        http1::write_decimal(wb, r.body.len() as u64);
+        wb.extend_from_slice(b"\r\n");
+    }
+    finish_head(wb, date, meta.close);
+    if !meta.head_request && !matches!(r.status, 204 | 304) {
+        wb.extend_from_slice(&r.body);
+    }
+}
+
+/// The gateway response for `kind` of `api` (or the edge defaults before an API is known).
+pub fn gateway_error(
+    wb: &mut Vec<u8>,
+    snapshot: &Snapshot,
+    api: Option<&Api>,
+    kind: ErrorKind,
+    meta: &Meta,
+    date: &[u8; 29],
+) {
+    let responses: &GatewayResponses = api.map_or(&snapshot.edge_responses, |a| &a.responses);
+    rendered(wb, responses.get(kind), meta, date);
+}
+
+/// A protocol-level reject (malformed request, limits, timeouts): JSON body, always closes.
+pub fn reject(wb: &mut Vec<u8>, status: u16, meta: &Meta, date: &[u8; 29]) {
+    let reason = reason(status);
+    wb.extend_from_slice(b"HTTP/1.1 ");
+    http1::write_decimal(wb, status as u64);
+    wb.push(b' ');
+    wb.extend_from_slice(reason.as_bytes());
+    wb.extend_from_slice(b"\r\ncontent-type: application/json\r\n");
+    id_headers(wb, meta);
+    let body_len = br#"{"message":""}"#.len() + reason.len();
+    wb.extend_from_slice(b"Content-Length: ");
+    http1::write_decimal(wb, body_len as u64);
+    wb.extend_from_slice(b"\r\n");
+    finish_head(wb, date, true);
+    if !meta.head_request {
+        wb.extend_from_slice(br#"{"message":""#);
+        wb.extend_from_slice(reason.as_bytes());
+        wb.extend_from_slice(br#""}"#);
+    }
+}
+
+/// Reason phrases for the statuses tollgate produces or forwards.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Request Too Long",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}

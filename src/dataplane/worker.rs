@@ -1,0 +1,316 @@
+//! One worker per core: its own monoio runtime (driver chosen by config), its own
+//! SO_REUSEPORT listening sockets, connections, upstream pool and clock.
+//!
+//! Lifecycle: bind (report to the starter) → accept loops + ticker → on drain, the ticker
+//! wakes the accept loops, which close their listeners; connections finish their current
+//! request and close; the control plane exits the process once in-flight requests are done.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use monoio::net::{ListenerOpts, TcpListener};
+
+use super::clock::{DateCache, IdGen};
+use super::pool::Pool;
+use super::shared::Shared;
+use crate::config::{IoDriver, Snapshot};
+
+/// How often a worker looks at the shared drain flag and evicts idle upstream connections.
+const TICK: Duration = Duration::from_millis(100);
+/// Listen backlog per worker socket.
+const BACKLOG: i32 = 4096;
+
+/// The per-core handle on a snapshot: cloning it is a non-atomic increment, so requests on
+/// all cores do not contend on the `Arc`'s shared count.
+#[allow(clippy::redundant_allocation)]
+pub type SnapshotRef = Rc<Arc<Snapshot>>;
+
+/// Per-core state. Owned by the core's thread; reached through `Rc`.
+pub struct Worker {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    cached: RefCell<SnapshotRef>,
+    pub date: DateCache,
+    pub ids: IdGen,
+    pub pool: RefCell<Pool>,
+    connections: Cell<usize>,
+    round_robin: Cell<usize>,
+    draining: Cell<bool>,
+    drain_wakers: RefCell<Vec<Waker>>,
+}
+
+impl Worker {
+    fn new(id: usize, shared: Arc<Shared>) -> Worker {
+        let snapshot = Rc::new(shared.current());
+        Worker {
+            id,
+            shared,
+            cached: RefCell::new(snapshot),
+            date: DateCache::new(),
+            ids: IdGen::new(),
+            pool: RefCell::new(Pool::default()),
+            connections: Cell::new(0),
+            round_robin: Cell::new(id),
+            draining: Cell::new(false),
+            drain_wakers: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The current snapshot: one relaxed generation check per call; the shared `ArcSwap` is
+    /// only touched after a reload. Hold the returned `Rc` for the request's life.
+    #[inline]
+    pub fn snapshot(&self) -> SnapshotRef {
+        let generation = self.shared.generation();
+        {
+            let cached = self.cached.borrow();
+            if cached.generation == generation {
+                return cached.clone();
+            }
+        }
+        let fresh = Rc::new(self.shared.current());
+        *self.cached.borrow_mut() = fresh.clone();
+        fresh
+    }
+
+    /// A per-core counter for spreading connections over an upstream's addresses.
+    pub fn next_round_robin(&self) -> usize {
+        let n = self.round_robin.get().wrapping_add(1);
+        self.round_robin.set(n);
+        n
+    }
+
+    #[inline]
+    pub fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.set(self.connections.get() + 1);
+        self.shared.connections[self.id]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.set(self.connections.get() - 1);
+        self.shared.connections[self.id]
+            .0
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn request_started(&self) {
+        self.shared.in_flight[self.id]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_finished(&self) {
+        self.shared.in_flight[self.id]
+            .0
+            .fetch_sub(1, Ordering::Relaxed);
+        self.shared.requests[self.id]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Resolves once this worker has started draining.
+    fn drained(self: &Rc<Self>) -> DrainWait {
+        DrainWait {
+            worker: self.clone(),
+        }
+    }
+
+    fn begin_drain(&self) {
+        self.draining.set(true);
+        for waker in self.drain_wakers.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+struct DrainWait {
+    worker: Rc<Worker>,
+}
+
+impl Future for DrainWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.worker.draining.get() {
+            return Poll::Ready(());
+        }
+        let mut wakers = self.worker.drain_wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// Start `count` workers; returns once every worker has bound its listeners (or the first
+/// bind error).
+pub fn start(shared: Arc<Shared>, count: usize) -> io::Result<Vec<JoinHandle<()>>> {
+    let snapshot = shared.current();
+    let driver = snapshot.server.io_driver;
+    let listeners: Vec<SocketAddr> = snapshot
+        .server
+        .listeners
+        .iter()
+        .map(|l| l.address)
+        .collect();
+    drop(snapshot);
+    let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+    let mut handles = Vec::with_capacity(count);
+    for id in 0..count {
+        let shared = shared.clone();
+        let listeners = listeners.clone();
+        let ready = ready_tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("tollgate-worker-{id}"))
+            .spawn(move || run(id, shared, driver, listeners, ready))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..count {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("a worker exited before binding")),
+        }
+    }
+    Ok(handles)
+}
+
+fn run(
+    id: usize,
+    shared: Arc<Shared>,
+    driver: IoDriver,
+    listeners: Vec<SocketAddr>,
+    ready: mpsc::Sender<io::Result<()>>,
+) {
+    use monoio::RuntimeBuilder;
+    use monoio::{IoUringDriver, LegacyDriver};
+    let main = worker_main(id, shared, listeners, ready.clone());
+    let built = match driver {
+        IoDriver::Legacy => RuntimeBuilder::<LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(main)),
+        uring => {
+            let mut urb = io_uring::IoUring::builder();
+            match uring {
+                IoDriver::UringCoop => {
+                    urb.setup_coop_taskrun().setup_taskrun_flag();
+                }
+                IoDriver::UringDeferTaskrun => {
+                    urb.setup_single_issuer().setup_defer_taskrun();
+                }
+                _ => {}
+            }
+            RuntimeBuilder::<IoUringDriver>::new()
+                .with_entries(1024)
+                .uring_builder(urb)
+                .enable_timer()
+                .build()
+                .map(|mut rt| rt.block_on(main))
+        }
+    };
+    if let Err(e) = built {
+        let _ = ready.send(Err(io::Error::new(
+            e.kind(),
+            format!("worker {id}: cannot start the {driver:?} runtime: {e}"),
+        )));
+    }
+}
+
+async fn worker_main(
+    id: usize,
+    shared: Arc<Shared>,
+    addrs: Vec<SocketAddr>,
+    ready: mpsc::Sender<io::Result<()>>,
+) {
+    let worker = Rc::new(Worker::new(id, shared));
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for addr in &addrs {
+        let opts = ListenerOpts::new()
+            .reuse_port(true)
+            .reuse_addr(true)
+            .backlog(BACKLOG);
+        match TcpListener::bind_with_config(addr, &opts) {
+            Ok(l) => listeners.push((l, addr.port())),
+            Err(e) => {
+                let _ = ready.send(Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {addr}: {e}"),
+                )));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(()));
+    drop(ready);
+    let mut loops = Vec::with_capacity(listeners.len());
+    for (listener, port) in listeners {
+        loops.push(monoio::spawn(accept_loop(worker.clone(), listener, port)));
+    }
+    ticker(&worker).await;
+    for l in loops {
+        l.await;
+    }
+    // Connections finish on their own; the control plane decides when the process exits.
+    while worker.connections.get() > 0 {
+        monoio::time::sleep(TICK).await;
+    }
+}
+
+/// Housekeeping until drain: watch the shared drain flag, evict idle upstream connections.
+async fn ticker(worker: &Rc<Worker>) {
+    loop {
+        monoio::time::sleep(TICK).await;
+        if worker.shared.is_draining() {
+            worker.begin_drain();
+            return;
+        }
+        let idle = worker.snapshot().server.limits.upstream_idle_timeout;
+        worker.pool.borrow_mut().evict_idle(idle);
+    }
+}
+
+async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16) {
+    loop {
+        let max = worker.snapshot().server.limits.max_connections_per_worker;
+        if worker.connections.get() >= max {
+            // Leave further connections in the kernel backlog until one closes (L08).
+            monoio::select! {
+                _ = monoio::time::sleep(Duration::from_millis(5)) => continue,
+                _ = worker.drained() => break,
+            }
+        }
+        let accepted = monoio::select! {
+            r = listener.accept() => Some(r),
+            _ = worker.drained() => None,
+        };
+        match accepted {
+            None => break,
+            Some(Ok((stream, peer))) => {
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(super::conn::serve(worker.clone(), stream, peer, port));
+            }
+            Some(Err(e)) => {
+                // EMFILE/ENFILE/ECONNABORTED: back off briefly instead of spinning.
+                eprintln!("tollgate: worker {}: accept on port {port}: {e}", worker.id);
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(listener);
+}
