@@ -241,6 +241,7 @@ fn p09_chunk_size_grammar_is_strict() {
         ("ffffffffffffffff\r\n", &[400, 413]),
         ("f0000000000000003\r\n", &[400, 413]),
     ];
+    let mut failures = Vec::new();
     for (line, statuses) in lines {
         let bytes = post(
             "Transfer-Encoding: chunked\r\n",
@@ -248,12 +249,15 @@ fn p09_chunk_size_grammar_is_strict() {
         );
         for m in BOTH {
             let ctx = format!("P09 size line {} {m:?}", show(line.as_bytes()));
-            let mark = up.mark();
-            let mut c = gw.client();
-            let _ = c.send_mode(&bytes, m);
-            assert_streaming_reject(&mut c, &up, mark, statuses, false, &ctx);
+            soft(&mut failures, &ctx.clone(), || {
+                let mark = up.mark();
+                let mut c = gw.client();
+                let _ = c.send_mode(&bytes, m);
+                assert_streaming_reject(&mut c, &up, mark, statuses, false, &ctx);
+            });
         }
     }
+    assert_no_failures(&failures);
     // Leading zeros are legal hex digits; a parser may cap the line, but never misread it.
     let bytes = post(
         "Transfer-Encoding: chunked\r\n",

@@ -3,8 +3,20 @@
 //! no CTL in values (obs-text allowed), `1*DIGIT` Content-Length, chunked per RFC 9112 §7.1.
 
 /// Header fields in wire order, names as sent, values as raw bytes (OWS-trimmed).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Fields(pub Vec<(String, Vec<u8>)>);
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {}", crate::support::show(v))),
+            )
+            .finish()
+    }
+}
 
 impl Fields {
     /// The first value of `name` (case-insensitive), lossily decoded.

@@ -363,3 +363,26 @@ pub fn forward_case(
     assert_forwarded_form(&req, &ctx);
     (resp, req, c)
 }
+
+/// Run `f`, recording its panic message in `failures` instead of stopping: table-driven tests
+/// report every failing row, then fail once.
+pub fn soft(failures: &mut Vec<String>, name: &str, f: impl FnOnce()) {
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        failures.push(format!("{name}: {msg}"));
+    }
+}
+
+/// Fail with every recorded row failure.
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failing rows:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
