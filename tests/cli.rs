@@ -1,4 +1,5 @@
 //! `tollgate check` and `tollgate routes`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Gateway-generated error responses: statuses, `{"message"}` bodies, `x-amzn-ErrorType` and
 //! the request-id headers (SPEC-NOTES §2).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

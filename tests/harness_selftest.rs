@@ -1,5 +1,6 @@
 //! Self-test of the black-box harness (tests/support): the reference parser, the recording
 //! upstream's modes, the raw client and the oracles. Runs without a working gateway.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! the head-level cases, one byte per write (L12). Oracles: G1 (reject), G2 (forwarded form),
 //! G3 (canary). Behaviour decided for tollgate: every reject is the listed status with
 //! `Connection: close`, a `{"message"}` body and a closed socket; the upstream sees nothing.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! RELIABILITY §1.2 L01–L07 with small configured limits so every case is quick:
 //! headerTimeoutMs 1000, bodyTimeoutMs 1000, idleTimeoutMs 1500, maxBodyBytes 1 MiB.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

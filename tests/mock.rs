@@ -1,5 +1,6 @@
 //! MOCK integrations: status and body from the integration's templates, static response
 //! parameters, and the identity headers every REST response carries.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! HTTP_PROXY integration behaviour and RELIABILITY §1.3 upstream faults (U01–U06, U08,
 //! U10–U12), against the recording upstream.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

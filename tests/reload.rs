@@ -1,5 +1,6 @@
 //! RELIABILITY §1.4: reload under load (R01), invalid config (R02), in-flight requests across
 //! a reload (R03), reload storms (R06), SIGTERM drain (R09), and the admin API's token.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Addressing and route matching: execute-api hosts with `/{stage}`, HTTP API `$default`,
 //! custom domains with multi-level base paths, wildcard domains, `server.defaultApi`, and
 //! literal > `{param}` > `{proxy+}`, explicit method > ANY.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 

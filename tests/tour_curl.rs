@@ -1,5 +1,6 @@
 //! The README's 5-minute tour, driven by real `curl`: a GET through HTTP_PROXY, a MOCK route,
 //! a 403 Missing Authentication Token, and `curl -v` showing `x-amzn-RequestId`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 
