@@ -36,7 +36,12 @@ fn measure(name: &str, router: &Router, method: &[u8], paths: &[Vec<u8>], expect
     let mut params = Params::default();
     for p in paths {
         let found = matches!(router.find(method, p, &mut params), RouteMatch::Found(_));
-        assert_eq!(found, expect_found, "{name}: {}", String::from_utf8_lossy(p));
+        assert_eq!(
+            found,
+            expect_found,
+            "{name}: {}",
+            String::from_utf8_lossy(p)
+        );
     }
     let rounds = 200;
     let start = Instant::now();
@@ -59,7 +64,13 @@ fn main() {
             services.iter().map(|&s| f(s).into_bytes()).collect()
         };
         println!("{protocol:?} API, {ROUTES} routes");
-        measure("literal   GET /v1/serviceN/items", &router, b"GET", &paths(&|s| format!("/v1/service{s}/items")), true);
+        measure(
+            "literal   GET /v1/serviceN/items",
+            &router,
+            b"GET",
+            &paths(&|s| format!("/v1/service{s}/items")),
+            true,
+        );
         measure(
             "param     GET /v1/serviceN/items/{id}",
             &router,
@@ -81,7 +92,13 @@ fn main() {
             &paths(&|s| format!("/v1/service{s}/files/a/b/{s}.txt")),
             true,
         );
-        measure("miss      GET /v3/serviceN/items", &router, b"GET", &paths(&|s| format!("/v3/service{s}/items")), false);
+        measure(
+            "miss      GET /v3/serviceN/items",
+            &router,
+            b"GET",
+            &paths(&|s| format!("/v3/service{s}/items")),
+            false,
+        );
         measure(
             "miss      PATCH /v1/serviceN/items",
             &router,
