@@ -97,12 +97,14 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"message":"Forbidden"}"#,
             rest.then_some("ForbiddenException"),
         ),
+        // Captures of API Gateway's 504 carry `x-amzn-ErrorType: InternalServerErrorException`
+        // with this body (SPEC-NOTES §2 marks the type as unverified).
         ErrorKind::IntegrationTimeout if rest => b(
             504,
             Some("INTEGRATION_TIMEOUT"),
             "Endpoint request timed out",
             r#"{"message": "Endpoint request timed out"}"#,
-            None,
+            Some("InternalServerErrorException"),
         ),
         ErrorKind::IntegrationTimeout => b(
             504,

@@ -39,7 +39,7 @@ fn rest_defaults() {
     );
     assert_eq!(
         get(ErrorKind::IntegrationTimeout),
-        "HTTP/1.1 504 Gateway Timeout\r\ncontent-type: application/json\r\n\r\n{\"message\": \"Endpoint request timed out\"}"
+        "HTTP/1.1 504 Gateway Timeout\r\ncontent-type: application/json\r\nx-amzn-ErrorType: InternalServerErrorException\r\n\r\n{\"message\": \"Endpoint request timed out\"}"
     );
     assert_eq!(
         get(ErrorKind::IntegrationFailure),
@@ -115,7 +115,7 @@ fn custom_responses_and_fallbacks() {
     assert_eq!(t.get(ErrorKind::Forbidden).status, 403);
     assert_eq!(
         get(ErrorKind::IntegrationTimeout),
-        "HTTP/1.1 504 Gateway Timeout\r\ncontent-type: text/plain\r\nX-Fail: yes\r\n\r\nfailed: Endpoint request timed out"
+        "HTTP/1.1 504 Gateway Timeout\r\ncontent-type: text/plain\r\nx-amzn-ErrorType: InternalServerErrorException\r\nX-Fail: yes\r\n\r\nfailed: Endpoint request timed out"
     );
     // A configured specific type wins over DEFAULT_5XX even when it changes nothing.
     assert_eq!(
