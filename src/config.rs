@@ -1,12 +1,43 @@
 //! Pure configuration: bytes → raw values → validate (every error with its JSON path) →
 //! compile into one immutable [`Snapshot`].
 //!
-//! Architecture Invariant: no IO except through the injected [`Loader`]; nothing here knows
-//! about monoio. Only `compile` constructs a `Snapshot`.
+//! Codemap, in pipeline order:
+//! - `parse`: bytes → `serde_json::Value` (JSON, or YAML with CloudFormation tags turned into
+//!   their long-form intrinsics, which validation then reports by name).
+//! - `reader`: the path-tracking reader every validator uses (`$.stages[1].stageName`).
+//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`): the gateway file (docs/config.md).
+//! - `openapi` (+ `route_path`, `security`, `integration`, `uri`, `mock`, `regex`,
+//!   `templates`, `responses`): one API definition.
+//! - `compile`: validated specs → `Snapshot`; per-stage substitution, upstream interning,
+//!   rendering of mocks and gateway responses.
+//! - `router` (route trie, `Router::find`) and `host` (`Snapshot::resolve`, route table): what
+//!   the data plane calls per request.
+//!
+//! Architecture Invariant: no IO except through the injected [`Loader`] (and the environment
+//! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
+//! constructs a `Snapshot`.
 
+mod cidr;
+mod compile;
 mod defaults;
+mod domain;
+mod gateway;
+mod host;
+mod integration;
+mod mock;
+mod openapi;
+mod parse;
+mod reader;
+mod regex;
+mod responses;
+mod route_path;
 mod router;
+mod security;
+mod server;
 mod snapshot;
+mod stage;
+mod templates;
+mod uri;
 
 pub use defaults::*;
 pub use snapshot::*;
@@ -52,20 +83,85 @@ impl Loader for FsLoader {
 
 /// Parse, validate and compile the gateway file at `path`. Relative paths inside it resolve
 /// against its directory. `generation` is stamped into the snapshot.
-/// CONTRACT: implemented by the config work.
 pub fn load(
     path: &Path,
     loader: &dyn Loader,
     generation: u64,
 ) -> Result<Snapshot, Vec<ConfigError>> {
-    let _ = (path, loader, generation);
-    todo!("config::load")
+    load_with_env(path, loader, generation, &|name| std::env::var(name).ok())
+}
+
+/// `load` with an injected environment (`admin.tokenEnv`).
+pub(crate) fn load_with_env(
+    path: &Path,
+    loader: &dyn Loader,
+    generation: u64,
+    env: server::Env<'_>,
+) -> Result<Snapshot, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let spec = gateway::read_document(path, loader, &mut errors, None).and_then(|(doc, file)| {
+        gateway::validate_gateway(
+            &reader::Node::root(&doc, &file, "$"),
+            loader,
+            env,
+            &mut errors,
+        )
+    });
+    match spec {
+        Some(spec) if errors.is_empty() => {
+            compile::compile(spec, path.to_path_buf(), generation).map_err(dedup)
+        }
+        _ => Err(dedup(errors)),
+    }
 }
 
 /// Parse, validate and compile one OpenAPI 3.0 / Swagger 2.0 document (JSON or YAML) on its
-/// own, as a REST API with one stage `test`; used by the fixture test and `tollgate check`.
-/// CONTRACT: implemented by the config work.
+/// own, as API `test` with one stage `test` (no variables), served for any Host; used by the
+/// fixture test and `tollgate check`. The protocol is guessed: an OpenAPI 3 document with
+/// HTTP API markers (`x-amazon-apigateway-importexport-version`, `x-amazon-apigateway-cors`,
+/// a `/$default` path, or `payloadFormatVersion` on an integration) is an HTTP API, anything
+/// else a REST API.
 pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec<ConfigError>> {
-    let _ = (path, loader);
-    todo!("config::load_definition")
+    let mut errors = Vec::new();
+    let Some((doc, file)) = gateway::read_document(path, loader, &mut errors, None) else {
+        return Err(errors);
+    };
+    let protocol = openapi::guess_protocol(&doc);
+    let def =
+        openapi::validate_definition(&reader::Node::root(&doc, &file, "$"), protocol, &mut errors);
+    let Some(def) = def.filter(|_| errors.is_empty()) else {
+        return Err(dedup(errors));
+    };
+    let spec = gateway::GatewaySpec {
+        server: server::default_server(),
+        default_api: Some((0, Some(0))),
+        apis: vec![gateway::ApiEntry {
+            id: "test".into(),
+            name: None,
+            protocol,
+            endpoint: EndpointType::Regional,
+            def,
+        }],
+        stages: vec![gateway::StageEntry {
+            api: 0,
+            name: "test".into(),
+            variables: Vec::new(),
+        }],
+        domains: Vec::new(),
+    };
+    compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }
+
+/// A shared integration (`$ref`) or URI is checked once per route or stage; report it once.
+fn dedup(errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let mut out: Vec<ConfigError> = Vec::with_capacity(errors.len());
+    for e in errors {
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,9 +6,11 @@
 
 mod body;
 mod encode;
+mod fields;
 mod head;
 mod host;
 mod response;
+mod scan;
 
 pub use body::{BodyError, ChunkedDecoder, Decoded};
 pub use encode::{LAST_CHUNK, write_chunk_header, write_decimal};

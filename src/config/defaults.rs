@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::IoDriver;
+
 /// API Gateway's payload limit: 10 MB (DG:limits).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Header fields per request (hyper's and RELIABILITY's default).
@@ -41,3 +43,29 @@ pub const DEFAULT_ADMIN_ADDRESS: &str = "127.0.0.1:9901";
 /// Account and region placed in ARNs and events.
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// Listener when `server.listeners` is absent.
+pub const DEFAULT_LISTENER_ADDRESS: &str = "127.0.0.1:8080";
+/// IO driver when `server.ioDriver` is absent: plain io_uring (monoio's default setup).
+pub const DEFAULT_IO_DRIVER: IoDriver = IoDriver::Uring;
+/// `server.workers` when absent: one worker per core.
+pub const DEFAULT_WORKERS: usize = 0;
+
+// Upper bounds accepted in `server.limits` and `server.workers`: beyond them a value is a
+// typo, not a tuning choice.
+
+/// The head parser keeps header indices in a fixed array of this size.
+pub const MAX_MAX_HEADERS: u64 = 256;
+/// Any per-head byte limit (head, line, target, chunk extensions, trailers): 1 MiB.
+pub const MAX_HEAD_LIMIT_BYTES: u64 = 1024 * 1024;
+/// Request bodies: 1 GiB (API Gateway itself stops at 10 MB).
+pub const MAX_BODY_LIMIT_BYTES: u64 = 1024 * 1024 * 1024;
+/// Any timeout: one hour.
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// Connections per worker.
+pub const MAX_CONNECTIONS_PER_WORKER: u64 = 1_000_000;
+/// Idle upstream connections per upstream per worker.
+pub const MAX_UPSTREAM_IDLE_PER_HOST: u64 = 65_536;
+/// Worker threads.
+pub const MAX_WORKERS: u64 = 1024;
+/// Integration timeout cap: API Gateway's 29 s (`timeoutInMillis`).
+pub const MAX_INTEGRATION_TIMEOUT_MS: u64 = 29_000;

@@ -387,13 +387,12 @@ impl Snapshot {
     /// Resolve a normalized host (lower-case, no port, no trailing dot) and the request path
     /// (starting with `/`, no query) to an API and stage. CONTRACT.
     pub fn resolve(&self, host: &[u8], path: &[u8]) -> Result<Target, NoTarget> {
-        let _ = (host, path);
-        todo!("Snapshot::resolve")
+        super::host::resolve(self, host, path)
     }
 
     /// One row per (host, base path, stage, route) for `tollgate routes`. CONTRACT.
     pub fn route_table(&self) -> Vec<RouteRow> {
-        todo!("Snapshot::route_table")
+        super::host::route_table(self)
     }
 }
 
@@ -401,15 +400,22 @@ impl Router {
     /// Match `method` and a resource path (starting with `/`, no query) per API Gateway's
     /// rules (SPEC-NOTES §4). Fills `params` with spans into `path`. Allocation-free. CONTRACT.
     pub fn find(&self, method: &[u8], path: &[u8], params: &mut Params) -> RouteMatch {
-        let _ = (method, path, params);
-        todo!("Router::find")
+        self.inner.find(method, path, params)
     }
 }
 
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let _ = ip;
-        todo!("Cidr::contains")
+        use super::cidr::masked;
+        let matches = |ip: IpAddr| {
+            ip.is_ipv4() == self.addr.is_ipv4()
+                && masked(ip, self.prefix) == masked(self.addr, self.prefix)
+        };
+        let mapped = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        matches(ip) || mapped.is_some_and(matches)
     }
 }
 

@@ -219,7 +219,7 @@ async fn acquire(
         if addrs.is_empty() {
             return Err(UpstreamError::Failure);
         }
-        addrs[worker.ids.request_id()[0] as usize % addrs.len()]
+        addrs[worker.next_round_robin() % addrs.len()]
     };
     match monoio::time::timeout_at(deadline, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => {

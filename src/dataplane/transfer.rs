@@ -62,6 +62,11 @@ pub async fn request_body(
                         conn.up.extend_from_slice(b"\r\n");
                     }
                     conn.rb.consume(d.consumed);
+                    // A declared chunk size over the limit is refused before its data
+                    // arrives (RELIABILITY P09: `ffffffffffffffff` must not wait or wrap).
+                    if total.saturating_add(conn.decoder.chunk_remaining()) > limits.max_body_bytes {
+                        return Err(UpstreamError::ClientBody(413));
+                    }
                     if d.done {
                         conn.up.extend_from_slice(http1::LAST_CHUNK);
                         return flush_to_upstream(up, &mut conn.up, deadline).await;

@@ -44,6 +44,7 @@ pub struct Worker {
     pub ids: IdGen,
     pub pool: RefCell<Pool>,
     connections: Cell<usize>,
+    round_robin: Cell<usize>,
     draining: Cell<bool>,
     drain_wakers: RefCell<Vec<Waker>>,
 }
@@ -59,6 +60,7 @@ impl Worker {
             ids: IdGen::new(),
             pool: RefCell::new(Pool::default()),
             connections: Cell::new(0),
+            round_robin: Cell::new(id),
             draining: Cell::new(false),
             drain_wakers: RefCell::new(Vec::new()),
         }
@@ -78,6 +80,13 @@ impl Worker {
         let fresh = Rc::new(self.shared.current());
         *self.cached.borrow_mut() = fresh.clone();
         fresh
+    }
+
+    /// A per-core counter for spreading connections over an upstream's addresses.
+    pub fn next_round_robin(&self) -> usize {
+        let n = self.round_robin.get().wrapping_add(1);
+        self.round_robin.set(n);
+        n
     }
 
     #[inline]

@@ -1,5 +1,33 @@
 //! Request head parsing: httparse plus the strict checks httparse does not make.
-//! CONTRACT (implemented by the http1 work): signatures are fixed; bodies are to be written.
+//!
+//! Three passes over the head, each deciding what it can see:
+//! 1. `scan` (byte by byte, resumable): line ends, obs-fold, request-line shape, every limit;
+//!    at the end of the request line `target::check_request_line` (version, target);
+//! 2. httparse, once the whole head is there: field names and values;
+//! 3. `fields::interpret`: framing, Host, Connection, Upgrade, Expect.
+//!
+//! Choices where the RFCs leave one (each has a test):
+//! - Empty lines (CRLF only) before the request line are skipped and counted in `head_len`.
+//! - `HTTP/1.2`, `HTTP/0.9`, `http/1.1` → 400; `HTTP/2.0` … `HTTP/9.x` → 505.
+//! - Methods are tokens of at most 32 bytes (400 beyond), kept as sent (`get` ≠ `GET`).
+//! - Absolute-form needs a path: `http://a` and `http://a?q` → 400 (so `path` always starts
+//!   with `/`). Authority-form (`CONNECT host:443`) → 400.
+//! - `Host:` with an empty value → 400 (the gateway routes on it).
+//! - Transfer-Encoding: a single `chunked` is the only accepted value; well-formed other
+//!   codings (`gzip`, `identity`, `gzip, chunked`, `xchunked`) → 501; malformed lists,
+//!   `chunked` twice or with parameters, or two TE fields → 400. CL + TE → 400 whatever the
+//!   coding, and TE on HTTP/1.0 → 400.
+//! - `Content-Length: 5, 5` and repeated equal fields are one length; differing → 400.
+
+mod fields;
+mod target;
+#[cfg(test)]
+mod tests;
+
+use std::mem::MaybeUninit;
+
+use super::scan::{Mode, Scan, ScanError, ScanLimits, Step};
+use target::{RequestLine, check_request_line, span};
 
 /// A byte range into the buffer the head was parsed from. `u32` keeps the header table small.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -9,13 +37,16 @@ pub struct Span {
 }
 
 impl Span {
+    /// The bytes of `buf` in this span; empty if the span does not fit in `buf` (never
+    /// panics, so a span applied to the wrong buffer is a logic bug, not a crash).
     #[inline]
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        &buf[self.start as usize..self.end as usize]
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
     #[inline]
     pub fn len(&self) -> usize {
-        (self.end - self.start) as usize
+        self.end.saturating_sub(self.start) as usize
     }
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -132,6 +163,11 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// `Upgrade` header present (WebSocket later; proxied requests drop it now).
     pub upgrade: bool,
+    /// Where the scan of a `Partial` head stopped, so a trickled head is not rescanned from
+    /// the start on every read. Only used for early rejection: a completed head is always
+    /// checked whole, so a stale value (the buffer replaced without a `Complete`/error in
+    /// between) can never make a bad head pass.
+    resume: Scan,
 }
 
 impl RequestHead {
@@ -150,7 +186,25 @@ impl RequestHead {
             close: false,
             expect_continue: false,
             upgrade: false,
+            resume: Scan::default(),
         }
+    }
+
+    /// Reset every parsed field (the header table keeps its capacity).
+    fn clear(&mut self) {
+        self.method = Span::default();
+        self.target = Span::default();
+        self.form = TargetForm::Origin;
+        self.path = Span::default();
+        self.query = None;
+        self.version = Version::Http11;
+        self.headers.clear();
+        self.head_len = 0;
+        self.framing = Framing::None;
+        self.host = None;
+        self.close = false;
+        self.expect_continue = false;
+        self.upgrade = false;
     }
 }
 
@@ -166,6 +220,117 @@ pub fn parse_request(
     limits: &Limits,
     head: &mut RequestHead,
 ) -> Result<Status, RequestError> {
-    let _ = (buf, limits, head);
-    todo!("http1::parse_request")
+    head.clear();
+    let lim = ScanLimits {
+        mode: Mode::Request,
+        // Spans are u32 offsets: no head may reach 4 GiB.
+        max_head: limits.max_head_bytes.min(u32::MAX as usize),
+        max_fields: limits.max_headers.min(MAX_FIELDS),
+        max_line: limits.max_header_line,
+        max_target: limits.max_target,
+    };
+    let resumed = head.resume.pos() > 0 && head.resume.pos() <= buf.len();
+    let mut scan = if resumed {
+        head.resume
+    } else {
+        Scan::default()
+    };
+    head.resume = Scan::default();
+    let (head_len, line) = match scan_head(&mut scan, buf, &lim)? {
+        None => {
+            head.resume = scan;
+            return Ok(Status::Partial);
+        }
+        Some((len, Some(line))) if !resumed => (len, line),
+        // Resumed: the bytes before the resume point were checked by an earlier call on what
+        // should be the same buffer. Check them again rather than trust that.
+        Some(_) => match scan_head(&mut Scan::default(), buf, &lim)? {
+            Some((len, Some(line))) => (len, line),
+            _ => return Err(RequestError::BadRequest("head changed between reads")),
+        },
+    };
+    head.method = line.method;
+    head.target = line.target;
+    head.form = line.form;
+    head.path = line.path;
+    head.query = line.query;
+    head.version = line.version;
+    head.head_len = head_len;
+    fill_headers(
+        buf.get(..head_len).unwrap_or_default(),
+        lim.max_fields,
+        head,
+    )?;
+    fields::interpret(buf, &line, head)?;
+    Ok(Status::Complete)
+}
+
+/// httparse never sees more slots than this, whatever `Limits::max_headers` says.
+const MAX_FIELDS: usize = 256;
+
+/// Run the scan to the end of the head, checking the request line when it ends. `None`:
+/// partial. The line is `None` only if the scan was resumed after the request line.
+fn scan_head(
+    scan: &mut Scan,
+    buf: &[u8],
+    lim: &ScanLimits,
+) -> Result<Option<(usize, Option<RequestLine>)>, RequestError> {
+    let mut line = None;
+    loop {
+        match scan.run(buf, lim) {
+            Ok(Step::Partial) => return Ok(None),
+            Ok(Step::StartLine) => line = Some(check_request_line(buf, &scan.line)?),
+            Ok(Step::Complete(len)) => return Ok(Some((len, line))),
+            Err(ScanError::Bad(reason)) => return Err(RequestError::BadRequest(reason)),
+            Err(ScanError::TooLarge) => return Err(RequestError::HeaderTooLarge),
+            Err(ScanError::UriTooLong) => return Err(RequestError::UriTooLong),
+        }
+    }
+}
+
+/// Parse the complete head with httparse and record the fields as spans of `buf`.
+fn fill_headers(buf: &[u8], max_fields: usize, head: &mut RequestHead) -> Result<(), RequestError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let slots = slots.get_mut(..max_fields).unwrap_or_default();
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(len)) if len == buf.len() => {}
+        Ok(_) => return Err(RequestError::BadRequest("malformed head")),
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeaderTooLarge),
+        Err(httparse::Error::HeaderName) => {
+            return Err(RequestError::BadRequest("invalid field name"));
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(RequestError::BadRequest("invalid field value"));
+        }
+        Err(_) => return Err(RequestError::BadRequest("malformed request line")),
+    }
+    for h in req.headers.iter() {
+        let (Some(name), Some(value)) = (sub_span(buf, h.name.as_bytes()), sub_span(buf, h.value))
+        else {
+            return Err(RequestError::BadRequest("malformed head"));
+        };
+        head.headers.push((name, trim_span(buf, value)));
+    }
+    Ok(())
+}
+
+/// The span of `part`, a sub-slice of `buf` (as httparse returns them).
+pub(super) fn sub_span(buf: &[u8], part: &[u8]) -> Option<Span> {
+    let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= buf.len()).then(|| span(start, end))
+}
+
+/// Narrow `s` to exclude optional whitespace (SP / HTAB) at both ends.
+pub(super) fn trim_span(buf: &[u8], s: Span) -> Span {
+    let ows = |b: &&u8| matches!(**b, b' ' | b'\t');
+    let v = s.get(buf);
+    let lead = v.iter().take_while(ows).count();
+    let trail = v.iter().skip(lead).rev().take_while(ows).count();
+    // Both counts are at most `s.len()`, which fits in u32.
+    Span {
+        start: s.start + lead as u32,
+        end: s.end - trail as u32,
+    }
 }

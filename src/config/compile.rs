@@ -1,0 +1,323 @@
+//! Step three: validated specs → one immutable `Snapshot`. Per stage, integration URIs get
+//! the stage's variables substituted and parsed into an interned upstream and path/query
+//! pieces; gateway responses and mocks are rendered; the host table is built.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use arc_swap::ArcSwap;
+use hashbrown::HashMap;
+
+use super::gateway::{ApiEntry, GatewaySpec, StageEntry};
+use super::integration::{HttpProxySpec, IntegrationSpec, SourceSpec, TargetSpec};
+use super::mock::MockSpec;
+use super::reader::{Errors, Loc};
+use super::responses::{render, render_responses};
+use super::uri::{Piece, instantiate};
+use super::*;
+
+/// Stable upstream identity across reloads (FNV-1a over scheme, host and port).
+fn upstream_key(scheme: Scheme, host: &str, port: u16) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let scheme_byte = [scheme as u8];
+    for b in scheme_byte
+        .iter()
+        .chain(host.as_bytes())
+        .chain(&port.to_be_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+struct Upstreams {
+    list: Vec<Upstream>,
+    index: HashMap<(u8, String, u16), UpstreamIdx>,
+}
+
+impl Upstreams {
+    fn intern(&mut self, scheme: Scheme, host: &str, port: u16) -> UpstreamIdx {
+        if let Some(&i) = self.index.get(&(scheme as u8, host.to_string(), port)) {
+            return i;
+        }
+        let idx = UpstreamIdx(self.list.len() as u32);
+        let default_port = if scheme == Scheme::Http { 80 } else { 443 };
+        let host_header = match (host.contains(':'), port == default_port) {
+            (true, true) => format!("[{host}]"),
+            (true, false) => format!("[{host}]:{port}"),
+            (false, true) => host.to_string(),
+            (false, false) => format!("{host}:{port}"),
+        };
+        // No DNS here: names stay unresolved for the control plane's resolver.
+        let addrs = host
+            .parse::<IpAddr>()
+            .map(|ip| vec![SocketAddr::new(ip, port)])
+            .unwrap_or_default();
+        self.list.push(Upstream {
+            scheme,
+            host: host.to_string(),
+            port,
+            host_header: host_header.into_bytes().into(),
+            addrs: ArcSwap::from_pointee(addrs),
+            key: upstream_key(scheme, host, port),
+        });
+        self.index
+            .insert((scheme as u8, host.to_string(), port), idx);
+        idx
+    }
+}
+
+pub(crate) fn compile(
+    spec: GatewaySpec,
+    source: PathBuf,
+    generation: u64,
+) -> Result<Snapshot, Errors> {
+    let GatewaySpec {
+        server,
+        default_api,
+        apis: api_entries,
+        stages: stage_entries,
+        domains: domain_entries,
+    } = spec;
+    let mut errors = Errors::new();
+    let mut upstreams = Upstreams {
+        list: Vec::new(),
+        index: HashMap::new(),
+    };
+    let mut apis: Vec<Api> = api_entries.iter().map(api_shell).collect();
+    let mut stages = Vec::with_capacity(stage_entries.len());
+    for (i, s) in stage_entries.iter().enumerate() {
+        let api = &mut apis[s.api];
+        let idx = StageIdx(i as u32);
+        api.stages.insert(s.name.as_bytes().into(), idx);
+        if s.name == "$default" {
+            api.default_stage = Some(idx);
+        }
+        stages.push(compile_stage(
+            s,
+            &api_entries[s.api],
+            api,
+            &mut upstreams,
+            &mut errors,
+        ));
+    }
+    let mut execute_api = HashMap::new();
+    for (i, a) in api_entries.iter().enumerate() {
+        if !a.def.disable_execute_api {
+            execute_api.insert(a.id.as_bytes().into(), ApiIdx(i as u32));
+        }
+    }
+    let mut domains = HashMap::new();
+    let mut wildcard_domains = Vec::new();
+    let mut domain_list = Vec::new();
+    for (i, d) in domain_entries.into_iter().enumerate() {
+        let idx = DomainIdx(i as u32);
+        match d.name.strip_prefix('*') {
+            Some(suffix) => wildcard_domains.push((suffix.as_bytes().into(), idx)),
+            None => {
+                domains.insert(d.name.as_bytes().into(), idx);
+            }
+        }
+        let mut mappings: Vec<BasePathMapping> = d
+            .mappings
+            .into_iter()
+            .map(|m| BasePathMapping {
+                base_path: m.base_path.into_bytes().into(),
+                api: ApiIdx(m.api as u32),
+                stage: StageIdx(m.stage as u32),
+            })
+            .collect();
+        let segments = |m: &BasePathMapping| {
+            if m.base_path.is_empty() {
+                0
+            } else {
+                m.base_path.split(|&b| b == b'/').count()
+            }
+        };
+        mappings.sort_by_key(|m| std::cmp::Reverse(segments(m)));
+        domain_list.push(Domain {
+            name: d.name,
+            mappings,
+        });
+    }
+    wildcard_domains.sort_by_key(|(s, _): &(Box<[u8]>, DomainIdx)| std::cmp::Reverse(s.len()));
+    let hosts = HostTable {
+        execute_api,
+        domains,
+        wildcard_domains,
+        domain_list,
+        default_api: default_api.map(|(a, s)| DefaultApi {
+            api: ApiIdx(a as u32),
+            stage: s.map(|s| StageIdx(s as u32)),
+        }),
+    };
+    // Routes and routers move out of the specs last: the stages above borrowed them.
+    for (api, entry) in apis.iter_mut().zip(api_entries) {
+        api.router = entry.def.router;
+        api.routes = entry.def.routes.into_iter().map(|r| r.route).collect();
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Snapshot {
+        generation,
+        source,
+        server,
+        apis,
+        stages,
+        upstreams: upstreams.list,
+        hosts,
+        edge_responses: render_responses(Protocol::Rest, &Default::default()),
+    })
+}
+
+/// An API without its routes and router (moved in at the end) and stages (filled by the
+/// caller).
+fn api_shell(a: &ApiEntry) -> Api {
+    Api {
+        id: a.id.clone(),
+        name: a
+            .name
+            .clone()
+            .or_else(|| a.def.title.clone())
+            .unwrap_or_else(|| a.id.clone()),
+        protocol: a.protocol,
+        endpoint_type: a.endpoint,
+        router: super::router::RouterBuilder::new(a.protocol).build(),
+        routes: Vec::new(),
+        stages: HashMap::new(),
+        default_stage: None,
+        responses: render_responses(a.protocol, &a.def.responses),
+    }
+}
+
+fn compile_stage(
+    s: &StageEntry,
+    entry: &ApiEntry,
+    api: &Api,
+    ups: &mut Upstreams,
+    errors: &mut Errors,
+) -> Stage {
+    let mut integrations = Vec::with_capacity(entry.def.routes.len());
+    for r in &entry.def.routes {
+        let integration = match &r.integration {
+            IntegrationSpec::Mock(m) => Integration::Mock(mock(m, api)),
+            IntegrationSpec::HttpProxy(h) => match http_proxy(h, s, ups, errors) {
+                Some(p) => Integration::HttpProxy(p),
+                None => Integration::Mock(mock(&MockSpec::default(), api)),
+            },
+        };
+        integrations.push(integration);
+    }
+    Stage {
+        api: ApiIdx(s.api as u32),
+        name: s.name.clone(),
+        variables: s.variables.clone(),
+        integrations,
+    }
+}
+
+fn mock(m: &MockSpec, api: &Api) -> Mock {
+    match &m.response {
+        Some(r) => Mock {
+            response: render(r.status, &r.content_type, &r.headers, r.body.as_bytes()),
+        },
+        // No integration response for the status: API Gateway's 500 "Internal server error".
+        None => Mock {
+            response: api.responses.get(ErrorKind::InternalError).clone(),
+        },
+    }
+}
+
+fn http_proxy(
+    h: &HttpProxySpec,
+    s: &StageEntry,
+    ups: &mut Upstreams,
+    errors: &mut Errors,
+) -> Option<HttpProxy> {
+    // Exhaustive, so a new spec field cannot be silently ignored here.
+    let HttpProxySpec {
+        uri,
+        uri_loc,
+        method,
+        request_parameters: mappings,
+        uri_params,
+        timeout,
+    } = h;
+    let var = |name: &str| {
+        s.variables
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let parsed = match instantiate(uri, &var) {
+        Ok(p) => p,
+        Err(e) => {
+            uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
+            return None;
+        }
+    };
+    let mut ok = true;
+    let mut resolve =
+        |source: &SourceSpec, loc: &Loc, errors: &mut Errors| -> Option<ParamSource> {
+            Some(match source {
+                SourceSpec::Static(v) => ParamSource::Static(v.as_bytes().into()),
+                SourceSpec::Path(i) => ParamSource::Path(*i),
+                SourceSpec::QueryString(q) => ParamSource::QueryString(q.as_bytes().into()),
+                SourceSpec::Header(n) => ParamSource::Header(n.as_bytes().into()),
+                SourceSpec::Context(c) => ParamSource::Context(*c),
+                SourceSpec::StageVar(name) => match var(name) {
+                    Some(v) => ParamSource::Static(v.into_bytes().into()),
+                    None => {
+                        loc.err(
+                            errors,
+                            format!("stage `{}`: stage variable `{name}` is not defined", s.name),
+                        );
+                        ok = false;
+                        return None;
+                    }
+                },
+            })
+        };
+    let mut pieces = |list: &[Piece], errors: &mut Errors| -> Vec<UriPiece> {
+        let mut out = Vec::with_capacity(list.len());
+        for p in list {
+            match p {
+                Piece::Lit(l) => out.push(UriPiece::Literal(l.as_bytes().into())),
+                Piece::Param(name) => {
+                    let source = uri_params.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+                    if let Some(v) = source.and_then(|src| resolve(src, uri_loc, errors)) {
+                        out.push(UriPiece::Value(v));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let path = pieces(&parsed.path, errors);
+    let query = pieces(&parsed.query, errors);
+    let mut request_parameters = Vec::with_capacity(mappings.len());
+    for (target, source, loc) in mappings {
+        let target = match target {
+            TargetSpec::Header(n) => ParamTarget::Header(n.as_bytes().into()),
+            TargetSpec::QueryString(n) => ParamTarget::QueryString(n.as_bytes().into()),
+            TargetSpec::Path(_) => continue,
+        };
+        if let Some(source) = resolve(source, loc, errors) {
+            request_parameters.push(ParamMapping { target, source });
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let upstream = ups.intern(parsed.scheme, &parsed.host, parsed.port);
+    Some(HttpProxy {
+        upstream,
+        method: method.as_ref().map(|m| m.as_bytes().into()),
+        path,
+        query,
+        request_parameters,
+        timeout: *timeout,
+    })
+}

@@ -1,0 +1,371 @@
+//! Gateway responses: `x-amazon-apigateway-gateway-responses` validation and pre-rendering of
+//! every `ErrorKind` (SPEC-NOTES §2), plus the shared status-line renderer.
+
+use bytes::Bytes;
+
+use super::reader::{Errors, Node};
+use super::templates::{check_literal_template, pick_template};
+use super::{ErrorKind, GatewayResponses, Protocol, Rendered};
+
+/// API Gateway's gateway response types (botocore `GatewayResponseType`).
+pub(crate) const RESPONSE_TYPES: [&str; 21] = [
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "RESOURCE_NOT_FOUND",
+    "UNAUTHORIZED",
+    "INVALID_API_KEY",
+    "ACCESS_DENIED",
+    "AUTHORIZER_FAILURE",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "INVALID_SIGNATURE",
+    "EXPIRED_TOKEN",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "API_CONFIGURATION_ERROR",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "BAD_REQUEST_PARAMETERS",
+    "BAD_REQUEST_BODY",
+    "REQUEST_TOO_LARGE",
+    "THROTTLED",
+    "QUOTA_EXCEEDED",
+    "WAF_FILTERED",
+];
+
+/// One configured gateway response.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CustomResponse {
+    pub status: Option<u16>,
+    /// `gatewayresponse.header.X` → static value.
+    pub headers: Vec<(String, String)>,
+    /// (content type, literal template).
+    pub template: Option<(String, String)>,
+}
+
+/// The configured responses of one API, by type.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ResponsesSpec {
+    pub custom: Vec<(&'static str, CustomResponse)>,
+}
+
+impl ResponsesSpec {
+    fn get(&self, ty: &str) -> Option<&CustomResponse> {
+        self.custom.iter().find(|(t, _)| *t == ty).map(|(_, r)| r)
+    }
+}
+
+/// Built-in response of a kind: status, gateway response type, message, literal body and
+/// `x-amzn-ErrorType` (REST only).
+struct BuiltIn {
+    status: u16,
+    ty: Option<&'static str>,
+    message: &'static str,
+    body: &'static str,
+    error_type: Option<&'static str>,
+}
+
+fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
+    let rest = protocol == Protocol::Rest;
+    let b = |status, ty, message, body, error_type| BuiltIn {
+        status,
+        ty,
+        message,
+        body,
+        error_type,
+    };
+    match kind {
+        ErrorKind::MissingAuthenticationToken if rest => b(
+            403,
+            Some("MISSING_AUTHENTICATION_TOKEN"),
+            "Missing Authentication Token",
+            r#"{"message":"Missing Authentication Token"}"#,
+            Some("MissingAuthenticationTokenException"),
+        ),
+        // HTTP APIs answer a missing route with 404 Not Found.
+        ErrorKind::MissingAuthenticationToken | ErrorKind::NotFound => b(
+            404,
+            Some("RESOURCE_NOT_FOUND"),
+            "Not Found",
+            r#"{"message":"Not Found"}"#,
+            None,
+        ),
+        // Unknown stage/base path: decided before any API's gateway responses apply.
+        ErrorKind::Forbidden => b(
+            403,
+            None,
+            "Forbidden",
+            r#"{"message":"Forbidden"}"#,
+            rest.then_some("ForbiddenException"),
+        ),
+        // Captures of API Gateway's 504 carry `x-amzn-ErrorType: InternalServerErrorException`
+        // with this body (SPEC-NOTES §2 marks the type as unverified).
+        ErrorKind::IntegrationTimeout if rest => b(
+            504,
+            Some("INTEGRATION_TIMEOUT"),
+            "Endpoint request timed out",
+            r#"{"message": "Endpoint request timed out"}"#,
+            Some("InternalServerErrorException"),
+        ),
+        ErrorKind::IntegrationTimeout => b(
+            504,
+            None,
+            "Gateway Timeout",
+            r#"{"message":"Gateway Timeout"}"#,
+            None,
+        ),
+        ErrorKind::IntegrationFailure if rest => b(
+            502,
+            Some("INTEGRATION_FAILURE"),
+            "Internal server error",
+            r#"{"message": "Internal server error"}"#,
+            Some("InternalServerErrorException"),
+        ),
+        ErrorKind::IntegrationFailure => b(
+            502,
+            None,
+            "Internal Server Error",
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
+        ErrorKind::RequestTooLarge => b(
+            413,
+            rest.then_some("REQUEST_TOO_LARGE"),
+            "Request Too Long",
+            r#"{"message":"Request Too Long"}"#,
+            None,
+        ),
+        ErrorKind::InternalError if rest => b(
+            500,
+            Some("API_CONFIGURATION_ERROR"),
+            "Internal server error",
+            r#"{"message": "Internal server error"}"#,
+            None,
+        ),
+        ErrorKind::InternalError => b(
+            500,
+            None,
+            "Internal Server Error",
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
+    }
+}
+
+/// The table of an API (or the edge, with an empty spec): a configured specific type wins,
+/// then DEFAULT_4XX/DEFAULT_5XX by the type's default status class, then the built-in.
+/// Customized responses keep the built-in `x-amzn-ErrorType`.
+pub(crate) fn render_responses(protocol: Protocol, spec: &ResponsesSpec) -> GatewayResponses {
+    GatewayResponses {
+        table: ErrorKind::ALL.map(|kind| render_kind(kind, protocol, spec)),
+    }
+}
+
+fn render_kind(kind: ErrorKind, protocol: Protocol, spec: &ResponsesSpec) -> Rendered {
+    let b = built_in(kind, protocol);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(t) = b.error_type {
+        headers.push(("x-amzn-ErrorType".into(), t.into()));
+    }
+    let custom = b.ty.and_then(|ty| {
+        let class = if b.status < 500 {
+            "DEFAULT_4XX"
+        } else {
+            "DEFAULT_5XX"
+        };
+        spec.get(ty).or_else(|| spec.get(class))
+    });
+    let Some(c) = custom else {
+        return render(b.status, "application/json", &headers, b.body.as_bytes());
+    };
+    let (content_type, body) = match &c.template {
+        Some((ct, text)) => (ct.as_str(), substitute(text, b.message)),
+        None => (
+            "application/json",
+            substitute("{\"message\":$context.error.messageString}", b.message),
+        ),
+    };
+    headers.extend(c.headers.iter().cloned());
+    render(
+        c.status.unwrap_or(b.status),
+        content_type,
+        &headers,
+        body.as_bytes(),
+    )
+}
+
+fn substitute(template: &str, message: &str) -> String {
+    let quoted = serde_json::to_string(message).unwrap_or_default();
+    template
+        .replace("$context.error.messageString", &quoted)
+        .replace("$context.error.message", message)
+}
+
+/// `HTTP/1.1 {status} {reason}\r\n`, `content-type`, then the header lines. A header named
+/// `content-type` replaces the default one.
+pub(crate) fn render(
+    status: u16,
+    content_type: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Rendered {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    let ct = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map_or(content_type, |(_, v)| v);
+    head.push_str(&format!("content-type: {ct}\r\n"));
+    for (name, value) in headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    Rendered {
+        status,
+        head: Bytes::from(head),
+        body: Bytes::copy_from_slice(body),
+    }
+}
+
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// A status code written as a string or a number, 100..=599.
+pub(crate) fn status_code(n: &Node<'_>, errors: &mut Errors) -> Option<u16> {
+    let s = n.str_or_number(errors)?;
+    match s.parse::<u16>() {
+        Ok(v) if (100..=599).contains(&v) => Some(v),
+        _ => {
+            n.err(
+                errors,
+                format!("`{s}` is not an HTTP status code (100 to 599)"),
+            );
+            None
+        }
+    }
+}
+
+/// `'static value'` → `static value`.
+pub(crate) fn quoted_literal(s: &str) -> Option<&str> {
+    s.strip_prefix('\'')?.strip_suffix('\'')
+}
+
+pub(crate) fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+pub(crate) fn header_value_ok(v: &str) -> bool {
+    v.bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+}
+
+/// Validate `x-amazon-apigateway-gateway-responses`.
+pub(crate) fn validate_gateway_responses(node: &Node<'_>, errors: &mut Errors) -> ResponsesSpec {
+    let mut spec = ResponsesSpec::default();
+    for (ty, n) in node.entries(errors).unwrap_or_default() {
+        let Some(&ty) = RESPONSE_TYPES.iter().find(|t| **t == ty) else {
+            n.err(errors, format!("unknown gateway response type `{ty}`"));
+            continue;
+        };
+        let Some(mut obj) = n.obj(errors) else {
+            continue;
+        };
+        let mut r = CustomResponse::default();
+        if let Some(s) = obj.opt_non_null("statusCode") {
+            r.status = status_code(&s, errors);
+        }
+        if let Some(p) = obj.opt_non_null("responseParameters") {
+            for (key, value, vn) in p.string_map(errors).unwrap_or_default() {
+                let Some(name) = key.strip_prefix("gatewayresponse.header.") else {
+                    vn.err(
+                        errors,
+                        format!("gateway response parameter `{key}` is not supported yet"),
+                    );
+                    continue;
+                };
+                if !header_name_ok(name) {
+                    vn.err(errors, format!("invalid header name `{name}`"));
+                    continue;
+                }
+                match quoted_literal(value) {
+                    Some(v) if header_value_ok(v) => r.headers.push((name.to_string(), v.to_string())),
+                    Some(_) => vn.err(errors, "header values cannot contain control characters"),
+                    None => vn.err(errors, format!("gateway response parameter value `{value}` is not supported yet (only static '...' values are)")),
+                }
+            }
+        }
+        if let Some(t) = obj.opt_non_null("responseTemplates")
+            && let Some((ct, text, tn)) = pick_template(&t, errors)
+            && check_literal_template(
+                &tn,
+                text,
+                &["$context.error.messageString", "$context.error.message"],
+                errors,
+            )
+        {
+            r.template = Some((ct.to_string(), text.to_string()));
+        }
+        obj.accept("defaultResponse");
+        obj.finish(errors);
+        spec.custom.push((ty, r));
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! `stages[]`: AWS Stage shape (`apiId`/`restApiId`, `stageName`, `variables`/`stageVariables`,
+//! `description`, `deploymentId`, `tags`); properties of later features are reported by name.
+
+use super::Protocol;
+use super::gateway::{Declared, api_index};
+use super::reader::{Errors, Node};
+use super::uri::stage_var_name_ok;
+
+pub(crate) struct StageEntry {
+    pub api: usize,
+    pub name: String,
+    pub variables: Vec<(String, String)>,
+}
+
+const STAGE_UNSUPPORTED: [&str; 11] = [
+    "methodSettings",
+    "cacheClusterEnabled",
+    "cacheClusterSize",
+    "accessLogSettings",
+    "canarySettings",
+    "throttle",
+    "tracingEnabled",
+    "defaultRouteSettings",
+    "routeSettings",
+    "clientCertificateId",
+    "webAclArn",
+];
+
+pub(crate) fn stage(
+    item: &Node<'_>,
+    declared: &Declared,
+    errors: &mut Errors,
+) -> Option<StageEntry> {
+    let mut obj = item.obj(errors)?;
+    let api_node = obj.alias("apiId", "restApiId", errors);
+    if api_node.is_none() {
+        item.err(errors, "missing required property `apiId` (or `restApiId`)");
+    }
+    let name_node = obj.req("stageName", errors);
+    let vars_node = obj.alias("variables", "stageVariables", errors);
+    for key in ["description", "deploymentId"] {
+        if let Some(n) = obj.opt_non_null(key) {
+            n.str(errors);
+        }
+    }
+    if let Some(n) = obj.opt_non_null("tags") {
+        n.string_map(errors);
+    }
+    obj.unsupported(&STAGE_UNSUPPORTED, errors);
+    obj.finish(errors);
+    let mut variables = Vec::new();
+    for (k, v, n) in vars_node
+        .and_then(|n| n.string_map(errors))
+        .unwrap_or_default()
+    {
+        if !stage_var_name_ok(k) {
+            n.err(
+                errors,
+                format!("stage variable name `{k}` must match `[A-Za-z0-9_]{{1,64}}`"),
+            );
+        } else if v.len() > 512
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b))
+        {
+            n.err(
+                errors,
+                "stage variable values are up to 512 characters of `A-Za-z0-9-._~:/?#&=,`",
+            );
+        } else {
+            variables.push((k.to_string(), v.to_string()));
+        }
+    }
+    let api_node = api_node?;
+    let api = api_index(declared, api_node.str(errors)?, &api_node.loc(), errors)?;
+    let name_node = name_node?;
+    let name = name_node.str(errors)?;
+    let protocol = declared.apis[api].1;
+    let ok = if name == "$default" {
+        if protocol != Protocol::Http {
+            name_node.err(errors, "the `$default` stage exists only for HTTP APIs");
+        }
+        true
+    } else {
+        (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if !ok {
+        name_node.err(
+            errors,
+            format!("stage name `{name}` must match `[A-Za-z0-9_-]{{1,128}}`"),
+        );
+        return None;
+    }
+    Some(StageEntry {
+        api,
+        name: name.to_string(),
+        variables,
+    })
+}

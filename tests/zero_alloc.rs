@@ -1,0 +1,164 @@
+//! DESIGN §4: the fast path does not allocate in steady state. The data plane runs in this
+//! process under a counting global allocator; after a warm-up, thousands of proxied and MOCK
+//! requests on keep-alive connections must not allocate at all.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const UPSTREAM_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nServer: origin\r\n\r\nhello world\n";
+
+/// A keep-alive origin that answers every request head with a fixed response, using only a
+/// stack buffer (so it does not allocate either).
+fn origin() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                let mut len = 0;
+                loop {
+                    let Ok(n) = s.read(&mut buf[len..]) else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    len += n;
+                    while let Some(end) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
+                        if s.write_all(UPSTREAM_RESPONSE).is_err() {
+                            return;
+                        }
+                        buf.copy_within(end + 4..len, 0);
+                        len -= end + 4;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Send `request` and read one response (Content-Length framed) into `buf`; returns status.
+fn exchange(client: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> u16 {
+    client.write_all(request).unwrap();
+    let mut len = 0;
+    loop {
+        let n = client.read(&mut buf[len..]).unwrap();
+        assert!(n > 0, "gateway closed the connection");
+        len += n;
+        let head = &buf[..len];
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            let text = std::str::from_utf8(&head[..end]).unwrap();
+            // No allocation here either: this thread is counted too.
+            let cl: usize = text
+                .lines()
+                .find(|l| l.len() > 15 && l[..15].eq_ignore_ascii_case("content-length:"))
+                .map(|l| l[15..].trim().parse().unwrap())
+                .unwrap_or(0);
+            if len >= end + 4 + cl {
+                return text[9..12].parse().unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn steady_state_requests_do_not_allocate() {
+    let origin_port = origin();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("tollgate-zero-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let definition = serde_json::json!({
+        "openapi": "3.0.1",
+        "info": {"title": "zero-alloc", "version": "1"},
+        "paths": {
+            "/mock": {"get": {"x-amazon-apigateway-integration": {
+                "type": "mock",
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+                "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": "{\"ok\":true}"}}}
+            }}},
+            "/{proxy+}": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {
+                "type": "http_proxy", "httpMethod": "ANY",
+                "uri": format!("http://127.0.0.1:{origin_port}/{{proxy}}")
+            }}}
+        }
+    });
+    let config = serde_json::json!({
+        "server": {
+            "listeners": [{"address": format!("127.0.0.1:{port}")}],
+            "admin": null,
+            "workers": 1,
+            "defaultApi": {"apiId": "za", "stage": "test"}
+        },
+        "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
+        "stages": [{"apiId": "za", "stageName": "test"}]
+    });
+    let path = dir.join("gateway.json");
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let snapshot =
+        tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
+    let shared = Arc::new(tollgate::dataplane::Shared::new(snapshot, 1));
+    tollgate::dataplane::start(shared, 1).expect("worker starts");
+
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let proxied = b"GET /items/42?x=1 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: zero-alloc\r\nAccept: */*\r\n\r\n";
+    let post = b"POST /items HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
+    let mock = b"GET /mock HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..2_000 {
+        assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
+        assert_eq!(exchange(&mut client, post, &mut buf), 200);
+        assert_eq!(exchange(&mut client, mock, &mut buf), 200);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    const N: u64 = 5_000;
+    for _ in 0..N {
+        assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
+        assert_eq!(exchange(&mut client, post, &mut buf), 200);
+        assert_eq!(exchange(&mut client, mock, &mut buf), 200);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    println!("{allocations} allocations over {} requests", 3 * N);
+    assert_eq!(allocations, 0, "the steady-state request path allocated");
+    let _ = std::fs::remove_dir_all(&dir);
+}
