@@ -35,6 +35,8 @@ pub enum UpstreamError {
     ClientBody(u16),
     /// The client went away.
     ClientGone,
+    /// The upstream answered (or closed) before the request body was complete.
+    EarlyResponse,
 }
 
 /// The head is already in `conn.up`. Returns what the client connection does next.
@@ -68,6 +70,7 @@ pub async fn forward(
     let replayable = framing == Framing::None || body_in_head;
     let deadline = Instant::now() + proxy.timeout;
     let mut sent_continue = false;
+    let mut body_complete = true;
 
     let mut attempt = 0;
     let mut up = loop {
@@ -94,9 +97,15 @@ pub async fn forward(
                     return Outcome::Close;
                 }
             }
-            let r = transfer::request_body(client, conn, &mut up, framing, &limits, deadline).await;
-            if let Err(e) = r {
-                return fail(worker, client, conn, snap, api, e, meta, false).await;
+            match transfer::request_body(client, conn, &mut up, framing, &limits, deadline).await {
+                Ok(()) => {}
+                // Relay the upstream's answer; the rest of the client's body stays unread,
+                // so the client connection closes after it and the upstream one is dropped.
+                Err(UpstreamError::EarlyResponse) => {
+                    meta.close = true;
+                    body_complete = false;
+                }
+                Err(e) => return fail(worker, client, conn, snap, api, e, meta, false).await,
             }
         }
         match read_response_head(&mut up, conn, &limits, meta.head_request, deadline).await {
@@ -178,6 +187,7 @@ pub async fn forward(
         Err(transfer::BodyFailure::Upstream) => return Outcome::Close,
     };
     let poolable = clean
+        && body_complete
         && !upstream_close
         && up.rb.is_empty()
         && matches!(
@@ -315,6 +325,8 @@ async fn fail(
     conn.wb.clear();
     match e {
         UpstreamError::ClientGone => return Outcome::Close,
+        // Handled by `forward` (the response is relayed); never reaches here.
+        UpstreamError::EarlyResponse => return Outcome::Close,
         UpstreamError::ClientBody(413) => {
             meta.close = true;
             respond::gateway_error(

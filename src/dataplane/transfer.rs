@@ -34,7 +34,7 @@ pub async fn request_body(
             let mut left = n;
             while left > 0 {
                 if conn.rb.is_empty() {
-                    fill_from_client(client, conn, limits).await?;
+                    fill_from_client(client, conn, up, limits).await?;
                 }
                 let take = (left as usize).min(conn.rb.data().len());
                 write_with_deadline(&mut conn.rb, &mut up.stream, take, deadline).await?;
@@ -64,7 +64,8 @@ pub async fn request_body(
                     conn.rb.consume(d.consumed);
                     // A declared chunk size over the limit is refused before its data
                     // arrives (RELIABILITY P09: `ffffffffffffffff` must not wait or wrap).
-                    if total.saturating_add(conn.decoder.chunk_remaining()) > limits.max_body_bytes {
+                    if total.saturating_add(conn.decoder.chunk_remaining()) > limits.max_body_bytes
+                    {
                         return Err(UpstreamError::ClientBody(413));
                     }
                     if d.done {
@@ -81,22 +82,30 @@ pub async fn request_body(
                 if !conn.up.is_empty() {
                     flush_to_upstream(up, &mut conn.up, deadline).await?;
                 }
-                fill_from_client(client, conn, limits).await?;
+                fill_from_client(client, conn, up, limits).await?;
             }
         }
     }
 }
 
+/// Wait for more body bytes from the client — or for the upstream to speak first: an
+/// upstream that answers before the body is complete (RELIABILITY U11, e.g. a 413) stops the
+/// upload, and its answer is relayed.
 async fn fill_from_client(
     client: &mut TcpStream,
     conn: &mut Conn,
+    up: &UpstreamConn,
     limits: &ServerLimits,
 ) -> Result<(), UpstreamError> {
-    match monoio::time::timeout(limits.body_timeout, conn.rb.fill(client, STREAM_BUF)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(FillError::Full)) => Err(UpstreamError::ClientBody(400)),
-        Ok(Err(_)) => Err(UpstreamError::ClientGone),
-        Err(_) => Err(UpstreamError::ClientBody(408)),
+    let fill = monoio::time::timeout(limits.body_timeout, conn.rb.fill(client, STREAM_BUF));
+    monoio::select! {
+        r = fill => match r {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(FillError::Full)) => Err(UpstreamError::ClientBody(400)),
+            Ok(Err(_)) => Err(UpstreamError::ClientGone),
+            Err(_) => Err(UpstreamError::ClientBody(408)),
+        },
+        _ = up.stream.readable(false) => Err(UpstreamError::EarlyResponse),
     }
 }
 
