@@ -201,7 +201,7 @@ pub async fn forward(
             .put(upstream.key, up, limits.upstream_idle_per_host);
     }
     if meta.close {
-        if conn.rb.is_empty() {
+        if conn.rb.is_empty() && body_complete {
             Outcome::Close
         } else {
             Outcome::LingerClose
