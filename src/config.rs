@@ -5,7 +5,7 @@
 //! - `parse`: bytes → `serde_json::Value` (JSON, or YAML with CloudFormation tags turned into
 //!   their long-form intrinsics, which validation then reports by name).
 //! - `reader`: the path-tracking reader every validator uses (`$.stages[1].stageName`).
-//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`): the gateway file (docs/config.md).
+//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`): the gateway file (README.md, "Configuration reference").
 //! - `openapi` (+ `route_path`, `security`, `integration`, `uri`, `mock`, `regex`,
 //!   `templates`, `responses`): one API definition.
 //! - `compile`: validated specs → `Snapshot`; per-stage substitution, upstream interning,

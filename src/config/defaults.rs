@@ -45,8 +45,10 @@ pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Listener when `server.listeners` is absent.
 pub const DEFAULT_LISTENER_ADDRESS: &str = "127.0.0.1:8080";
-/// IO driver when `server.ioDriver` is absent: plain io_uring (monoio's default setup).
-pub const DEFAULT_IO_DRIVER: IoDriver = IoDriver::Uring;
+/// IO driver when `server.ioDriver` is absent: io_uring with SINGLE_ISSUER + DEFER_TASKRUN,
+/// the cheapest per proxied request on the benchmark machine (benches/RESULTS.md, driver
+/// sweep: 0.84× nginx's CPU per request, against 1.15× for monoio's default ring setup).
+pub const DEFAULT_IO_DRIVER: IoDriver = IoDriver::UringDeferTaskrun;
 /// `server.workers` when absent: one worker per core.
 pub const DEFAULT_WORKERS: usize = 0;
 

@@ -1,4 +1,4 @@
-//! Validation of the gateway file (docs/config.md): `server`, `apis[]` (each definition loaded
+//! Validation of the gateway file (README.md, "Configuration reference"): `server`, `apis[]` (each definition loaded
 //! through the `Loader` and validated in its own file), `stages[]` and `domainNames[]`, with
 //! every cross reference resolved to an index.
 

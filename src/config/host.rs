@@ -1,4 +1,4 @@
-//! Addressing (docs/config.md): Host + path → API, stage and the length of the path prefix
+//! Addressing (README.md, "Configuration reference"): Host + path → API, stage and the length of the path prefix
 //! that selected them; and the `tollgate routes` table.
 
 use super::*;

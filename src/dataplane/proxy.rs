@@ -18,7 +18,7 @@ use super::readbuf::FillError;
 use super::respond::{self, Meta};
 use super::transfer;
 use super::worker::Worker;
-use crate::config::{Api, ErrorKind, HttpProxy, Protocol, Snapshot, Upstream};
+use crate::config::{Api, ErrorKind, HttpProxy, Protocol, ServerLimits, Snapshot, Upstream};
 use crate::http1::{self, Framing, ResponseFraming, Status, Version};
 
 /// Bodies up to this size that are already buffered go out with the head in one write.
@@ -35,6 +35,8 @@ pub enum UpstreamError {
     ClientBody(u16),
     /// The client went away.
     ClientGone,
+    /// The upstream answered (or closed) before the request body was complete.
+    EarlyResponse,
 }
 
 /// The head is already in `conn.up`. Returns what the client connection does next.
@@ -67,7 +69,11 @@ pub async fn forward(
     }
     let replayable = framing == Framing::None || body_in_head;
     let deadline = Instant::now() + proxy.timeout;
-    let mut sent_continue = false;
+    let mut progress = Progress {
+        sent_continue: false,
+        body_complete: true,
+        body_read: replayable,
+    };
 
     let mut attempt = 0;
     let mut up = loop {
@@ -76,62 +82,42 @@ pub async fn forward(
             Ok(c) => c,
             Err(e) => return fail(worker, client, conn, snap, api, e, meta, replayable).await,
         };
-        if let Err(e) = send(&mut up, &mut conn.up, deadline).await {
-            if reused && replayable && attempt == 1 {
-                continue;
-            }
-            return fail(worker, client, conn, snap, api, e, meta, replayable).await;
-        }
-        if !body_in_head && framing != Framing::None {
-            if expect_continue && conn.rb.is_empty() && !sent_continue {
-                sent_continue = true;
-                let mut cont = std::mem::take(&mut conn.wb);
-                cont.clear();
-                cont.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                let ok = conn::write_all(client, &mut cont, limits.send_timeout).await;
-                conn.wb = cont;
-                if !ok {
-                    return Outcome::Close;
-                }
-            }
-            let r = transfer::request_body(client, conn, &mut up, framing, &limits, deadline).await;
-            if let Err(e) = r {
-                return fail(worker, client, conn, snap, api, e, meta, false).await;
-            }
-        }
-        match read_response_head(&mut up, conn, &limits, meta.head_request, deadline).await {
+        // One timer for the whole exchange: head, body, response head share the deadline.
+        let exchange = exchange(
+            client,
+            conn,
+            &mut up,
+            framing,
+            body_in_head,
+            expect_continue,
+            &limits,
+            meta.head_request,
+            &mut progress,
+        );
+        let step = monoio::time::timeout_at(deadline, exchange)
+            .await
+            .unwrap_or(Err(Failed::Timeout));
+        // A stale pooled connection: try once more on a fresh one if the request can be sent again.
+        let retry = reused && replayable && attempt == 1;
+        let e = match step {
             Ok(()) => break up,
-            Err(ReadHeadError::ClosedBeforeResponse) if reused && replayable && attempt == 1 => {
-                continue;
+            Err(Failed::Send | Failed::ClosedBeforeResponse) if retry => continue,
+            Err(Failed::Send | Failed::ClosedBeforeResponse | Failed::Malformed) => {
+                UpstreamError::Failure
             }
-            Err(ReadHeadError::ClosedBeforeResponse | ReadHeadError::Malformed) => {
-                return fail(
-                    worker,
-                    client,
-                    conn,
-                    snap,
-                    api,
-                    UpstreamError::Failure,
-                    meta,
-                    true,
-                )
-                .await;
-            }
-            Err(ReadHeadError::Timeout) => {
-                return fail(
-                    worker,
-                    client,
-                    conn,
-                    snap,
-                    api,
-                    UpstreamError::Timeout,
-                    meta,
-                    true,
-                )
-                .await;
-            }
-        }
+            Err(Failed::Timeout) => UpstreamError::Timeout,
+            Err(Failed::Body(e)) => e,
+            Err(Failed::ClientGone) => return Outcome::Close,
+        };
+        return fail(worker, client, conn, snap, api, e, meta, progress.body_read).await;
     };
+    // The upstream answered before the whole body was sent: relay its answer; the rest of
+    // the client's body stays unread, so the client connection closes after it and the
+    // upstream connection is dropped (RELIABILITY U11).
+    let body_complete = progress.body_complete;
+    if !body_complete {
+        meta.close = true;
+    }
 
     // Response head → client.
     let resp_framing = conn.resp.framing;
@@ -178,6 +164,7 @@ pub async fn forward(
         Err(transfer::BodyFailure::Upstream) => return Outcome::Close,
     };
     let poolable = clean
+        && body_complete
         && !upstream_close
         && up.rb.is_empty()
         && matches!(
@@ -191,7 +178,7 @@ pub async fn forward(
             .put(upstream.key, up, limits.upstream_idle_per_host);
     }
     if meta.close {
-        if conn.rb.is_empty() {
+        if conn.rb.is_empty() && body_complete {
             Outcome::Close
         } else {
             Outcome::LingerClose
@@ -205,7 +192,7 @@ async fn acquire(
     worker: &Worker,
     upstream: &Upstream,
     deadline: Instant,
-    limits: &crate::config::ServerLimits,
+    limits: &ServerLimits,
 ) -> Result<(UpstreamConn, bool), UpstreamError> {
     if let Some(c) = worker
         .pool
@@ -231,36 +218,73 @@ async fn acquire(
     }
 }
 
-async fn send(
-    up: &mut UpstreamConn,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<(), UpstreamError> {
-    let owned = std::mem::take(buf);
-    match monoio::time::timeout_at(deadline, up.stream.write_all(owned)).await {
-        Ok((res, owned)) => {
-            *buf = owned;
-            res.map(|_| ()).map_err(|_| UpstreamError::Failure)
-        }
-        Err(_) => Err(UpstreamError::Timeout),
-    }
+/// How far an exchange got, kept by the caller across the timeout that may cut it short.
+struct Progress {
+    sent_continue: bool,
+    /// The whole request body went to the upstream (false after an early response).
+    body_complete: bool,
+    /// The client's request body has been read completely (the connection may stay open).
+    body_read: bool,
 }
 
-enum ReadHeadError {
+/// Why an exchange failed before a response head arrived.
+enum Failed {
+    /// Writing the head failed (a stale pooled connection, or a refused one).
+    Send,
+    Body(UpstreamError),
+    ClientGone,
     /// EOF or reset before any response byte (a stale pooled connection, or U03).
     ClosedBeforeResponse,
     Malformed,
     Timeout,
 }
 
+/// Send the head (already in `conn.up`), the body, and read the final response head into
+/// `conn.resp`. The caller bounds the whole exchange with the integration deadline.
+#[allow(clippy::too_many_arguments)]
+async fn exchange(
+    client: &mut TcpStream,
+    conn: &mut Conn,
+    up: &mut UpstreamConn,
+    framing: Framing,
+    body_in_head: bool,
+    expect_continue: bool,
+    limits: &ServerLimits,
+    head_request: bool,
+    progress: &mut Progress,
+) -> Result<(), Failed> {
+    let head = std::mem::take(&mut conn.up);
+    let (res, head) = up.stream.write_all(head).await;
+    conn.up = head;
+    res.map_err(|_| Failed::Send)?;
+    if !body_in_head && framing != Framing::None {
+        if expect_continue && conn.rb.is_empty() && !progress.sent_continue {
+            progress.sent_continue = true;
+            let mut cont = std::mem::take(&mut conn.wb);
+            cont.clear();
+            cont.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            let ok = conn::write_all(client, &mut cont, limits.send_timeout).await;
+            conn.wb = cont;
+            if !ok {
+                return Err(Failed::ClientGone);
+            }
+        }
+        match transfer::request_body(client, conn, up, framing, limits).await {
+            Ok(()) => progress.body_read = true,
+            Err(UpstreamError::EarlyResponse) => progress.body_complete = false,
+            Err(e) => return Err(Failed::Body(e)),
+        }
+    }
+    read_response_head(up, conn, limits, head_request).await
+}
+
 /// Read the final response head into `conn.resp` (spans into `up.rb`), skipping 1xx.
 async fn read_response_head(
     up: &mut UpstreamConn,
     conn: &mut Conn,
-    limits: &crate::config::ServerLimits,
+    limits: &ServerLimits,
     head_request: bool,
-    deadline: Instant,
-) -> Result<(), ReadHeadError> {
+) -> Result<(), Failed> {
     let mut got_any = false;
     loop {
         if !up.rb.is_empty() {
@@ -268,7 +292,7 @@ async fn read_response_head(
                 Ok(Status::Complete) => {
                     let status = conn.resp.status;
                     if status == 101 {
-                        return Err(ReadHeadError::Malformed);
+                        return Err(Failed::Malformed);
                     }
                     if (100..200).contains(&status) {
                         up.rb.consume(conn.resp.head_len);
@@ -277,22 +301,18 @@ async fn read_response_head(
                     return Ok(());
                 }
                 Ok(Status::Partial) => {}
-                Err(_) => return Err(ReadHeadError::Malformed),
+                Err(_) => return Err(Failed::Malformed),
             }
         }
-        match monoio::time::timeout_at(
-            deadline,
-            up.rb.fill(&mut up.stream, limits.http.max_head_bytes + 1),
-        )
-        .await
+        match up
+            .rb
+            .fill(&mut up.stream, limits.http.max_head_bytes + 1)
+            .await
         {
-            Ok(Ok(_)) => got_any = true,
-            Ok(Err(FillError::Full)) => return Err(ReadHeadError::Malformed),
-            Ok(Err(_)) if !got_any && up.rb.is_empty() => {
-                return Err(ReadHeadError::ClosedBeforeResponse);
-            }
-            Ok(Err(_)) => return Err(ReadHeadError::Malformed),
-            Err(_) => return Err(ReadHeadError::Timeout),
+            Ok(_) => got_any = true,
+            Err(FillError::Full) => return Err(Failed::Malformed),
+            Err(_) if !got_any && up.rb.is_empty() => return Err(Failed::ClosedBeforeResponse),
+            Err(_) => return Err(Failed::Malformed),
         }
     }
 }
@@ -315,6 +335,8 @@ async fn fail(
     conn.wb.clear();
     match e {
         UpstreamError::ClientGone => return Outcome::Close,
+        // Handled by `forward` (the response is relayed); never reaches here.
+        UpstreamError::EarlyResponse => return Outcome::Close,
         UpstreamError::ClientBody(413) => {
             meta.close = true;
             respond::gateway_error(

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use monoio::net::TcpStream;
-use monoio::time::Instant;
 
 use super::conn::{self, Conn};
 use super::pool::UpstreamConn;
@@ -19,14 +18,14 @@ const STREAM_BUF: usize = 64 * 1024;
 const FLUSH_AT: usize = 32 * 1024;
 
 /// Send the rest of the client's request body to the upstream. The head (and any body bytes
-/// that were coalesced into it) already went out.
+/// that were coalesced into it) already went out; the caller bounds the upstream side with
+/// the integration deadline, client reads have their own body timeout.
 pub async fn request_body(
     client: &mut TcpStream,
     conn: &mut Conn,
     up: &mut UpstreamConn,
     framing: Framing,
     limits: &ServerLimits,
-    deadline: Instant,
 ) -> Result<(), UpstreamError> {
     match framing {
         Framing::None => Ok(()),
@@ -34,10 +33,13 @@ pub async fn request_body(
             let mut left = n;
             while left > 0 {
                 if conn.rb.is_empty() {
-                    fill_from_client(client, conn, limits).await?;
+                    fill_from_client(client, conn, up, limits).await?;
                 }
                 let take = (left as usize).min(conn.rb.data().len());
-                write_with_deadline(&mut conn.rb, &mut up.stream, take, deadline).await?;
+                conn.rb
+                    .write_prefix(&mut up.stream, take)
+                    .await
+                    .map_err(|_| UpstreamError::Failure)?;
                 left -= take as u64;
             }
             Ok(())
@@ -64,74 +66,57 @@ pub async fn request_body(
                     conn.rb.consume(d.consumed);
                     // A declared chunk size over the limit is refused before its data
                     // arrives (RELIABILITY P09: `ffffffffffffffff` must not wait or wrap).
-                    if total.saturating_add(conn.decoder.chunk_remaining()) > limits.max_body_bytes {
+                    if total.saturating_add(conn.decoder.chunk_remaining()) > limits.max_body_bytes
+                    {
                         return Err(UpstreamError::ClientBody(413));
                     }
                     if d.done {
                         conn.up.extend_from_slice(http1::LAST_CHUNK);
-                        return flush_to_upstream(up, &mut conn.up, deadline).await;
+                        return flush_to_upstream(up, &mut conn.up).await;
                     }
                     if d.consumed > 0 {
                         if conn.up.len() >= FLUSH_AT {
-                            flush_to_upstream(up, &mut conn.up, deadline).await?;
+                            flush_to_upstream(up, &mut conn.up).await?;
                         }
                         continue;
                     }
                 }
                 if !conn.up.is_empty() {
-                    flush_to_upstream(up, &mut conn.up, deadline).await?;
+                    flush_to_upstream(up, &mut conn.up).await?;
                 }
-                fill_from_client(client, conn, limits).await?;
+                fill_from_client(client, conn, up, limits).await?;
             }
         }
     }
 }
 
+/// Wait for more body bytes from the client — or for the upstream to speak first: an
+/// upstream that answers before the body is complete (RELIABILITY U11, e.g. a 413) stops the
+/// upload, and its answer is relayed.
 async fn fill_from_client(
     client: &mut TcpStream,
     conn: &mut Conn,
+    up: &UpstreamConn,
     limits: &ServerLimits,
 ) -> Result<(), UpstreamError> {
-    match monoio::time::timeout(limits.body_timeout, conn.rb.fill(client, STREAM_BUF)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(FillError::Full)) => Err(UpstreamError::ClientBody(400)),
-        Ok(Err(_)) => Err(UpstreamError::ClientGone),
-        Err(_) => Err(UpstreamError::ClientBody(408)),
+    let fill = monoio::time::timeout(limits.body_timeout, conn.rb.fill(client, STREAM_BUF));
+    monoio::select! {
+        r = fill => match r {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(FillError::Full)) => Err(UpstreamError::ClientBody(400)),
+            Ok(Err(_)) => Err(UpstreamError::ClientGone),
+            Err(_) => Err(UpstreamError::ClientBody(408)),
+        },
+        _ = up.stream.readable(false) => Err(UpstreamError::EarlyResponse),
     }
 }
 
-async fn write_with_deadline(
-    rb: &mut super::readbuf::ReadBuf,
-    stream: &mut TcpStream,
-    n: usize,
-    deadline: Instant,
-) -> Result<(), UpstreamError> {
-    match monoio::time::timeout_at(deadline, rb.write_prefix(stream, n)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(UpstreamError::Failure),
-        Err(_) => Err(UpstreamError::Timeout),
-    }
-}
-
-async fn flush_to_upstream(
-    up: &mut UpstreamConn,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<(), UpstreamError> {
+async fn flush_to_upstream(up: &mut UpstreamConn, buf: &mut Vec<u8>) -> Result<(), UpstreamError> {
     let owned = std::mem::take(buf);
-    let res = monoio::time::timeout_at(
-        deadline,
-        monoio::io::AsyncWriteRentExt::write_all(&mut up.stream, owned),
-    )
-    .await;
-    match res {
-        Ok((r, mut owned)) => {
-            owned.clear();
-            *buf = owned;
-            r.map(|_| ()).map_err(|_| UpstreamError::Failure)
-        }
-        Err(_) => Err(UpstreamError::Timeout),
-    }
+    let (r, mut owned) = monoio::io::AsyncWriteRentExt::write_all(&mut up.stream, owned).await;
+    owned.clear();
+    *buf = owned;
+    r.map(|_| ()).map_err(|_| UpstreamError::Failure)
 }
 
 /// Which side broke a response body that was already being sent.

@@ -1,4 +1,4 @@
-//! Minimal tollgate configs (docs/config.md) with inline OpenAPI definitions.
+//! Minimal tollgate configs (README.md, "Configuration reference") with inline OpenAPI definitions.
 
 use serde_json::{Value, json};
 
