@@ -18,5 +18,6 @@ mod upstream_head;
 mod worker;
 
 pub use clock::{CivilTime, imf_fixdate};
+pub use respond::reason as reason_phrase;
 pub use shared::Shared;
 pub use worker::start;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::log::{log, now_secs, rfc3339};
 use super::reload::{Reloader, error_json};
 use crate::config::{Admin, DEFAULT_MAX_HEADERS};
-use crate::dataplane::Shared;
+use crate::dataplane::{Shared, reason_phrase as reason};
 use crate::http1::{self, Framing, Limits, RequestHead, Status};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -185,18 +185,4 @@ fn read_request(stream: &mut TcpStream) -> Result<(String, String, Option<String
         _ => return Err(413),
     }
     Ok((text(head.method), text(head.path), auth))
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Payload Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
-    }
 }

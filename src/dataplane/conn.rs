@@ -115,6 +115,18 @@ pub enum Outcome {
     LingerClose,
 }
 
+impl Outcome {
+    /// After a complete response: keep alive unless `close`; when closing with request bytes
+    /// possibly still unread (`unread`), linger so the client sees the response, not a reset.
+    pub fn after_response(close: bool, unread: bool) -> Outcome {
+        match (close, unread) {
+            (false, _) => Outcome::KeepAlive,
+            (true, false) => Outcome::Close,
+            (true, true) => Outcome::LingerClose,
+        }
+    }
+}
+
 async fn read_head(
     stream: &mut TcpStream,
     conn: &mut Conn,
@@ -153,21 +165,29 @@ async fn read_head(
     }
 }
 
-/// Write all of `buf` within `limit`; false if the client is gone or too slow.
+/// Write all of `buf` (lent to the kernel and given back, contents kept). If the future is
+/// dropped mid-write, `buf` is left empty — callers rebuild it per message anyway.
+pub async fn write_vec<S: AsyncWriteRent>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let (res, owned) = stream.write_all(std::mem::take(buf)).await;
+    *buf = owned;
+    res.map(|_| ())
+}
+
+/// Write all of `buf` within `limit`, then clear it; false if the client is gone or too slow.
 pub async fn write_all<S: AsyncWriteRent>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     limit: Duration,
 ) -> bool {
-    let owned = std::mem::take(buf);
-    match monoio::time::timeout(limit, stream.write_all(owned)).await {
-        Ok((res, owned)) => {
-            *buf = owned;
-            buf.clear();
-            res.is_ok()
-        }
-        Err(_) => false,
-    }
+    let ok = matches!(
+        monoio::time::timeout(limit, write_vec(stream, buf)).await,
+        Ok(Ok(()))
+    );
+    buf.clear();
+    ok
 }
 
 /// Half-close, then read and discard for a moment so the peer sees our response and a FIN

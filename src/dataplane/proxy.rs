@@ -8,7 +8,6 @@
 
 use std::rc::Rc;
 
-use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
@@ -177,15 +176,7 @@ pub async fn forward(
             .borrow_mut()
             .put(upstream.key, up, limits.upstream_idle_per_host);
     }
-    if meta.close {
-        if conn.rb.is_empty() && body_complete {
-            Outcome::Close
-        } else {
-            Outcome::LingerClose
-        }
-    } else {
-        Outcome::KeepAlive
-    }
+    Outcome::after_response(meta.close, !conn.rb.is_empty() || !body_complete)
 }
 
 async fn acquire(
@@ -253,19 +244,16 @@ async fn exchange(
     head_request: bool,
     progress: &mut Progress,
 ) -> Result<(), Failed> {
-    let head = std::mem::take(&mut conn.up);
-    let (res, head) = up.stream.write_all(head).await;
-    conn.up = head;
-    res.map_err(|_| Failed::Send)?;
+    // Not cleared: a stale pooled connection retries with the same head.
+    conn::write_vec(&mut up.stream, &mut conn.up)
+        .await
+        .map_err(|_| Failed::Send)?;
     if !body_in_head && framing != Framing::None {
         if expect_continue && conn.rb.is_empty() && !progress.sent_continue {
             progress.sent_continue = true;
-            let mut cont = std::mem::take(&mut conn.wb);
-            cont.clear();
-            cont.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-            let ok = conn::write_all(client, &mut cont, limits.send_timeout).await;
-            conn.wb = cont;
-            if !ok {
+            conn.wb.clear();
+            conn.wb.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if !conn::write_all(client, &mut conn.wb, limits.send_timeout).await {
                 return Err(Failed::ClientGone);
             }
         }
@@ -364,12 +352,5 @@ async fn fail(
             respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date);
         }
     }
-    if !conn::write_all(client, &mut conn.wb, snap.server.limits.send_timeout).await {
-        return Outcome::Close;
-    }
-    match (meta.close, conn.rb.is_empty()) {
-        (false, _) => Outcome::KeepAlive,
-        (true, true) => Outcome::Close,
-        (true, false) => Outcome::LingerClose,
-    }
+    super::request::finish(client, conn, &snap.server.limits, meta).await
 }

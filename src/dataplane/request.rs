@@ -183,7 +183,8 @@ fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
     }
 }
 
-async fn finish(
+/// Write the response in `conn.wb` and decide what the connection does next.
+pub async fn finish(
     stream: &mut TcpStream,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
@@ -192,13 +193,7 @@ async fn finish(
     if !conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
         return Outcome::Close;
     }
-    if !meta.close {
-        Outcome::KeepAlive
-    } else if conn.rb.is_empty() {
-        Outcome::Close
-    } else {
-        Outcome::LingerClose
-    }
+    Outcome::after_response(meta.close, !conn.rb.is_empty())
 }
 
 /// `.` or `..` as a path segment, literally or percent-encoded (`%2e`): rejected so routing,

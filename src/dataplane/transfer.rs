@@ -112,11 +112,9 @@ async fn fill_from_client(
 }
 
 async fn flush_to_upstream(up: &mut UpstreamConn, buf: &mut Vec<u8>) -> Result<(), UpstreamError> {
-    let owned = std::mem::take(buf);
-    let (r, mut owned) = monoio::io::AsyncWriteRentExt::write_all(&mut up.stream, owned).await;
-    owned.clear();
-    *buf = owned;
-    r.map(|_| ()).map_err(|_| UpstreamError::Failure)
+    let res = conn::write_vec(&mut up.stream, buf).await;
+    buf.clear();
+    res.map_err(|_| UpstreamError::Failure)
 }
 
 /// Which side broke a response body that was already being sent.
