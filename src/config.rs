@@ -23,6 +23,7 @@ mod defaults;
 mod domain;
 mod gateway;
 mod host;
+mod http_mapping;
 mod integration;
 mod mock;
 mod openapi;

@@ -244,6 +244,7 @@ fn http_proxy(
         request_parameters: mappings,
         uri_params,
         timeout,
+        append_request_path,
     } = h;
     let var = |name: &str| {
         s.variables
@@ -261,23 +262,9 @@ fn http_proxy(
     let mut ok = true;
     let mut resolve =
         |source: &SourceSpec, loc: &Loc, errors: &mut Errors| -> Option<ParamSource> {
-            Some(match source {
-                SourceSpec::Static(v) => ParamSource::Static(v.as_bytes().into()),
-                SourceSpec::Path(i) => ParamSource::Path(*i),
-                SourceSpec::QueryString(q) => ParamSource::QueryString(q.as_bytes().into()),
-                SourceSpec::Header(n) => ParamSource::Header(n.as_bytes().into()),
-                SourceSpec::Context(c) => ParamSource::Context(*c),
-                SourceSpec::StageVar(name) => match var(name) {
-                    Some(v) => ParamSource::Static(v.into_bytes().into()),
-                    None => {
-                        loc.err(
-                            errors,
-                            format!("stage `{}`: stage variable `{name}` is not defined", s.name),
-                        );
-                        ok = false;
-                        return None;
-                    }
-                },
+            resolve_source(source, &var, &s.name, loc, errors).or_else(|| {
+                ok = false;
+                None
             })
         };
     let mut pieces = |list: &[Piece], errors: &mut Errors| -> Vec<UriPiece> {
@@ -295,13 +282,33 @@ fn http_proxy(
         }
         out
     };
-    let path = pieces(&parsed.path, errors);
+    let mut path = pieces(&parsed.path, errors);
     let query = pieces(&parsed.query, errors);
+    // HTTP API `$default` route: the whole request path follows the URI's own path.
+    if *append_request_path {
+        if let Some(UriPiece::Literal(l)) = path.last_mut()
+            && l.ends_with(b"/")
+        {
+            *l = l[..l.len() - 1].into();
+        }
+        path.push(UriPiece::Value(ParamSource::RequestPath));
+    }
     let mut request_parameters = Vec::with_capacity(mappings.len());
     for (target, source, loc) in mappings {
+        let bytes = |n: &String| -> Box<[u8]> { n.as_bytes().into() };
         let target = match target {
-            TargetSpec::Header(n) => ParamTarget::Header(n.as_bytes().into()),
-            TargetSpec::QueryString(n) => ParamTarget::QueryString(n.as_bytes().into()),
+            TargetSpec::Header(n) => ParamTarget::Header(bytes(n)),
+            TargetSpec::QueryString(n) => ParamTarget::QueryString(bytes(n)),
+            TargetSpec::AppendHeader(n) => ParamTarget::AppendHeader(bytes(n)),
+            TargetSpec::RemoveHeader(n) => ParamTarget::RemoveHeader(bytes(n)),
+            TargetSpec::OverwriteQueryString(n) => ParamTarget::OverwriteQueryString(bytes(n)),
+            TargetSpec::RemoveQueryString(n) => ParamTarget::RemoveQueryString(bytes(n)),
+            TargetSpec::OverwritePath => {
+                if let Some(source) = resolve(source, loc, errors) {
+                    path = vec![UriPiece::Value(source)];
+                }
+                continue;
+            }
             TargetSpec::Path(_) => continue,
         };
         if let Some(source) = resolve(source, loc, errors) {
@@ -319,5 +326,43 @@ fn http_proxy(
         query,
         request_parameters,
         timeout: *timeout,
+    })
+}
+
+/// A mapping source for one stage: stage variables become static values.
+fn resolve_source(
+    source: &SourceSpec,
+    var: &dyn Fn(&str) -> Option<String>,
+    stage: &str,
+    loc: &Loc,
+    errors: &mut Errors,
+) -> Option<ParamSource> {
+    Some(match source {
+        SourceSpec::Static(v) => ParamSource::Static(v.as_bytes().into()),
+        SourceSpec::Path(i) => ParamSource::Path(*i),
+        SourceSpec::QueryString(q) => ParamSource::QueryString(q.as_bytes().into()),
+        SourceSpec::Header(n) => ParamSource::Header(n.as_bytes().into()),
+        SourceSpec::Context(c) => ParamSource::Context(*c),
+        SourceSpec::RequestPath => ParamSource::RequestPath,
+        SourceSpec::StageVar(name) => match var(name) {
+            Some(v) => ParamSource::Static(v.into_bytes().into()),
+            None => {
+                loc.err(
+                    errors,
+                    format!("stage `{stage}`: stage variable `{name}` is not defined"),
+                );
+                return None;
+            }
+        },
+        SourceSpec::Concat(parts) => {
+            let mut pieces = Vec::with_capacity(parts.len());
+            for part in parts {
+                pieces.push(match resolve_source(part, var, stage, loc, errors)? {
+                    ParamSource::Static(text) => UriPiece::Literal(text),
+                    other => UriPiece::Value(other),
+                });
+            }
+            ParamSource::Concat(pieces)
+        }
     })
 }

@@ -117,21 +117,7 @@ fn integration_text(s: &Snapshot, route: &Route, integration: &Integration) -> S
                 "https"
             };
             let mut uri = format!("{scheme}://{}", String::from_utf8_lossy(&up.host_header));
-            let piece = |p: &UriPiece| match p {
-                UriPiece::Literal(l) => String::from_utf8_lossy(l).into_owned(),
-                UriPiece::Value(v) => match v {
-                    ParamSource::Static(b) => String::from_utf8_lossy(b).into_owned(),
-                    ParamSource::Path(i) => format!(
-                        "{{{}}}",
-                        route.params.get(*i as usize).map_or("?", |p| p.as_str())
-                    ),
-                    ParamSource::QueryString(q) => {
-                        format!("{{querystring.{}}}", String::from_utf8_lossy(q))
-                    }
-                    ParamSource::Header(n) => format!("{{header.{}}}", String::from_utf8_lossy(n)),
-                    ParamSource::Context(c) => format!("{{context.{c:?}}}"),
-                },
-            };
+            let piece = |p: &UriPiece| piece_text(route, p);
             h.path.iter().for_each(|p| uri.push_str(&piece(p)));
             if !h.query.is_empty() {
                 uri.push('?');
@@ -139,6 +125,27 @@ fn integration_text(s: &Snapshot, route: &Route, integration: &Integration) -> S
             }
             format!("HTTP_PROXY {method} {uri}")
         }
+    }
+}
+
+/// How a URI piece reads in `tollgate routes`.
+fn piece_text(route: &Route, p: &UriPiece) -> String {
+    match p {
+        UriPiece::Literal(l) => String::from_utf8_lossy(l).into_owned(),
+        UriPiece::Value(v) => match v {
+            ParamSource::Static(b) => String::from_utf8_lossy(b).into_owned(),
+            ParamSource::Path(i) => format!(
+                "{{{}}}",
+                route.params.get(*i as usize).map_or("?", |p| p.as_str())
+            ),
+            ParamSource::QueryString(q) => {
+                format!("{{querystring.{}}}", String::from_utf8_lossy(q))
+            }
+            ParamSource::Header(n) => format!("{{header.{}}}", String::from_utf8_lossy(n)),
+            ParamSource::Context(c) => format!("{{context.{c:?}}}"),
+            ParamSource::RequestPath => "{request.path}".to_string(),
+            ParamSource::Concat(parts) => parts.iter().map(|p| piece_text(route, p)).collect(),
+        },
     }
 }
 

@@ -27,13 +27,25 @@ pub(crate) enum SourceSpec {
     Header(String),
     Context(ContextVar),
     StageVar(String),
+    /// HTTP APIs' `$request.path`: the request path after the stage or base path.
+    RequestPath,
+    /// HTTP APIs' mixed values: the parts concatenated.
+    Concat(Vec<SourceSpec>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TargetSpec {
+    /// REST `integration.request.header.X`, HTTP `overwrite:header.X`.
     Header(String),
+    /// REST `integration.request.querystring.X`, HTTP `append:querystring.X`.
     QueryString(String),
     Path(String),
+    AppendHeader(String),
+    RemoveHeader(String),
+    OverwriteQueryString(String),
+    RemoveQueryString(String),
+    /// HTTP `overwrite:path`.
+    OverwritePath,
 }
 
 pub(crate) struct HttpProxySpec {
@@ -45,6 +57,8 @@ pub(crate) struct HttpProxySpec {
     /// The source of each `{name}` in the URI.
     pub uri_params: Vec<(String, SourceSpec)>,
     pub timeout: Duration,
+    /// HTTP API `$default` route: the request path follows the URI's path.
+    pub append_request_path: bool,
 }
 
 /// The route an integration belongs to.
@@ -54,7 +68,7 @@ pub(crate) struct RouteCtx<'r> {
     pub params: &'r [String],
 }
 
-const CONTEXT_VARS: [(&str, ContextVar); 10] = [
+pub(crate) const CONTEXT_VARS: [(&str, ContextVar); 10] = [
     ("requestId", ContextVar::RequestId),
     ("apiId", ContextVar::ApiId),
     ("stage", ContextVar::Stage),
@@ -256,6 +270,7 @@ fn http_proxy(
         request_parameters,
         uri_params,
         timeout,
+        append_request_path: ctx.protocol == Protocol::Http && ctx.route_key == "$default",
     })
 }
 
@@ -291,10 +306,13 @@ fn request_parameters(
             || key.starts_with("overwrite:")
             || key.starts_with("remove:")
         {
-            vn.err(
-                errors,
-                format!("HTTP API parameter mapping `{key}` is not supported yet"),
-            );
+            if ctx.protocol != Protocol::Http {
+                vn.err(errors, format!("`{key}` is HTTP API mapping syntax; REST APIs use `integration.request.header|querystring|path.NAME`"));
+                continue;
+            }
+            if let Some(m) = super::http_mapping::mapping(key, value, &vn, ctx, errors) {
+                out.push((m.0, m.1, vn.loc()));
+            }
             continue;
         } else {
             vn.err(errors, format!("unknown request parameter `{key}`: expected `integration.request.header|querystring|path.NAME`"));
@@ -304,6 +322,7 @@ fn request_parameters(
             TargetSpec::Header(s) | TargetSpec::QueryString(s) | TargetSpec::Path(s) => {
                 s.is_empty()
             }
+            _ => false,
         };
         if empty {
             vn.err(errors, format!("request parameter `{key}` has no name"));

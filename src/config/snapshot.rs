@@ -266,9 +266,20 @@ pub struct ParamMapping {
 }
 
 pub enum ParamTarget {
-    /// Header name as written in the mapping.
+    /// Set the header (a client header of that name is dropped). REST
+    /// `integration.request.header.X`, HTTP `overwrite:header.X`. Name as written.
     Header(Box<[u8]>),
+    /// Add `name=value` to the query. REST `integration.request.querystring.X`, HTTP
+    /// `append:querystring.X`.
     QueryString(Box<[u8]>),
+    /// HTTP `append:header.X`: keep the client's header and add the value.
+    AppendHeader(Box<[u8]>),
+    /// HTTP `remove:header.X`.
+    RemoveHeader(Box<[u8]>),
+    /// HTTP `overwrite:querystring.X`: the client's `X` parameters are dropped.
+    OverwriteQueryString(Box<[u8]>),
+    /// HTTP `remove:querystring.X`.
+    RemoveQueryString(Box<[u8]>),
 }
 
 /// Where a mapped value comes from. Stage variables are resolved to `Static` at compile.
@@ -281,6 +292,10 @@ pub enum ParamSource {
     /// `method.request.header.X` (matched case-insensitively).
     Header(Box<[u8]>),
     Context(ContextVar),
+    /// HTTP APIs' `$request.path`: the request path after the stage or base path.
+    RequestPath,
+    /// HTTP APIs' mixed values (`prefix-$request.header.x`): the pieces concatenated.
+    Concat(Vec<UriPiece>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -73,7 +73,7 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     for piece in &proxy.path {
         match piece {
             UriPiece::Literal(l) => out.extend_from_slice(l),
-            UriPiece::Value(src) => push_encoded(out, value(src, input, ip).unwrap_or(b"")),
+            UriPiece::Value(src) => emit(out, src, input, ip, true),
         }
     }
     if out.last() == Some(&b' ') {
@@ -89,22 +89,42 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
         for piece in &proxy.query {
             match piece {
                 UriPiece::Literal(l) => out.extend_from_slice(l),
-                UriPiece::Value(src) => push_encoded(out, value(src, input, ip).unwrap_or(b"")),
+                UriPiece::Value(src) => emit(out, src, input, ip, true),
             }
         }
     }
     if let Some(q) = head.query.map(|q| q.get(data)).filter(|q| !q.is_empty()) {
-        sep(out);
-        out.extend_from_slice(q);
+        if proxy
+            .request_parameters
+            .iter()
+            .any(|m| drops_query_param(&m.target).is_some())
+        {
+            // HTTP API `overwrite:`/`remove:querystring.X`: the client's X parameters go.
+            for pair in q.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+                let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
+                let dropped = proxy
+                    .request_parameters
+                    .iter()
+                    .any(|m| drops_query_param(&m.target).is_some_and(|n| n == key));
+                if !dropped {
+                    sep(out);
+                    out.extend_from_slice(pair);
+                }
+            }
+        } else {
+            sep(out);
+            out.extend_from_slice(q);
+        }
     }
     for mapping in &proxy.request_parameters {
-        if let ParamTarget::QueryString(name) = &mapping.target
-            && let Some(v) = value(&mapping.source, input, ip)
+        if let ParamTarget::QueryString(name) | ParamTarget::OverwriteQueryString(name) =
+            &mapping.target
+            && present(&mapping.source, input, ip)
         {
             sep(out);
             push_encoded(out, name);
             out.push(b'=');
-            push_encoded(out, v);
+            emit(out, &mapping.source, input, ip, true);
         }
     }
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
@@ -176,12 +196,12 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     out.extend_from_slice(input.api.id.as_bytes());
     out.extend_from_slice(b"\r\n");
     for mapping in &proxy.request_parameters {
-        if let ParamTarget::Header(name) = &mapping.target
-            && let Some(v) = value(&mapping.source, input, ip)
+        if let ParamTarget::Header(name) | ParamTarget::AppendHeader(name) = &mapping.target
+            && present(&mapping.source, input, ip)
         {
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(v);
+            emit(out, &mapping.source, input, ip, false);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -197,11 +217,53 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The client's header of this name is replaced or removed by a mapping.
 fn is_mapped_header(proxy: &HttpProxy, name: &[u8]) -> bool {
-    proxy
-        .request_parameters
-        .iter()
-        .any(|m| matches!(&m.target, ParamTarget::Header(h) if h.eq_ignore_ascii_case(name)))
+    proxy.request_parameters.iter().any(|m| {
+        matches!(&m.target, ParamTarget::Header(h) | ParamTarget::RemoveHeader(h) if h.eq_ignore_ascii_case(name))
+    })
+}
+
+/// The query parameter whose client values a mapping drops (HTTP `overwrite:`/`remove:`).
+fn drops_query_param(target: &ParamTarget) -> Option<&[u8]> {
+    match target {
+        ParamTarget::OverwriteQueryString(n) | ParamTarget::RemoveQueryString(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Every request value `src` refers to is there (a mapping with a missing value is skipped).
+fn present(src: &ParamSource, input: &Input<'_>, ip: &[u8]) -> bool {
+    match src {
+        ParamSource::Concat(pieces) => pieces.iter().all(|p| match p {
+            UriPiece::Literal(_) => true,
+            UriPiece::Value(v) => present(v, input, ip),
+        }),
+        simple => value(simple, input, ip).is_some(),
+    }
+}
+
+/// Append the value of `src` (missing values are empty), percent-encoded for a target if
+/// `encode`.
+fn emit(out: &mut Vec<u8>, src: &ParamSource, input: &Input<'_>, ip: &[u8], encode: bool) {
+    let push = |out: &mut Vec<u8>, bytes: &[u8]| {
+        if encode {
+            push_encoded(out, bytes);
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    };
+    match src {
+        ParamSource::Concat(pieces) => {
+            for p in pieces {
+                match p {
+                    UriPiece::Literal(l) => push(out, l),
+                    UriPiece::Value(v) => emit(out, v, input, ip, encode),
+                }
+            }
+        }
+        simple => push(out, value(simple, input, ip).unwrap_or(b"")),
+    }
 }
 
 /// Tokens of every `Connection` field, except `Host`/`Content-Length` which a client may not
@@ -257,6 +319,8 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
             .iter()
             .find(|(n, _)| n.get(input.data).eq_ignore_ascii_case(name))
             .map(|(_, v)| v.get(input.data)),
+        ParamSource::RequestPath => Some(input.resource_path),
+        ParamSource::Concat(_) => None,
         ParamSource::Context(var) => Some(match var {
             ContextVar::RequestId => input.request_id,
             ContextVar::ApiId => input.api.id.as_bytes(),

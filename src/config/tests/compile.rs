@@ -92,6 +92,10 @@ fn integrations_per_stage() {
             let target = match &m.target {
                 ParamTarget::Header(h) => format!("header {}", String::from_utf8_lossy(h)),
                 ParamTarget::QueryString(q) => format!("query {}", String::from_utf8_lossy(q)),
+                other => panic!(
+                    "a REST mapping compiled to an HTTP API target: {:?}",
+                    std::mem::discriminant(other)
+                ),
             };
             let source = match &m.source {
                 ParamSource::Static(v) => format!("static {}", String::from_utf8_lossy(v)),
@@ -99,6 +103,8 @@ fn integrations_per_stage() {
                 ParamSource::QueryString(q) => format!("query {}", String::from_utf8_lossy(q)),
                 ParamSource::Header(h) => format!("header {}", String::from_utf8_lossy(h)),
                 ParamSource::Context(c) => format!("context {c:?}"),
+                ParamSource::RequestPath => "request path".to_string(),
+                ParamSource::Concat(parts) => format!("concat of {}", parts.len()),
             };
             format!("{target} <- {source}")
         })
@@ -272,7 +278,7 @@ fn route_table_rows() {
         "pets.execute-api.* /beta beta GET /pets/{id} | HTTP_PROXY GET http://10.0.0.1:8080/pets/{id}?src=gw",
     );
     expect("pets.execute-api.* /prod prod GET /health | MOCK 200");
-    expect("shop.execute-api.*  $default ANY $default | HTTP_PROXY ANY http://127.0.0.1:9000/");
+    expect("shop.execute-api.*  $default ANY $default | HTTP_PROXY ANY http://127.0.0.1:9000{request.path}");
     expect("shop.execute-api.* /v2 v2 GET /items | HTTP_PROXY ANY http://127.0.0.1:9000/items");
     expect(
         "api.example.com /v1/pets prod GET /pets | HTTP_PROXY GET http://pets.internal:9000/pets",

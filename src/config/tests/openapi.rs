@@ -162,7 +162,7 @@ fn http_proxy_uri_and_parameter_rules() {
                 "{path}.requestParameters.integration.response.header.y: unknown request parameter `integration.response.header.y`: expected `integration.request.header|querystring|path.NAME`"
             ),
             format!(
-                "{path}.requestParameters.overwrite:header.z: HTTP API parameter mapping `overwrite:header.z` is not supported yet"
+                "{path}.requestParameters.overwrite:header.z: `overwrite:header.z` is HTTP API mapping syntax; REST APIs use `integration.request.header|querystring|path.NAME`"
             ),
             format!("{path}.httpMethod: unknown httpMethod `FETCH`"),
             format!(
