@@ -1,7 +1,7 @@
 //! Reload: read → validate → compile on a control thread, resolve upstream names, then swap.
 //! A config that fails keeps the old snapshot serving and is reported with every error.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -65,7 +65,14 @@ impl Reloader {
         };
         let current = self.shared.current();
         let generation = current.generation + 1;
-        match config::load(&self.path, &FsLoader, generation) {
+        match config::load(&self.path, &FsLoader, generation).and_then(|next| {
+            let errors = unavailable_listeners(&self.path, &current, &next);
+            if errors.is_empty() {
+                Ok(next)
+            } else {
+                Err(errors)
+            }
+        }) {
             Ok(next) => {
                 let mut warnings = restart_only_changes(&current, &next);
                 warnings.extend(resolve::resolve_all(&next));
@@ -105,13 +112,31 @@ impl Reloader {
     }
 }
 
-/// Settings that only take effect on restart (listeners, workers, io driver, admin).
+/// Listeners the new config adds that cannot be bound: the reload fails on them, with the
+/// old config serving. (The workers bind their own SO_REUSEPORT sockets right after the
+/// swap; this check binds and releases the address first, so a port in use is an error
+/// now rather than a log line later.)
+fn unavailable_listeners(file: &Path, current: &Snapshot, next: &Snapshot) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (i, listener) in next.server.listeners.iter().enumerate() {
+        if current.server.listeners.contains(listener) {
+            continue;
+        }
+        if let Err(e) = std::net::TcpListener::bind(listener.address) {
+            errors.push(ConfigError {
+                file: file.to_path_buf(),
+                path: format!("$.server.listeners[{i}].address"),
+                message: format!("cannot listen on {}: {e}", listener.address),
+            });
+        }
+    }
+    errors
+}
+
+/// Settings that only take effect on restart (workers, io driver, admin).
 fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
     let (a, b) = (&current.server, &next.server);
     let mut out = Vec::new();
-    if a.listeners != b.listeners {
-        out.push("server.listeners changed: restart to apply".to_string());
-    }
     if a.workers != b.workers {
         out.push("server.workers changed: restart to apply".to_string());
     }

@@ -1,9 +1,10 @@
 //! One worker per core: its own monoio runtime (driver chosen by config), its own
 //! SO_REUSEPORT listening sockets, connections, upstream pool and clock.
 //!
-//! Lifecycle: bind (report to the starter) → accept loops + ticker → on drain, the ticker
-//! wakes the accept loops, which close their listeners; connections finish their current
-//! request and close; the control plane exits the process once in-flight requests are done.
+//! Lifecycle: bind (report to the starter) → accept loops + ticker → on a new snapshot the
+//! ticker binds added listeners and stops removed ones → on drain, the ticker wakes the
+//! accept loops, which close their listeners; connections finish their current request and
+//! close; the control plane exits the process once in-flight requests are done.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -46,7 +47,17 @@ pub struct Worker {
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
+    /// Accept loops waiting on `draining` or their listener's stop flag.
     drain_wakers: RefCell<Vec<Waker>>,
+    /// The listening sockets this worker has bound, and the generation they were synced to.
+    bound: RefCell<Vec<Bound>>,
+    listeners_generation: Cell<u64>,
+}
+
+/// One listening socket of a worker; setting `stop` closes it (a reload removed it).
+struct Bound {
+    addr: SocketAddr,
+    stop: Rc<Cell<bool>>,
 }
 
 impl Worker {
@@ -63,6 +74,8 @@ impl Worker {
             round_robin: Cell::new(id),
             draining: Cell::new(false),
             drain_wakers: RefCell::new(Vec::new()),
+            bound: RefCell::new(Vec::new()),
+            listeners_generation: Cell::new(0),
         }
     }
 
@@ -123,29 +136,69 @@ impl Worker {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Resolves once this worker has started draining.
-    fn drained(self: &Rc<Self>) -> DrainWait {
-        DrainWait {
+    /// Resolves once this worker drains or `stop` is set.
+    fn stopped(self: &Rc<Self>, stop: &Rc<Cell<bool>>) -> StopWait {
+        StopWait {
             worker: self.clone(),
+            stop: stop.clone(),
+        }
+    }
+
+    fn wake_accept_loops(&self) {
+        for waker in self.drain_wakers.borrow_mut().drain(..) {
+            waker.wake();
         }
     }
 
     fn begin_drain(&self) {
         self.draining.set(true);
-        for waker in self.drain_wakers.borrow_mut().drain(..) {
-            waker.wake();
+        self.wake_accept_loops();
+    }
+
+    /// Bind listeners the snapshot added and stop those it removed (applied on reload).
+    fn sync_listeners(self: &Rc<Self>, snapshot: &Snapshot) {
+        let wanted: Vec<SocketAddr> = snapshot
+            .server
+            .listeners
+            .iter()
+            .map(|l| l.address)
+            .collect();
+        let mut bound = self.bound.borrow_mut();
+        bound.retain(|b| {
+            let keep = wanted.contains(&b.addr);
+            b.stop.set(!keep);
+            keep
+        });
+        for addr in wanted {
+            if bound.iter().any(|b| b.addr == addr) {
+                continue;
+            }
+            match bind(addr) {
+                Ok(listener) => {
+                    let stop = Rc::new(Cell::new(false));
+                    bound.push(Bound {
+                        addr,
+                        stop: stop.clone(),
+                    });
+                    monoio::spawn(accept_loop(self.clone(), listener, addr.port(), stop));
+                }
+                Err(e) => eprintln!("tollgate: worker {}: {e}", self.id),
+            }
         }
+        drop(bound);
+        self.wake_accept_loops();
     }
 }
 
-struct DrainWait {
+struct StopWait {
     worker: Rc<Worker>,
+    stop: Rc<Cell<bool>>,
 }
 
-impl Future for DrainWait {
+impl Future for StopWait {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.worker.draining.get() {
+        if self.worker.draining.get() || self.stop.get() {
             return Poll::Ready(());
         }
         let mut wakers = self.worker.drain_wakers.borrow_mut();
@@ -154,6 +207,15 @@ impl Future for DrainWait {
         }
         Poll::Pending
     }
+}
+
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(BACKLOG);
+    TcpListener::bind_with_config(addr, &opts)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// Start `count` workers; returns once every worker has bound its listeners (or the first
@@ -240,32 +302,29 @@ async fn worker_main(
 ) {
     let worker = Rc::new(Worker::new(id, shared));
     let mut listeners = Vec::with_capacity(addrs.len());
-    for addr in &addrs {
-        let opts = ListenerOpts::new()
-            .reuse_port(true)
-            .reuse_addr(true)
-            .backlog(BACKLOG);
-        match TcpListener::bind_with_config(addr, &opts) {
-            Ok(l) => listeners.push((l, addr.port())),
+    for &addr in &addrs {
+        match bind(addr) {
+            Ok(l) => listeners.push((l, addr)),
             Err(e) => {
-                let _ = ready.send(Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {addr}: {e}"),
-                )));
+                let _ = ready.send(Err(e));
                 return;
             }
         }
     }
     let _ = ready.send(Ok(()));
     drop(ready);
-    let mut loops = Vec::with_capacity(listeners.len());
-    for (listener, port) in listeners {
-        loops.push(monoio::spawn(accept_loop(worker.clone(), listener, port)));
+    worker
+        .listeners_generation
+        .set(worker.snapshot().generation);
+    for (listener, addr) in listeners {
+        let stop = Rc::new(Cell::new(false));
+        worker.bound.borrow_mut().push(Bound {
+            addr,
+            stop: stop.clone(),
+        });
+        monoio::spawn(accept_loop(worker.clone(), listener, addr.port(), stop));
     }
     ticker(&worker).await;
-    for l in loops {
-        l.await;
-    }
     // Connections finish on their own; the control plane decides when the process exits.
     while worker.connections.get() > 0 {
         monoio::time::sleep(TICK).await;
@@ -280,24 +339,29 @@ async fn ticker(worker: &Rc<Worker>) {
             worker.begin_drain();
             return;
         }
-        let idle = worker.snapshot().server.limits.upstream_idle_timeout;
+        let snapshot = worker.snapshot();
+        if snapshot.generation != worker.listeners_generation.get() {
+            worker.listeners_generation.set(snapshot.generation);
+            worker.sync_listeners(&snapshot);
+        }
+        let idle = snapshot.server.limits.upstream_idle_timeout;
         worker.pool.borrow_mut().evict_idle(idle);
     }
 }
 
-async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16) {
+async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16, stop: Rc<Cell<bool>>) {
     loop {
         let max = worker.snapshot().server.limits.max_connections_per_worker;
         if worker.connections.get() >= max {
             // Leave further connections in the kernel backlog until one closes (L08).
             monoio::select! {
                 _ = monoio::time::sleep(Duration::from_millis(5)) => continue,
-                _ = worker.drained() => break,
+                _ = worker.stopped(&stop) => break,
             }
         }
         let accepted = monoio::select! {
             r = listener.accept() => Some(r),
-            _ = worker.drained() => None,
+            _ = worker.stopped(&stop) => None,
         };
         match accepted {
             None => break,

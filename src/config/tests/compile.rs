@@ -278,7 +278,9 @@ fn route_table_rows() {
         "pets.execute-api.* /beta beta GET /pets/{id} | HTTP_PROXY GET http://10.0.0.1:8080/pets/{id}?src=gw",
     );
     expect("pets.execute-api.* /prod prod GET /health | MOCK 200");
-    expect("shop.execute-api.*  $default ANY $default | HTTP_PROXY ANY http://127.0.0.1:9000{request.path}");
+    expect(
+        "shop.execute-api.*  $default ANY $default | HTTP_PROXY ANY http://127.0.0.1:9000{request.path}",
+    );
     expect("shop.execute-api.* /v2 v2 GET /items | HTTP_PROXY ANY http://127.0.0.1:9000/items");
     expect(
         "api.example.com /v1/pets prod GET /pets | HTTP_PROXY GET http://pets.internal:9000/pets",
