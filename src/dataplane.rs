@@ -18,6 +18,5 @@ mod upstream_head;
 mod worker;
 
 pub use clock::{CivilTime, imf_fixdate};
-pub use respond::reason as reason_phrase;
 pub use shared::Shared;
 pub use worker::start;

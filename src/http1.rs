@@ -11,6 +11,7 @@ mod head;
 mod host;
 mod response;
 mod scan;
+mod status;
 
 pub use body::{BodyError, ChunkedDecoder, Decoded};
 pub use encode::{LAST_CHUNK, write_chunk_header, write_decimal};
@@ -19,6 +20,7 @@ pub use head::{
 };
 pub use host::{Authority, normalize_host, parse_authority};
 pub use response::{ResponseError, ResponseFraming, ResponseHead, parse_response};
+pub use status::reason_phrase;
 
 /// ASCII case-insensitive comparison of a header name.
 #[inline]

@@ -4,10 +4,9 @@
 //! `$request.querystring.NAME`, `$request.path.NAME`, `$request.path`, `$context.NAME` and
 //! `$stageVariables.NAME` (braced `${...}` forms too).
 
-use super::integration::{CONTEXT_VARS, RouteCtx, SourceSpec, TargetSpec};
+use super::integration::{RouteCtx, SourceSpec, TargetSpec, environment_source, request_source};
 use super::reader::{Errors, Node};
 use super::responses::header_name_ok;
-use super::uri::stage_var_name_ok;
 
 /// Headers HTTP APIs refuse to map (DG:http-api-parameter-mapping, "Reserved headers").
 fn reserved_header(name: &str) -> bool {
@@ -158,45 +157,21 @@ fn variable(
     ctx: &RouteCtx<'_>,
     errors: &mut Errors,
 ) -> Option<SourceSpec> {
+    let shown = format!("${expr}");
     if expr == "request.path" {
         return Some(SourceSpec::RequestPath);
     }
-    if let Some(name) = expr.strip_prefix("request.path.") {
-        return match ctx.params.iter().position(|p| p == name) {
-            Some(i) => Some(SourceSpec::Path(i as u16)),
-            None => {
-                vn.err(
-                    errors,
-                    format!(
-                        "`${expr}`: `{name}` is not a path parameter of `{}`",
-                        ctx.route_key
-                    ),
-                );
-                None
-            }
-        };
-    }
-    if let Some(name) = expr.strip_prefix("request.header.") {
-        return Some(SourceSpec::Header(name.to_string()));
-    }
-    if let Some(name) = expr.strip_prefix("request.querystring.") {
-        return Some(SourceSpec::QueryString(name.to_string()));
-    }
-    if let Some(name) = expr.strip_prefix("stageVariables.") {
-        if !stage_var_name_ok(name) {
-            vn.err(errors, format!("invalid stage variable name in `${expr}`"));
-            return None;
-        }
-        return Some(SourceSpec::StageVar(name.to_string()));
-    }
-    if let Some(name) = expr.strip_prefix("context.")
-        && let Some((_, v)) = CONTEXT_VARS.iter().find(|(n, _)| *n == name)
+    if let Some(rest) = expr.strip_prefix("request.")
+        && let Some(found) = request_source(rest, &shown, vn, ctx, errors)
     {
-        return Some(SourceSpec::Context(*v));
+        return found;
+    }
+    if let Some(found) = environment_source(expr, &shown, vn, errors) {
+        return found;
     }
     vn.err(
         errors,
-        format!("mapping value `${expr}` is not supported yet"),
+        format!("mapping value `{shown}` is not supported yet"),
     );
     None
 }

@@ -68,7 +68,7 @@ pub(crate) struct RouteCtx<'r> {
     pub params: &'r [String],
 }
 
-pub(crate) const CONTEXT_VARS: [(&str, ContextVar); 10] = [
+const CONTEXT_VARS: [(&str, ContextVar); 10] = [
     ("requestId", ContextVar::RequestId),
     ("apiId", ContextVar::ApiId),
     ("stage", ContextVar::Stage),
@@ -355,39 +355,66 @@ fn source(
         );
         None
     };
-    if let Some(name) = value.strip_prefix("method.request.path.") {
-        return match ctx.params.iter().position(|p| p == name) {
+    if let Some(rest) = value.strip_prefix("method.request.")
+        && let Some(found) = request_source(rest, value, vn, ctx, errors)
+    {
+        return found;
+    }
+    if let Some(found) = environment_source(value, value, vn, errors) {
+        return found;
+    }
+    unsupported(errors)
+}
+
+/// A request value named after the syntax's own prefix (`method.request.` in REST,
+/// `$request.` in HTTP APIs): `path.NAME` (a route parameter), `querystring.NAME` or
+/// `header.NAME`. `None` when `rest` is none of these; `Some(None)` after reporting an
+/// error; `shown` is the expression as the user wrote it.
+pub(crate) fn request_source(
+    rest: &str,
+    shown: &str,
+    vn: &Node<'_>,
+    ctx: &RouteCtx<'_>,
+    errors: &mut Errors,
+) -> Option<Option<SourceSpec>> {
+    if let Some(name) = rest.strip_prefix("path.") {
+        return Some(match ctx.params.iter().position(|p| p == name) {
             Some(i) => Some(SourceSpec::Path(i as u16)),
             None => {
+                let route = ctx.route_key;
                 vn.err(
                     errors,
-                    format!(
-                        "`{value}`: `{name}` is not a path parameter of `{}`",
-                        ctx.route_key
-                    ),
+                    format!("`{shown}`: `{name}` is not a path parameter of `{route}`"),
                 );
                 None
             }
-        };
+        });
     }
-    if let Some(name) = value.strip_prefix("method.request.querystring.") {
-        return Some(SourceSpec::QueryString(name.to_string()));
+    if let Some(name) = rest.strip_prefix("querystring.") {
+        return Some(Some(SourceSpec::QueryString(name.to_string())));
     }
-    if let Some(name) = value.strip_prefix("method.request.header.") {
-        return Some(SourceSpec::Header(name.to_string()));
-    }
-    if let Some(name) = value.strip_prefix("stageVariables.") {
+    rest.strip_prefix("header.")
+        .map(|name| Some(SourceSpec::Header(name.to_string())))
+}
+
+/// `stageVariables.NAME` or a supported `context.NAME`, in either syntax (same convention as
+/// `request_source`; an unknown context variable is `None`, for the caller to report).
+pub(crate) fn environment_source(
+    expr: &str,
+    shown: &str,
+    vn: &Node<'_>,
+    errors: &mut Errors,
+) -> Option<Option<SourceSpec>> {
+    if let Some(name) = expr.strip_prefix("stageVariables.") {
         if !stage_var_name_ok(name) {
-            vn.err(errors, format!("invalid stage variable name in `{value}`"));
-            return None;
+            vn.err(errors, format!("invalid stage variable name in `{shown}`"));
+            return Some(None);
         }
-        return Some(SourceSpec::StageVar(name.to_string()));
+        return Some(Some(SourceSpec::StageVar(name.to_string())));
     }
-    if let Some(name) = value.strip_prefix("context.") {
-        return match CONTEXT_VARS.iter().find(|(n, _)| *n == name) {
-            Some((_, v)) => Some(SourceSpec::Context(*v)),
-            None => unsupported(errors),
-        };
-    }
-    unsupported(errors)
+    let name = expr.strip_prefix("context.")?;
+    CONTEXT_VARS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| Some(SourceSpec::Context(*v)))
 }

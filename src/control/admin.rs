@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::log::{log, now_secs, rfc3339};
 use super::reload::{Reloader, error_json};
 use crate::config::{Admin, DEFAULT_MAX_HEADERS};
-use crate::dataplane::{Shared, reason_phrase as reason};
-use crate::http1::{self, Framing, Limits, RequestHead, Status};
+use crate::dataplane::Shared;
+use crate::http1::{self, Framing, Limits, RequestHead, Status, reason_phrase as reason};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST: usize = 64 * 1024;

@@ -78,7 +78,7 @@ pub fn gateway_error(
 
 /// A protocol-level reject (malformed request, limits, timeouts): JSON body, always closes.
 pub fn reject(wb: &mut Vec<u8>, status: u16, meta: &Meta, date: &[u8; 29]) {
-    let reason = reason(status);
+    let reason = http1::reason_phrase(status);
     wb.extend_from_slice(b"HTTP/1.1 ");
     http1::write_decimal(wb, status as u64);
     wb.push(b' ');
@@ -94,40 +94,5 @@ pub fn reject(wb: &mut Vec<u8>, status: u16, meta: &Meta, date: &[u8; 29]) {
         wb.extend_from_slice(br#"{"message":""#);
         wb.extend_from_slice(reason.as_bytes());
         wb.extend_from_slice(br#""}"#);
-    }
-}
-
-/// Reason phrases for the statuses tollgate produces or forwards.
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Request Too Long",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        417 => "Expectation Failed",
-        421 => "Misdirected Request",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
     }
 }

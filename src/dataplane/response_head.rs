@@ -47,7 +47,7 @@ pub fn build(
     wb.push(b' ');
     let reason = resp.reason.get(data);
     if reason.is_empty() {
-        wb.extend_from_slice(respond::reason(resp.status).as_bytes());
+        wb.extend_from_slice(http1::reason_phrase(resp.status).as_bytes());
     } else {
         wb.extend_from_slice(reason);
     }

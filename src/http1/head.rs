@@ -229,13 +229,8 @@ pub fn parse_request(
         max_line: limits.max_header_line,
         max_target: limits.max_target,
     };
-    let resumed = head.resume.pos() > 0 && head.resume.pos() <= buf.len();
-    let mut scan = if resumed {
-        head.resume
-    } else {
-        Scan::default()
-    };
-    head.resume = Scan::default();
+    let mut scan = Scan::resume(&mut head.resume, buf.len());
+    let resumed = scan.pos() > 0;
     let (head_len, line) = match scan_head(&mut scan, buf, &lim)? {
         None => {
             head.resume = scan;

@@ -86,13 +86,8 @@ pub fn parse_response(
         max_line: usize::MAX,
         max_target: 0,
     };
-    let resumed = head.resume.pos() > 0 && head.resume.pos() <= buf.len();
-    let mut scan = if resumed {
-        head.resume
-    } else {
-        Scan::default()
-    };
-    head.resume = Scan::default();
+    let mut scan = Scan::resume(&mut head.resume, buf.len());
+    let resumed = scan.pos() > 0;
     let Some(mut head_len) = scan_head(&mut scan, buf, &lim)? else {
         head.resume = scan;
         return Ok(Status::Partial);

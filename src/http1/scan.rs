@@ -97,6 +97,17 @@ pub(super) struct Scan {
 }
 
 impl Scan {
+    /// Take the scan state saved by an earlier partial parse of the same buffer, if it still
+    /// fits `len` bytes; otherwise start from the beginning.
+    pub(super) fn resume(saved: &mut Scan, len: usize) -> Scan {
+        let scan = std::mem::take(saved);
+        if scan.pos() > 0 && scan.pos() <= len {
+            scan
+        } else {
+            Scan::default()
+        }
+    }
+
     /// Bytes already scanned: a resumed scan needs a buffer at least this long.
     pub fn pos(&self) -> usize {
         self.pos
