@@ -63,8 +63,8 @@ enum Head {
     Reject(u16),
 }
 
+/// Serve one accepted connection (already counted by the accept loop) until it closes.
 pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, port: u16) {
-    worker.connection_opened();
     let limits = worker.snapshot().server.limits;
     let mut conn = Conn::new(&limits, peer, port);
     let mut first = true;

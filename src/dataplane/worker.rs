@@ -367,6 +367,8 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16, stop:
             None => break,
             Some(Ok((stream, peer))) => {
                 let _ = stream.set_nodelay(true);
+                // Counted here, not in the task, so the cap check above sees it at once.
+                worker.connection_opened();
                 monoio::spawn(super::conn::serve(worker.clone(), stream, peer, port));
             }
             Some(Err(e)) => {
