@@ -25,8 +25,8 @@ pub fn start(
     upstream: SocketAddr,
     workers: NonZeroUsize,
 ) -> io::Result<Workers> {
-    Workers::start(listen, workers, BACKLOG, Accept::Serve, move |client| {
-        forward(client, upstream)
+    Workers::start(listen, workers, BACKLOG, Accept::Serve, move || {
+        move |client| forward(client, upstream)
     })
 }
 

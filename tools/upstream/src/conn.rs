@@ -7,6 +7,7 @@
 //! (`close-after`, `reset-after`) and `stall` never frame.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,7 +24,8 @@ use crate::sock;
 const READ_BUF: usize = 16 * 1024;
 /// Largest unconsumed request data (a head) the mock buffers before giving up.
 const MAX_BUF: usize = 1024 * 1024;
-/// After `close-after` sent its FIN, how long it drains what the peer still sends.
+/// After a FIN (`close-after`, `Connection: close`, a malformed head), how long the mock
+/// drains what the peer still sends before closing.
 const DRAIN: Duration = Duration::from_secs(2);
 /// After `early` answered, how long it holds the connection open without reading.
 const EARLY_HOLD: Duration = Duration::from_secs(10);
@@ -35,7 +37,7 @@ pub struct Server {
     pub headers: Vec<String>,
     pub too_large: Bytes,
     pub raw: Bytes,
-    pub recorder: Recorder,
+    pub recorder: Arc<Recorder>,
 }
 
 struct Conn {
@@ -53,11 +55,13 @@ pub async fn serve(stream: TcpStream, server: &Server) {
         rec: server.recorder.connection(),
     };
     match &server.mode {
-        Mode::Fixed => fixed(&mut c, server).await,
+        Mode::Fixed => {
+            fixed(&mut c, server).await;
+            c.lingering_close().await;
+        }
         Mode::CloseAfter(n) => {
             c.read_exactly(*n).await;
-            sock::shutdown_write(&c.stream);
-            let _ = monoio::time::timeout(DRAIN, c.drain()).await;
+            c.lingering_close().await;
         }
         Mode::ResetAfter(n) => {
             c.read_exactly(*n).await;
@@ -65,7 +69,11 @@ pub async fn serve(stream: TcpStream, server: &Server) {
         }
         Mode::Stall => c.drain().await,
         // `refuse` and `blackhole` never accept, so never get here.
-        _ => http(&mut c, server).await,
+        _ => {
+            if http(&mut c, server).await {
+                c.lingering_close().await;
+            }
+        }
     }
 }
 
@@ -128,8 +136,9 @@ fn queue(single: &mut Option<Bytes>, batch: &mut Vec<u8>, r: Bytes) {
     }
 }
 
-/// `echo`, `delay`, `drip`, `raw`, `early`: one message at a time, in order.
-async fn http(c: &mut Conn, s: &Server) {
+/// `echo`, `delay`, `drip`, `raw`, `early`: one message at a time, in order. Returns whether
+/// the connection should end with a lingering close.
+async fn http(c: &mut Conn, s: &Server) -> bool {
     let mut framer = Framer::default();
     let mut request = Vec::new();
     let mut head = HeadInfo {
@@ -141,13 +150,13 @@ async fn http(c: &mut Conn, s: &Server) {
     let mut body_seen = 0u64;
     loop {
         if !matches!(c.read_more().await, Ok(n) if n > 0) {
-            return;
+            return true;
         }
         loop {
             let step = framer.step(c.data());
             let len = match step {
                 Step::NeedMore => break,
-                Step::Malformed => return,
+                Step::Malformed => return true,
                 Step::Head { len, .. } | Step::Body { len } | Step::End { len } => len,
             };
             if matches!(s.mode, Mode::Echo) {
@@ -179,7 +188,7 @@ async fn http(c: &mut Conn, s: &Server) {
                 (Step::NeedMore | Step::Malformed, _) => Ok(()),
             };
             if ok.is_err() || (head.close && framer.at_head()) {
-                return;
+                return true;
             }
         }
     }
@@ -194,7 +203,10 @@ async fn respond(
 ) -> io::Result<()> {
     match mode {
         Mode::Echo => {
-            let r = response::echo(&s.headers, request, head.line_len);
+            let mut r = response::echo(&s.headers, request, head.line_len);
+            if head.head_method {
+                r.truncate(r.len() - request.len());
+            }
             request.clear();
             c.write(r).await
         }
@@ -219,12 +231,14 @@ async fn respond(
     }
 }
 
-/// Answer 413, send FIN, and hold the connection without reading any more.
-async fn early(c: &mut Conn, s: &Server) {
+/// Answer 413, send FIN, and hold the connection without reading any more. Returns `false`:
+/// no lingering close (that would read).
+async fn early(c: &mut Conn, s: &Server) -> bool {
     if c.write(s.too_large.clone()).await.is_ok() {
         sock::shutdown_write(&c.stream);
         monoio::time::sleep(EARLY_HOLD).await;
     }
+    false
 }
 
 impl Conn {
@@ -287,6 +301,13 @@ impl Conn {
                 _ => return,
             }
         }
+    }
+
+    /// FIN, then drain (and record) what the peer still sends for up to `DRAIN`, so that
+    /// unread bytes never turn the close into a reset that could destroy the last response.
+    async fn lingering_close(&mut self) {
+        sock::shutdown_write(&self.stream);
+        let _ = monoio::time::timeout(DRAIN, self.drain()).await;
     }
 
     /// Read (and record) until EOF or an error, answering nothing.

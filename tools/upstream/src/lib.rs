@@ -22,6 +22,7 @@ pub use runtime::Workers;
 
 use std::io;
 use std::num::NonZeroUsize;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -66,16 +67,21 @@ pub fn start(config: Config) -> io::Result<Workers> {
         Mode::Blackhole => (NonZeroUsize::MIN, 1, Accept::Never),
         _ => (workers, BACKLOG, Accept::Serve),
     };
-    let server = Arc::new(Server {
-        fixed: Fixed::render(status, &headers, &body),
-        too_large: response::too_large(&headers),
-        headers,
-        raw,
-        recorder: Recorder::new(record_dir),
-        mode,
-    });
-    Workers::start(listen, count, backlog, accept, move |stream| {
-        let server = server.clone();
-        async move { conn::serve(stream, &server).await }
-    })
+    let recorder = Arc::new(Recorder::new(record_dir));
+    let per_worker = move || {
+        // Each core renders its own copy, so the hot path never touches a shared refcount.
+        let server = Rc::new(Server {
+            fixed: Fixed::render(status, &headers, &body),
+            too_large: response::too_large(&headers),
+            headers: headers.clone(),
+            raw: Bytes::copy_from_slice(&raw),
+            recorder: recorder.clone(),
+            mode: mode.clone(),
+        });
+        move |stream| {
+            let server = server.clone();
+            async move { conn::serve(stream, &server).await }
+        }
+    };
+    Workers::start(listen, count, backlog, accept, per_worker)
 }

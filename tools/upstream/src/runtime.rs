@@ -35,16 +35,19 @@ pub enum Accept {
 
 impl Workers {
     /// Start `count` workers on `listen` (port 0 picks one port shared by all). Returns once
-    /// every worker is bound. `handler` runs once per accepted connection, on its worker.
-    pub fn start<H, F>(
+    /// every worker is bound. Each worker calls `per_worker` once on its own thread (so what
+    /// it builds is owned by that core) and runs the handler it returns once per accepted
+    /// connection.
+    pub fn start<M, H, F>(
         listen: SocketAddr,
         count: NonZeroUsize,
         backlog: i32,
         accept: Accept,
-        handler: H,
+        per_worker: M,
     ) -> io::Result<Workers>
     where
-        H: Fn(TcpStream) -> F + Clone + Send + 'static,
+        M: Fn() -> H + Clone + Send + 'static,
+        H: Fn(TcpStream) -> F + 'static,
         F: Future<Output = ()> + 'static,
     {
         let stop = Arc::new(AtomicBool::new(false));
@@ -56,10 +59,10 @@ impl Workers {
         for id in 0..count.get() {
             // The first worker resolves port 0; the others bind the port it got.
             let (ready_tx, ready_rx) = mpsc::channel();
-            let (addr, stop, handler) = (workers.addr, stop.clone(), handler.clone());
+            let (addr, stop, make) = (workers.addr, stop.clone(), per_worker.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("worker-{id}"))
-                .spawn(move || run(addr, backlog, accept, stop, handler, ready_tx))?;
+                .spawn(move || run(addr, backlog, accept, stop, make(), ready_tx))?;
             workers.threads.push(thread);
             match ready_rx.recv() {
                 Ok(Ok(bound)) => workers.addr = bound,

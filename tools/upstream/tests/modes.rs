@@ -260,3 +260,39 @@ fn bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--chunk"));
 }
+
+#[test]
+fn connection_close_answers_then_fins_even_with_bytes_after_it() {
+    let up = Backend::start(&["--body", "hello", "--header", "x-a: 1"]);
+    let mut s = up.connect();
+    // The second request must not be answered, and the unread bytes must not turn the close
+    // into a reset that would destroy the first response.
+    send(
+        &mut s,
+        b"GET /1 HTTP/1.1\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(read_to_eof(&mut s), FIXED);
+}
+
+#[test]
+fn a_malformed_head_is_closed_without_an_answer() {
+    for mode in ["fixed", "echo"] {
+        let up = Backend::start(&["--mode", mode]);
+        let mut s = up.connect();
+        send(&mut s, b"\x00\x01garbage\r\n\r\n");
+        assert_eq!(read_to_eof(&mut s), b"", "{mode}");
+    }
+}
+
+#[test]
+fn echo_answers_head_without_a_body() {
+    let up = Backend::start(&["--mode", "echo"]);
+    let mut s = up.connect();
+    let req = b"HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n";
+    send(&mut s, req);
+    let want = format!(
+        "HTTP/1.1 200 OK\r\nx-echo-request-line: HEAD /h HTTP/1.1\r\ncontent-length: {}\r\n\r\n",
+        req.len()
+    );
+    assert_eq!(String::from_utf8_lossy(&read_to_eof(&mut s)), want);
+}
