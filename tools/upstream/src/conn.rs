@@ -93,7 +93,8 @@ async fn fixed(c: &mut Conn, s: &Server) {
             let step = framer.step(c.data());
             match step {
                 Step::NeedMore => break,
-                Step::Malformed => return,
+                // Answer what came before it, then close.
+                Step::Malformed => close = true,
                 Step::Head { len, info } => {
                     head_method = info.head_method;
                     last = info.close;

@@ -282,6 +282,11 @@ fn a_malformed_head_is_closed_without_an_answer() {
         send(&mut s, b"\x00\x01garbage\r\n\r\n");
         assert_eq!(read_to_eof(&mut s), b"", "{mode}");
     }
+    // Pipelined behind a good request: the good one is answered first.
+    let up = Backend::start(&["--body", "hello", "--header", "x-a: 1"]);
+    let mut s = up.connect();
+    send(&mut s, b"GET / HTTP/1.1\r\n\r\n\x00bad\r\n\r\n");
+    assert_eq!(read_to_eof(&mut s), FIXED);
 }
 
 #[test]
