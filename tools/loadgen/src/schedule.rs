@@ -28,7 +28,7 @@ pub enum Due {
 #[derive(Debug, Clone)]
 pub struct Schedule {
     mode: Mode,
-    /// `-d`: nothing is sent at or after this instant.
+    /// `-d`: nothing is sent at or after this instant, nor intended for it.
     stop_at: Option<Instant>,
 }
 
@@ -80,7 +80,8 @@ impl Schedule {
             } => first + interval * sent,
         };
         match self.stop_at {
-            Some(stop) if at >= stop => Due::Finished,
+            // A backlog intended before the stop is not sent after it either.
+            Some(stop) if at >= stop || now >= stop => Due::Finished,
             _ if at <= now => Due::Now(at),
             _ => Due::At(at),
         }
@@ -122,5 +123,9 @@ mod tests {
         assert_eq!(s.poll(t0 + ms(45)), Due::At(t0 + ms(50)));
         s.commit();
         assert_eq!(s.poll(t0 + ms(60)), Due::Finished);
+        // Still behind at the stop: the rest of the backlog is not sent.
+        let late = Schedule::open(t0, 100.0, 0, 1, Some(t0 + ms(50)));
+        assert_eq!(late.poll(t0 + ms(49)), Due::Now(t0));
+        assert_eq!(late.poll(t0 + ms(50)), Due::Finished);
     }
 }

@@ -119,17 +119,23 @@ fn run(
         stats: RefCell::new(Stats::new()),
         progress,
     });
-    let uring = RuntimeBuilder::<IoUringDriver>::new()
-        .with_entries(RING_ENTRIES)
-        .enable_timer()
-        .build();
-    match uring {
+    // The gateway's default ring (SINGLE_ISSUER + DEFER_TASKRUN, Linux >= 6.1, measured
+    // cheapest per request in benches/RESULTS.md), else monoio's default ring, else epoll
+    // (no io_uring: old kernel, seccomp).
+    let mut defer = io_uring::IoUring::builder();
+    defer.setup_single_issuer().setup_defer_taskrun();
+    for ring in [Some(defer), None] {
+        let mut builder = RuntimeBuilder::<IoUringDriver>::new().with_entries(RING_ENTRIES);
+        if let Some(ring) = ring {
+            builder = builder.uring_builder(ring);
+        }
+        if let Ok(mut rt) = builder.enable_timer().build() {
+            return rt.block_on(drive(local, indices));
+        }
+    }
+    match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
         Ok(mut rt) => rt.block_on(drive(local, indices)),
-        // No io_uring (old kernel, seccomp): epoll does the same job, a little dearer.
-        Err(_) => match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
-            Ok(mut rt) => rt.block_on(drive(local, indices)),
-            Err(e) => Err(format!("cannot start a runtime: {e}")),
-        },
+        Err(e) => Err(format!("cannot start a runtime: {e}")),
     }
 }
 

@@ -101,6 +101,24 @@ fn open_loop_sends_at_the_requested_rate() {
 }
 
 #[test]
+fn open_loop_latency_counts_from_the_intended_send_time() {
+    // The server answers 20/s on one connection; asked for 100/s, requests queue up and each
+    // one's latency includes its wait. Closed loop only ever sees the 50 ms service time.
+    let slow = Behaviour {
+        delay: Duration::from_millis(50),
+        ..Behaviour::default()
+    };
+    let server = Server::start(slow);
+    let args = ["-c", "1", "--duration", "1s", "--json", &server.url];
+    let closed = loadgen(&args, LIMIT).json();
+    let open = loadgen(&[&["--rate", "100"], &args[..]].concat(), LIMIT).json();
+    let ms = |j: &serde_json::Value, p: &str| j["latency_ms"][p].as_f64().unwrap();
+    assert!(ms(&closed, "p50") < 150.0, "{closed}");
+    assert!(ms(&open, "p90") > 250.0, "{open}");
+    assert!(n(&open["requests"]) < 40, "{open}");
+}
+
+#[test]
 fn request_templates_are_used_round_robin() {
     let server = Server::start(Behaviour::default());
     let dir = std::env::temp_dir().join(format!("loadgen-templates-{}", std::process::id()));

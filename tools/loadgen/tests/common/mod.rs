@@ -20,6 +20,8 @@ pub struct Behaviour {
     pub fail_every: u64,
     /// Answer 200 with a chunked body.
     pub chunked_every: u64,
+    /// Wait this long before answering each request.
+    pub delay: Duration,
 }
 
 #[derive(Default)]
@@ -91,6 +93,7 @@ fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
             if !body.is_empty() {
                 *seen.bodies.lock().unwrap().entry(body).or_default() += 1;
             }
+            std::thread::sleep(b.delay);
             let every = |k: u64| k > 0 && n.is_multiple_of(k);
             if every(b.close_every) {
                 let _ = stream.write_all(&out);
