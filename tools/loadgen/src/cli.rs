@@ -34,7 +34,7 @@ usage: loadgen [options] URL
       --body TEXT        request body
       --body-file F      request body from a file
       --requests FILE    request templates, JSON lines {\"method\",\"path\",\"headers\",\"body\"},
-      --request-file F   used round-robin (-X/-H/--body then only add headers)
+      --request-file F   used round-robin; -H adds headers to each, -X/--body are refused
       --json             print the summary as one JSON object on stdout
   -h, --help             this text
 ";
@@ -97,8 +97,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
             "--rate" => {
                 let v = value(&arg)?;
                 match v.parse::<f64>() {
-                    Ok(r) if r.is_finite() && r > 0.0 => rate = Some(r),
-                    _ => return Err(format!("--rate: `{v}` is not a positive number")),
+                    Ok(r) if (0.001..=1e9).contains(&r) => rate = Some(r),
+                    _ => return Err(format!("--rate: `{v}` is not between 0.001 and 1e9")),
                 }
             }
             "--pipeline" => pipeline = number(&arg, &value(&arg)?)?,
