@@ -131,3 +131,34 @@ fn malformed_responses_are_protocol_errors() {
         Err(ProtocolError::HeadTooLarge)
     );
 }
+
+/// Mutated and truncated responses, split anywhere, never panic the reader.
+#[test]
+fn arbitrary_input_never_panics() {
+    let seeds: [&[u8]; 3] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\r\nhello\r\n0\r\nT: x\r\n\r\n",
+        b"HTTP/1.0 100 Continue\r\n\r\nHTTP/1.1 204 No\r\nConnection: close\r\n\r\n",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let alphabet = b"0123456789abcdefHTP/1. \r\n:;chunkedContent-Length";
+    for round in 0..20_000 {
+        let mut input = seeds[round % seeds.len()].to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % input.len();
+            match next() % 3 {
+                0 => input[at] = alphabet[(next() as usize) % alphabet.len()],
+                1 => input.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                _ => input.truncate(at.max(1)),
+            }
+        }
+        let step = 1 + (next() as usize) % 16;
+        let _ = feed(&input, step, next() % 5 == 0);
+    }
+}
