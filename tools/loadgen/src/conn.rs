@@ -63,10 +63,15 @@ pub async fn run(local: Rc<Local>, index: u32) {
     };
     let mut sleep = pin!(monoio::time::sleep(Duration::ZERO));
     loop {
-        if local.budget.get() == 0 || schedule.poll(Instant::now()) == Due::Finished {
+        let now = Instant::now();
+        if local.budget.get() == 0 || schedule.poll(now) == Due::Finished {
             return;
         }
-        let stream = match target::connect(&plan.target, plan.timeout).await {
+        // A connect that cannot finish before `-d` ends would only keep the run alive.
+        let limit = plan.stop_at.map_or(plan.timeout, |stop| {
+            plan.timeout.min(stop.saturating_duration_since(now))
+        });
+        let stream = match target::connect(&plan.target, limit).await {
             Ok(stream) => stream,
             Err(_) => {
                 local.stats.borrow_mut().errors.connect += 1;
@@ -160,6 +165,10 @@ impl Conn {
                     }
                 }
             }
+            debug_assert!(self.inflight.len() <= plan.pipeline as usize);
+            debug_assert!(
+                finished || next_due.is_some() || self.inflight.len() == plan.pipeline as usize
+            );
             if !self.wbuf.is_empty() {
                 let (res, mut buf) = stream.write_all(std::mem::take(&mut self.wbuf)).await;
                 buf.clear();
@@ -270,6 +279,7 @@ impl Conn {
             }
         }
         drop(stats);
+        debug_assert!(pos <= self.rbuf.len());
         self.rbuf.copy_within(pos.., 0);
         self.rbuf.truncate(self.rbuf.len() - pos);
         local.publish_completed(ended);
