@@ -159,6 +159,8 @@ fn request_templates_are_used_round_robin() {
         server.bodies(),
         [("{\"n\":1}".to_string(), 10)].into_iter().collect()
     );
+    let key = [("x-api-key: k1".to_string(), 10)];
+    assert_eq!(server.x_headers(), key.into_iter().collect());
 
     let bad = dir.join("bad.jsonl");
     std::fs::write(&bad, "{\"path\": \"/ok\"}\n{\"paht\": \"/typo\"}\n").unwrap();
@@ -169,6 +171,35 @@ fn request_templates_are_used_round_robin() {
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("bad.jsonl:2"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn method_headers_and_body_are_sent_as_given() {
+    let server = Server::start(Behaviour::default());
+    let args = [
+        "-X",
+        "POST",
+        "-H",
+        "X-Api-Key: k1",
+        "-H",
+        "x-trace:  t ",
+        "--body",
+        "hello",
+    ];
+    let run = loadgen(
+        &[&args[..], &["-n", "20", "--json", &server.url]].concat(),
+        LIMIT,
+    );
+    assert_eq!(n(&run.json()["requests"]), 20, "{}", run.stderr);
+    assert_eq!(
+        server.bodies(),
+        [("hello".to_string(), 20)].into_iter().collect()
+    );
+    let want = [
+        ("x-api-key: k1".to_string(), 20),
+        ("x-trace: t".to_string(), 20),
+    ];
+    assert_eq!(server.x_headers(), want.into_iter().collect());
 }
 
 #[test]

@@ -31,6 +31,8 @@ struct Seen {
     max_batch: AtomicU64,
     paths: Mutex<BTreeMap<String, u64>>,
     bodies: Mutex<BTreeMap<String, u64>>,
+    /// `x-*` header fields received, as lowercase `name: value`.
+    x_headers: Mutex<BTreeMap<String, u64>>,
 }
 
 pub struct Server {
@@ -68,6 +70,11 @@ impl Server {
         self.seen.paths.lock().unwrap().clone()
     }
 
+    /// `x-*` header fields received, as lowercase `name: value`.
+    pub fn x_headers(&self) -> BTreeMap<String, u64> {
+        self.seen.x_headers.lock().unwrap().clone()
+    }
+
     /// Request bodies received, by body text.
     pub fn bodies(&self) -> BTreeMap<String, u64> {
         self.seen.bodies.lock().unwrap().clone()
@@ -86,6 +93,15 @@ fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
         let mut out = Vec::new();
         let mut batch = 0;
         while let Some((len, path, body)) = parse(&buf) {
+            let head = String::from_utf8_lossy(&buf[..len - body.len()]).to_lowercase();
+            for line in head.lines().filter(|l| l.starts_with("x-")) {
+                *seen
+                    .x_headers
+                    .lock()
+                    .unwrap()
+                    .entry(line.to_owned())
+                    .or_default() += 1;
+            }
             buf.drain(..len);
             batch += 1;
             let n = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
