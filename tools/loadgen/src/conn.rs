@@ -10,8 +10,9 @@
 //! (each bounded by `--timeout`), then *Finished*.
 //!
 //! Nothing here allocates per request: the write buffer, read buffer and in-flight ring are
-//! sized once per connection and handed back after every ownership-passing call; the timer
-//! is one pinned `Sleep` that is reset. (A cancelled read makes a fresh `Canceller`, which
+//! sized once per connection (the read buffer grows only for a response head above 12 KiB)
+//! and handed back after every ownership-passing call; the timer is one pinned `Sleep` that
+//! is reset. (A cancelled read makes a fresh `Canceller`, which
 //! only happens on a timeout or in open loop with `--pipeline` above 1.)
 
 use std::collections::VecDeque;
@@ -36,8 +37,11 @@ use crate::worker::Local;
 const RETRY: Duration = Duration::from_millis(10);
 /// Linux's ECANCELED: the read was cancelled before any byte arrived.
 const ECANCELED: i32 = 125;
-/// Read buffer: a whole maximal head plus room to read bodies in large pieces.
-const READ_BUFFER: usize = MAX_HEAD + 16 * 1024;
+/// Read buffer to start with: bodies are read (and dropped) in pieces of about this size.
+const READ_BUFFER: usize = 16 * 1024;
+/// Less room than this after the unparsed bytes (a large partial head) doubles the buffer.
+/// The reader refuses a head of `MAX_HEAD`, so it never grows past about twice that.
+const MIN_SPARE: usize = 4 * 1024;
 
 /// Drives connection `index` of this thread's share until the run ends.
 pub async fn run(local: Rc<Local>, index: u32) {
@@ -194,6 +198,10 @@ impl Conn {
             let wake = next_due.map_or(oldest.deadline, |t| t.min(oldest.deadline));
             sleep.as_mut().reset(monoio::time::Instant::from_std(wake));
             let handle = self.canceller.handle();
+            if self.rbuf.capacity() - self.rbuf.len() < MIN_SPARE {
+                debug_assert!(self.rbuf.len() < MAX_HEAD);
+                self.rbuf.reserve(self.rbuf.capacity());
+            }
             let buf = std::mem::take(&mut self.rbuf);
             let (filled, capacity) = (buf.len(), buf.capacity());
             let (res, buf) = {

@@ -250,6 +250,27 @@ fn a_server_closing_connections_shows_as_read_errors() {
 }
 
 #[test]
+fn large_heads_are_read_and_oversized_ones_are_protocol_errors() {
+    let big = Server::start(Behaviour {
+        pad_head: 40_000,
+        ..Behaviour::default()
+    });
+    let json = loadgen(
+        &["-n", "50", "-c", "2", "--pipeline", "2", "--json", &big.url],
+        LIMIT,
+    )
+    .json();
+    assert_eq!(n(&json["status"]["200"]), 50, "{json}");
+    let huge = Server::start(Behaviour {
+        pad_head: 70_000,
+        ..Behaviour::default()
+    });
+    let json = loadgen(&["-n", "5", "-c", "1", "--json", &huge.url], LIMIT).json();
+    assert_eq!(n(&json["errors"]["protocol"]), 5, "{json}");
+    assert_eq!(n(&json["requests"]), 0);
+}
+
+#[test]
 fn a_server_that_stops_answering_shows_as_timeouts() {
     let server = Server::start(Behaviour {
         hang_every: 1,

@@ -22,6 +22,8 @@ pub struct Behaviour {
     pub chunked_every: u64,
     /// Wait this long before answering each request.
     pub delay: Duration,
+    /// Pad every plain 200 response's head with a header of this many bytes.
+    pub pad_head: usize,
 }
 
 #[derive(Default)]
@@ -127,6 +129,11 @@ fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
                 out.extend_from_slice(
                     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
                 );
+            } else if b.pad_head > 0 {
+                let pad = "a".repeat(b.pad_head);
+                let resp =
+                    format!("HTTP/1.1 200 OK\r\nX-Pad: {pad}\r\nContent-Length: 2\r\n\r\nok");
+                out.extend_from_slice(resp.as_bytes());
             } else {
                 out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
             }
