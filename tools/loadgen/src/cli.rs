@@ -1,0 +1,249 @@
+//! The command line: `loadgen [options] URL`, parsed by hand into `Options`.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every default in one place.
+pub mod defaults {
+    use std::time::Duration;
+    /// wrk's default connection count.
+    pub const CONNECTIONS: u32 = 10;
+    /// wrk's default duration, used when neither `-d` nor `-n` is given.
+    pub const DURATION: Duration = Duration::from_secs(10);
+    /// Per-request timeout, from the moment the request is written.
+    pub const TIMEOUT: Duration = Duration::from_secs(10);
+    /// Requests in flight per connection.
+    pub const PIPELINE: u32 = 1;
+}
+
+pub const USAGE: &str = "\
+usage: loadgen [options] URL
+
+  -t, --threads N        runtimes (one per core); default: number of cores
+  -c, --connections N    connections in total, spread over the threads; default 10
+  -d, --duration D       stop sending after D (10s, 500ms, 2m); default 10s unless -n
+  -n, --requests N       stop after N requests in total (a plain number after
+                         --requests is a count; anything else is a template file)
+      --rate R           open loop: R requests/s in total, latency measured from each
+                         request's intended send time; default: closed loop
+      --pipeline D       requests in flight per connection; default 1
+      --timeout D        per-request timeout, counted as a timeout error; default 10s
+  -X, --method M         request method; default GET
+  -H, --header 'N: v'    request header (repeatable)
+      --body TEXT        request body
+      --body-file F      request body from a file
+      --requests FILE    request templates, JSON lines {\"method\",\"path\",\"headers\",\"body\"},
+      --request-file F   used round-robin; -H adds headers to each, -X/--body are refused
+      --json             print the summary as one JSON object on stdout
+  -h, --help             this text
+";
+
+/// What to send: one request built from `-X/-H/--body`, or templates from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Workload {
+    Single { method: String, body: Vec<u8> },
+    Templates(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub url: String,
+    pub threads: NonZeroU32,
+    pub connections: NonZeroU32,
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+    pub rate: Option<f64>,
+    pub pipeline: NonZeroU32,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    pub workload: Workload,
+    pub json: bool,
+}
+
+/// `Ok(None)` means `--help` was asked for.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut args = args.into_iter();
+    let mut url = None;
+    let mut threads = None;
+    let mut connections = u64::from(defaults::CONNECTIONS);
+    let mut duration = None;
+    let mut requests = None;
+    let mut rate = None;
+    let mut pipeline = u64::from(defaults::PIPELINE);
+    let mut timeout = defaults::TIMEOUT;
+    let mut method = None;
+    let mut headers = Vec::new();
+    let mut body: Option<Vec<u8>> = None;
+    let mut templates = None;
+    let mut json = false;
+
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-t" | "--threads" => threads = Some(number(&arg, &value(&arg)?)?),
+            "-c" | "--connections" => connections = number(&arg, &value(&arg)?)?,
+            "-d" | "--duration" => duration = Some(parse_duration(&value(&arg)?)?),
+            "-n" => requests = Some(number(&arg, &value(&arg)?)?),
+            "--requests" => {
+                let v = value(&arg)?;
+                match v.parse::<u64>() {
+                    Ok(n) => requests = Some(n),
+                    Err(_) => templates = Some(PathBuf::from(v)),
+                }
+            }
+            "--request-file" => templates = Some(PathBuf::from(value(&arg)?)),
+            "--rate" => {
+                let v = value(&arg)?;
+                match v.parse::<f64>() {
+                    Ok(r) if (0.001..=1e9).contains(&r) => rate = Some(r),
+                    _ => return Err(format!("--rate: `{v}` is not between 0.001 and 1e9")),
+                }
+            }
+            "--pipeline" => pipeline = number(&arg, &value(&arg)?)?,
+            "--timeout" => timeout = parse_duration(&value(&arg)?)?,
+            "-X" | "--method" => method = Some(value(&arg)?),
+            "-H" | "--header" => {
+                let v = value(&arg)?;
+                let (name, val) = v
+                    .split_once(':')
+                    .ok_or_else(|| format!("-H `{v}`: expected `Name: value`"))?;
+                headers.push((name.trim().to_owned(), val.trim().to_owned()));
+            }
+            "--body" => body = Some(value(&arg)?.into_bytes()),
+            "--body-file" => {
+                let path = value(&arg)?;
+                body = Some(std::fs::read(&path).map_err(|e| format!("--body-file {path}: {e}"))?);
+            }
+            "--json" => json = true,
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
+            _ if url.is_some() => return Err(format!("unexpected argument `{arg}`")),
+            _ => url = Some(arg),
+        }
+    }
+
+    let url = url.ok_or("missing URL")?;
+    let threads = match threads {
+        Some(t) => t,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(1),
+    };
+    let nonzero = |name: &str, v: u64| {
+        u32::try_from(v)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| format!("{name} must be between 1 and {}", u32::MAX))
+    };
+    let connections = nonzero("--connections", connections)?;
+    // More threads than connections would leave runtimes idle.
+    let threads = nonzero("--threads", threads)?.min(connections);
+    let pipeline = nonzero("--pipeline", pipeline)?;
+    if requests == Some(0) {
+        return Err("-n must be at least 1".into());
+    }
+    if timeout.is_zero() {
+        return Err("--timeout must be more than 0".into());
+    }
+    if duration.is_none() && requests.is_none() {
+        duration = Some(defaults::DURATION);
+    }
+    let workload = match (templates, method, body) {
+        (Some(path), None, None) => Workload::Templates(path),
+        (Some(_), _, _) => {
+            return Err("--requests FILE cannot be combined with -X or --body".into());
+        }
+        (None, method, body) => Workload::Single {
+            method: method.unwrap_or_else(|| "GET".into()),
+            body: body.unwrap_or_default(),
+        },
+    };
+    Ok(Some(Options {
+        url,
+        threads,
+        connections,
+        duration,
+        requests,
+        rate,
+        pipeline,
+        timeout,
+        headers,
+        workload,
+        json,
+    }))
+}
+
+/// `10s`, `500ms`, `250us`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 10s or 500ms)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1e3,
+        "us" | "µs" => n / 1e6,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}` (use h, m, s, ms, us)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+fn number(name: &str, v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("{name}: `{v}` is not a whole number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn requests_is_a_count_or_a_file() {
+        let o = parse(args("--requests 1000 http://x/")).unwrap().unwrap();
+        assert_eq!((o.requests, o.duration), (Some(1000), None));
+        let o = parse(args("--requests ./1000 http://x/")).unwrap().unwrap();
+        assert_eq!(o.workload, Workload::Templates("./1000".into()));
+        assert_eq!(o.duration, Some(defaults::DURATION));
+    }
+
+    #[test]
+    fn threads_never_exceed_connections_and_errors_are_named() {
+        let o = parse(args("-t 8 -c 3 -n 5 http://x/")).unwrap().unwrap();
+        assert_eq!(o.threads.get(), 3);
+        assert!(
+            parse(args("--pipeline 0 http://x/"))
+                .unwrap_err()
+                .contains("--pipeline")
+        );
+        assert!(
+            parse(args("--bogus http://x/"))
+                .unwrap_err()
+                .contains("--bogus")
+        );
+        assert!(parse(args("-n 5")).unwrap_err().contains("URL"));
+    }
+}
