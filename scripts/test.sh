@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v kill >/dev/null 2>&1 || need_apt+=(procps)   # the harness signals the gateway with kill
 if ((${#need_apt[@]})); then
   echo "scripts/test.sh: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

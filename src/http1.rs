@@ -27,3 +27,16 @@ pub use status::reason_phrase;
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
+
+/// The limits the codec's tests run with (the gateway's defaults).
+#[cfg(test)]
+pub(crate) fn test_limits() -> Limits {
+    Limits {
+        max_headers: 100,
+        max_header_line: 8 * 1024,
+        max_head_bytes: 64 * 1024,
+        max_target: 8 * 1024,
+        max_chunk_ext: 16 * 1024,
+        max_trailer_bytes: 16 * 1024,
+    }
+}

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 use super::log::{log, now_secs, rfc3339};
 use super::reload::{Reloader, error_json};
-use crate::config::{Admin, DEFAULT_MAX_HEADERS};
+use crate::config::{
+    Admin, DEFAULT_MAX_CHUNK_EXT, DEFAULT_MAX_HEADER_LINE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,
+    DEFAULT_MAX_TRAILER_BYTES,
+};
 use crate::dataplane::Shared;
 use crate::http1::{self, Framing, Limits, RequestHead, Status, reason_phrase as reason};
 
@@ -136,13 +139,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Read one request with the gateway's own strict parser; the body (if any) is drained.
 fn read_request(stream: &mut TcpStream) -> Result<(String, String, Option<String>), u16> {
+    // The gateway's own defaults; chunked bodies are refused below, so the chunk limits
+    // never come into play.
     let limits = Limits {
         max_headers: DEFAULT_MAX_HEADERS,
-        max_header_line: 8192,
+        max_header_line: DEFAULT_MAX_HEADER_LINE,
         max_head_bytes: MAX_REQUEST,
-        max_target: 8192,
-        max_chunk_ext: 1024,
-        max_trailer_bytes: 1024,
+        max_target: DEFAULT_MAX_TARGET,
+        max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
+        max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
     };
     let mut head = RequestHead::with_limits(&limits);
     let mut buf = Vec::with_capacity(4096);

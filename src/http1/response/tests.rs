@@ -4,14 +4,7 @@
 use super::*;
 
 fn limits() -> Limits {
-    Limits {
-        max_headers: 100,
-        max_header_line: 8 * 1024,
-        max_head_bytes: 64 * 1024,
-        max_target: 8 * 1024,
-        max_chunk_ext: 16 * 1024,
-        max_trailer_bytes: 16 * 1024,
-    }
+    crate::http1::test_limits()
 }
 
 #[derive(Debug, PartialEq, Eq)]
