@@ -6,6 +6,7 @@
 
 mod clock;
 mod conn;
+mod parked;
 mod pool;
 mod proxy;
 mod readbuf;
@@ -14,6 +15,7 @@ mod respond;
 mod response_head;
 mod shared;
 mod transfer;
+mod trim;
 mod upstream_head;
 mod worker;
 

@@ -91,19 +91,208 @@ fn l10_a_client_that_stops_reading_is_cut_and_memory_stays_bounded() {
 
 #[test]
 fn l11_idle_keep_alive_connections_cost_little_memory() {
+    const N: usize = 1000;
     let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
-    let gw = Gateway::start(config);
+    let gw = Gateway::start_with(
+        config,
+        Options {
+            workers: 1,
+            ..Options::default()
+        },
+    );
     let rss_before = gw.rss_kb();
-    let mut clients: Vec<Client> = (0..1000).map(|_| gw.client()).collect();
+    let mut clients: Vec<Client> = (0..N).map(|_| gw.client()).collect();
     for c in &mut clients {
         assert_eq!(c.roundtrip(&get("/hello")).status, 200);
     }
-    let per_conn_kb = gw.rss_kb().saturating_sub(rss_before) / clients.len() as u64;
-    println!("{per_conn_kb} KiB RSS per idle keep-alive connection (1000 connections)");
-    // RELIABILITY L11 suggests ≤ 8 KiB per idle connection; allow for allocator slack.
+    // Idle connections park (give back their buffers) after about 100 ms.
+    wait_until_waiting(&gw, N);
+    let per_conn = gw.rss_kb().saturating_sub(rss_before) * 1024 / N as u64;
+    println!("{per_conn} bytes RSS per idle keep-alive connection ({N} connections)");
+    // RELIABILITY L11 suggests ≤ 8 KiB per idle connection, and issue 3 aims at 4 KiB: that is
+    // measured on the release build by `benches/run --scenario idle-10k`. Tests run the debug
+    // build, whose futures are several times larger, so the budget here is looser.
     assert!(
-        per_conn_kb <= 32,
-        "L11: {per_conn_kb} KiB per idle keep-alive connection"
+        per_conn <= 24 * 1024,
+        "L11: {per_conn} bytes per idle keep-alive connection"
     );
-    assert_eq!(gw.client().roundtrip(&get("/hello")).status, 200);
+    for c in clients.iter_mut().step_by(97) {
+        assert_eq!(c.roundtrip(&get("/hello")).status, 200);
+    }
+}
+
+#[test]
+fn l11_connections_holding_a_partial_header_cost_their_bytes_plus_a_bounded_budget() {
+    const N: usize = 1000;
+    let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
+    let gw = Gateway::start_with(
+        config,
+        Options {
+            workers: 1,
+            ..Options::default()
+        },
+    );
+    let rss_before = gw.rss_kb();
+    let partial = format!(
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: {}",
+        "p".repeat(7 * 1024)
+    );
+    let mut clients: Vec<Client> = (0..N).map(|_| gw.client()).collect();
+    for c in &mut clients {
+        c.send(partial.as_bytes());
+    }
+    // Let the gateway read them all (a partial head is never parked: it holds its bytes).
+    std::thread::sleep(Duration::from_millis(500));
+    let per_conn = gw.rss_kb().saturating_sub(rss_before) * 1024 / N as u64;
+    println!("{per_conn} bytes RSS per connection holding a 7 KiB partial header");
+    // L11 suggests ≤ 16 KiB + the partial bytes; as above, this is the debug build's budget.
+    assert!(
+        per_conn <= 32 * 1024 + partial.len() as u64,
+        "L11: {per_conn} bytes per connection with a 7 KiB partial header"
+    );
+    // Each completes and is answered.
+    for c in clients.iter_mut().step_by(97) {
+        assert_eq!(c.roundtrip(b"\r\n\r\n").status, 200);
+    }
+}
+
+/// Wait (bounded) until the admin status shows `n` parked connections.
+fn wait_until_waiting(gw: &Gateway, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting = gw.status()["connectionsWaiting"].as_u64().unwrap_or(0);
+        if waiting as usize >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} of {n} idle connections parked within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn with_driver(mut config: serde_json::Value, driver: &str) -> serde_json::Value {
+    config["server"]["ioDriver"] = json!(driver);
+    config
+}
+
+/// A keep-alive connection idle past the park delay gives back its buffers (admin
+/// `connectionsWaiting`) and serves its next request as before, on every IO driver: the
+/// cancelled read loses nothing.
+#[test]
+fn parked_connections_serve_their_next_request_on_every_driver() {
+    for driver in ["uring", "uring-coop", "uring-defer-taskrun", "legacy"] {
+        let config = with_driver(
+            rest_config(json!({ "/hello": { "get": mock_ok() } })),
+            driver,
+        );
+        let gw = Gateway::start_with(
+            config,
+            Options {
+                workers: 1,
+                ..Options::default()
+            },
+        );
+        let mut clients: Vec<Client> = (0..4).map(|_| gw.client()).collect();
+        for c in &mut clients {
+            assert_eq!(c.roundtrip(&get("/hello")).status, 200, "{driver}");
+        }
+        wait_until_waiting(&gw, 4);
+        // One request, two pipelined, one sent a byte at a time: all answered.
+        assert_eq!(clients[0].roundtrip(&get("/hello")).status, 200, "{driver}");
+        let mut two = get("/hello");
+        two.extend_from_slice(&get("/hello"));
+        clients[1].send(&two);
+        assert_eq!(clients[1].read_response().unwrap().status, 200, "{driver}");
+        assert_eq!(clients[1].read_response().unwrap().status, 200, "{driver}");
+        assert!(
+            clients[2]
+                .send_bytewise(&get("/hello"), Duration::from_millis(1))
+                .unwrap()
+        );
+        assert_eq!(clients[2].read_response().unwrap().status, 200, "{driver}");
+        assert_eq!(
+            gw.status()["connectionsWaiting"],
+            1,
+            "{driver}: only one still idle"
+        );
+        // A parked connection that the client closes is closed and uncounted.
+        drop(clients);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while gw.status()["connections"] != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{driver}: closed connections still counted"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(gw.status()["connectionsWaiting"], 0, "{driver}");
+    }
+}
+
+/// Requests that arrive while a connection is parking (the read is being cancelled) are
+/// never lost: many connections send their second request around the park delay.
+#[test]
+fn requests_racing_the_park_are_not_lost() {
+    let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
+    let gw = Gateway::start_with(
+        config,
+        Options {
+            workers: 1,
+            ..Options::default()
+        },
+    );
+    let mut clients: Vec<Client> = (0..60).map(|_| gw.client()).collect();
+    for round in 0..3 {
+        for c in &mut clients {
+            assert_eq!(c.roundtrip(&get("/hello")).status, 200);
+        }
+        let sent_at = Instant::now();
+        for (i, c) in clients.iter_mut().enumerate() {
+            // Spread the second requests over 80–120 ms after the first responses.
+            let at = sent_at + Duration::from_micros(80_000 + (i as u64 * 40_000 / 60));
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            c.send(&get("/hello"));
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            let r = c
+                .read_response_within(Duration::from_secs(5), false)
+                .unwrap_or_else(|e| panic!("round {round}, connection {i}: {e}"));
+            assert_eq!(r.status, 200);
+        }
+    }
+}
+
+/// Parking never extends the idle timeout: a parked connection is closed silently once the
+/// timeout passes (within one worker tick).
+#[test]
+fn l05_parked_connections_still_close_at_the_idle_timeout() {
+    let config = with_limits(
+        rest_config(json!({ "/hello": { "get": mock_ok() } })),
+        json!({ "idleTimeoutMs": 600 }),
+    );
+    let gw = Gateway::start_with(
+        config,
+        Options {
+            workers: 1,
+            ..Options::default()
+        },
+    );
+    let mut c = gw.client();
+    assert_eq!(c.roundtrip(&get("/hello")).status, 200);
+    let idle_from = Instant::now();
+    wait_until_waiting(&gw, 1);
+    let (bytes, how) = c.read_until_closed(Duration::from_secs(5));
+    let closed_after = idle_from.elapsed();
+    assert!(
+        bytes.is_empty() && matches!(how, support::client::Closed::Eof),
+        "L05: a silent close, got {how:?} after {bytes:?}"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(550) && closed_after < Duration::from_millis(2500),
+        "L05: closed {closed_after:?} after the last response (idle timeout 600 ms)"
+    );
 }

@@ -121,6 +121,7 @@ impl AdminServer {
             "workers": self.shared.in_flight.len(),
             "draining": self.shared.is_draining(),
             "connections": Shared::total(&self.shared.connections),
+            "connectionsWaiting": Shared::total(&self.shared.waiting),
             "inFlight": Shared::total(&self.shared.in_flight),
             "requests": Shared::total(&self.shared.requests),
             "apis": snap.apis.len(),

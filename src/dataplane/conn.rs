@@ -5,12 +5,23 @@
 //! (bytes seen; total header deadline → 408) → Request (pipeline owns the connection until
 //! the response is written) → Idle again, or Closed. Pipelined bytes stay in `rb` and are
 //! parsed before the next read.
+//!
+//! Memory: the connection's task holds only the socket and its deadlines (under 500 bytes).
+//! Its buffers (`Conn`) come from the core's pool and the future that serves requests is
+//! boxed, both only while the connection is active. Idle for `PARK_AFTER`, it *parks*: the
+//! in-flight read is cancelled (and awaited, so bytes that won the race are kept), the buffers
+//! go back to the pool, the box is freed, and the task waits for readability with no buffer
+//! lent to the kernel and a coarse deadline (`parked`) instead of a timer.
 
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Canceller};
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
@@ -20,13 +31,18 @@ use super::worker::Worker;
 use crate::config::{Params, ServerLimits};
 use crate::http1::{self, ChunkedDecoder, RequestHead, ResponseHead, Status};
 
-/// Initial client read buffer; grows for large heads and shrinks back when idle.
+/// Initial client read buffer; grows for large heads and shrinks back when recycled.
 pub const CLIENT_BUF: usize = 8 * 1024;
+/// How long a connection waits for its next request with a read buffer lent to the kernel
+/// before it parks (see the module docs). Under load requests arrive far sooner, so the hot
+/// path never parks; a connection idle this long pays one cancel and one poll to resume.
+pub const PARK_AFTER: Duration = Duration::from_millis(100);
 /// How long to keep reading (and discarding) after a reject before closing, so the client
 /// sees the response instead of a reset.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// Per-connection reusable state. Nothing here is reallocated per request in steady state.
+/// Per-request reusable state, borrowed from the core's pool while a connection is active.
+/// Nothing here is reallocated per request in steady state.
 pub struct Conn {
     pub rb: ReadBuf,
     /// Client response bytes.
@@ -39,10 +55,12 @@ pub struct Conn {
     pub decoder: ChunkedDecoder,
     pub peer: SocketAddr,
     pub port: u16,
+    /// Cancels the idle read when the connection parks.
+    canceller: Canceller,
 }
 
 impl Conn {
-    fn new(limits: &ServerLimits, peer: SocketAddr, port: u16) -> Conn {
+    pub fn new(limits: &ServerLimits, peer: SocketAddr, port: u16) -> Conn {
         Conn {
             rb: ReadBuf::with_capacity(CLIENT_BUF),
             wb: Vec::with_capacity(CLIENT_BUF),
@@ -53,7 +71,42 @@ impl Conn {
             decoder: ChunkedDecoder::new(limits.http.max_chunk_ext, limits.http.max_trailer_bytes),
             peer,
             port,
+            canceller: Canceller::new(),
         }
+    }
+
+    /// Ready a recycled `Conn` for another connection under the current limits.
+    pub fn reuse(&mut self, limits: &ServerLimits, peer: SocketAddr, port: u16) {
+        self.decoder =
+            ChunkedDecoder::new(limits.http.max_chunk_ext, limits.http.max_trailer_bytes);
+        self.peer = peer;
+        self.port = port;
+    }
+
+    /// Clear it for the pool, dropping buffers a large message grew; returns the bytes freed.
+    pub fn recycle(&mut self) -> usize {
+        let mut freed = 0;
+        self.rb.clear();
+        if self.rb.capacity() > CLIENT_BUF {
+            freed += self.rb.capacity();
+            self.rb = ReadBuf::with_capacity(CLIENT_BUF);
+        }
+        self.wb.clear();
+        if self.wb.capacity() > 4 * CLIENT_BUF {
+            freed += self.wb.capacity();
+            self.wb = Vec::with_capacity(CLIENT_BUF);
+        }
+        self.up.clear();
+        if self.up.capacity() > 4 * CLIENT_BUF {
+            freed += self.up.capacity();
+            self.up = Vec::with_capacity(4096);
+        }
+        freed
+    }
+
+    /// Bytes this `Conn` holds on the heap (an estimate for release accounting).
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Conn>() + self.rb.capacity() + self.wb.capacity() + self.up.capacity()
     }
 }
 
@@ -61,18 +114,89 @@ enum Head {
     Ready,
     Closed,
     Reject(u16),
+    /// Idle past `PARK_AFTER` with nothing buffered: wait without buffers until the deadline.
+    Park(Instant),
+}
+
+/// What an active stretch of a connection ended with.
+enum Active {
+    Closed,
+    Parked(Instant),
+}
+
+/// Where a connection is between active stretches.
+struct Progress {
+    /// No request has been read yet (the header timeout applies to the first wait).
+    first: Cell<bool>,
+    /// While waiting for the next request's first byte: when the wait times out. Kept across
+    /// a park so parking never extends the idle timeout.
+    wait_deadline: Cell<Option<Instant>>,
 }
 
 /// Serve one accepted connection (already counted by the accept loop) until it closes.
 pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, port: u16) {
-    let limits = worker.snapshot().server.limits;
-    let mut conn = Conn::new(&limits, peer, port);
-    let mut first = true;
+    let progress = Progress {
+        first: Cell::new(true),
+        wait_deadline: Cell::new(None),
+    };
+    loop {
+        let mut conn = worker.take_conn(peer, port);
+        // Boxed, so the task of a parked connection does not carry the request future's
+        // space; one allocation per active stretch, none per keep-alive request.
+        let ended = Box::pin(active(&worker, &mut stream, &mut conn, &progress)).await;
+        worker.give_conn(conn);
+        let Active::Parked(deadline) = ended else {
+            break;
+        };
+        worker.connection_parked();
+        let woke = wait_parked(&worker, &stream, deadline).await;
+        worker.connection_unparked();
+        // Idle timeout: a silent close (RELIABILITY L05). Readable includes EOF, which the
+        // next read reports.
+        if !woke {
+            break;
+        }
+    }
+    worker.connection_closed();
+}
+
+/// Wait, holding no buffer, until `stream` is readable (true) or `deadline` passes (false),
+/// give or take one worker tick (`parked`).
+async fn wait_parked(worker: &Worker, stream: &TcpStream, deadline: Instant) -> bool {
+    struct Registered<'a>(&'a Worker, usize);
+    impl Drop for Registered<'_> {
+        fn drop(&mut self) {
+            self.0.parked.borrow_mut().remove(self.1);
+        }
+    }
+    let key = Registered(worker, worker.parked.borrow_mut().insert(deadline));
+    let mut readable = pin!(stream.readable(false));
+    poll_fn(|cx| {
+        if let Poll::Ready(r) = readable.as_mut().poll(cx) {
+            return Poll::Ready(r.is_ok());
+        }
+        worker
+            .parked
+            .borrow_mut()
+            .poll_expired(key.1, cx)
+            .map(|()| false)
+    })
+    .await
+}
+
+/// Requests on one connection until it closes or parks.
+async fn active(
+    worker: &Rc<Worker>,
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    progress: &Progress,
+) -> Active {
     loop {
         let limits = worker.snapshot().server.limits;
-        match read_head(&mut stream, &mut conn, &limits, first).await {
+        match read_head(stream, conn, &limits, progress).await {
             Head::Ready => {}
-            Head::Closed => break,
+            Head::Closed => return Active::Closed,
+            Head::Park(deadline) => return Active::Parked(deadline),
             Head::Reject(status) => {
                 let meta = Meta {
                     request_id: worker.ids.request_id(),
@@ -83,25 +207,24 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, 
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
-                if write_all(&mut stream, &mut conn.wb, limits.send_timeout).await {
-                    linger_close(&mut stream).await;
+                if write_all(stream, &mut conn.wb, limits.send_timeout).await {
+                    linger_close(stream).await;
                 }
-                break;
+                return Active::Closed;
             }
         }
-        first = false;
-        let outcome = super::request::handle(&worker, &mut stream, &mut conn).await;
+        progress.first.set(false);
+        let outcome = super::request::handle(worker, stream, conn).await;
         match outcome {
             Outcome::KeepAlive => {}
-            Outcome::Close => break,
+            Outcome::Close => return Active::Closed,
             Outcome::LingerClose => {
-                linger_close(&mut stream).await;
-                break;
+                linger_close(stream).await;
+                return Active::Closed;
             }
         }
         conn.rb.shrink_if_idle(CLIENT_BUF);
     }
-    worker.connection_closed();
 }
 
 /// What the connection does after a request.
@@ -131,11 +254,12 @@ async fn read_head(
     stream: &mut TcpStream,
     conn: &mut Conn,
     limits: &ServerLimits,
-    first: bool,
+    progress: &Progress,
 ) -> Head {
     let mut header_deadline = None;
     loop {
         if !conn.rb.is_empty() {
+            progress.wait_deadline.set(None);
             match http1::parse_request(conn.rb.data(), &limits.http, &mut conn.head) {
                 Ok(Status::Complete) => return Head::Ready,
                 Ok(Status::Partial) => {}
@@ -145,24 +269,81 @@ async fn read_head(
                 header_deadline = Some(Instant::now() + limits.header_timeout);
             }
         }
-        let deadline = header_deadline.unwrap_or_else(|| {
-            Instant::now()
-                + if first {
-                    limits.header_timeout
-                } else {
-                    limits.idle_timeout
-                }
-        });
         let max = limits.http.max_head_bytes + 1;
-        match monoio::time::timeout_at(deadline, conn.rb.fill(stream, max)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(FillError::Full)) => return Head::Reject(431),
-            Ok(Err(_)) => return Head::Closed,
-            // No byte of a request yet: a silent close (RELIABILITY L05). Otherwise 408 (L04).
-            Err(_) if header_deadline.is_none() => return Head::Closed,
-            Err(_) => return Head::Reject(408),
+        let read = match header_deadline {
+            Some(deadline) => {
+                match monoio::time::timeout_at(deadline, conn.rb.fill(stream, max)).await {
+                    Ok(r) => r,
+                    Err(_) => return Head::Reject(408), // RELIABILITY L04
+                }
+            }
+            None => {
+                let deadline = match progress.wait_deadline.get() {
+                    Some(d) => d,
+                    None => {
+                        let wait = if progress.first.get() {
+                            limits.header_timeout
+                        } else {
+                            limits.idle_timeout
+                        };
+                        let d = Instant::now() + wait;
+                        progress.wait_deadline.set(Some(d));
+                        d
+                    }
+                };
+                match wait_for_request(stream, conn, max, deadline).await {
+                    Some(r) => r,
+                    // No byte of a request yet: a silent close (RELIABILITY L05).
+                    None if Instant::now() >= deadline => return Head::Closed,
+                    None => return Head::Park(deadline),
+                }
+            }
+        };
+        match read {
+            Ok(_) => {}
+            Err(FillError::Full) => return Head::Reject(431),
+            Err(_) => return Head::Closed,
         }
     }
+}
+
+/// Read the first bytes of the next request, keeping the buffer lent to the kernel for at
+/// most `PARK_AFTER`. `None`: nothing arrived by then (or by `deadline`), and the read is over
+/// — cancelled and awaited, so no byte that raced the cancel is lost.
+async fn wait_for_request(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    max: usize,
+    deadline: Instant,
+) -> Option<Result<usize, FillError>> {
+    let park_at = (Instant::now() + PARK_AFTER).min(deadline);
+    let handle = conn.canceller.handle();
+    let mut read = pin!(conn.rb.fill_cancelable(stream, max, handle));
+    let mut timer = pin!(monoio::time::sleep_until(park_at));
+    let mut canceled = false;
+    poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(match r {
+                Err(FillError::Canceled) => None,
+                r => Some(r),
+            });
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if canceled || park_at >= deadline {
+            // Timed out: the connection closes, so the read can simply be dropped.
+            return Poll::Ready(None);
+        }
+        // Park: cancel the read and wait for it to end (by the idle deadline at the latest,
+        // should a driver not cancel), keeping any bytes that won the race.
+        canceled = true;
+        conn.canceller = std::mem::take(&mut conn.canceller).cancel();
+        timer.as_mut().reset(deadline);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// Write all of `buf` (lent to the kernel and given back, contents kept). If the future is

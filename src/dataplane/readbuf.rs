@@ -4,7 +4,9 @@
 use std::io;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
+};
 
 pub struct ReadBuf {
     buf: Vec<u8>,
@@ -18,6 +20,8 @@ pub enum FillError {
     Eof,
     /// The buffer is at `max` and the caller has not consumed anything.
     Full,
+    /// A cancelable read was cancelled before any byte arrived.
+    Canceled,
     Io,
 }
 
@@ -85,6 +89,39 @@ impl ReadBuf {
             Ok(n) => Ok(n),
             Err(_) => Err(FillError::Io),
         }
+    }
+
+    /// `fill` with a read that `handle`'s canceller can stop. Awaited to completion after a
+    /// cancel, it returns either the bytes that won the race (nothing is lost) or `Canceled`.
+    pub async fn fill_cancelable<S: CancelableAsyncReadRent>(
+        &mut self,
+        stream: &mut S,
+        max: usize,
+        handle: CancelHandle,
+    ) -> Result<usize, FillError> {
+        self.make_room(max)?;
+        let start = std::mem::take(&mut self.start);
+        let buf = std::mem::take(&mut self.buf);
+        let len = buf.len();
+        let cap = buf.capacity();
+        let (res, slice) = stream
+            .cancelable_read(buf.slice_mut(len..cap), handle)
+            .await;
+        self.buf = slice.into_inner();
+        self.start = start;
+        match res {
+            Ok(0) => Err(FillError::Eof),
+            Ok(n) => Ok(n),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECANCELED | libc::EINTR)) => {
+                Err(FillError::Canceled)
+            }
+            Err(_) => Err(FillError::Io),
+        }
+    }
+
+    /// The allocated capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Write the first `n` unconsumed bytes to `stream` and consume them.

@@ -23,6 +23,8 @@ pub struct Shared {
     pub in_flight: Vec<PaddedCounter>,
     /// Open client connections, per core.
     pub connections: Vec<PaddedCounter>,
+    /// Of those, idle keep-alive connections parked without buffers, per core.
+    pub waiting: Vec<PaddedCounter>,
     /// Requests served, per core (a health signal; metrics proper come with observability).
     pub requests: Vec<PaddedCounter>,
 }
@@ -37,6 +39,7 @@ impl Shared {
             draining: AtomicBool::new(false),
             in_flight: counters(),
             connections: counters(),
+            waiting: counters(),
             requests: counters(),
         }
     }

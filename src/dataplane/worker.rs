@@ -20,16 +20,22 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use monoio::net::{ListenerOpts, TcpListener};
+use monoio::time::Instant;
 
 use super::clock::{DateCache, IdGen};
+use super::conn::Conn;
+use super::parked::Parked;
 use super::pool::Pool;
 use super::shared::Shared;
+use super::trim;
 use crate::config::{IoDriver, Snapshot};
 
 /// How often a worker looks at the shared drain flag and evicts idle upstream connections.
 const TICK: Duration = Duration::from_millis(100);
 /// Listen backlog per worker socket.
 const BACKLOG: i32 = 4096;
+/// Idle `Conn`s (connection buffers) kept per core for reuse beyond one tick.
+const KEEP_CONNS: usize = 32;
 
 /// The per-core handle on a snapshot: cloning it is a non-atomic increment, so requests on
 /// all cores do not contend on the `Arc`'s shared count.
@@ -44,6 +50,12 @@ pub struct Worker {
     pub date: DateCache,
     pub ids: IdGen,
     pub pool: RefCell<Pool>,
+    /// Buffers of connections that are not active, for the next active one. Boxed: a
+    /// connection holds its `Conn` by pointer, and handing it over moves only the pointer.
+    #[allow(clippy::vec_box)]
+    conns: RefCell<Vec<Box<Conn>>>,
+    /// Deadlines of parked connections, swept by the ticker.
+    pub parked: RefCell<Parked>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -70,6 +82,8 @@ impl Worker {
             date: DateCache::new(),
             ids: IdGen::new(),
             pool: RefCell::new(Pool::default()),
+            conns: RefCell::new(Vec::new()),
+            parked: RefCell::new(Parked::default()),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -117,6 +131,54 @@ impl Worker {
     pub fn connection_closed(&self) {
         self.connections.set(self.connections.get() - 1);
         self.shared.connections[self.id]
+            .0
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Buffers for a connection that is about to read: recycled when the core has some.
+    pub fn take_conn(&self, peer: SocketAddr, port: u16) -> Box<Conn> {
+        let limits = self.snapshot().server.limits;
+        match self.conns.borrow_mut().pop() {
+            Some(mut conn) => {
+                conn.reuse(&limits, peer, port);
+                conn
+            }
+            None => Box::new(Conn::new(&limits, peer, port)),
+        }
+    }
+
+    /// Buffers back from a connection that parked or closed, kept for the next one. The
+    /// ticker frees what a burst left beyond `KEEP_CONNS` (see `shrink_conns`).
+    pub fn give_conn(&self, mut conn: Box<Conn>) {
+        let freed = conn.recycle();
+        self.conns.borrow_mut().push(conn);
+        if freed > 0 {
+            trim::released(freed);
+        }
+    }
+
+    /// Free the buffers a burst left beyond `KEEP_CONNS`, all at once and just before a trim,
+    /// so the freed blocks coalesce and go back to the OS instead of being split up for small
+    /// allocations first.
+    fn shrink_conns(&self) {
+        let mut conns = self.conns.borrow_mut();
+        let surplus = conns.len().saturating_sub(KEEP_CONNS);
+        let freed: usize = conns.drain(..surplus).map(|c| c.footprint()).sum();
+        conns.shrink_to(KEEP_CONNS);
+        if freed > 0 {
+            trim::released(freed);
+        }
+    }
+
+    /// A keep-alive connection went idle and gave back its buffers (admin: `connectionsWaiting`).
+    pub fn connection_parked(&self) {
+        self.shared.waiting[self.id]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_unparked(&self) {
+        self.shared.waiting[self.id]
             .0
             .fetch_sub(1, Ordering::Relaxed);
     }
@@ -331,7 +393,8 @@ async fn worker_main(
     }
 }
 
-/// Housekeeping until drain: watch the shared drain flag, evict idle upstream connections.
+/// Housekeeping until drain: watch the shared drain flag, evict idle upstream connections,
+/// time out parked connections, return memory to the OS after a burst went idle.
 async fn ticker(worker: &Rc<Worker>) {
     loop {
         monoio::time::sleep(TICK).await;
@@ -346,6 +409,9 @@ async fn ticker(worker: &Rc<Worker>) {
         }
         let idle = snapshot.server.limits.upstream_idle_timeout;
         worker.pool.borrow_mut().evict_idle(idle);
+        worker.parked.borrow_mut().wake_expired(Instant::now());
+        worker.shrink_conns();
+        trim::trim_if_released();
     }
 }
 
