@@ -15,6 +15,12 @@ pub mod defaults {
     pub const TIMEOUT: Duration = Duration::from_secs(10);
     /// Requests in flight per connection.
     pub const PIPELINE: u32 = 1;
+    /// The system CA bundle when `SSL_CERT_FILE` is unset: the first that exists (Debian and
+    /// Alpine, then Fedora and RHEL; the paths OpenSSL and curl look at).
+    pub const CA_BUNDLES: [&str; 2] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ];
 }
 
 pub const USAGE: &str = "\
@@ -37,6 +43,16 @@ usage: loadgen [options] URL
       --request-file F   used round-robin; -H adds headers to each, -X/--body are refused
       --json             print the summary as one JSON object on stdout
   -h, --help             this text
+
+TLS (https:// URLs: HTTP/1.1 over TLS 1.2 or 1.3, rustls, ALPN http/1.1):
+      --cacert FILE      trust the CA certificates in FILE (PEM); default: the system
+                         bundle (SSL_CERT_FILE, else /etc/ssl/certs/ca-certificates.crt,
+                         else /etc/pki/tls/certs/ca-bundle.crt)
+      --insecure         accept any server certificate (handshake signatures are still
+                         checked)
+      --sni NAME         server name to send and to verify the certificate against;
+                         default: the URL's host (an IP address sends none)
+      --tls-version V    only 1.2 or only 1.3; default: both
 ";
 
 /// What to send: one request built from `-X/-H/--body`, or templates from a file.
@@ -44,6 +60,32 @@ usage: loadgen [options] URL
 pub enum Workload {
     Single { method: String, body: Vec<u8> },
     Templates(PathBuf),
+}
+
+/// How the server's certificate is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// The system CA bundle.
+    System,
+    /// `--cacert FILE`.
+    CaFile(PathBuf),
+    /// `--insecure`.
+    Insecure,
+}
+
+/// `--tls-version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    V1_2,
+    V1_3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub verify: Verify,
+    pub sni: Option<String>,
+    /// `None`: TLS 1.2 and 1.3.
+    pub version: Option<TlsVersion>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +100,7 @@ pub struct Options {
     pub timeout: Duration,
     pub headers: Vec<(String, String)>,
     pub workload: Workload,
+    pub tls: TlsOptions,
     pub json: bool,
 }
 
@@ -76,6 +119,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     let mut headers = Vec::new();
     let mut body: Option<Vec<u8>> = None;
     let mut templates = None;
+    let mut cacert = None;
+    let mut insecure = false;
+    let mut sni = None;
+    let mut tls_version = None;
     let mut json = false;
 
     while let Some(arg) = args.next() {
@@ -116,6 +163,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                 let path = value(&arg)?;
                 body = Some(std::fs::read(&path).map_err(|e| format!("--body-file {path}: {e}"))?);
             }
+            "--cacert" => cacert = Some(PathBuf::from(value(&arg)?)),
+            "--insecure" => insecure = true,
+            "--sni" => sni = Some(value(&arg)?),
+            "--tls-version" => {
+                tls_version = match value(&arg)?.as_str() {
+                    "1.2" => Some(TlsVersion::V1_2),
+                    "1.3" => Some(TlsVersion::V1_3),
+                    v => return Err(format!("--tls-version: `{v}` is not 1.2 or 1.3")),
+                }
+            }
             "--json" => json = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
             _ if url.is_some() => return Err(format!("unexpected argument `{arg}`")),
@@ -149,6 +206,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     if duration.is_none() && requests.is_none() {
         duration = Some(defaults::DURATION);
     }
+    let verify = match (cacert, insecure) {
+        (Some(_), true) => return Err("--cacert and --insecure contradict each other".into()),
+        (Some(path), false) => Verify::CaFile(path),
+        (None, true) => Verify::Insecure,
+        (None, false) => Verify::System,
+    };
+    let tls = TlsOptions {
+        verify,
+        sni,
+        version: tls_version,
+    };
+    let https = url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !https && tls != TlsOptions::default() {
+        return Err("--cacert, --insecure, --sni and --tls-version need an https:// URL".into());
+    }
     let workload = match (templates, method, body) {
         (Some(path), None, None) => Workload::Templates(path),
         (Some(_), _, _) => {
@@ -170,6 +244,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
         timeout,
         headers,
         workload,
+        tls,
         json,
     }))
 }
@@ -196,6 +271,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+impl Default for TlsOptions {
+    fn default() -> TlsOptions {
+        TlsOptions {
+            verify: Verify::System,
+            sni: None,
+            version: None,
+        }
+    }
 }
 
 fn number(name: &str, v: &str) -> Result<u64, String> {
@@ -245,5 +330,33 @@ mod tests {
                 .contains("--bogus")
         );
         assert!(parse(args("-n 5")).unwrap_err().contains("URL"));
+    }
+
+    #[test]
+    fn tls_options_need_https_and_agree() {
+        let o = parse(args(
+            "--cacert ca.pem --sni api.test --tls-version 1.2 https://x/",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            o.tls,
+            TlsOptions {
+                verify: Verify::CaFile("ca.pem".into()),
+                sni: Some("api.test".into()),
+                version: Some(TlsVersion::V1_2),
+            }
+        );
+        let o = parse(args("--insecure HTTPS://x/")).unwrap().unwrap();
+        assert_eq!(o.tls.verify, Verify::Insecure);
+        assert!(
+            parse(args("--insecure http://x/"))
+                .unwrap_err()
+                .contains("https://")
+        );
+        let both = parse(args("--insecure --cacert ca.pem https://x/")).unwrap_err();
+        assert!(both.contains("contradict"), "{both}");
+        let v = parse(args("--tls-version 1.1 https://x/")).unwrap_err();
+        assert!(v.contains("1.1"), "{v}");
     }
 }

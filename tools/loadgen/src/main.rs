@@ -12,6 +12,8 @@ mod request;
 mod response;
 mod schedule;
 mod target;
+mod tls;
+mod transport;
 mod worker;
 
 use std::io::{IsTerminal, Write};
@@ -21,11 +23,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use report::Stats;
+use target::Scheme;
 use worker::{Plan, Worker};
 
 /// How often the main thread looks whether the workers are done.
 const POLL: Duration = Duration::from_millis(20);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Why the run did not happen: what the user asked for cannot be done as given (exit 2, like
+/// a bad option), or it failed on the way (exit 1).
+enum Failure {
+    Setup(String),
+    Run(String),
+}
 
 fn main() -> ExitCode {
     let opts = match cli::parse(std::env::args().skip(1)) {
@@ -41,28 +51,36 @@ fn main() -> ExitCode {
     };
     match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Setup(e)) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("loadgen: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(opts: &cli::Options) -> Result<(), String> {
-    let target = target::Target::parse(&opts.url)?;
-    let templates = request::templates(opts, &target)?;
+fn run(opts: &cli::Options) -> Result<(), Failure> {
+    let target = target::Target::parse(&opts.url).map_err(Failure::Run)?;
+    let tls = match target.scheme {
+        Scheme::Http => None,
+        Scheme::Https => Some(tls::Client::new(&opts.tls, &target.host).map_err(Failure::Setup)?),
+    };
+    let templates = request::templates(opts, &target).map_err(Failure::Run)?;
+    let mode = match opts.rate {
+        Some(r) => format!("open loop at {r} req/s, pipeline {}", opts.pipeline),
+        None => format!("closed loop, pipeline {}", opts.pipeline),
+    };
     let title = format!(
-        "loadgen {} - {} threads, {} connections, {}, pipeline {}",
-        opts.url,
-        opts.threads,
-        opts.connections,
-        opts.rate
-            .map_or("closed loop".into(), |r| format!("open loop at {r} req/s")),
-        opts.pipeline,
+        "loadgen {} - {} threads, {} connections, {mode}",
+        opts.url, opts.threads, opts.connections,
     );
     let start = Instant::now();
     let plan = Arc::new(Plan {
         target,
+        tls,
         templates,
         connections: opts.connections.get(),
         pipeline: opts.pipeline.get(),
@@ -71,7 +89,8 @@ fn run(opts: &cli::Options) -> Result<(), String> {
         start,
         stop_at: opts.duration.map(|d| start + d),
     });
-    let workers = worker::start(plan, opts.threads.get(), opts.requests)?;
+    let workers =
+        worker::start(plan.clone(), opts.threads.get(), opts.requests).map_err(Failure::Run)?;
     watch(&workers, start);
 
     let mut total = Stats::new();
@@ -80,13 +99,14 @@ fn run(opts: &cli::Options) -> Result<(), String> {
         let (stats, finished) = w
             .handle
             .join()
-            .map_err(|_| "a worker thread panicked".to_string())??;
+            .map_err(|_| Failure::Run("a worker thread panicked".into()))?
+            .map_err(Failure::Run)?;
         total.merge(&stats);
         end = end.max(finished);
     }
-    let summary = total.summary(end - start);
+    let summary = total.summary(end - start, plan.tls.is_some());
     if opts.json {
-        let json = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(&summary).map_err(|e| Failure::Run(e.to_string()))?;
         println!("{json}");
     } else {
         print!("{}", summary.text(&title));

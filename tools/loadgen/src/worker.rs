@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::conn;
 use crate::report::{Progress, Stats};
 use crate::request::Template;
 use crate::target::Target;
+use crate::{conn, tls};
 
 /// Submission queue entries per runtime.
 const RING_ENTRIES: u32 = 1024;
@@ -21,6 +21,8 @@ const RING_ENTRIES: u32 = 1024;
 #[derive(Debug)]
 pub struct Plan {
     pub target: Target,
+    /// https://: how to start each TLS session.
+    pub tls: Option<tls::Client>,
     /// Pre-rendered, used round-robin by every connection (each starting at its own index).
     pub templates: Vec<Template>,
     pub connections: u32,
