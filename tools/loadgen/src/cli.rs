@@ -15,6 +15,10 @@ pub mod defaults {
     pub const TIMEOUT: Duration = Duration::from_secs(10);
     /// Requests in flight per connection.
     pub const PIPELINE: u32 = 1;
+    /// Connects (and TLS handshakes) in flight at once, in total, shared out over the
+    /// threads: below a listen backlog of 511 (nginx's default), so opening thousands of
+    /// connections never overflows it (a dropped SYN costs a 1 s retransmit).
+    pub const CONNECTS_IN_FLIGHT: u32 = 256;
     /// The system CA bundle when `SSL_CERT_FILE` is unset: the first that exists (Debian and
     /// Alpine, then Fedora and RHEL; the paths OpenSSL and curl look at).
     pub const CA_BUNDLES: [&str; 2] = [
@@ -53,6 +57,12 @@ TLS (https:// URLs: HTTP/1.1 over TLS 1.2 or 1.3, rustls, ALPN http/1.1):
       --sni NAME         server name to send and to verify the certificate against;
                          default: the URL's host (an IP address sends none)
       --tls-version V    only 1.2 or only 1.3; default: both
+
+Idle connections:
+      --hold D           open the -c connections, send one request on each and read the
+                         response, keep them all open and silent for D, then close them.
+                         Prints `holding N idle connections for D` on stderr when the hold
+                         begins. Its own mode: not with --rate, --pipeline, -n or -d
 ";
 
 /// What to send: one request built from `-X/-H/--body`, or templates from a file.
@@ -101,6 +111,8 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     pub workload: Workload,
     pub tls: TlsOptions,
+    /// `--hold D`: the idle-connections mode.
+    pub hold: Option<Duration>,
     pub json: bool,
 }
 
@@ -123,6 +135,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     let mut insecure = false;
     let mut sni = None;
     let mut tls_version = None;
+    let mut hold = None;
     let mut json = false;
 
     while let Some(arg) = args.next() {
@@ -173,6 +186,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                     v => return Err(format!("--tls-version: `{v}` is not 1.2 or 1.3")),
                 }
             }
+            "--hold" => hold = Some(parse_duration(&value(&arg)?)?),
             "--json" => json = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
             _ if url.is_some() => return Err(format!("unexpected argument `{arg}`")),
@@ -203,7 +217,23 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     if timeout.is_zero() {
         return Err("--timeout must be more than 0".into());
     }
-    if duration.is_none() && requests.is_none() {
+    if let Some(d) = hold {
+        let refused = [
+            (rate.is_some(), "--rate"),
+            (pipeline.get() > 1, "--pipeline"),
+            (requests.is_some(), "-n"),
+            (duration.is_some(), "-d"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            return Err(format!(
+                "--hold is its own mode (one request per connection, then idle): \
+                 it cannot be combined with {flag}"
+            ));
+        }
+        if d.is_zero() {
+            return Err("--hold must be more than 0".into());
+        }
+    } else if duration.is_none() && requests.is_none() {
         duration = Some(defaults::DURATION);
     }
     let verify = match (cacert, insecure) {
@@ -245,6 +275,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
         headers,
         workload,
         tls,
+        hold,
         json,
     }))
 }
@@ -358,5 +389,20 @@ mod tests {
         assert!(both.contains("contradict"), "{both}");
         let v = parse(args("--tls-version 1.1 https://x/")).unwrap_err();
         assert!(v.contains("1.1"), "{v}");
+    }
+
+    #[test]
+    fn hold_is_its_own_mode() {
+        let o = parse(args("--hold 30s -c 100 http://x/")).unwrap().unwrap();
+        assert_eq!(o.hold, Some(Duration::from_secs(30)));
+        assert_eq!((o.duration, o.requests), (None, None));
+        for other in ["--rate 10", "--pipeline 2", "-n 5", "-d 1s"] {
+            let flag = other.split(' ').next().unwrap();
+            let e = parse(args(&format!("--hold 1s {other} http://x/"))).unwrap_err();
+            assert!(e.contains("--hold") && e.contains(flag), "{e}");
+        }
+        // Pipeline 1 is what hold does anyway.
+        assert!(parse(args("--hold 1s --pipeline 1 http://x/")).is_ok());
+        assert!(parse(args("--hold 0s http://x/")).is_err());
     }
 }

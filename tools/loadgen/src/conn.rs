@@ -2,8 +2,8 @@
 //!
 //! Generic over the `Connector` (plain TCP or TLS, `transport.rs`), chosen once per task.
 //!
-//! Lifecycle: *Connecting* (failure → connect error, uses one request of `-n`, retry after
-//! `RETRY`) → *Exchanging*: write every due
+//! Lifecycle: *Connecting* (waits for one of the thread's connect slots; failure → connect
+//! error, uses one request of `-n`, retry after `RETRY`) → *Exchanging*: write every due
 //! request the pipeline has room for in one write, then read until the oldest request's
 //! deadline or the next due send, whichever is first, and account every response that ended
 //! → *Exchanging* again; an EOF, a read/write error, a protocol error or a timeout drops the
@@ -91,7 +91,11 @@ async fn run_with<C: Connector>(connector: &C, local: &Local, index: u32) {
         let limit = plan.stop_at.map_or(plan.timeout, |stop| {
             plan.timeout.min(stop.saturating_duration_since(now))
         });
-        let Some(mut stream) = open(connector, local, limit).await else {
+        let opened = {
+            let _slot = local.connect_slots.take().await;
+            open(connector, local, limit).await
+        };
+        let Some(mut stream) = opened else {
             let _ = local.take_budget();
             sleep_until(sleep.as_mut(), Instant::now() + RETRY).await;
             continue;

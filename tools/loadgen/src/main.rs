@@ -1,16 +1,20 @@
 //! `loadgen`: a thread-per-core HTTP/1.1 load generator (issue 3). See README.md.
 
-#![forbid(unsafe_code)]
+// The one `unsafe` is `open_files.rs` (getrlimit/setrlimit), allowed there alone.
+#![deny(unsafe_code)]
 // A tool, not the gateway's data plane: the main thread resolves the URL with blocking DNS,
 // reads template files and sleeps between progress lines; workers never do.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod cli;
 mod conn;
+mod hold;
+mod open_files;
 mod report;
 mod request;
 mod response;
 mod schedule;
+mod slots;
 mod target;
 mod tls;
 mod transport;
@@ -19,12 +23,12 @@ mod worker;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use report::Stats;
 use target::Scheme;
-use worker::{Plan, Worker};
+use worker::{Hold, Plan, Worker};
 
 /// How often the main thread looks whether the workers are done.
 const POLL: Duration = Duration::from_millis(20);
@@ -63,15 +67,17 @@ fn main() -> ExitCode {
 }
 
 fn run(opts: &cli::Options) -> Result<(), Failure> {
+    open_files::ensure(opts.connections.get(), opts.threads.get()).map_err(Failure::Setup)?;
     let target = target::Target::parse(&opts.url).map_err(Failure::Run)?;
     let tls = match target.scheme {
         Scheme::Http => None,
         Scheme::Https => Some(tls::Client::new(&opts.tls, &target.host).map_err(Failure::Setup)?),
     };
     let templates = request::templates(opts, &target).map_err(Failure::Run)?;
-    let mode = match opts.rate {
-        Some(r) => format!("open loop at {r} req/s, pipeline {}", opts.pipeline),
-        None => format!("closed loop, pipeline {}", opts.pipeline),
+    let mode = match (opts.hold, opts.rate) {
+        (Some(d), _) => format!("hold {}", hold::show_duration(d)),
+        (None, Some(r)) => format!("open loop at {r} req/s, pipeline {}", opts.pipeline),
+        (None, None) => format!("closed loop, pipeline {}", opts.pipeline),
     };
     let title = format!(
         "loadgen {} - {} threads, {} connections, {mode}",
@@ -88,10 +94,17 @@ fn run(opts: &cli::Options) -> Result<(), Failure> {
         rate: opts.rate,
         start,
         stop_at: opts.duration.map(|d| start + d),
+        hold: opts.hold.map(|duration| Hold {
+            duration,
+            release: AtomicBool::new(false),
+        }),
     });
     let workers =
         worker::start(plan.clone(), opts.threads.get(), opts.requests).map_err(Failure::Run)?;
-    watch(&workers, start);
+    match &plan.hold {
+        Some(hold) => hold::watch(&workers, hold, plan.connections),
+        None => watch(&workers, start),
+    }
 
     let mut total = Stats::new();
     let mut end = start;
@@ -104,7 +117,7 @@ fn run(opts: &cli::Options) -> Result<(), Failure> {
         total.merge(&stats);
         end = end.max(finished);
     }
-    let summary = total.summary(end - start, plan.tls.is_some());
+    let summary = total.summary(end - start, plan.tls.is_some(), plan.hold.is_some());
     if opts.json {
         let json = serde_json::to_string(&summary).map_err(|e| Failure::Run(e.to_string()))?;
         println!("{json}");

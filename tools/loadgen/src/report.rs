@@ -35,6 +35,8 @@ pub struct Stats {
     /// Why the first failed connect failed (the summary prints it once).
     pub connect_error: Option<String>,
     pub tls: Handshakes,
+    /// `--hold`: connections open and answered when the hold began.
+    pub held: u64,
     pub latency: Histogram<u64>,
 }
 
@@ -55,6 +57,9 @@ pub struct Handshakes {
 pub struct Progress {
     pub completed: AtomicU64,
     pub errors: AtomicU64,
+    /// `--hold`: connections answered or failed, and of those, held open.
+    pub settled: AtomicU64,
+    pub held: AtomicU64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,6 +76,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Handshakes>,
     pub latency_ms: Percentiles,
+    /// `--hold` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,6 +100,7 @@ impl Stats {
             errors: Errors::default(),
             connect_error: None,
             tls: Handshakes::default(),
+            held: 0,
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .unwrap_or_else(|_| unreachable!("constant bounds are valid")),
         }
@@ -144,12 +153,13 @@ impl Stats {
         t.resumed += o.resumed;
         t.version = t.version.or(o.version);
         t.cipher_suite = t.cipher_suite.or(o.cipher_suite);
+        self.held += other.held;
         // Same bounds on every thread, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
     }
 
-    /// `tls`: the run was over TLS.
-    pub fn summary(&self, elapsed: Duration, tls: bool) -> Summary {
+    /// `tls`: the run was over TLS; `hold`: it was `--hold`.
+    pub fn summary(&self, elapsed: Duration, tls: bool, hold: bool) -> Summary {
         let secs = elapsed.as_secs_f64();
         let ms = |us: u64| us as f64 / 1000.0;
         let h = &self.latency;
@@ -184,6 +194,7 @@ impl Stats {
                 max: if h.is_empty() { 0.0 } else { ms(h.max()) },
                 mean: h.mean().round() / 1000.0,
             },
+            held: hold.then_some(self.held),
         }
     }
 }
@@ -243,6 +254,9 @@ impl Summary {
             "  latency    p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms (mean {:.3} ms)",
             l.p50, l.p90, l.p99, l.p99_9, l.max, l.mean
         );
+        if let Some(held) = self.held {
+            let _ = writeln!(s, "  held       {held} connections");
+        }
         s
     }
 }
@@ -261,7 +275,7 @@ mod tests {
         b.record(500, Duration::from_millis(25));
         b.errors.read = 2;
         a.merge(&b);
-        let s = a.summary(Duration::from_secs(2), false);
+        let s = a.summary(Duration::from_secs(2), false, false);
         assert_eq!(s.requests, 100);
         assert_eq!(s.requests_per_sec, 50.0);
         assert_eq!(s.status, BTreeMap::from([(200, 99), (500, 1)]));
@@ -281,7 +295,7 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["status"]["500"], 1);
         assert!(json["latency_ms"]["p99.9"].is_number());
-        for absent in ["connect_error", "tls"] {
+        for absent in ["connect_error", "tls", "held"] {
             assert!(json.get(absent).is_none(), "{json}");
         }
     }
@@ -299,8 +313,9 @@ mod tests {
         b.handshake(session(true));
         b.connect_failed(&"tls: invalid peer certificate: UnknownIssuer");
         b.connect_failed(&"connect timed out");
+        b.held = 3;
         a.merge(&b);
-        let s = a.summary(Duration::from_secs(1), true);
+        let s = a.summary(Duration::from_secs(1), true, true);
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(
             json["tls"],
@@ -312,8 +327,10 @@ mod tests {
             json["connect_error"],
             "tls: invalid peer certificate: UnknownIssuer"
         );
+        assert_eq!(json["held"], 3);
         let text = s.text("t");
         assert!(text.contains("connect 2 (tls: invalid peer"), "{text}");
         assert!(text.contains("TLSv1.3 TLS13_AES_128_GCM_SHA256, 2 handshakes (1 resumed)"));
+        assert!(text.contains("held       3 connections"), "{text}");
     }
 }

@@ -1,6 +1,6 @@
 //! The byte stream a connection talks over: plain TCP here, TLS in `tls/`.
 //!
-//! `conn.rs` is generic over a `Connector` (how to open a stream) and its
+//! `conn.rs` and `hold.rs` are generic over a `Connector` (how to open a stream) and its
 //! `Transport` (the two calls the connection loop makes), so the plain path is exactly the
 //! monoio `TcpStream` calls it always was and the TLS path is one more type, chosen once per
 //! connection task. Both calls pass buffer ownership like monoio's own: the caller's `Vec` goes
@@ -43,6 +43,9 @@ pub trait Transport {
     fn session(&self) -> Option<tls::Session> {
         None
     }
+
+    /// The stream will stay open and silent (`--hold`): give back what only traffic needs.
+    fn park(&mut self) {}
 }
 
 /// Plain TCP.

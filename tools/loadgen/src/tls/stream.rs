@@ -256,4 +256,10 @@ impl Transport for TlsStream {
     fn session(&self) -> Option<Session> {
         Some(Session::of(&self.conn))
     }
+
+    fn park(&mut self) {
+        self.rx = Vec::new();
+        self.rx_taken = 0;
+        self.tx = Vec::new();
+    }
 }
