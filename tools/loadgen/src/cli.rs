@@ -15,6 +15,16 @@ pub mod defaults {
     pub const TIMEOUT: Duration = Duration::from_secs(10);
     /// Requests in flight per connection.
     pub const PIPELINE: u32 = 1;
+    /// Connects (and TLS handshakes) in flight at once, in total, shared out over the
+    /// threads: below a listen backlog of 511 (nginx's default), so opening thousands of
+    /// connections never overflows it (a dropped SYN costs a 1 s retransmit).
+    pub const CONNECTS_IN_FLIGHT: u32 = 256;
+    /// The system CA bundle when `SSL_CERT_FILE` is unset: the first that exists (Debian and
+    /// Alpine, then Fedora and RHEL; the paths OpenSSL and curl look at).
+    pub const CA_BUNDLES: [&str; 2] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ];
 }
 
 pub const USAGE: &str = "\
@@ -37,6 +47,22 @@ usage: loadgen [options] URL
       --request-file F   used round-robin; -H adds headers to each, -X/--body are refused
       --json             print the summary as one JSON object on stdout
   -h, --help             this text
+
+TLS (https:// URLs: HTTP/1.1 over TLS 1.2 or 1.3, rustls, ALPN http/1.1):
+      --cacert FILE      trust the CA certificates in FILE (PEM); default: the system
+                         bundle (SSL_CERT_FILE, else /etc/ssl/certs/ca-certificates.crt,
+                         else /etc/pki/tls/certs/ca-bundle.crt)
+      --insecure         accept any server certificate (handshake signatures are still
+                         checked)
+      --sni NAME         server name to send and to verify the certificate against;
+                         default: the URL's host (an IP address sends none)
+      --tls-version V    only 1.2 or only 1.3; default: both
+
+Idle connections:
+      --hold D           open the -c connections, send one request on each and read the
+                         response, keep them all open and silent for D, then close them.
+                         Prints `holding N idle connections for D` on stderr when the hold
+                         begins. Its own mode: not with --rate, --pipeline, -n or -d
 ";
 
 /// What to send: one request built from `-X/-H/--body`, or templates from a file.
@@ -44,6 +70,32 @@ usage: loadgen [options] URL
 pub enum Workload {
     Single { method: String, body: Vec<u8> },
     Templates(PathBuf),
+}
+
+/// How the server's certificate is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// The system CA bundle.
+    System,
+    /// `--cacert FILE`.
+    CaFile(PathBuf),
+    /// `--insecure`.
+    Insecure,
+}
+
+/// `--tls-version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    V1_2,
+    V1_3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub verify: Verify,
+    pub sni: Option<String>,
+    /// `None`: TLS 1.2 and 1.3.
+    pub version: Option<TlsVersion>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +110,9 @@ pub struct Options {
     pub timeout: Duration,
     pub headers: Vec<(String, String)>,
     pub workload: Workload,
+    pub tls: TlsOptions,
+    /// `--hold D`: the idle-connections mode.
+    pub hold: Option<Duration>,
     pub json: bool,
 }
 
@@ -76,6 +131,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     let mut headers = Vec::new();
     let mut body: Option<Vec<u8>> = None;
     let mut templates = None;
+    let mut cacert = None;
+    let mut insecure = false;
+    let mut sni = None;
+    let mut tls_version = None;
+    let mut hold = None;
     let mut json = false;
 
     while let Some(arg) = args.next() {
@@ -116,6 +176,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                 let path = value(&arg)?;
                 body = Some(std::fs::read(&path).map_err(|e| format!("--body-file {path}: {e}"))?);
             }
+            "--cacert" => cacert = Some(PathBuf::from(value(&arg)?)),
+            "--insecure" => insecure = true,
+            "--sni" => sni = Some(value(&arg)?),
+            "--tls-version" => {
+                tls_version = match value(&arg)?.as_str() {
+                    "1.2" => Some(TlsVersion::V1_2),
+                    "1.3" => Some(TlsVersion::V1_3),
+                    v => return Err(format!("--tls-version: `{v}` is not 1.2 or 1.3")),
+                }
+            }
+            "--hold" => hold = Some(parse_duration(&value(&arg)?)?),
             "--json" => json = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
             _ if url.is_some() => return Err(format!("unexpected argument `{arg}`")),
@@ -146,8 +217,41 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     if timeout.is_zero() {
         return Err("--timeout must be more than 0".into());
     }
-    if duration.is_none() && requests.is_none() {
+    if let Some(d) = hold {
+        let refused = [
+            (rate.is_some(), "--rate"),
+            (pipeline.get() > 1, "--pipeline"),
+            (requests.is_some(), "-n"),
+            (duration.is_some(), "-d"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            return Err(format!(
+                "--hold is its own mode (one request per connection, then idle): \
+                 it cannot be combined with {flag}"
+            ));
+        }
+        if d.is_zero() {
+            return Err("--hold must be more than 0".into());
+        }
+    } else if duration.is_none() && requests.is_none() {
         duration = Some(defaults::DURATION);
+    }
+    let verify = match (cacert, insecure) {
+        (Some(_), true) => return Err("--cacert and --insecure contradict each other".into()),
+        (Some(path), false) => Verify::CaFile(path),
+        (None, true) => Verify::Insecure,
+        (None, false) => Verify::System,
+    };
+    let tls = TlsOptions {
+        verify,
+        sni,
+        version: tls_version,
+    };
+    let https = url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !https && tls != TlsOptions::default() {
+        return Err("--cacert, --insecure, --sni and --tls-version need an https:// URL".into());
     }
     let workload = match (templates, method, body) {
         (Some(path), None, None) => Workload::Templates(path),
@@ -170,6 +274,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
         timeout,
         headers,
         workload,
+        tls,
+        hold,
         json,
     }))
 }
@@ -196,6 +302,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+impl Default for TlsOptions {
+    fn default() -> TlsOptions {
+        TlsOptions {
+            verify: Verify::System,
+            sni: None,
+            version: None,
+        }
+    }
 }
 
 fn number(name: &str, v: &str) -> Result<u64, String> {
@@ -245,5 +361,48 @@ mod tests {
                 .contains("--bogus")
         );
         assert!(parse(args("-n 5")).unwrap_err().contains("URL"));
+    }
+
+    #[test]
+    fn tls_options_need_https_and_agree() {
+        let o = parse(args(
+            "--cacert ca.pem --sni api.test --tls-version 1.2 https://x/",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            o.tls,
+            TlsOptions {
+                verify: Verify::CaFile("ca.pem".into()),
+                sni: Some("api.test".into()),
+                version: Some(TlsVersion::V1_2),
+            }
+        );
+        let o = parse(args("--insecure HTTPS://x/")).unwrap().unwrap();
+        assert_eq!(o.tls.verify, Verify::Insecure);
+        assert!(
+            parse(args("--insecure http://x/"))
+                .unwrap_err()
+                .contains("https://")
+        );
+        let both = parse(args("--insecure --cacert ca.pem https://x/")).unwrap_err();
+        assert!(both.contains("contradict"), "{both}");
+        let v = parse(args("--tls-version 1.1 https://x/")).unwrap_err();
+        assert!(v.contains("1.1"), "{v}");
+    }
+
+    #[test]
+    fn hold_is_its_own_mode() {
+        let o = parse(args("--hold 30s -c 100 http://x/")).unwrap().unwrap();
+        assert_eq!(o.hold, Some(Duration::from_secs(30)));
+        assert_eq!((o.duration, o.requests), (None, None));
+        for other in ["--rate 10", "--pipeline 2", "-n 5", "-d 1s"] {
+            let flag = other.split(' ').next().unwrap();
+            let e = parse(args(&format!("--hold 1s {other} http://x/"))).unwrap_err();
+            assert!(e.contains("--hold") && e.contains(flag), "{e}");
+        }
+        // Pipeline 1 is what hold does anyway.
+        assert!(parse(args("--hold 1s --pipeline 1 http://x/")).is_ok());
+        assert!(parse(args("--hold 0s http://x/")).is_err());
     }
 }

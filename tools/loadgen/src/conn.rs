@@ -1,19 +1,23 @@
 //! One connection's loop: connect, then send and read on one task until the run ends.
 //!
-//! Lifecycle: *Connecting* (failure → connect error, uses one request of `-n`, retry after
-//! `RETRY`) → *Exchanging*: write every due request the pipeline has room for in one write,
-//! then read until the oldest request's deadline or the next due send, whichever is first,
-//! and account every response that ended → *Exchanging* again; an EOF, a read/write error, a
-//! protocol error or a timeout drops the connection (requests in flight on it are lost) →
-//! *Connecting*; the server's `Connection: close` after the last request in flight is a clean
-//! reconnect. When the schedule or the budget says stop, in-flight responses are still read
-//! (each bounded by `--timeout`), then *Finished*.
+//! Generic over the `Connector` (plain TCP or TLS, `transport.rs`), chosen once per task.
+//!
+//! Lifecycle: *Connecting* (waits for one of the thread's connect slots; failure → connect
+//! error, uses one request of `-n`, retry after `RETRY`) → *Exchanging*: write every due
+//! request the pipeline has room for in one write, then read until the oldest request's
+//! deadline or the next due send, whichever is first, and account every response that ended
+//! → *Exchanging* again; an EOF, a read/write error, a protocol error or a timeout drops the
+//! connection (requests in flight on it are lost) → *Connecting*; the server's
+//! `Connection: close` after the last request in flight is a clean reconnect. When the
+//! schedule or the budget says stop, in-flight responses are still read (each bounded by
+//! `--timeout`), then *Finished*.
 //!
 //! Nothing here allocates per request: the write buffer, read buffer and in-flight ring are
 //! sized once per connection (the read buffer grows only for a response head above 12 KiB)
 //! and handed back after every ownership-passing call; the timer is one pinned `Sleep` that
 //! is reset. (A cancelled read makes a fresh `Canceller`, which
-//! only happens on a timeout or in open loop with `--pipeline` above 1.)
+//! only happens on a timeout or in open loop with `--pipeline` above 1. Over TLS, rustls
+//! allocates per record: see `tls/stream.rs`.)
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -22,16 +26,13 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
-};
+use monoio::io::Canceller;
 use monoio::time::Sleep;
 
 use crate::response::{MAX_HEAD, ResponseReader};
 use crate::schedule::{Due, Schedule};
-use crate::target;
-use crate::worker::Local;
+use crate::transport::{Connector, Plain, Transport};
+use crate::worker::{Local, Plan};
 
 /// Pause after a failed connect, so a dead server is not hammered in a tight loop.
 const RETRY: Duration = Duration::from_millis(10);
@@ -45,26 +46,41 @@ const MIN_SPARE: usize = 4 * 1024;
 
 /// Drives connection `index` of this thread's share until the run ends.
 pub async fn run(local: Rc<Local>, index: u32) {
+    match &local.plan.tls {
+        None => run_with(&Plain, &local, index).await,
+        Some(tls) => run_with(tls, &local, index).await,
+    }
+}
+
+/// Opens one connection and counts the outcome: a handshake, or a connect error and its
+/// reason.
+pub async fn open<C: Connector>(
+    connector: &C,
+    local: &Local,
+    limit: Duration,
+) -> Option<C::Stream> {
+    match connector.connect(local.plan.target.addr, limit).await {
+        Ok(stream) => {
+            if let Some(session) = stream.session() {
+                local.stats.borrow_mut().handshake(session);
+            }
+            Some(stream)
+        }
+        Err(e) => {
+            local.stats.borrow_mut().connect_failed(&e);
+            local.publish_error();
+            None
+        }
+    }
+}
+
+async fn run_with<C: Connector>(connector: &C, local: &Local, index: u32) {
     let plan = &local.plan;
     let mut schedule = match plan.rate {
         Some(rate) => Schedule::open(plan.start, rate, index, plan.connections, plan.stop_at),
         None => Schedule::closed(plan.stop_at),
     };
-    let depth = plan.pipeline as usize;
-    let largest = plan
-        .templates
-        .iter()
-        .map(|t| t.bytes.len())
-        .max()
-        .unwrap_or(0);
-    let mut conn = Conn {
-        wbuf: Vec::with_capacity(largest * depth),
-        rbuf: Vec::with_capacity(READ_BUFFER),
-        inflight: VecDeque::with_capacity(depth),
-        reader: ResponseReader::default(),
-        next_template: index as usize % plan.templates.len(),
-        canceller: Canceller::new(),
-    };
+    let mut conn = Conn::new(plan, index);
     let mut sleep = pin!(monoio::time::sleep(Duration::ZERO));
     loop {
         let now = Instant::now();
@@ -75,18 +91,17 @@ pub async fn run(local: Rc<Local>, index: u32) {
         let limit = plan.stop_at.map_or(plan.timeout, |stop| {
             plan.timeout.min(stop.saturating_duration_since(now))
         });
-        let stream = match target::connect(&plan.target, limit).await {
-            Ok(stream) => stream,
-            Err(_) => {
-                local.stats.borrow_mut().errors.connect += 1;
-                local.publish_error();
-                let _ = local.take_budget();
-                sleep_until(sleep.as_mut(), Instant::now() + RETRY).await;
-                continue;
-            }
+        let opened = {
+            let _slot = local.connect_slots.take().await;
+            open(connector, local, limit).await
+        };
+        let Some(mut stream) = opened else {
+            let _ = local.take_budget();
+            sleep_until(sleep.as_mut(), Instant::now() + RETRY).await;
+            continue;
         };
         match conn
-            .exchange(stream, &mut schedule, &local, sleep.as_mut())
+            .exchange(&mut stream, &mut schedule, local, sleep.as_mut())
             .await
         {
             Outcome::Finished => return,
@@ -105,12 +120,15 @@ struct InFlight {
     head: bool,
 }
 
-enum Outcome {
+pub enum Outcome {
+    /// Every request sent was answered and the schedule has nothing more to send.
     Finished,
+    /// The connection was dropped (an error, or the server's `Connection: close`).
     Reconnect,
 }
 
-struct Conn {
+/// One connection's buffers and in-flight requests, kept across reconnects.
+pub struct Conn {
     wbuf: Vec<u8>,
     /// Unparsed bytes only, always at the front.
     rbuf: Vec<u8>,
@@ -121,16 +139,34 @@ struct Conn {
 }
 
 impl Conn {
-    async fn exchange<S>(
+    /// Connection `index`'s: it starts at template `index mod T`.
+    pub fn new(plan: &Plan, index: u32) -> Conn {
+        let depth = plan.pipeline as usize;
+        let largest = plan
+            .templates
+            .iter()
+            .map(|t| t.bytes.len())
+            .max()
+            .unwrap_or(0);
+        Conn {
+            wbuf: Vec::with_capacity(largest * depth),
+            rbuf: Vec::with_capacity(READ_BUFFER),
+            inflight: VecDeque::with_capacity(depth),
+            reader: ResponseReader::default(),
+            next_template: index as usize % plan.templates.len(),
+            canceller: Canceller::new(),
+        }
+    }
+
+    /// Sends what `schedule` says on `stream` and reads the answers, until the schedule is
+    /// done and nothing is in flight, or the connection must be dropped.
+    pub async fn exchange<S: Transport>(
         &mut self,
-        mut stream: S,
+        stream: &mut S,
         schedule: &mut Schedule,
         local: &Local,
         mut sleep: Pin<&mut Sleep>,
-    ) -> Outcome
-    where
-        S: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent,
-    {
+    ) -> Outcome {
         let plan = &local.plan;
         self.inflight.clear();
         self.rbuf.clear();
@@ -174,7 +210,7 @@ impl Conn {
                 finished || next_due.is_some() || self.inflight.len() == plan.pipeline as usize
             );
             if !self.wbuf.is_empty() {
-                let (res, mut buf) = stream.write_all(std::mem::take(&mut self.wbuf)).await;
+                let (res, mut buf) = stream.send(std::mem::take(&mut self.wbuf)).await;
                 buf.clear();
                 self.wbuf = buf;
                 if res.is_err() {
@@ -202,12 +238,9 @@ impl Conn {
                 debug_assert!(self.rbuf.len() < MAX_HEAD);
                 self.rbuf.reserve(self.rbuf.capacity());
             }
-            let buf = std::mem::take(&mut self.rbuf);
-            let (filled, capacity) = (buf.len(), buf.capacity());
             let (res, buf) = {
                 // Read after the unparsed bytes kept at the front.
-                let into = buf.slice_mut(filled..capacity);
-                let mut read = pin!(stream.cancelable_read(into, handle));
+                let mut read = pin!(stream.recv(std::mem::take(&mut self.rbuf), handle));
                 let raced = poll_fn(|cx| match read.as_mut().poll(cx) {
                     Poll::Ready(r) => Poll::Ready(Some(r)),
                     Poll::Pending => sleep.as_mut().poll(cx).map(|()| None),
@@ -222,7 +255,7 @@ impl Conn {
                     }
                 }
             };
-            self.rbuf = buf.into_inner();
+            self.rbuf = buf;
             let now = Instant::now();
             match res {
                 Ok(0) => return self.closed_by_server(local, now),

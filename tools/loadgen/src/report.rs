@@ -9,6 +9,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::tls::Session;
+
 /// Latencies are recorded in µs up to one hour (an open-loop backlog can exceed the timeout).
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
@@ -30,7 +32,23 @@ pub struct Stats {
     /// Indexed by status code (httparse accepts any three digits).
     pub status: Box<[u64; 1000]>,
     pub errors: Errors,
+    /// Why the first failed connect failed (the summary prints it once).
+    pub connect_error: Option<String>,
+    pub tls: Handshakes,
+    /// `--hold`: connections open and answered when the hold began.
+    pub held: u64,
     pub latency: Histogram<u64>,
+}
+
+/// Completed TLS handshakes and what the first one negotiated.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Handshakes {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: Option<&'static str>,
+    pub cipher_suite: Option<&'static str>,
+    pub handshakes: u64,
+    /// Of which resumed a session from an earlier connection.
+    pub resumed: u64,
 }
 
 /// Written by one worker, read by the progress line: on its own cache line.
@@ -39,6 +57,9 @@ pub struct Stats {
 pub struct Progress {
     pub completed: AtomicU64,
     pub errors: AtomicU64,
+    /// `--hold`: connections answered or failed, and of those, held open.
+    pub settled: AtomicU64,
+    pub held: AtomicU64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +69,16 @@ pub struct Summary {
     pub requests_per_sec: f64,
     pub status: BTreeMap<u16, u64>,
     pub errors: Errors,
+    /// The first failed connect's reason, e.g. `tls: invalid peer certificate: UnknownIssuer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_error: Option<String>,
+    /// https:// only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Handshakes>,
     pub latency_ms: Percentiles,
+    /// `--hold` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,6 +98,9 @@ impl Stats {
             completed: 0,
             status: Box::new([0; 1000]),
             errors: Errors::default(),
+            connect_error: None,
+            tls: Handshakes::default(),
+            held: 0,
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .unwrap_or_else(|_| unreachable!("constant bounds are valid")),
         }
@@ -85,6 +118,22 @@ impl Stats {
         self.latency.saturating_record(us);
     }
 
+    /// A connect (or TLS handshake) failed; the first reason is kept.
+    pub fn connect_failed(&mut self, reason: &dyn std::fmt::Display) {
+        self.errors.connect += 1;
+        if self.connect_error.is_none() {
+            self.connect_error = Some(reason.to_string());
+        }
+    }
+
+    pub fn handshake(&mut self, session: Session) {
+        let t = &mut self.tls;
+        t.handshakes += 1;
+        t.resumed += u64::from(session.resumed);
+        t.version.get_or_insert(session.version);
+        t.cipher_suite.get_or_insert(session.cipher_suite);
+    }
+
     pub fn merge(&mut self, other: &Stats) {
         self.completed += other.completed;
         for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
@@ -96,11 +145,21 @@ impl Stats {
         e.write += o.write;
         e.timeout += o.timeout;
         e.protocol += o.protocol;
+        if self.connect_error.is_none() {
+            self.connect_error.clone_from(&other.connect_error);
+        }
+        let (t, o) = (&mut self.tls, other.tls);
+        t.handshakes += o.handshakes;
+        t.resumed += o.resumed;
+        t.version = t.version.or(o.version);
+        t.cipher_suite = t.cipher_suite.or(o.cipher_suite);
+        self.held += other.held;
         // Same bounds on every thread, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
     }
 
-    pub fn summary(&self, elapsed: Duration) -> Summary {
+    /// `tls`: the run was over TLS; `hold`: it was `--hold`.
+    pub fn summary(&self, elapsed: Duration, tls: bool, hold: bool) -> Summary {
         let secs = elapsed.as_secs_f64();
         let ms = |us: u64| us as f64 / 1000.0;
         let h = &self.latency;
@@ -125,6 +184,8 @@ impl Stats {
                 .map(|(code, n)| (code, *n))
                 .collect(),
             errors: self.errors,
+            connect_error: self.connect_error.clone(),
+            tls: tls.then_some(self.tls),
             latency_ms: Percentiles {
                 p50: q(0.5),
                 p90: q(0.9),
@@ -133,6 +194,7 @@ impl Stats {
                 max: if h.is_empty() { 0.0 } else { ms(h.max()) },
                 mean: h.mean().round() / 1000.0,
             },
+            held: hold.then_some(self.held),
         }
     }
 }
@@ -167,17 +229,34 @@ impl Summary {
             }
         );
         let e = self.errors;
+        let why = self
+            .connect_error
+            .as_ref()
+            .map_or(String::new(), |r| format!(" ({r})"));
         let _ = writeln!(
             s,
-            "  errors     connect {}, read {}, write {}, timeout {}, protocol {}",
+            "  errors     connect {}{why}, read {}, write {}, timeout {}, protocol {}",
             e.connect, e.read, e.write, e.timeout, e.protocol
         );
+        if let Some(t) = &self.tls {
+            let _ = writeln!(
+                s,
+                "  tls        {} {}, {} handshakes ({} resumed)",
+                t.version.unwrap_or("-"),
+                t.cipher_suite.unwrap_or("-"),
+                t.handshakes,
+                t.resumed
+            );
+        }
         let l = &self.latency_ms;
         let _ = writeln!(
             s,
             "  latency    p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms (mean {:.3} ms)",
             l.p50, l.p90, l.p99, l.p99_9, l.max, l.mean
         );
+        if let Some(held) = self.held {
+            let _ = writeln!(s, "  held       {held} connections");
+        }
         s
     }
 }
@@ -196,7 +275,7 @@ mod tests {
         b.record(500, Duration::from_millis(25));
         b.errors.read = 2;
         a.merge(&b);
-        let s = a.summary(Duration::from_secs(2));
+        let s = a.summary(Duration::from_secs(2), false, false);
         assert_eq!(s.requests, 100);
         assert_eq!(s.requests_per_sec, 50.0);
         assert_eq!(s.status, BTreeMap::from([(200, 99), (500, 1)]));
@@ -216,5 +295,42 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["status"]["500"], 1);
         assert!(json["latency_ms"]["p99.9"].is_number());
+        for absent in ["connect_error", "tls", "held"] {
+            assert!(json.get(absent).is_none(), "{json}");
+        }
+    }
+
+    #[test]
+    fn handshakes_and_connect_reasons_merge() {
+        let session = |resumed| Session {
+            version: "TLSv1.3",
+            cipher_suite: "TLS13_AES_128_GCM_SHA256",
+            resumed,
+        };
+        let mut a = Stats::new();
+        let mut b = Stats::new();
+        a.handshake(session(false));
+        b.handshake(session(true));
+        b.connect_failed(&"tls: invalid peer certificate: UnknownIssuer");
+        b.connect_failed(&"connect timed out");
+        b.held = 3;
+        a.merge(&b);
+        let s = a.summary(Duration::from_secs(1), true, true);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["tls"],
+            serde_json::json!({"version": "TLSv1.3", "cipher_suite": "TLS13_AES_128_GCM_SHA256",
+                               "handshakes": 2, "resumed": 1})
+        );
+        assert_eq!(json["errors"]["connect"], 2);
+        assert_eq!(
+            json["connect_error"],
+            "tls: invalid peer certificate: UnknownIssuer"
+        );
+        assert_eq!(json["held"], 3);
+        let text = s.text("t");
+        assert!(text.contains("connect 2 (tls: invalid peer"), "{text}");
+        assert!(text.contains("TLSv1.3 TLS13_AES_128_GCM_SHA256, 2 handshakes (1 resumed)"));
+        assert!(text.contains("held       3 connections"), "{text}");
     }
 }

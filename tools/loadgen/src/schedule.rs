@@ -11,6 +11,8 @@
 //! `t_k`. A server that stalls for a second therefore shows a second of latency on every
 //! request that should have been sent during the stall, instead of one slow sample followed
 //! by fast ones that never waited in the queue a real client population would have formed.
+//!
+//! **Once (`--hold`):** one request, due at once; then the connection is finished.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,9 @@ enum Mode {
         interval: Duration,
         sent: u32,
     },
+    Once {
+        sent: bool,
+    },
 }
 
 impl Schedule {
@@ -47,6 +52,14 @@ impl Schedule {
         Schedule {
             mode: Mode::Closed,
             stop_at,
+        }
+    }
+
+    /// One request, then finished.
+    pub fn once() -> Schedule {
+        Schedule {
+            mode: Mode::Once { sent: false },
+            stop_at: None,
         }
     }
 
@@ -72,7 +85,8 @@ impl Schedule {
 
     pub fn poll(&self, now: Instant) -> Due {
         let at = match self.mode {
-            Mode::Closed => now,
+            Mode::Closed | Mode::Once { sent: false } => now,
+            Mode::Once { sent: true } => return Due::Finished,
             Mode::Open {
                 first,
                 interval,
@@ -89,8 +103,10 @@ impl Schedule {
 
     /// The request `poll` returned as `Now` was sent.
     pub fn commit(&mut self) {
-        if let Mode::Open { sent, .. } = &mut self.mode {
-            *sent = sent.saturating_add(1);
+        match &mut self.mode {
+            Mode::Closed => {}
+            Mode::Open { sent, .. } => *sent = sent.saturating_add(1),
+            Mode::Once { sent } => *sent = true,
         }
     }
 }
@@ -106,6 +122,15 @@ mod tests {
         assert_eq!(s.poll(t0), Due::Now(t0));
         assert_eq!(s.poll(t0 + Duration::from_secs(1)), Due::Finished);
         assert_eq!(Schedule::closed(None).poll(t0), Due::Now(t0));
+    }
+
+    #[test]
+    fn once_is_one_request() {
+        let t0 = Instant::now();
+        let mut s = Schedule::once();
+        assert_eq!(s.poll(t0), Due::Now(t0));
+        s.commit();
+        assert_eq!(s.poll(t0), Due::Finished);
     }
 
     #[test]

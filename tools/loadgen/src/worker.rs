@@ -1,18 +1,22 @@
 //! One thread per core, each with its own monoio runtime and its share of the connections.
-//! Threads share only the immutable `Plan` and their own `Progress` line; each keeps its
-//! `Stats` to itself and hands them back when its connections are done.
+//! Threads share only the immutable `Plan` (whose one atomic is `--hold`'s release flag) and
+//! their own `Progress` line; each keeps its `Stats` to itself and hands them back when its
+//! connections are done.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::conn;
+use crate::cli::defaults;
+use crate::hold::{self, Release};
 use crate::report::{Progress, Stats};
 use crate::request::Template;
+use crate::slots::Slots;
 use crate::target::Target;
+use crate::{conn, tls};
 
 /// Submission queue entries per runtime.
 const RING_ENTRIES: u32 = 1024;
@@ -21,6 +25,8 @@ const RING_ENTRIES: u32 = 1024;
 #[derive(Debug)]
 pub struct Plan {
     pub target: Target,
+    /// https://: how to start each TLS session.
+    pub tls: Option<tls::Client>,
     /// Pre-rendered, used round-robin by every connection (each starting at its own index).
     pub templates: Vec<Template>,
     pub connections: u32,
@@ -30,6 +36,15 @@ pub struct Plan {
     pub rate: Option<f64>,
     pub start: Instant,
     pub stop_at: Option<Instant>,
+    /// `--hold`: one request per connection, then idle until released.
+    pub hold: Option<Hold>,
+}
+
+#[derive(Debug)]
+pub struct Hold {
+    pub duration: Duration,
+    /// Set by the main thread when the hold is over.
+    pub release: AtomicBool,
 }
 
 /// A thread's state, shared by its connection tasks (one thread, so `Cell`/`RefCell`).
@@ -38,6 +53,10 @@ pub struct Local {
     /// Requests this thread may still send (`-n`); `u64::MAX` without `-n`.
     pub budget: Cell<u64>,
     pub stats: RefCell<Stats>,
+    /// Connects in flight on this thread.
+    pub connect_slots: Slots,
+    /// `--hold`: fired when the main thread releases the held connections.
+    pub release: Release,
     progress: Arc<Progress>,
 }
 
@@ -67,6 +86,15 @@ impl Local {
     pub fn publish_error(&self) {
         self.progress.errors.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// `--hold`: this connection has its answer (or failed); `held` if it stays open.
+    pub fn publish_settled(&self, held: bool) {
+        if held {
+            self.stats.borrow_mut().held += 1;
+            self.progress.held.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.settled.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Starts `threads` workers. Connection `i` runs on thread `i % threads`; `-n` is split in
@@ -74,11 +102,12 @@ impl Local {
 pub fn start(plan: Arc<Plan>, threads: u32, requests: Option<u64>) -> Result<Vec<Worker>, String> {
     let mut workers = Vec::new();
     let mut budgets = share(requests, plan.connections, threads).into_iter();
+    let slots = defaults::CONNECTS_IN_FLIGHT.div_ceil(threads);
     for t in 0..threads {
         let indices: Vec<u32> = (t..plan.connections).step_by(threads as usize).collect();
         let budget = budgets.next().unwrap_or(0);
         let progress = Arc::new(Progress::default());
-        let local = (plan.clone(), budget, progress.clone());
+        let local = (plan.clone(), budget, slots, progress.clone());
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-{t}"))
             .spawn(move || run(local, indices))
@@ -109,7 +138,7 @@ fn share(requests: Option<u64>, connections: u32, threads: u32) -> Vec<u64> {
 }
 
 fn run(
-    (plan, budget, progress): (Arc<Plan>, u64, Arc<Progress>),
+    (plan, budget, slots, progress): (Arc<Plan>, u64, u32, Arc<Progress>),
     indices: Vec<u32>,
 ) -> Result<(Stats, Instant), String> {
     use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
@@ -117,6 +146,8 @@ fn run(
         plan,
         budget: Cell::new(budget),
         stats: RefCell::new(Stats::new()),
+        connect_slots: Slots::new(slots),
+        release: Release::default(),
         progress,
     });
     // The gateway's default ring (SINGLE_ISSUER + DEFER_TASKRUN, Linux >= 6.1, measured
@@ -140,12 +171,16 @@ fn run(
 }
 
 async fn drive(local: Rc<Local>, indices: Vec<u32>) -> Result<(Stats, Instant), String> {
-    let tasks: Vec<_> = indices
-        .into_iter()
-        .map(|i| monoio::spawn(conn::run(local.clone(), i)))
-        .collect();
-    for task in tasks {
-        task.await;
+    if let Some(hold) = &local.plan.hold {
+        hold::drive(local.clone(), hold, indices).await;
+    } else {
+        let tasks: Vec<_> = indices
+            .into_iter()
+            .map(|i| monoio::spawn(conn::run(local.clone(), i)))
+            .collect();
+        for task in tasks {
+            task.await;
+        }
     }
     Ok((local.stats.take(), Instant::now()))
 }

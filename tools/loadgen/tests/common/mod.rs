@@ -1,11 +1,17 @@
-//! A tiny keep-alive HTTP/1.1 server on std threads, and a runner for the built binary.
+//! A tiny keep-alive HTTP/1.1 server on std threads (over TCP, or TLS: `tls.rs`), and
+//! runners for the built binary.
+
+// Each test binary uses its part of this module.
+#![allow(dead_code)]
+
+pub mod tls;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// What the server does with request number `n` (counted from 1 across connections):
@@ -28,6 +34,9 @@ pub struct Behaviour {
 
 #[derive(Default)]
 struct Seen {
+    /// Connections accepted, and of those still open (their thread still serving).
+    accepted: AtomicU64,
+    open: AtomicU64,
     requests: AtomicU64,
     /// Most requests found complete in one read: above 1 means the client pipelined.
     max_batch: AtomicU64,
@@ -35,6 +44,8 @@ struct Seen {
     bodies: Mutex<BTreeMap<String, u64>>,
     /// `x-*` header fields received, as lowercase `name: value`.
     x_headers: Mutex<BTreeMap<String, u64>>,
+    /// TLS only: what each handshake negotiated, or why it failed.
+    handshakes: Mutex<Vec<tls::Handshake>>,
 }
 
 pub struct Server {
@@ -42,22 +53,62 @@ pub struct Server {
     seen: Arc<Seen>,
 }
 
+/// A byte stream the server answers on: TCP, or TLS over it.
+pub trait Wire: Read + Write {
+    /// Closes the connection now (both directions).
+    fn close(&mut self);
+}
+
+/// Counts a connection open until its thread ends.
+struct OpenGuard(Arc<Seen>);
+
 impl Server {
     pub fn start(behaviour: Behaviour) -> Server {
+        Server::listen("http", move |stream, seen| serve(stream, behaviour, seen))
+    }
+
+    /// Accepts on a loopback port; each connection on its own thread, counted open until
+    /// `handle` returns.
+    fn listen(scheme: &str, handle: impl Fn(TcpStream, &Seen) + Send + Clone + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
         let s = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || serve(stream, behaviour, &s));
+                s.accepted.fetch_add(1, Ordering::SeqCst);
+                s.open.fetch_add(1, Ordering::SeqCst);
+                let guard = OpenGuard(s.clone());
+                let handle = handle.clone();
+                std::thread::spawn(move || handle(stream, &guard.0));
             }
         });
         Server {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             seen,
         }
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.seen.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open right now.
+    pub fn open(&self) -> u64 {
+        self.seen.open.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `limit` for `open()` to reach `n`; returns what it last was.
+    pub fn wait_open(&self, n: u64, limit: Duration) -> u64 {
+        let started = Instant::now();
+        while self.open() != n && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.open()
+    }
+
+    pub fn handshakes(&self) -> Vec<tls::Handshake> {
+        self.seen.handshakes.lock().unwrap().clone()
     }
 
     pub fn requests(&self) -> u64 {
@@ -83,7 +134,19 @@ impl Server {
     }
 }
 
-fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Wire for TcpStream {
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+fn serve(mut stream: impl Wire, b: Behaviour, seen: &Seen) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -115,7 +178,7 @@ fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
             let every = |k: u64| k > 0 && n.is_multiple_of(k);
             if every(b.close_every) {
                 let _ = stream.write_all(&out);
-                let _ = stream.shutdown(Shutdown::Both);
+                stream.close();
                 return;
             } else if every(b.hang_every) {
                 let _ = stream.write_all(&out);
@@ -139,7 +202,11 @@ fn serve(mut stream: TcpStream, b: Behaviour, seen: &Seen) {
             }
         }
         seen.max_batch.fetch_max(batch, Ordering::SeqCst);
-        if stream.write_all(&out).is_err() {
+        if stream
+            .write_all(&out)
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
             return;
         }
     }
@@ -188,30 +255,118 @@ impl Run {
 
 /// Runs the built binary; kills it (by its PID) and fails if it is still running after `limit`.
 pub fn loadgen(args: &[&str], limit: Duration) -> Run {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "loadgen {args:?} still running after {limit:?}; killed pid {}",
-                child.id()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    loadgen_env(args, &[], limit)
+}
+
+/// `loadgen` with extra environment variables.
+pub fn loadgen_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    cmd.args(args).envs(env.iter().copied());
+    Running::spawn(cmd).finish(limit)
+}
+
+/// Runs the built binary under `sh -c 'ulimit ...; exec loadgen ...'`.
+pub fn loadgen_ulimit(ulimit: &str, args: &[&str], limit: Duration) -> Run {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args);
+    Running::spawn(cmd).finish(limit)
+}
+
+/// A started loadgen whose stderr can be watched line by line while it runs. Dropping it
+/// kills the process (by its PID) if it is still running.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: String,
+    started: Instant,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+        cmd.args(args);
+        Running::spawn(cmd)
     }
-    let elapsed = started.elapsed();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed,
+
+    fn spawn(mut cmd: Command) -> Running {
+        let started = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr: String::new(),
+            started,
+        }
+    }
+
+    /// Waits up to `limit` for a stderr line starting with `prefix`.
+    pub fn wait_for_line(&mut self, prefix: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.stderr.push_str(&line);
+            self.stderr.push('\n');
+            if line.starts_with(prefix) {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Waits for the exit; kills the process and fails if it runs past `limit` from its start.
+    pub fn finish(mut self, limit: Duration) -> Run {
+        while self.child.try_wait().unwrap().is_none() {
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "loadgen still running after {limit:?}; killed pid {}",
+                    self.child.id()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let elapsed = self.started.elapsed();
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout);
+        }
+        // The reader thread ends at EOF, which the exit has caused.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.stderr.push_str(&line);
+            self.stderr.push('\n');
+        }
+        Run {
+            code: self.child.wait().unwrap().code(),
+            stdout,
+            stderr: std::mem::take(&mut self.stderr),
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
