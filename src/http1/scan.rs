@@ -122,6 +122,34 @@ impl Scan {
             return Err(ScanError::TooLarge); // stopped at the limit after the start line
         }
         while let Some(&b) = buf.get(self.pos) {
+            // Most of a head is field lines and the target: skip the bytes there that need no
+            // decision (up to the line, target and head limits) in one search.
+            let skip = match self.at {
+                At::Field if !matches!(b, b'\r' | b'\n') => {
+                    let stop = self
+                        .line_start
+                        .saturating_add(lim.max_line)
+                        .min(lim.max_head.saturating_sub(1));
+                    skip_to(buf, self.pos, stop, |rest| {
+                        memchr::memchr2(b'\r', b'\n', rest)
+                    })
+                }
+                At::Target if !matches!(b, b' ' | b'\r' | b'\n') => {
+                    let stop = self
+                        .line
+                        .target
+                        .saturating_add(lim.max_target)
+                        .min(lim.max_head.saturating_sub(1));
+                    skip_to(buf, self.pos, stop, |rest| {
+                        memchr::memchr3(b' ', b'\r', b'\n', rest)
+                    })
+                }
+                _ => self.pos,
+            };
+            if skip > self.pos {
+                self.pos = skip;
+                continue;
+            }
             let pos = self.pos;
             self.pos += 1;
             match self.at {
@@ -228,6 +256,21 @@ impl Scan {
             }
         }
         Ok(Step::Partial)
+    }
+}
+
+/// The first position from `pos` that the byte-by-byte scan must look at: the next byte
+/// `find` finds, or `stop` (where a limit applies), or the end of `buf` (partial). Bytes
+/// before it are ones the scan would accept without a decision, so skipping them changes no
+/// outcome. Always moves past `pos` when `pos < stop`, as `buf[pos]` is such a byte.
+fn skip_to(buf: &[u8], pos: usize, stop: usize, find: impl Fn(&[u8]) -> Option<usize>) -> usize {
+    let end = stop.min(buf.len());
+    if pos >= end {
+        return pos;
+    }
+    match buf.get(pos..end).and_then(find) {
+        Some(i) => pos + i,
+        None => end,
     }
 }
 

@@ -180,3 +180,48 @@ fn a_trickled_head_is_scanned_once() {
         "a complete head leaves nothing to resume"
     );
 }
+
+#[test]
+fn limits_falling_inside_a_long_value_or_target_are_exact() {
+    // The scan skips ordinary bytes of field values and targets in one search; the head, line
+    // and target limits must still apply at exactly the same byte.
+    let value = "v".repeat(3000);
+    let buf = req(&format!("GET /t HTTP/1.1\r\n{{H}}X-Long: {value}\r\n\r\n"));
+    let at = buf.len() - 500; // inside the long value
+    let lim = Limits {
+        max_head_bytes: at,
+        ..limits()
+    };
+    let mut head = RequestHead::with_limits(&lim);
+    assert_eq!(
+        parse_request(&buf[..at - 1], &lim, &mut head),
+        Ok(Status::Partial)
+    );
+    let mut head = RequestHead::with_limits(&lim);
+    assert_eq!(
+        parse_request(&buf[..at], &lim, &mut head),
+        Err(RequestError::HeaderTooLarge)
+    );
+    assert_eq!(parse_lim(&buf, &lim), Err(RequestError::HeaderTooLarge));
+
+    let line = Limits {
+        max_header_line: "X-Long: ".len() + 2999,
+        ..limits()
+    };
+    assert_eq!(parse_lim(&buf, &line), Err(RequestError::HeaderTooLarge));
+    let line = Limits {
+        max_header_line: "X-Long: ".len() + 3000,
+        ..limits()
+    };
+    assert!(parse_lim(&buf, &line).is_ok());
+
+    let target = format!("/{}", "t".repeat(2000));
+    let buf = req(&format!("GET {target} HTTP/1.1\r\n{{H}}\r\n"));
+    for (max_target, ok) in [(2000, false), (2001, true)] {
+        let lim = Limits {
+            max_target,
+            ..limits()
+        };
+        assert_eq!(parse_lim(&buf, &lim).is_ok(), ok, "max_target {max_target}");
+    }
+}
