@@ -66,7 +66,7 @@ def document(meta, results):
             continue
         for res in done:
             out += _leg(meta, sc, res)
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _leg(meta, sc, res):
