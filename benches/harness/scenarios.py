@@ -21,6 +21,9 @@ THROUGHPUT, IDLE, STREAM = "throughput", "idle", "stream"
 SMALL_BODY = b"hello world\n"
 MB = 1_000_000
 
+# tollgate's row in the tls scenario until it terminates TLS (issue 6). Then: drop the
+# "tollgate" entry of the tls leg's not_measured, and give peers.write_tollgate the leg's
+# certificate (LegConfig.cert/key) in whatever form the gateway's listener config takes.
 TLS_TOLLGATE = "not yet (issue 6)"
 
 
