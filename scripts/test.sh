@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need
-# (curl, cargo-nextest), then runs the whole suite with nextest.
+# (curl, cargo-nextest), runs the whole suite with nextest, then the benchmark harness's unit
+# tests and `benches/run --quick`: every benchmark scenario briefly, checking that its numbers
+# are sane (a smoke test, not a gate on speed; benches/run installs nginx, HAProxy and openssl
+# itself when missing). TOLLGATE_BENCH_SMOKE=0 skips the benchmark part locally; CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+smoke=${TOLLGATE_BENCH_SMOKE:-1}
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v kill >/dev/null 2>&1 || need_apt+=(procps)   # the harness signals the gateway with kill
@@ -21,4 +25,16 @@ fi
 # Third-party fixtures are read in place (../shared/fixtures by default).
 export TOLLGATE_FIXTURES="${TOLLGATE_FIXTURES:-$PWD/../shared/fixtures}"
 cargo build --bins
-exec cargo nextest run --workspace --no-fail-fast "$@"
+status=0
+cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+
+if [[ $smoke != 0 ]]; then
+  echo "scripts/test.sh: benchmark harness unit tests and benches/run --quick" >&2
+  python3 -B -m unittest discover -s benches -p 'test_*.py' || status=1
+  if cargo build --release -p tollgate -p loadgen -p upstream -p nullproxy; then
+    benches/run --quick --no-build || status=1
+  else
+    status=1
+  fi
+fi
+exit "$status"

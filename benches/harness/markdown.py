@@ -1,0 +1,179 @@
+"""The written results: the markdown block (for benches/RESULTS.md), the JSON record and the
+per-run CSV."""
+
+import csv
+import datetime
+import json
+import math
+import os
+
+from . import report
+from .scenarios import IDLE, STREAM
+
+# benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
+MARKER = "<!-- benches/run inserts each run's results below this line, newest first -->"
+
+
+def _when(meta):
+    a = datetime.datetime.fromisoformat(meta["started"])
+    b = datetime.datetime.fromisoformat(meta["finished"])
+    return f"{a:%Y-%m-%d %H:%M}–{b:%H:%M} UTC"
+
+
+def _versions(meta):
+    v, g = meta["versions"], meta["git"]
+    parts = [v.get("nginx") or "nginx ?", f"HAProxy {v.get('haproxy') or '?'}"]
+    if v.get("openssl"):
+        parts.append(v["openssl"].split(" (")[0])
+    if v.get("wrk"):
+        parts.append(f"wrk {v['wrk']}")
+    tollgate = f"tollgate {g['short']} (src last changed in {g['src_last_changed']}"
+    if g["src_uncommitted_changes"]:
+        tollgate += ", uncommitted changes"
+    parts += [tollgate + ")", v.get("rustc") or "rustc ?"]
+    features = meta["loadgen"]["features"]
+    parts.append(
+        "loadgen with " + (", ".join(features) if features else "neither https nor --hold")
+    )
+    return ", ".join(parts)
+
+
+def document(meta, results):
+    m, o = meta["machine"], meta["options"]
+    pin = "off"
+    if o["pin"]:
+        pin = f"proxies on CPU {o['proxy_cpus']}, load generator and origin on CPU {o['load_cpus']}"
+    names = ", ".join(sc.name for sc, _, _ in results)
+    out = [
+        f"### {_when(meta)} — {names}{' (--quick)' if meta['quick'] else ''}",
+        "",
+        "```",
+        meta["command"],
+        "```",
+        "",
+        f"- machine: nproc {m['nproc']}, {m['cpu']}, kernel {m['kernel']}, RLIMIT_NOFILE "
+        f"{m['rlimit_nofile']}; load average at start: {m['load_average_at_start']}",
+        f"- versions: {_versions(meta)}",
+        f"- proxies: {o['workers']} worker(s) each, access logs off, every peer's upstream "
+        f"keep-alive pool at least as large as the client concurrency (per scenario below); "
+        f"pinning: {pin}",
+    ]
+    out += [f"- note: {n}" for n in meta["notes"]]
+    for sc, done, why in results:
+        out += ["", f"#### {sc.name} — {sc.summary}", ""]
+        if why:
+            out.append(f"Skipped: {why}.")
+            continue
+        for res in done:
+            out += _leg(meta, sc, res)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _leg(meta, sc, res):
+    o, leg, lc = meta["options"], res.leg, res.config
+    out = []
+    if leg.name:
+        out += [f"**{leg.name}**", ""]
+    driven = [r.target.name for r in res.rows if r.status not in ("n/a", "not yet")]
+    if res.skipped or res.failed:
+        return out + [f"Not run: {res.skipped or res.failed}.", ""]
+    each = ", 1 repetition" if o["reps"] == 1 else f", {o['reps']} repetitions in alternation"
+    warm = (
+        f", {o['warmup']:g} s warm-up each"
+        if leg.kind not in (IDLE, STREAM) and o["warmup"]
+        else ""
+    )
+    fresh = (
+        ", each target started afresh for every repetition" if leg.kind in (IDLE, STREAM) else ""
+    )
+    out.append(f"- workload: `{res.client}`{each} ({' '.join(driven)}){warm}{fresh}")
+    out.append(f"- origin: {res.origin}")
+    out.append(
+        f"- upstream keep-alive pool: {lc.pool} per peer (nginx `keepalive {lc.pool}`, HAProxy "
+        f"`pool-max-conn {lc.pool}`, tollgate `upstreamIdlePerHost {lc.pool}`); the null proxy "
+        f"opens one upstream connection per client connection"
+    )
+    if leg.kind == IDLE:
+        out.append(
+            "- memory per connection: (RSS of all the proxy's processes 1 s after loadgen "
+            "reports all connections answered and held − RSS 1 s after start) ÷ connections held"
+        )
+    if leg.kind == STREAM:
+        out.append(
+            "- nginx: `proxy_request_buffering off` (streams request bodies like HAProxy and "
+            "tollgate), `proxy_max_temp_file_size 0`, `client_max_body_size 0`; tollgate "
+            "`maxBodyBytes` 2× the body; peak RSS growth = VmHWM after − VmRSS before (VmHWM "
+            "reset through /proc/PID/clear_refs before the run)"
+        )
+    if leg.tls:
+        tls = next((r.runs[0]["tls"] for r in res.rows if r.runs and r.runs[0].get("tls")), {})
+        seen = ", ".join(f"{k} {v}" for k, v in tls.items())
+        out.append(
+            "- TLS 1.3 with a self-signed P-256 certificate (nginx `ssl_protocols TLSv1.3`, "
+            "HAProxy `ssl-min-ver TLSv1.3`); the origin behind them is plain HTTP"
+            + (f"; the client saw: {seen}" if seen else "")
+        )
+    for row in res.rows:
+        if row.status not in ("measured", "n/a", "not yet"):
+            out.append(f"- {row.status}: {row.target.name}: {' '.join(row.reason.split())}")
+    out += ["", "Each figure: median (÷ nginx, ÷ null proxy).", "", report.table(res), ""]
+    return out
+
+
+def _clean(v):
+    """JSON has no inf/nan: they become null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(_clean(data), f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return path
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def write_csv(path, results):
+    rows = []
+    for sc, done, _ in results:
+        for res in done or []:
+            for row in res.rows:
+                for r in row.runs:
+                    flat = {k: v for k, v in r.items() if not isinstance(v, dict)}
+                    rows.append(
+                        dict(scenario=sc.name, leg=res.leg.name, target=row.target.name, **flat)
+                    )
+    fields = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields or ["scenario"])
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def insert_results(path, block):
+    """Insert the block below MARKER in RESULTS.md (at the end if the marker is missing)."""
+    with open(path) as f:
+        text = f.read()
+    if MARKER in text:
+        head, tail = text.split(MARKER, 1)
+        text = f"{head}{MARKER}\n\n{block}\n{tail.lstrip(chr(10))}"
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
+    return path

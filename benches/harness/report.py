@@ -1,0 +1,224 @@
+"""Per-target medians, ratios to nginx and to the null proxy, the markdown tables, the JSON
+record and the --quick sanity checks."""
+
+import math
+import statistics
+
+from .scenarios import IDLE, STREAM, THROUGHPUT
+
+# Per leg kind: the figures (run field, column title, decimals) each reported as a median with
+# its ratios to nginx and to the null proxy, then the columns that list every run.
+FIGURES = {
+    THROUGHPUT: [
+        ("rps", "req/s", 0),
+        ("cpu_us_per_req", "CPU-µs/req", 2),
+        ("p50_ms", "p50 ms", 3),
+        ("p99_ms", "p99 ms", 3),
+        ("p999_ms", "p99.9 ms", 3),
+        ("rss_kib", "RSS KiB", 0),
+    ],
+    IDLE: [
+        ("kib_per_conn", "KiB/connection", 2),
+        ("rss_kib", "RSS holding KiB", 0),
+        ("cpu_us_per_conn", "CPU-µs/connection", 1),
+    ],
+    STREAM: [
+        ("mb_per_s", "MB/s", 0),
+        ("cpu_us_per_mb", "CPU-µs/MB", 0),
+        ("hwm_growth_kib", "peak RSS growth KiB", 0),
+        ("p50_ms", "ms/transfer (p50)", 0),
+    ],
+}
+EACH_RUN = {
+    THROUGHPUT: [("rps", "req/s (each run)", 0), ("cpu_us_per_req", "CPU-µs/req (each run)", 2)],
+    IDLE: [("kib_per_conn", "KiB/connection (each run)", 2)],
+    STREAM: [("mb_per_s", "MB/s (each run)", 0), ("hwm_growth_kib", "RSS growth (each run)", 0)],
+}
+BASES = ("nginx", "nullproxy")
+
+
+def median(values):
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(res):
+    """Medians per measured row, then ratios to the nginx and null-proxy rows."""
+    kind = res.leg.kind
+    for row in res.rows:
+        row.median = {}
+        if row.runs:
+            for key in {f for f, _, _ in FIGURES[kind]} | _extra_keys(kind):
+                row.median[key] = median(r.get(key) for r in row.runs)
+    base = {b: _row(res, b) for b in BASES}
+    for row in res.rows:
+        row.ratios = {b: {} for b in BASES}
+        if not row.median or row.target.kind == "origin":
+            continue
+        for b, brow in base.items():
+            for key, _, _ in FIGURES[kind]:
+                row.ratios[b][key] = _ratio(row.median.get(key), brow and brow.median.get(key))
+
+
+def _extra_keys(kind):
+    if kind == THROUGHPUT:
+        return {"machine_cpu_us_per_req", "util_pct"}
+    return {"rss_before_kib"}
+
+
+def _row(res, kind):
+    for row in res.rows:
+        if row.target.kind == kind and row.runs:
+            return row
+    return None
+
+
+def _ratio(v, base):
+    if v is None or base is None:
+        return None
+    if base == 0:
+        return math.inf if v else 1.0
+    return v / base
+
+
+def _num(v, decimals):
+    if v is None:
+        return "—"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return f"{v:,.{decimals}f}" if decimals == 0 else f"{v:.{decimals}f}"
+
+
+def _cell(row, key, decimals):
+    v = _num(row.median.get(key), decimals)
+    rn, r0 = (row.ratios[b].get(key) for b in BASES)
+    if rn is None and r0 is None:
+        return v
+    return f"{v} ({_num(rn, 2)}, {_num(r0, 2)})"
+
+
+def table(res):
+    """The markdown table of one leg."""
+    kind = res.leg.kind
+    figs, each = FIGURES[kind], EACH_RUN[kind]
+    head = ["target"] + [t for _, t, _ in figs] + [t for _, t, _ in each]
+    if kind == THROUGHPUT:
+        head += ["machine CPU-µs/req", "util %", "other load % (max)"]
+    if kind == IDLE:
+        head += ["held", "RSS before KiB"]
+    head += ["errors"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for row in res.rows:
+        name = row.target.name
+        if row.target.kind == "origin":
+            name = "origin (direct, no proxy)"
+        if not row.runs:
+            cells = [_reason(row)] + ["—"] * (len(head) - 2)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            continue
+        cells = [_cell(row, k, d) for k, _, d in figs]
+        cells += [" ".join(_num(r.get(k), d) for r in row.runs) for k, _, d in each]
+        m = row.median
+        if kind == THROUGHPUT:
+            other = max(r["other_pct"] for r in row.runs)
+            cells += [_num(m["machine_cpu_us_per_req"], 2), _num(m["util_pct"], 0), _num(other, 0)]
+        if kind == IDLE:
+            cells += [" ".join(str(r.get("held")) for r in row.runs), _num(m["rss_before_kib"], 0)]
+        cells.append(str(sum(r["non2xx"] + r["socket_errors"] for r in row.runs)))
+        if row.status != "measured":
+            name += f" ({row.status}: {_reason(row)})"
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _reason(row, limit=160):
+    """A reason that fits a table cell: one line, no `|`, bounded."""
+    text = " ".join((row.reason or row.status).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sanity(scenario, res):
+    """What is wrong with a leg's numbers, one line each; [] when they are sane."""
+    where = scenario + (f"/{res.leg.name}" if res.leg.name else "")
+    if res.failed:
+        return [f"{where}: {res.failed}"]
+    if res.skipped:
+        return []
+    bad = []
+    for row in res.rows:
+        t = f"{where} {row.target.name}"
+        if row.status in ("n/a", "not yet"):
+            continue
+        if row.status != "measured" or not row.runs:
+            bad.append(f"{t}: {row.status}: {row.reason}")
+            continue
+        for r in row.runs:
+            bad += [f"{t} rep {r['rep']}: {p}" for p in _run_problems(res, r)]
+        for b in BASES:
+            for key, v in row.ratios.get(b, {}).items():
+                if v is not None and not math.isfinite(v):
+                    bad.append(f"{t}: {key} ÷ {b} is {v}")
+    return bad
+
+
+def _run_problems(res, r):
+    kind, leg = res.leg.kind, res.leg
+    out = []
+    if r["socket_errors"]:
+        out.append(f"{r['socket_errors']} socket errors {r['errors']}")
+    if r["non2xx"]:
+        out.append(f"{r['non2xx']} responses were not 2xx {r['status']}")
+    if r["requests"] <= 0:
+        out.append("no requests completed")
+    if "rss_kib" in r and r["rss_kib"] <= 0:
+        out.append("RSS was not read")
+    if kind == THROUGHPUT:
+        if not r["rps"] > 0:
+            out.append(f"req/s is {r['rps']}")
+        if not r["cpu_us_per_req"] > 0:
+            out.append(f"CPU/request is {r['cpu_us_per_req']}")
+    elif kind == IDLE:
+        if r["held"] != leg.connections:
+            out.append(f"held {r['held']} of {leg.connections} connections")
+        if not math.isfinite(r["kib_per_conn"]):
+            out.append(f"KiB/connection is {r['kib_per_conn']}")
+    elif kind == STREAM:
+        if r["requests"] != leg.transfers:
+            out.append(f"{r['requests']} of {leg.transfers} transfers completed")
+        if not r["mb_per_s"] > 0:
+            out.append(f"MB/s is {r['mb_per_s']}")
+        if not r["cpu_us_per_mb"] > 0:
+            out.append(f"CPU/MB is {r['cpu_us_per_mb']}")
+        if r["hwm_kib"] <= 0:
+            out.append("peak RSS was not read")
+    return out
+
+
+def leg_json(res):
+    return {
+        "leg": res.leg.name,
+        "kind": res.leg.kind,
+        "skipped": res.skipped or None,
+        "origin": res.origin,
+        "client": res.client,
+        "connections": res.config.connections,
+        "upstream_pool": res.config.pool,
+        "response_bytes": res.leg.body_len,
+        "upload_bytes": res.leg.upload_bytes,
+        "transfers": res.leg.transfers or None,
+        "tls": res.leg.tls,
+        "targets": [
+            {
+                "name": row.target.name,
+                "kind": row.target.kind,
+                "io_driver": row.target.driver or None,
+                "status": row.status,
+                "reason": row.reason or None,
+                "median": getattr(row, "median", {}),
+                "ratio_to_nginx": getattr(row, "ratios", {}).get("nginx", {}),
+                "ratio_to_nullproxy": getattr(row, "ratios", {}).get("nullproxy", {}),
+                "runs": row.runs,
+            }
+            for row in res.rows
+        ],
+    }

@@ -1,0 +1,156 @@
+"""The catalogue: every named scenario, including those waiting for a feature.
+
+A scenario is one or more legs; a leg is one workload with its own origin and its own proxy
+configurations, measured on every target in alternation. Three kinds of leg:
+
+- THROUGHPUT: closed-loop requests for --duration; req/s, latency, CPU per request, RSS.
+- IDLE: open N keep-alive connections, one request each, hold them idle; memory per
+  connection (RSS while holding minus RSS before, over N).
+- STREAM: one connection moving a large body (up to the origin, or down from it); MB/s, CPU
+  per MB, and how much the proxy's peak RSS grew (bounded memory).
+
+IDLE and STREAM legs start every target afresh for each repetition, so memory that an
+earlier repetition left in an allocator cannot hide the next one's growth.
+"""
+
+from dataclasses import dataclass, field
+
+THROUGHPUT, IDLE, STREAM = "throughput", "idle", "stream"
+
+# The origin's body in the plain scenarios: what every earlier benches/run used.
+SMALL_BODY = b"hello world\n"
+MB = 1_000_000
+
+# tollgate's row in the tls scenario until it terminates TLS (issue 6). Then: drop the
+# "tollgate" entry of the tls leg's not_measured, and give peers.write_tollgate the leg's
+# certificate (LegConfig.cert/key) in whatever form the gateway's listener config takes.
+TLS_TOLLGATE = "not yet (issue 6)"
+
+
+@dataclass(frozen=True)
+class Leg:
+    kind: str
+    name: str = ""  # "" in a one-leg scenario
+    response_bytes: int | None = None  # origin response body size; None = SMALL_BODY
+    connections: int | None = None  # None = --connections
+    tls: bool = False
+    upload_bytes: int = 0  # STREAM: request body size (0 = a download leg)
+    transfers: int = 0  # STREAM: requests per measured run
+    hold_s: float = 0.0  # IDLE: how long loadgen holds the connections
+    # target kind -> why it is not measured in this leg (shown as its row)
+    not_measured: dict = field(default_factory=dict)
+
+    @property
+    def literal_body(self):
+        """The origin's body when it is text (SMALL_BODY); None when it is body_len x's."""
+        return SMALL_BODY if self.response_bytes is None else None
+
+    @property
+    def body_len(self):
+        return len(SMALL_BODY) if self.response_bytes is None else self.response_bytes
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    make_legs: object = None  # quick: bool -> [Leg]; None while not yet available
+    not_yet: str = ""  # why it is not available (the issue it waits for)
+    # loadgen features a leg needs ("https", "hold"), with the flag that shows them
+    needs: tuple = ()
+
+    @property
+    def available(self):
+        return self.make_legs is not None
+
+    def legs(self, quick):
+        return self.make_legs(quick)
+
+
+def _idle(quick):
+    n = 1_000 if quick else 10_000
+    return [Leg(IDLE, connections=n, hold_s=2.0 if quick else 3.0)]
+
+
+def _stream(quick):
+    size = 10 * MB if quick else 100 * MB
+    transfers = 2 if quick else 5
+    return [
+        Leg(
+            STREAM,
+            name="upload",
+            response_bytes=0,
+            connections=1,
+            upload_bytes=size,
+            transfers=transfers,
+        ),
+        Leg(STREAM, name="download", response_bytes=size, connections=1, transfers=transfers),
+    ]
+
+
+CATALOGUE = [
+    Scenario(
+        "proxy-small",
+        "plain HTTP proxy, 12-byte responses, --connections (64) connections [default]",
+        lambda quick: [Leg(THROUGHPUT)],
+    ),
+    Scenario(
+        "proxy-16k",
+        "plain HTTP proxy, 16 KiB responses, --connections (64) connections",
+        lambda quick: [Leg(THROUGHPUT, response_bytes=16 * 1024)],
+    ),
+    Scenario(
+        "proxy-1024c",
+        "plain HTTP proxy, 12-byte responses, 1,024 connections (upstream pools 1,024)",
+        lambda quick: [Leg(THROUGHPUT, connections=1024)],
+    ),
+    Scenario(
+        "tls",
+        "TLS 1.3 termination (self-signed P-256 cert), 12-byte responses; tollgate: "
+        + TLS_TOLLGATE,
+        lambda quick: [
+            Leg(
+                THROUGHPUT,
+                tls=True,
+                not_measured={
+                    "tollgate": TLS_TOLLGATE,
+                    "nullproxy": "n/a (forwards bytes; it cannot terminate TLS)",
+                    "origin": "n/a (the origin speaks plain HTTP)",
+                },
+            )
+        ],
+        needs=("https",),
+    ),
+    Scenario(
+        "idle-10k",
+        "10,000 idle keep-alive connections (1,000 under --quick): KiB per connection",
+        _idle,
+        needs=("hold",),
+    ),
+    Scenario(
+        "stream-100m",
+        "a 100 MB request body up and a 100 MB response down (10 MB under --quick): "
+        "MB/s, peak RSS growth",
+        _stream,
+    ),
+    Scenario("cache-hit", "cached GET answered by the gateway", not_yet="issue 5 (caching)"),
+    Scenario(
+        "usage-plan",
+        "API key + usage plan throttle on every request",
+        not_yet="issue 4 (API keys, usage plans)",
+    ),
+    Scenario("jwt", "JWT authorizer on every request", not_yet="issue 8 (JWT authorizers)"),
+    Scenario(
+        "lambda-local",
+        "Lambda proxy integration with a local function",
+        not_yet="issue 9 (Lambda integrations)",
+    ),
+    Scenario(
+        "full-pipeline",
+        "auth + throttle + metrics + access log on every request",
+        not_yet="issues 4, 7 and 8 (usage plans, metrics and access logs, JWT authorizers)",
+    ),
+]
+
+BY_NAME = {s.name: s for s in CATALOGUE}
+DEFAULT = "proxy-small"

@@ -1,0 +1,278 @@
+"""Unit tests of the harness's pure parts: parsing, configurations, medians and ratios, the
+sanity checks. `python3 -B -m unittest discover -s benches -p 'test_*.py'` (scripts/test.sh runs
+it); the processes themselves are exercised by `benches/run --quick`."""
+
+import json
+import math
+import os
+import tempfile
+import unittest
+
+from harness import cli, client, legs, markdown, peers, report, scenarios
+from harness.scenarios import IDLE, STREAM, THROUGHPUT, Leg
+
+LOADGEN_JSON = json.dumps(
+    {
+        "requests": 1000,
+        "duration_s": 0.5,
+        "requests_per_sec": 2000.0,
+        "status": {"200": 998, "503": 2},
+        "errors": {"connect": 0, "read": 1, "write": 0, "timeout": 0, "protocol": 0},
+        "latency_ms": {"p50": 0.1, "p90": 0.2, "p99": 0.3, "p99.9": 0.4, "max": 0.5, "mean": 0.1},
+        "tls_version": "TLSv1.3",
+        "held": 64,
+    }
+)
+
+WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:18091/bench/x
+  1 threads and 64 connections
+  Latency Distribution
+     50%  353.00us
+     75%  500.00us
+     90%    1.02ms
+     99%    2.50ms
+  123456 requests in 2.00s, 10.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 5
+Requests/sec:  61728.00
+"""
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class ClientTests(unittest.TestCase):
+    def test_loadgen_json(self):
+        r = client.parse_loadgen("progress noise\n" + LOADGEN_JSON + "\n")
+        self.assertEqual((r["requests"], r["rps"], r["p999_ms"]), (1000, 2000.0, 0.4))
+        self.assertEqual((r["non2xx"], r["socket_errors"], r["held"]), (2, 1, 64))
+        self.assertEqual(r["status"], {200: 998, 503: 2})
+        self.assertEqual(r["tls"], {"tls_version": "TLSv1.3"})
+
+    def test_wrk_output(self):
+        r = client.parse_wrk(WRK_OUTPUT)
+        self.assertEqual((r["requests"], r["rps"]), (123456, 61728.0))
+        self.assertAlmostEqual(r["p50_ms"], 0.353)
+        self.assertEqual((r["p99_ms"], r["p999_ms"]), (2.5, None))
+        self.assertEqual((r["non2xx"], r["socket_errors"]), (5, 3))
+        with self.assertRaises(ValueError):
+            client.parse_wrk("wrk: connection refused")
+
+    def test_durations(self):
+        self.assertEqual(client.duration_arg(3), "3s")
+        self.assertEqual(client.duration_arg(1.5), "1500ms")
+        self.assertEqual(client.wrk_seconds(0.5), 1)
+
+    def test_features_come_from_help(self):
+        with tempfile.TemporaryDirectory() as d:
+            fake = os.path.join(d, "loadgen")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\necho '  --hold D   hold them'\n")
+            os.chmod(fake, 0o755)
+            lg = client.Loadgen(fake)
+            self.assertEqual(lg.features, {"hold"})
+            self.assertIsNone(lg.missing("hold"))
+            self.assertIn("--insecure", lg.missing("https"))
+            self.assertEqual(lg.tls_args("c.pem"), ["--insecure"])
+
+
+def config(**kw):
+    base = dict(work="/w", origin_port=18090, workers=1, connections=64, pool=64, nofile=20000)
+    base.update(kw)
+    return peers.LegConfig(**base)
+
+
+class PeerConfigTests(unittest.TestCase):
+    def test_pools_follow_the_client_concurrency(self):
+        class Opts:
+            connections, workers, port_base = 64, 1, 18090
+
+        class Bench:
+            opts, work, tls = Opts, "/w", None
+
+        for leg, pool in [
+            (Leg(THROUGHPUT), 64),
+            (Leg(THROUGHPUT, connections=1024), 1024),
+            (Leg(IDLE, connections=10_000), 64),
+        ]:
+            self.assertEqual(legs.leg_config(Bench, leg).pool, pool)
+
+    def test_nginx(self):
+        with tempfile.TemporaryDirectory() as d:
+            peers.write_nginx_proxy(d, 18091, config(connections=1024, pool=1024))
+            conf = read(f"{d}/nginx.conf")
+            self.assertIn("keepalive 1024;", conf)
+            self.assertNotIn("proxy_request_buffering", conf)
+            peers.write_nginx_proxy(d, 18091, config(stream_bytes=10, cert="c", key="k"))
+            conf = read(f"{d}/nginx.conf")
+            self.assertIn("proxy_request_buffering off;", conf)
+            self.assertIn("ssl_protocols TLSv1.3;", conf)
+
+    def test_haproxy(self):
+        with tempfile.TemporaryDirectory() as d:
+            peers.write_haproxy(f"{d}/h.cfg", 18092, config(connections=10_000, pool=64))
+            conf = read(f"{d}/h.cfg")
+            self.assertIn("pool-max-conn 64", conf)
+            self.assertIn("maxconn 11024", conf)
+        self.assertEqual(peers.fds_needed("haproxy", config(connections=10_000)), 22148)
+        self.assertEqual(peers.fds_needed("nullproxy", config(connections=10_000)), 20100)
+
+    def test_tollgate(self):
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with tempfile.TemporaryDirectory() as d:
+            lc = config(connections=10_000, pool=128, stream_bytes=100)
+            peers.write_tollgate(
+                f"{d}/t.json", f"{here}/conf/tollgate-proxy.json", 18093, "legacy", lc
+            )
+            server = json.loads(read(f"{d}/t.json"))["server"]
+            self.assertEqual(server["ioDriver"], "legacy")
+            self.assertEqual(server["listeners"], [{"address": "127.0.0.1:18093"}])
+            self.assertEqual(server["limits"]["upstreamIdlePerHost"], 128)
+            self.assertEqual(server["limits"]["maxConnectionsPerWorker"], 11024)
+            self.assertEqual(server["limits"]["maxBodyBytes"], 200)
+
+
+def run(rep, **kw):
+    r = dict(
+        rep=rep,
+        requests=100,
+        rps=100.0,
+        cpu_us_per_req=10.0,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        p999_ms=3.0,
+        rss_kib=1000,
+        machine_cpu_us_per_req=20.0,
+        util_pct=90.0,
+        other_pct=1.0,
+        non2xx=0,
+        socket_errors=0,
+        status={200: 100},
+        errors={},
+    )
+    r.update(kw)
+    return r
+
+
+def leg_result(*rows, kind=THROUGHPUT):
+    res = legs.LegResult(Leg(kind), config(), [])
+    for name, runs in rows:
+        kind_ = name.split("-")[0]
+        res.rows.append(legs.Row(peers.Target(name, kind_, 0), runs=runs))
+    report.summarize(res)
+    return res
+
+
+class ReportTests(unittest.TestCase):
+    def test_medians_and_ratios(self):
+        res = leg_result(
+            ("nginx", [run(1, rps=100.0), run(2, rps=300.0), run(3, rps=200.0)]),
+            ("nullproxy", [run(1, rps=400.0, cpu_us_per_req=5.0)]),
+            ("tollgate-legacy", [run(1, rps=250.0, cpu_us_per_req=8.0)]),
+        )
+        nginx, null, tollgate = res.rows
+        self.assertEqual(nginx.median["rps"], 200.0)
+        self.assertAlmostEqual(tollgate.ratios["nginx"]["rps"], 1.25)
+        self.assertAlmostEqual(tollgate.ratios["nullproxy"]["cpu_us_per_req"], 1.6)
+        table = report.table(res)
+        self.assertIn("| tollgate-legacy | 250 (1.25, 0.62) | 8.00 (0.80, 1.60) |", table)
+        self.assertEqual(report.sanity("proxy-small", res), [])
+
+    def test_sanity_names_what_failed(self):
+        res = leg_result(
+            ("nginx", [run(1, socket_errors=3, non2xx=1, cpu_us_per_req=0.0)]), ("haproxy", [])
+        )
+        res.rows[1].status, res.rows[1].reason = "not measured", "did not start"
+        problems = report.sanity("proxy-small", res)
+        self.assertTrue(any("nginx rep 1: 3 socket errors" in p for p in problems))
+        self.assertTrue(any("not 2xx" in p for p in problems))
+        self.assertTrue(any("CPU/request is 0.0" in p for p in problems))
+        self.assertIn("proxy-small haproxy: not measured: did not start", problems)
+
+    def test_not_yet_rows_are_not_failures(self):
+        res = leg_result(("nginx", [run(1)]), ("tollgate", []))
+        res.rows[1].status, res.rows[1].reason = "not yet", scenarios.TLS_TOLLGATE
+        self.assertEqual(report.sanity("tls", res), [])
+        self.assertIn("| tollgate | not yet (issue 6) |", report.table(res))
+
+    def test_infinite_ratio_is_insane(self):
+        res = leg_result(("nginx", [run(1, p999_ms=0.0)]), ("tollgate", [run(1)]))
+        self.assertTrue(any("p999_ms ÷ nginx is inf" in p for p in report.sanity("x", res)))
+
+    def test_idle_and_stream_checks(self):
+        idle = leg_result(
+            ("nginx", [run(1, held=900, kib_per_conn=5.0, rss_before_kib=1, cpu_us_per_conn=1.0)]),
+            kind=IDLE,
+        )
+        idle.leg = Leg(IDLE, connections=1000)
+        self.assertIn("held 900 of 1000 connections", report.sanity("idle-10k", idle)[0])
+        stream = leg_result(
+            (
+                "nginx",
+                [
+                    run(
+                        1,
+                        requests=1,
+                        mb_per_s=5.0,
+                        cpu_us_per_mb=1.0,
+                        hwm_kib=10,
+                        hwm_growth_kib=1,
+                        rss_before_kib=1,
+                    )
+                ],
+            ),
+            kind=STREAM,
+        )
+        stream.leg = Leg(STREAM, transfers=2)
+        self.assertIn("1 of 2 transfers", report.sanity("stream-100m", stream)[0])
+
+    def test_json_has_no_infinities(self):
+        self.assertEqual(
+            markdown._clean({"a": [math.inf, 1.0], 2: math.nan}), {"a": [None, 1.0], "2": None}
+        )
+
+
+class CatalogueAndCliTests(unittest.TestCase):
+    def test_every_scenario_is_runnable_or_says_why(self):
+        for s in scenarios.CATALOGUE:
+            self.assertTrue(s.available or "issue" in s.not_yet, s.name)
+            if s.available:
+                self.assertTrue(s.legs(True) and s.legs(False), s.name)
+
+    def test_quick_means_every_available_scenario_briefly(self):
+        o = cli.parse(["--quick"])
+        self.assertEqual(o.scenario_list, [s.name for s in scenarios.CATALOGUE if s.available])
+        self.assertEqual((o.reps, o.duration, o.warmup), (1, 1.5, 0.0))
+        self.assertEqual(cli.parse([]).scenario_list, ["proxy-small"])
+        self.assertEqual(cli.parse(["--quick", "--reps", "2"]).reps, 2)
+
+    def test_bounds(self):
+        for bad in (
+            ["--reps", "0"],
+            ["--scenario", "jwt"],
+            ["--scenario", "nope"],
+            ["--targets", "origin,squid"],
+            ["--driver-sweep", "--targets", "nginx"],
+            ["--connections", "5000"],
+            ["--path", "x"],
+        ):
+            with self.assertRaises(cli.UsageError, msg=bad):
+                cli.parse(bad)
+        self.assertEqual(cli.cpu_list("0-2,5"), {0, 1, 2, 5})
+
+
+class ResultsFileTests(unittest.TestCase):
+    def test_new_results_go_first(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = f"{d}/RESULTS.md"
+            with open(path, "w") as f:
+                f.write(f"# R\n\n{markdown.MARKER}\n\n### older\n")
+            markdown.insert_results(path, "### newer\n")
+            text = read(path)
+            self.assertLess(text.index("### newer"), text.index("### older"))
+
+
+if __name__ == "__main__":
+    unittest.main()
