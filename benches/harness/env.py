@@ -104,6 +104,12 @@ def make_cert(work):
             "/CN=127.0.0.1",
             "-addext",
             "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            # A self-signed *leaf*: rustls (loadgen) refuses a CA certificate used as the
+            # server's own certificate (CaUsedAsEndEntity), which `req -x509` makes by default.
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
             "-keyout",
             paths["key"],
             "-out",
