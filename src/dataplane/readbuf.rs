@@ -59,6 +59,16 @@ impl ReadBuf {
         self.start = 0;
     }
 
+    /// Before streaming a large body: when nothing is buffered, let the next reads take up
+    /// to `want` bytes at once (fewer, larger reads). `shrink_if_idle` gives it back after
+    /// the request.
+    pub fn reserve_empty(&mut self, want: usize) {
+        if self.is_empty() && self.buf.capacity() < want {
+            self.buf = Vec::with_capacity(want);
+            self.start = 0;
+        }
+    }
+
     /// Give back memory a large head made us take, keeping `keep` bytes of capacity.
     pub fn shrink_if_idle(&mut self, keep: usize) {
         if self.is_empty() && self.buf.capacity() > keep {
