@@ -5,20 +5,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use tollgate::config::{
-    DEFAULT_MAX_CHUNK_EXT, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADER_LINE, DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_TARGET, DEFAULT_MAX_TRAILER_BYTES,
-};
+use tollgate::config::default_http_limits;
 use tollgate::http1::{Limits, RequestHead, Status, parse_request};
-
-const LIMITS: Limits = Limits {
-    max_headers: DEFAULT_MAX_HEADERS,
-    max_header_line: DEFAULT_MAX_HEADER_LINE,
-    max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
-    max_target: DEFAULT_MAX_TARGET,
-    max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
-    max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
-};
 
 /// What a load generator or curl sends.
 const SMALL: &str =
@@ -80,9 +68,10 @@ fn browser() -> String {
 }
 
 fn measure(name: &str, head: &[u8], split: Option<usize>) {
-    let mut parsed = RequestHead::with_limits(&LIMITS);
+    let limits: Limits = default_http_limits();
+    let mut parsed = RequestHead::with_limits(&limits);
     assert_eq!(
-        parse_request(head, &LIMITS, &mut parsed),
+        parse_request(head, &limits, &mut parsed),
         Ok(Status::Complete),
         "{name}"
     );
@@ -90,9 +79,9 @@ fn measure(name: &str, head: &[u8], split: Option<usize>) {
     let start = Instant::now();
     for _ in 0..iterations {
         if let Some(at) = split {
-            black_box(parse_request(black_box(&head[..at]), &LIMITS, &mut parsed).ok());
+            black_box(parse_request(black_box(&head[..at]), &limits, &mut parsed).ok());
         }
-        black_box(parse_request(black_box(head), &LIMITS, &mut parsed).ok());
+        black_box(parse_request(black_box(head), &limits, &mut parsed).ok());
     }
     let ns = start.elapsed().as_nanos() as f64 / iterations as f64;
     println!(

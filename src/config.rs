@@ -41,6 +41,7 @@ mod templates;
 mod uri;
 
 pub use defaults::*;
+pub use server::default_http_limits;
 pub use snapshot::*;
 
 use std::fmt;

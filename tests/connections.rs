@@ -20,13 +20,7 @@ fn l08_connections_over_the_cap_wait_and_are_served_when_one_closes() {
         rest_config(json!({ "/hello": { "get": mock_ok() } })),
         json!({ "maxConnectionsPerWorker": 2 }),
     );
-    let gw = Gateway::start_with(
-        config,
-        Options {
-            workers: 1,
-            ..Options::default()
-        },
-    );
+    let gw = Gateway::start_one_worker(config);
     let mut first = gw.client();
     let mut second = gw.client();
     assert_eq!(first.roundtrip(&get("/hello")).status, 200);
@@ -93,13 +87,7 @@ fn l10_a_client_that_stops_reading_is_cut_and_memory_stays_bounded() {
 fn l11_idle_keep_alive_connections_cost_little_memory() {
     const N: usize = 1000;
     let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
-    let gw = Gateway::start_with(
-        config,
-        Options {
-            workers: 1,
-            ..Options::default()
-        },
-    );
+    let gw = Gateway::start_one_worker(config);
     let rss_before = gw.rss_kb();
     let mut clients: Vec<Client> = (0..N).map(|_| gw.client()).collect();
     for c in &mut clients {
@@ -125,13 +113,7 @@ fn l11_idle_keep_alive_connections_cost_little_memory() {
 fn l11_connections_holding_a_partial_header_cost_their_bytes_plus_a_bounded_budget() {
     const N: usize = 1000;
     let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
-    let gw = Gateway::start_with(
-        config,
-        Options {
-            workers: 1,
-            ..Options::default()
-        },
-    );
+    let gw = Gateway::start_one_worker(config);
     let rss_before = gw.rss_kb();
     let partial = format!(
         "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: {}",
@@ -187,13 +169,7 @@ fn parked_connections_serve_their_next_request_on_every_driver() {
             rest_config(json!({ "/hello": { "get": mock_ok() } })),
             driver,
         );
-        let gw = Gateway::start_with(
-            config,
-            Options {
-                workers: 1,
-                ..Options::default()
-            },
-        );
+        let gw = Gateway::start_one_worker(config);
         let mut clients: Vec<Client> = (0..4).map(|_| gw.client()).collect();
         for c in &mut clients {
             assert_eq!(c.roundtrip(&get("/hello")).status, 200, "{driver}");
@@ -236,13 +212,7 @@ fn parked_connections_serve_their_next_request_on_every_driver() {
 #[test]
 fn requests_racing_the_park_are_not_lost() {
     let config = rest_config(json!({ "/hello": { "get": mock_ok() } }));
-    let gw = Gateway::start_with(
-        config,
-        Options {
-            workers: 1,
-            ..Options::default()
-        },
-    );
+    let gw = Gateway::start_one_worker(config);
     let mut clients: Vec<Client> = (0..60).map(|_| gw.client()).collect();
     for round in 0..3 {
         for c in &mut clients {
@@ -274,13 +244,7 @@ fn l05_parked_connections_still_close_at_the_idle_timeout() {
         rest_config(json!({ "/hello": { "get": mock_ok() } })),
         json!({ "idleTimeoutMs": 600 }),
     );
-    let gw = Gateway::start_with(
-        config,
-        Options {
-            workers: 1,
-            ..Options::default()
-        },
-    );
+    let gw = Gateway::start_one_worker(config);
     let mut c = gw.client();
     assert_eq!(c.roundtrip(&get("/hello")).status, 200);
     let idle_from = Instant::now();

@@ -42,16 +42,21 @@ pub(crate) fn default_server() -> Server {
     }
 }
 
+/// The HTTP/1.1 codec limits a gateway gets when `server.limits` says nothing.
+pub fn default_http_limits() -> http1::Limits {
+    http1::Limits {
+        max_headers: DEFAULT_MAX_HEADERS,
+        max_header_line: DEFAULT_MAX_HEADER_LINE,
+        max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+        max_target: DEFAULT_MAX_TARGET,
+        max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
+        max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
+    }
+}
+
 fn default_limits() -> ServerLimits {
     ServerLimits {
-        http: http1::Limits {
-            max_headers: DEFAULT_MAX_HEADERS,
-            max_header_line: DEFAULT_MAX_HEADER_LINE,
-            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
-            max_target: DEFAULT_MAX_TARGET,
-            max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
-            max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
-        },
+        http: default_http_limits(),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         header_timeout: DEFAULT_HEADER_TIMEOUT,
         body_timeout: DEFAULT_BODY_TIMEOUT,

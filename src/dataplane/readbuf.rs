@@ -1,9 +1,11 @@
 //! A reusable read buffer with a consumed-prefix cursor, filled with monoio's
 //! ownership-passing reads. One per connection and per pooled upstream connection.
 
+use std::future::Future;
 use std::io;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::BufResult;
+use monoio::buf::{IoBuf, IoBufMut, SliceMut};
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
 };
@@ -84,21 +86,7 @@ impl ReadBuf {
         stream: &mut S,
         max: usize,
     ) -> Result<usize, FillError> {
-        self.make_room(max)?;
-        // While the buffer is lent to the kernel, `self` is an empty, consistent buffer: if
-        // this future is dropped (a timeout), the bytes are gone but nothing is out of bounds.
-        let start = std::mem::take(&mut self.start);
-        let buf = std::mem::take(&mut self.buf);
-        let len = buf.len();
-        let cap = buf.capacity();
-        let (res, slice) = stream.read(buf.slice_mut(len..cap)).await;
-        self.buf = slice.into_inner();
-        self.start = start;
-        match res {
-            Ok(0) => Err(FillError::Eof),
-            Ok(n) => Ok(n),
-            Err(_) => Err(FillError::Io),
-        }
+        self.fill_with(max, |spare| stream.read(spare)).await
     }
 
     /// `fill` with a read that `handle`'s canceller can stop. Awaited to completion after a
@@ -109,14 +97,24 @@ impl ReadBuf {
         max: usize,
         handle: CancelHandle,
     ) -> Result<usize, FillError> {
+        self.fill_with(max, |spare| stream.cancelable_read(spare, handle))
+            .await
+    }
+
+    /// Lend the buffer's spare capacity to `read` and take it back with what was read.
+    async fn fill_with<F, R>(&mut self, max: usize, read: F) -> Result<usize, FillError>
+    where
+        F: FnOnce(SliceMut<Vec<u8>>) -> R,
+        R: Future<Output = BufResult<usize, SliceMut<Vec<u8>>>>,
+    {
         self.make_room(max)?;
+        // While the buffer is lent to the kernel, `self` is an empty, consistent buffer: if
+        // this future is dropped (a timeout), the bytes are gone but nothing is out of bounds.
         let start = std::mem::take(&mut self.start);
         let buf = std::mem::take(&mut self.buf);
         let len = buf.len();
         let cap = buf.capacity();
-        let (res, slice) = stream
-            .cancelable_read(buf.slice_mut(len..cap), handle)
-            .await;
+        let (res, slice) = read(buf.slice_mut(len..cap)).await;
         self.buf = slice.into_inner();
         self.start = start;
         match res {

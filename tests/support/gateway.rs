@@ -85,6 +85,17 @@ impl Gateway {
         Gateway::start_with(config, Options::default())
     }
 
+    /// One worker: connection counts, limits and memory per connection are per core.
+    pub fn start_one_worker(config: Value) -> Gateway {
+        Gateway::start_with(
+            config,
+            Options {
+                workers: 1,
+                ..Options::default()
+            },
+        )
+    }
+
     pub fn start_with(config: Value, opts: Options) -> Gateway {
         match Gateway::try_start_with(config, opts) {
             Ok(g) => g,

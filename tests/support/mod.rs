@@ -29,10 +29,36 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The Host every test request carries (routed by `server.defaultApi`).
 pub const HOST: &str = "gw.test";
 
-/// A free loopback port: bind 127.0.0.1:0, read the port, drop the listener.
+/// A free loopback port: bind 127.0.0.1:0, read the port, drop the listener — and claim it
+/// for this machine's test processes, so two tests running at once never get the same port.
+/// (The gateway binds with SO_REUSEPORT, so two gateways handed one port would both start
+/// and share its connections.) A claim is a marker file, honoured for ten minutes.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    let dir = std::env::temp_dir().join("tollgate-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    for _ in 0..64 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        let marker = dir.join(port.to_string());
+        let stale = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(600))
+            .unwrap_or(false);
+        if stale {
+            let _ = std::fs::remove_file(&marker);
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+        {
+            Ok(_) => return port,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // No usable temp dir: fall back to the kernel's choice alone.
+            Err(_) => return port,
+        }
+    }
+    panic!("no unclaimed loopback port after 64 tries");
 }
 
 /// Poll `f` every 10 ms until it returns true or `timeout` passes. Returns the last result.
