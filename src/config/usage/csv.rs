@@ -131,3 +131,41 @@ pub(crate) fn records(text: &str) -> Vec<Record> {
 fn trim(s: &str) -> String {
     s.trim_matches([' ', '\t']).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: usize, fields: &[&str]) -> Record {
+        Record {
+            line,
+            fields: Ok(fields.iter().map(|f| f.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn quotes_line_ends_and_blank_lines() {
+        let text = "\u{feff}a, b ,c\r\n\n\"x,1\",'y,2','it''s'\n\"two\nlines\",,\n last";
+        assert_eq!(
+            records(text),
+            [
+                ok(1, &["a", "b", "c"]),
+                ok(3, &["x,1", "y,2", "it's"]),
+                ok(4, &["two\nlines", "", ""]),
+                ok(6, &["last"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_records_do_not_stop_the_rest() {
+        let text = "\"a\"b,c\nd,e\n\"open,f\n";
+        let got = records(text);
+        assert_eq!(got[0].fields, Err("text after a closing quote".into()));
+        assert_eq!(got[1], ok(2, &["d", "e"]));
+        assert_eq!(got[2].line, 3);
+        assert_eq!(got[2].fields, Err("unterminated \"-quoted field".into()));
+        // An apostrophe inside an unquoted field is text.
+        assert_eq!(records("O'Brien,x"), [ok(1, &["O'Brien", "x"])]);
+    }
+}

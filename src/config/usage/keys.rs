@@ -296,19 +296,17 @@ pub(super) fn import_file(
     let mut rows = records(&text).into_iter();
     let header = match rows.next() {
         None => {
-            node.err(
+            file_err(
                 errors,
-                format!(
-                    "`{}` is empty: expected a header with `Name` and `Key` columns",
-                    file.display()
-                ),
+                1,
+                "the file is empty: expected a header with `Name` and `Key` columns".into(),
             );
             return;
         }
         Some(r) => match r.fields {
             Ok(f) => f,
             Err(e) => {
-                node.err(errors, format!("`{}` line {}: {e}", file.display(), r.line));
+                file_err(errors, r.line, format!("header: {e}"));
                 return;
             }
         },
