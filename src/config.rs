@@ -5,7 +5,9 @@
 //! - `parse`: bytes → `serde_json::Value` (JSON, or YAML with CloudFormation tags turned into
 //!   their long-form intrinsics, which validation then reports by name).
 //! - `reader`: the path-tracking reader every validator uses (`$.stages[1].stageName`).
-//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`): the gateway file (README.md, "Configuration reference").
+//! - `gateway` (+ `server`, `cidr`, `stage`, `domain`, `usage`): the gateway file (README.md,
+//!   "Configuration reference"); `usage` holds the account throttle, stage throttles, usage
+//!   plans and API keys (with the `apiKeysFile` CSV import) and compiles them.
 //! - `openapi` (+ `route_path`, `security`, `integration`, `uri`, `mock`, `regex`,
 //!   `templates`, `responses`): one API definition.
 //! - `compile`: validated specs → `Snapshot`; per-stage substitution, upstream interning,
@@ -39,6 +41,7 @@ mod snapshot;
 mod stage;
 mod templates;
 mod uri;
+mod usage;
 
 pub use defaults::*;
 pub use server::default_http_limits;
@@ -148,8 +151,10 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             api: 0,
             name: "test".into(),
             variables: Vec::new(),
+            throttles: Vec::new(),
         }],
         domains: Vec::new(),
+        usage: usage::UsageSpec::empty(),
     };
     compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }

@@ -14,6 +14,7 @@ use super::mock::MockSpec;
 use super::reader::{Errors, Loc};
 use super::responses::{render, render_responses};
 use super::uri::{Piece, instantiate};
+use super::usage::{Limits, compile_usage, method_identity};
 use super::*;
 
 /// Stable upstream identity across reloads (FNV-1a over scheme, host and port).
@@ -79,7 +80,9 @@ pub(crate) fn compile(
         apis: api_entries,
         stages: stage_entries,
         domains: domain_entries,
+        usage,
     } = spec;
+    let mut limits = Limits::new(usage.account);
     let mut errors = Errors::new();
     let mut upstreams = Upstreams {
         list: Vec::new(),
@@ -99,6 +102,7 @@ pub(crate) fn compile(
             &api_entries[s.api],
             api,
             &mut upstreams,
+            &mut limits,
             &mut errors,
         ));
     }
@@ -152,6 +156,8 @@ pub(crate) fn compile(
             stage: s.map(|s| StageIdx(s as u32)),
         }),
     };
+    let warnings = usage.warnings.clone();
+    let usage = compile_usage(limits, usage, &api_entries, &stage_entries);
     // Routes and routers move out of the specs last: the stages above borrowed them.
     for (api, entry) in apis.iter_mut().zip(api_entries) {
         api.router = entry.def.router;
@@ -169,6 +175,8 @@ pub(crate) fn compile(
         upstreams: upstreams.list,
         hosts,
         edge_responses: render_responses(Protocol::Rest, &Default::default()),
+        usage,
+        warnings,
     })
 }
 
@@ -189,6 +197,7 @@ fn api_shell(a: &ApiEntry) -> Api {
         stages: HashMap::new(),
         default_stage: None,
         responses: render_responses(a.protocol, &a.def.responses),
+        api_key_source: a.def.api_key_source,
     }
 }
 
@@ -197,10 +206,22 @@ fn compile_stage(
     entry: &ApiEntry,
     api: &Api,
     ups: &mut Upstreams,
+    limits: &mut Limits,
     errors: &mut Errors,
 ) -> Stage {
     let mut integrations = Vec::with_capacity(entry.def.routes.len());
-    for r in &entry.def.routes {
+    let mut routes = Vec::with_capacity(entry.def.routes.len());
+    for (i, r) in entry.def.routes.iter().enumerate() {
+        let throttle = s
+            .throttles
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|t| limits.add(method_identity(entry, s, i), t));
+        routes.push(StageRoute {
+            api_key_required: r.api_key_required,
+            throttle,
+        });
         let integration = match &r.integration {
             IntegrationSpec::Mock(m) => Integration::Mock(mock(m, api)),
             IntegrationSpec::HttpProxy(h) => match http_proxy(h, s, ups, errors) {
@@ -215,6 +236,7 @@ fn compile_stage(
         name: s.name.clone(),
         variables: s.variables.clone(),
         integrations,
+        routes,
     }
 }
 

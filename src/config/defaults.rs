@@ -71,3 +71,26 @@ pub const MAX_UPSTREAM_IDLE_PER_HOST: u64 = 65_536;
 pub const MAX_WORKERS: u64 = 1024;
 /// Integration timeout cap: API Gateway's 29 s (`timeoutInMillis`).
 pub const MAX_INTEGRATION_TIMEOUT_MS: u64 = 29_000;
+
+// Throttling, usage plans and API keys (SPEC-NOTES §5).
+
+/// Account-level steady rate: API Gateway's default per account and Region, 10,000 rps
+/// (DG:limits). Also the value of any `rateLimit`/`throttlingRateLimit` left out of a throttle.
+pub const DEFAULT_ACCOUNT_RATE_LIMIT: f64 = 10_000.0;
+/// Account-level burst: API Gateway's default, 5,000 (DG:limits). Also the value of any
+/// `burstLimit`/`throttlingBurstLimit` left out of a throttle.
+pub const DEFAULT_ACCOUNT_BURST_LIMIT: u64 = 5_000;
+/// `burstLimit` and quota `limit` are Integers (32-bit) in API Gateway's model.
+pub const MAX_BURST_LIMIT: u64 = i32::MAX as u64;
+/// An `apiKeys[]` entry without `enabled` is enabled, as in API Gateway's key import
+/// ("the default value is ... a true Boolean value").
+pub const DEFAULT_API_KEY_ENABLED: bool = true;
+/// An API key value is 20 to 128 characters (API Gateway's key file format).
+pub const MIN_API_KEY_LENGTH: usize = 20;
+pub const MAX_API_KEY_LENGTH: usize = 128;
+/// Generated key values: 40 alphanumerics, as API Gateway generates them.
+pub const GENERATED_API_KEY_LENGTH: usize = 40;
+/// An API key name is at most 1024 characters (API Gateway's key file format).
+pub const MAX_API_KEY_NAME_LENGTH: usize = 1024;
+/// The secret that generated key values derive from: at least this many bytes.
+pub const MIN_API_KEY_SECRET_LENGTH: usize = 16;

@@ -12,6 +12,7 @@ use super::parse::parse_document;
 use super::reader::{Errors, Loc, Node};
 use super::server::{Env, ServerSpec, validate_server};
 use super::stage::stage;
+use super::usage::{Context, UsageSpec, validate_usage};
 use super::{ConfigError, EndpointType, Loader, Protocol, Server};
 
 pub(crate) struct GatewaySpec {
@@ -21,6 +22,8 @@ pub(crate) struct GatewaySpec {
     pub apis: Vec<ApiEntry>,
     pub stages: Vec<StageEntry>,
     pub domains: Vec<DomainEntry>,
+    /// Account throttle, usage plans and API keys.
+    pub usage: UsageSpec,
 }
 
 pub(crate) struct ApiEntry {
@@ -103,7 +106,17 @@ pub(crate) fn validate_gateway(
         };
         Some((api, stage))
     });
-    obj.unsupported(&["usagePlans", "apiKeys"], errors);
+    let usage = validate_usage(
+        &mut obj,
+        &Context {
+            declared: &declared,
+            stages: &stages,
+            base_dir: &base_dir,
+            loader,
+            env,
+        },
+        errors,
+    );
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
@@ -115,6 +128,7 @@ pub(crate) fn validate_gateway(
         apis,
         stages,
         domains,
+        usage,
     })
 }
 

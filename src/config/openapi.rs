@@ -10,8 +10,8 @@ use super::reader::{Errors, Node, intrinsic_name};
 use super::responses::{ResponsesSpec, validate_gateway_responses};
 use super::route_path::{param_names, parse_path};
 use super::router::RouterBuilder;
-use super::security::{Schemes, check_security, read_schemes};
-use super::{Protocol, Route, RouteIdx, Router};
+use super::security::{Schemes, check_auth, check_security, read_schemes};
+use super::{ApiKeySource, Protocol, Route, RouteIdx, Router};
 
 pub(crate) struct ApiSpec {
     pub title: Option<String>,
@@ -20,11 +20,15 @@ pub(crate) struct ApiSpec {
     pub responses: ResponsesSpec,
     /// `x-amazon-apigateway-endpoint-configuration.disableExecuteApiEndpoint`.
     pub disable_execute_api: bool,
+    /// `x-amazon-apigateway-api-key-source` (REST).
+    pub api_key_source: ApiKeySource,
 }
 
 pub(crate) struct RouteSpec {
     pub route: Route,
     pub integration: IntegrationSpec,
+    /// `security` names the API key scheme (`apiKeyRequired`).
+    pub api_key_required: bool,
 }
 
 const CFN_KEYS: [&str; 3] = ["Resources", "AWSTemplateFormatVersion", "Transform"];
@@ -140,7 +144,23 @@ pub(crate) fn validate_definition(
     if let Some(s) = obj.opt_non_null("security")
         && protocol == Protocol::Http
     {
-        check_security(&s, &schemes, errors);
+        check_security(&s, &schemes, protocol, errors);
+    }
+    let mut api_key_source = ApiKeySource::Header;
+    if let Some(k) = obj.opt_non_null("x-amazon-apigateway-api-key-source") {
+        match (k.str(errors), protocol) {
+            (_, Protocol::Http) => k.err(
+                errors,
+                "`x-amazon-apigateway-api-key-source` is a REST API feature: HTTP APIs have no API keys",
+            ),
+            (Some("HEADER"), _) => {}
+            (Some("AUTHORIZER"), _) => api_key_source = ApiKeySource::Authorizer,
+            (Some(s), _) => k.err(
+                errors,
+                format!("unknown API key source `{s}`: expected HEADER or AUTHORIZER"),
+            ),
+            (None, _) => {}
+        }
     }
     let mut responses = ResponsesSpec::default();
     if let Some(r) = obj.opt_non_null("x-amazon-apigateway-gateway-responses") {
@@ -192,6 +212,7 @@ pub(crate) fn validate_definition(
         router,
         responses,
         disable_execute_api,
+        api_key_source,
     })
 }
 
@@ -262,7 +283,7 @@ impl<'a> Doc<'_, 'a> {
                     );
                     continue;
                 }
-                let integration =
+                let (integration, api_key_required) =
                     self.operation(&op, method.is_none(), &route_key, &params, errors);
                 let route = Route {
                     method: method.map(|m| m.as_bytes().into()),
@@ -274,14 +295,15 @@ impl<'a> Doc<'_, 'a> {
                     route_key,
                     params,
                 };
-                match integration {
-                    Some(integration) => routes.push(RouteSpec { route, integration }),
-                    // Keep route indices dense for duplicate detection; validation has failed.
-                    None => routes.push(RouteSpec {
-                        route,
-                        integration: IntegrationSpec::Mock(Default::default()),
-                    }),
-                }
+                // A failed integration keeps route indices dense for duplicate detection;
+                // validation has failed anyway.
+                let integration =
+                    integration.unwrap_or_else(|| IntegrationSpec::Mock(Default::default()));
+                routes.push(RouteSpec {
+                    route,
+                    integration,
+                    api_key_required,
+                });
             }
         }
         (routes, builder.build())
@@ -307,10 +329,15 @@ impl<'a> Doc<'_, 'a> {
         route_key: &str,
         params: &[String],
         errors: &mut Errors,
-    ) -> Option<IntegrationSpec> {
-        let mut obj = op.obj(errors)?;
-        if let Some(s) = obj.opt_non_null("security") {
-            check_security(&s, self.schemes, errors);
+    ) -> (Option<IntegrationSpec>, bool) {
+        let Some(mut obj) = op.obj(errors) else {
+            return (None, false);
+        };
+        let api_key_required = obj
+            .opt_non_null("security")
+            .is_some_and(|s| check_security(&s, self.schemes, self.protocol, errors));
+        if let Some(a) = obj.opt_non_null("x-amazon-apigateway-auth") {
+            check_auth(&a, errors);
         }
         if any && let Some(d) = obj.opt_non_null("isDefaultRoute") {
             d.bool(errors);
@@ -319,15 +346,20 @@ impl<'a> Doc<'_, 'a> {
         obj.finish_ext(errors);
         let Some(integration) = integration else {
             op.err(errors, "operation has no x-amazon-apigateway-integration");
-            return None;
+            return (None, api_key_required);
         };
-        let target = self.resolve_ref(integration, errors)?;
+        let Some(target) = self.resolve_ref(integration, errors) else {
+            return (None, api_key_required);
+        };
         let ctx = RouteCtx {
             protocol: self.protocol,
             route_key,
             params,
         };
-        validate_integration(&target, &ctx, errors)
+        (
+            validate_integration(&target, &ctx, errors),
+            api_key_required,
+        )
     }
 
     /// Follow local `$ref`s (`#/components/x-amazon-apigateway-integrations/name`).

@@ -15,6 +15,10 @@ use hashbrown::HashMap;
 
 use crate::http1;
 
+mod usage;
+
+pub use usage::*;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ApiIdx(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +40,11 @@ pub struct Snapshot {
     pub hosts: HostTable,
     /// Responses sent before an API is known (unknown host, stage or base path).
     pub edge_responses: GatewayResponses,
+    /// Throttle limits, quotas, usage plans and API keys.
+    pub usage: Usage,
+    /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
+    /// them like other reload warnings.
+    pub warnings: Vec<super::ConfigError>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +196,17 @@ pub struct Api {
     /// Error responses of this API, pre-rendered (x-amazon-apigateway-gateway-responses
     /// applied over the defaults).
     pub responses: GatewayResponses,
+    /// `x-amazon-apigateway-api-key-source` (REST; default `HEADER`).
+    pub api_key_source: ApiKeySource,
+}
+
+/// Where a REST API reads the API key of a method with `apiKeyRequired`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header (matched case-insensitively).
+    Header,
+    /// The Lambda authorizer's `usageIdentifierKey` (authorizers are not supported yet).
+    Authorizer,
 }
 
 pub struct Route {
@@ -232,6 +252,22 @@ pub struct Stage {
     pub variables: Vec<(String, String)>,
     /// This stage's integration for each route of its API, indexed by `RouteIdx`.
     pub integrations: Vec<Integration>,
+    /// API-key requirement and method throttle of each route on this stage, indexed by
+    /// `RouteIdx`.
+    pub routes: Vec<StageRoute>,
+}
+
+/// One route on one stage: what the usage layer checks before the integration runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageRoute {
+    /// The method needs an API key (`security: [{api_key: []}]` on a REST operation): a
+    /// missing, unknown or disabled key, or one in no usage plan of this stage → 403
+    /// `{"message":"Forbidden"}` (INVALID_API_KEY).
+    pub api_key_required: bool,
+    /// The stage's method throttle (REST `methodSettings`, HTTP API `defaultRouteSettings` /
+    /// `routeSettings`), one bucket per route; `None` when no setting covers the route (then
+    /// only the account limit applies). Identity `method:{apiId}/{stage}/{routeKey}`.
+    pub throttle: Option<LimitId>,
 }
 
 // ---------------------------------------------------------------------------------------------

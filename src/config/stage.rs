@@ -1,27 +1,30 @@
 //! `stages[]`: AWS Stage shape (`apiId`/`restApiId`, `stageName`, `variables`/`stageVariables`,
-//! `description`, `deploymentId`, `tags`); properties of later features are reported by name.
+//! `description`, `deploymentId`, `tags`, throttling in `methodSettings` (REST) or
+//! `defaultRouteSettings`/`routeSettings` (HTTP APIs)); properties of later features are
+//! reported by name.
 
 use super::Protocol;
 use super::gateway::{Declared, api_index};
 use super::reader::{Errors, Node};
 use super::uri::stage_var_name_ok;
+use super::usage::{ThrottlePartial, read_stage_settings, route_throttles};
 
 pub(crate) struct StageEntry {
     pub api: usize,
     pub name: String,
     pub variables: Vec<(String, String)>,
+    /// The stage throttle of each route (indexed by `RouteIdx`); empty when the stage sets
+    /// none.
+    pub throttles: Vec<Option<ThrottlePartial>>,
 }
 
-const STAGE_UNSUPPORTED: [&str; 11] = [
-    "methodSettings",
+const STAGE_UNSUPPORTED: [&str; 8] = [
     "cacheClusterEnabled",
     "cacheClusterSize",
     "accessLogSettings",
     "canarySettings",
     "throttle",
     "tracingEnabled",
-    "defaultRouteSettings",
-    "routeSettings",
     "clientCertificateId",
     "webAclArn",
 ];
@@ -46,6 +49,7 @@ pub(crate) fn stage(
     if let Some(n) = obj.opt_non_null("tags") {
         n.string_map(errors);
     }
+    let settings = read_stage_settings(&mut obj, errors);
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -94,9 +98,17 @@ pub(crate) fn stage(
         );
         return None;
     }
+    let routes = declared.apis[api].2.as_ref().map(|e| &e.def.routes[..]);
+    let throttles = route_throttles(&settings, protocol, item, routes, errors);
+    let throttles = if throttles.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        throttles
+    };
     Some(StageEntry {
         api,
         name: name.to_string(),
         variables,
+        throttles,
     })
 }

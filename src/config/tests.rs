@@ -10,6 +10,8 @@ mod compile;
 mod files;
 mod gateway;
 mod openapi;
+mod usage;
+mod usage_csv;
 
 /// Files by path; anything else is "not found".
 pub(super) struct MemLoader(pub Vec<(PathBuf, Vec<u8>)>);

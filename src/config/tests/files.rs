@@ -108,3 +108,57 @@ fn example_config_compiles() {
     );
     assert_eq!(h.timeout, std::time::Duration::from_millis(5000));
 }
+
+#[test]
+fn usage_plans_example_compiles() {
+    let env = |name: &str| {
+        (name == "TOLLGATE_API_KEY_SECRET").then(|| "example-secret-0123456789".to_string())
+    };
+    let s = load_with_env(
+        &conf_dir("examples").join("usage-plans.json"),
+        &FsLoader,
+        1,
+        &env,
+    )
+    .unwrap();
+    assert!(s.warnings.is_empty());
+    let u = &s.usage;
+    assert_eq!(u.plans.len(), 2);
+    // Alice and CI from the gateway file, Bob and Carol from keys.csv.
+    assert_eq!(
+        u.keys
+            .iter()
+            .map(|k| (k.name.as_str(), k.enabled))
+            .collect::<Vec<_>>(),
+        [
+            ("Alice", true),
+            ("CI", true),
+            ("Bob", true),
+            ("Carol", false)
+        ]
+    );
+    let bob = u.key(b"bob-example-key-0123456789ab").unwrap();
+    let prod = u.keys[bob.0 as usize].stage(StageIdx(0)).unwrap();
+    assert_eq!(u.plans[prod.plan.0 as usize].id, "basic");
+    let post = &u.limits[prod.method(RouteIdx(1)).unwrap().0 as usize];
+    assert_eq!(
+        &*post.identity,
+        format!(
+            "keymethod:basic/{}/petstore/prod/POST /pets",
+            u.keys[bob.0 as usize].id
+        )
+    );
+    let routes = &s.stages[0].routes;
+    assert_eq!(
+        routes
+            .iter()
+            .map(|r| r.api_key_required)
+            .collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    let post_stage = &u.limits[routes[1].throttle.unwrap().0 as usize];
+    assert_eq!(
+        (post_stage.spec.rate_per_sec, post_stage.spec.burst),
+        (50.0, 100)
+    );
+}

@@ -194,12 +194,12 @@ fn security_requirements() {
         "key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
         "iam": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
     }});
-    // REST ignores root-level security, as API Gateway's import does.
+    // REST ignores root-level security, as API Gateway's import does; the API key scheme is
+    // accepted (`apiKeyRequired`).
     assert_eq!(
         errors_of(definition(d.clone())),
         vec![
             "api.json: $.paths./a.get.security[0].jwt: authorizers are not supported yet (security scheme `jwt`)",
-            "api.json: $.paths./b.get.security[0].key: API keys are not supported yet (security scheme `key`)",
             "api.json: $.paths./b.get.security[1].iam: IAM authorization is not supported yet (security scheme `iam`)",
             "api.json: $.paths./b.get.security[2].ghost: security scheme `ghost` is not defined",
         ]
@@ -251,7 +251,6 @@ fn extensions_everywhere() {
             "api.json: $.x-amazon-apigateway-cors: `x-amazon-apigateway-cors` is not supported yet",
             "api.json: $.x-amazon-apigateway-policy: `x-amazon-apigateway-policy` is not supported yet",
             "api.json: $.paths./a.x-amazon-apigateway-any-method.x-amazon-apigateway-request-validator: `x-amazon-apigateway-request-validator` is not supported yet",
-            "api.json: $.paths./a.x-amazon-apigateway-any-method.x-amazon-apigateway-auth: `x-amazon-apigateway-auth` is not supported yet",
             "api.json: $.paths./a.x-amazon-apigateway-cors: `x-amazon-apigateway-cors` is not supported yet",
             "api.json: $.paths./a.trace: method TRACE is not supported by API Gateway",
             "api.json: $.paths./a.$ref: path item `$ref` is not supported",
