@@ -56,6 +56,9 @@ fn load(file: &Path, definition: bool) -> Result<Snapshot, i32> {
 fn check(file: &Path, definition: bool) -> i32 {
     match load(file, definition) {
         Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("warning: {w}");
+            }
             let routes: usize = s.apis.iter().map(|a| a.routes.len()).sum();
             println!(
                 "{}: OK ({} API(s), {} stage(s), {routes} route(s))",

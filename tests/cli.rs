@@ -136,3 +136,34 @@ fn routes_prints_the_route_table() {
         .count();
     assert!(rows >= 3, "one row per route:\n{out}");
 }
+
+#[test]
+fn check_warns_about_bad_api_key_rows_and_still_accepts_the_file() {
+    let dir = TempDir::new("cli-keys");
+    write_valid(&dir);
+    std::fs::write(
+        dir.file("keys.csv"),
+        "Name,Key,Description,Enabled,UsageplanIds\n\
+         Good,good-key-value-0123456789,ok,TRUE,basic\n\
+         Short,tooshort,bad,TRUE,basic\n",
+    )
+    .unwrap();
+    let cfg = json!({
+        "server": { "listeners": [{ "address": "127.0.0.1:18080" }], "admin": null },
+        "apis": [{ "id": "petstore", "protocolType": "REST", "definition": "apis/petstore.json" }],
+        "stages": [stage("petstore", "prod")],
+        "usagePlans": [{ "id": "basic", "name": "Basic",
+                         "apiStages": [{ "apiId": "petstore", "stage": "prod" }] }],
+        "apiKeysFile": "keys.csv"
+    });
+    let file = dir.write_atomic(
+        "keys-gateway.json",
+        serde_json::to_vec(&cfg).unwrap().as_slice(),
+    );
+    let (code, text) = run(&["check".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("OK"), "{text}");
+    let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "one warning, for the bad row: {text}");
+    assert!(warnings[0].contains("keys.csv: line 3:"), "{text}");
+}

@@ -74,7 +74,9 @@ impl Reloader {
             }
         }) {
             Ok(next) => {
-                let mut warnings = restart_only_changes(&current, &next);
+                let mut warnings: Vec<String> =
+                    next.warnings.iter().map(|w| w.to_string()).collect();
+                warnings.extend(restart_only_changes(&current, &next));
                 warnings.extend(resolve::resolve_all(&next));
                 for w in &warnings {
                     log(format!("reload: warning: {w}"));

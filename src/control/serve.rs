@@ -37,7 +37,8 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         snapshot.server.workers = n;
     }
     let workers = snapshot.server.workers.max(1);
-    let warnings = resolve::resolve_all(&snapshot);
+    let mut warnings: Vec<String> = snapshot.warnings.iter().map(|w| w.to_string()).collect();
+    warnings.extend(resolve::resolve_all(&snapshot));
     for w in &warnings {
         log(format!("warning: {w}"));
     }
