@@ -65,11 +65,45 @@ struct Lease {
     next_token_ns: u64,
 }
 
+/// A core's leases, indexed by limit id, in whole 128-byte lines of their own: written on
+/// every admit, they must not share a line with another core's heap data (without this,
+/// two cores' small lease buffers from one malloc arena measurably slowed each other).
+#[derive(Clone, Debug, Default)]
+struct Leases {
+    lines: Vec<LeaseLine>,
+    len: usize,
+}
+
+#[repr(C, align(128))]
+#[derive(Clone, Copy, Debug, Default)]
+struct LeaseLine([Lease; 4]);
+
+impl Leases {
+    fn new(len: usize) -> Leases {
+        Leases {
+            lines: vec![LeaseLine::default(); len.div_ceil(4)],
+            len,
+        }
+    }
+
+    #[inline]
+    fn get(&self, idx: usize) -> Option<&Lease> {
+        (idx < self.len).then(|| &self.lines[idx / 4].0[idx % 4])
+    }
+
+    #[inline]
+    fn get_mut(&mut self, idx: usize) -> Option<&mut Lease> {
+        (idx < self.len).then(|| &mut self.lines[idx / 4].0[idx % 4])
+    }
+}
+
 /// A core's handle on every limit: its leases, owned (`&mut self`, no sharing), plus the
-/// shared ledgers. Nothing here allocates after construction/`switch`.
+/// shared ledgers. Nothing here allocates after construction/`switch`. Aligned so the
+/// handle itself (read on every admit) shares no line with another core's data.
+#[repr(align(128))]
 pub struct Throttle {
     ledgers: Arc<[Arc<Ledger>]>,
-    leases: Vec<Lease>,
+    leases: Leases,
     /// Ids whose lease may hold tokens (capacity = number of limits, so no push reallocates).
     active: Vec<u32>,
 }
@@ -83,7 +117,7 @@ impl Throttle {
         let n = table.len();
         Throttle {
             ledgers: Arc::clone(table.ledgers()),
-            leases: vec![Lease::default(); n],
+            leases: Leases::new(n),
             active: Vec::with_capacity(n),
         }
     }
@@ -98,8 +132,7 @@ impl Throttle {
         self.release_all(now_ns);
         let n = table.len();
         self.ledgers = Arc::clone(table.ledgers());
-        self.leases.clear();
-        self.leases.resize(n, Lease::default());
+        self.leases = Leases::new(n);
         self.active = Vec::with_capacity(n);
     }
 
@@ -170,7 +203,9 @@ impl Throttle {
     fn release(&mut self, now_ns: u64, all: bool) {
         let (ledgers, leases) = (&self.ledgers, &mut self.leases);
         self.active.retain(|&id| {
-            let lease = &mut leases[id as usize];
+            let Some(lease) = leases.get_mut(id as usize) else {
+                return false;
+            };
             if lease.tokens > 0 && (all || now_ns >= lease.expires_ns) {
                 ledgers[id as usize].give_back(lease.tokens, now_ns);
                 lease.tokens = 0;
@@ -230,9 +265,10 @@ impl Drop for Throttle {
         // except to cap the bucket, so 0 (the past) never loses a token to the cap early.
         let (ledgers, leases) = (&self.ledgers, &self.leases);
         for &id in &self.active {
-            let lease = &leases[id as usize];
-            if lease.tokens > 0 {
-                ledgers[id as usize].give_back(lease.tokens, 0);
+            if let (Some(ledger), Some(lease)) = (ledgers.get(id as usize), leases.get(id as usize))
+                && lease.tokens > 0
+            {
+                ledger.give_back(lease.tokens, 0);
             }
         }
     }
