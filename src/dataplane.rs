@@ -14,6 +14,7 @@ mod request;
 mod respond;
 mod response_head;
 mod shared;
+pub mod throttle;
 mod transfer;
 mod trim;
 mod upstream_head;
