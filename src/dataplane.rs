@@ -6,6 +6,7 @@
 
 mod clock;
 mod conn;
+mod meters;
 mod parked;
 mod pool;
 mod proxy;

@@ -148,6 +148,27 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"message":"Internal Server Error"}"#,
             None,
         ),
+        ErrorKind::InvalidApiKey => b(
+            403,
+            Some("INVALID_API_KEY"),
+            "Forbidden",
+            r#"{"message":"Forbidden"}"#,
+            rest.then_some("ForbiddenException"),
+        ),
+        ErrorKind::Throttled => b(
+            429,
+            rest.then_some("THROTTLED"),
+            "Too Many Requests",
+            r#"{"message":"Too Many Requests"}"#,
+            rest.then_some("TooManyRequestsException"),
+        ),
+        ErrorKind::QuotaExceeded => b(
+            429,
+            Some("QUOTA_EXCEEDED"),
+            "Limit Exceeded",
+            r#"{"message":"Limit Exceeded"}"#,
+            rest.then_some("LimitExceededException"),
+        ),
     }
 }
 

@@ -404,10 +404,18 @@ pub enum ErrorKind {
     RequestTooLarge,
     /// Anything else that is the gateway's fault (500).
     InternalError,
+    /// REST: the method needs an API key and the request's is missing, unknown, disabled or
+    /// in no usage plan of the stage (403 `{"message":"Forbidden"}`, INVALID_API_KEY).
+    InvalidApiKey,
+    /// A throttle limit is exhausted (429 `{"message":"Too Many Requests"}`, THROTTLED).
+    Throttled,
+    /// The key's usage-plan quota is used up (429 `{"message":"Limit Exceeded"}`,
+    /// QUOTA_EXCEEDED).
+    QuotaExceeded,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 10;
     pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::NotFound,
@@ -416,6 +424,9 @@ impl ErrorKind {
         ErrorKind::IntegrationFailure,
         ErrorKind::RequestTooLarge,
         ErrorKind::InternalError,
+        ErrorKind::InvalidApiKey,
+        ErrorKind::Throttled,
+        ErrorKind::QuotaExceeded,
     ];
 }
 

@@ -204,6 +204,7 @@ async fn active(
                     protocol: None,
                     head_request: false,
                     close: true,
+                    retry_after: None,
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());

@@ -7,9 +7,13 @@ use monoio::net::TcpStream;
 
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
+use super::shared::unix_secs;
+use super::throttle::{LimitId, QuotaId};
 use super::upstream_head;
 use super::worker::Worker;
-use crate::config::{Api, ErrorKind, Integration, Protocol, RouteMatch, Snapshot};
+use crate::config::{
+    Api, ErrorKind, Integration, Protocol, RouteIdx, RouteMatch, Snapshot, StageIdx,
+};
 use crate::http1::{self, Framing, TargetForm, Version};
 
 pub async fn handle(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) -> Outcome {
@@ -32,6 +36,7 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
         head_request: method == b"HEAD",
         // A proxy does not keep HTTP/1.0 client connections (RFC 9112 §9.3, P23).
         close: head.close || head.version == Version::Http10 || worker.is_draining(),
+        retry_after: None,
     };
     let date = worker.date.now();
 
@@ -98,6 +103,9 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
             return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
         }
     };
+    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, &mut meta) {
+        return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+    }
     match &stage.integrations[route.0 as usize] {
         Integration::Mock(mock) => {
             settle_unread_body(conn, &mut meta);
@@ -132,6 +140,74 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
                 .await
         }
     }
+}
+
+/// API key, throttles and quota (DESIGN §5, SPEC-NOTES §5), in API Gateway's order: a
+/// method that needs a key gets 403 without a valid one; then the key's per-method and plan
+/// throttles, the stage's method throttle and the account throttle must all admit (most
+/// restrictive wins, 429 Too Many Requests); then the key's quota is charged (429 Limit
+/// Exceeded; the throttle tokens are refunded). Nothing here allocates; an unknown key costs
+/// one hash lookup.
+fn meter(
+    worker: &Worker,
+    snap: &Snapshot,
+    stage: StageIdx,
+    route: RouteIdx,
+    head: &http1::RequestHead,
+    data: &[u8],
+    meta: &mut Meta,
+) -> Result<(), ErrorKind> {
+    let usage = &snap.usage;
+    let stage_route = snap.stages[stage.0 as usize].routes.get(route.0 as usize);
+    let key_stage = match stage_route {
+        Some(r) if r.api_key_required => {
+            let value = head
+                .headers
+                .iter()
+                .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
+                .map(|(_, v)| v.get(data));
+            let key = value
+                .and_then(|v| usage.key(v))
+                .map(|k| &usage.keys[k.0 as usize])
+                .filter(|k| k.enabled);
+            match key.and_then(|k| k.stage(stage)) {
+                Some(ks) => Some(ks),
+                None => return Err(ErrorKind::InvalidApiKey),
+            }
+        }
+        _ => None,
+    };
+    let mut ids = [LimitId(0); 4];
+    let mut n = 0;
+    let mut push = |id: Option<crate::config::LimitId>| {
+        if let Some(id) = id {
+            ids[n] = LimitId(id.0);
+            n += 1;
+        }
+    };
+    if let Some(ks) = key_stage {
+        push(ks.method(route));
+        push(ks.throttle);
+    }
+    push(stage_route.and_then(|r| r.throttle));
+    push(Some(usage.account));
+    let Some(meters) = worker.meters_for(snap) else {
+        return Ok(());
+    };
+    let now = worker.shared.clock.now_ns();
+    let mut throttle = worker.throttle.borrow_mut();
+    if let Err(t) = throttle.admit(&ids[..n], now) {
+        meta.retry_after = t.retry_after_secs();
+        return Err(ErrorKind::Throttled);
+    }
+    if let Some(q) = key_stage.and_then(|ks| ks.quota)
+        && let Err(e) = meters.quotas.charge(QuotaId(q.0), unix_secs())
+    {
+        throttle.refund(&ids[..n], now);
+        meta.retry_after = Some(e.retry_after_secs);
+        return Err(ErrorKind::QuotaExceeded);
+    }
+    Ok(())
 }
 
 /// A gateway error response for `kind`.

@@ -16,6 +16,8 @@ pub struct Meta {
     pub head_request: bool,
     /// Close the connection after this response.
     pub close: bool,
+    /// `Retry-After` seconds on a throttled or quota-exceeded response.
+    pub retry_after: Option<u64>,
 }
 
 /// Append the request-id headers API Gateway sends: REST `x-amzn-RequestId` +
@@ -52,6 +54,11 @@ pub fn finish_head(wb: &mut Vec<u8>, date: &[u8; 29], close: bool) {
 pub fn rendered(wb: &mut Vec<u8>, r: &Rendered, meta: &Meta, date: &[u8; 29]) {
     wb.extend_from_slice(&r.head);
     id_headers(wb, meta);
+    if let Some(secs) = meta.retry_after {
+        wb.extend_from_slice(b"Retry-After: ");
+        http1::write_decimal(wb, secs);
+        wb.extend_from_slice(b"\r\n");
+    }
     if !matches!(r.status, 204 | 304) {
         wb.extend_from_slice(b"Content-Length: ");
         http1::write_decimal(wb, r.body.len() as u64);

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 
+use super::meters::Meters;
+use super::throttle::MonoClock;
 use crate::config::Snapshot;
 
 /// A counter on its own cache line, so cores never write to a line another core writes.
@@ -15,6 +17,12 @@ pub struct PaddedCounter(pub AtomicUsize);
 
 pub struct Shared {
     snapshot: ArcSwap<Snapshot>,
+    /// The ledgers and quota counters of the current snapshot (same generation), stored
+    /// before the snapshot so a core that sees a generation finds its meters.
+    meters: ArcSwap<Meters>,
+    /// The one monotonic clock every core's throttle reads (ledgers compare times across
+    /// cores).
+    pub clock: MonoClock,
     /// Mirrors `snapshot.generation`; a core compares it with its cached copy per request
     /// (one relaxed load of a line that is written only on reload).
     generation: AtomicU64,
@@ -33,8 +41,12 @@ impl Shared {
     pub fn new(snapshot: Snapshot, workers: usize) -> Shared {
         let generation = snapshot.generation;
         let counters = || (0..workers).map(|_| PaddedCounter::default()).collect();
+        let clock = MonoClock::new();
+        let meters = Meters::build(&snapshot, None, workers, clock.now_ns(), unix_secs());
         Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
+            meters: ArcSwap::from_pointee(meters),
+            clock,
             generation: AtomicU64::new(generation),
             draining: AtomicBool::new(false),
             in_flight: counters(),
@@ -47,12 +59,34 @@ impl Shared {
     /// Make `snapshot` current. Requests in flight finish on the one they began with.
     pub fn publish(&self, snapshot: Snapshot) {
         let generation = snapshot.generation;
+        let prev = self.meters.load_full();
+        let meters = Meters::build(
+            &snapshot,
+            Some(&prev),
+            self.in_flight.len(),
+            self.clock.now_ns(),
+            unix_secs(),
+        );
+        self.meters.store(Arc::new(meters));
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
     }
 
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// The current snapshot and the meters built for it. Retries in the instant between a
+    /// publish storing the new meters and the new snapshot.
+    pub fn current_with_meters(&self) -> (Arc<Snapshot>, Arc<Meters>) {
+        loop {
+            let snapshot = self.snapshot.load_full();
+            let meters = self.meters.load_full();
+            if meters.generation == snapshot.generation {
+                return (snapshot, meters);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     #[inline]
@@ -72,4 +106,12 @@ impl Shared {
     pub fn total(counters: &[PaddedCounter]) -> usize {
         counters.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
+}
+
+/// Wall-clock seconds since the epoch, for quota periods (UTC calendar days, weeks, months).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -24,9 +24,11 @@ use monoio::time::Instant;
 
 use super::clock::{DateCache, IdGen};
 use super::conn::Conn;
+use super::meters::Meters;
 use super::parked::Parked;
 use super::pool::Pool;
 use super::shared::Shared;
+use super::throttle::Throttle;
 use super::trim;
 use crate::config::{IoDriver, Snapshot};
 
@@ -47,6 +49,12 @@ pub struct Worker {
     pub id: usize,
     pub shared: Arc<Shared>,
     cached: RefCell<SnapshotRef>,
+    /// The meters of `cached`'s generation, and this core's leases of their ledgers.
+    /// Cloned per metered request: an `Rc` of the `Arc`, so cores do not contend on the
+    /// `Arc`'s count (as `SnapshotRef`).
+    #[allow(clippy::redundant_allocation)]
+    meters: RefCell<Rc<Arc<Meters>>>,
+    pub throttle: RefCell<Throttle>,
     pub date: DateCache,
     pub ids: IdGen,
     pub pool: RefCell<Pool>,
@@ -74,11 +82,14 @@ struct Bound {
 
 impl Worker {
     fn new(id: usize, shared: Arc<Shared>) -> Worker {
-        let snapshot = Rc::new(shared.current());
+        let (snapshot, meters) = shared.current_with_meters();
+        let throttle = Throttle::new(&meters.limits);
         Worker {
             id,
             shared,
-            cached: RefCell::new(snapshot),
+            cached: RefCell::new(Rc::new(snapshot)),
+            meters: RefCell::new(Rc::new(meters)),
+            throttle: RefCell::new(throttle),
             date: DateCache::new(),
             ids: IdGen::new(),
             pool: RefCell::new(Pool::default()),
@@ -104,9 +115,24 @@ impl Worker {
                 return cached.clone();
             }
         }
-        let fresh = Rc::new(self.shared.current());
+        let (snapshot, meters) = self.shared.current_with_meters();
+        let fresh = Rc::new(snapshot);
         *self.cached.borrow_mut() = fresh.clone();
+        self.throttle
+            .borrow_mut()
+            .switch(&meters.limits, self.shared.clock.now_ns());
+        *self.meters.borrow_mut() = Rc::new(meters);
         fresh
+    }
+
+    /// The meters built for `snap` (the snapshot a request holds); `None` if this core has
+    /// already moved on to a newer generation — the request is then not metered, as API
+    /// Gateway lets a request through when its usage-plan check fails internally.
+    #[inline]
+    #[allow(clippy::redundant_allocation)]
+    pub fn meters_for(&self, snap: &crate::config::Snapshot) -> Option<Rc<Arc<Meters>>> {
+        let meters = self.meters.borrow();
+        (meters.generation == snap.generation).then(|| meters.clone())
     }
 
     /// A per-core counter for spreading connections over an upstream's addresses.
@@ -410,6 +436,10 @@ async fn ticker(worker: &Rc<Worker>) {
         let idle = snapshot.server.limits.upstream_idle_timeout;
         worker.pool.borrow_mut().evict_idle(idle);
         worker.parked.borrow_mut().wake_expired(Instant::now());
+        worker
+            .throttle
+            .borrow_mut()
+            .release_expired(worker.shared.clock.now_ns());
         worker.shrink_conns();
         trim::trim_if_released();
     }

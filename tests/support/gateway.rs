@@ -46,11 +46,20 @@ pub struct Gateway {
     pub config: Value,
 }
 
-/// Fill in `server.listeners` and `server.admin` with free loopback ports when absent.
+/// Fill in `server.listeners` and `server.admin` with free loopback ports when absent, and
+/// lift the account throttle (API Gateway's default, 10,000 rps with a 5,000 burst, which load
+/// tests can exceed) unless the test sets one.
 pub fn complete_config(mut config: Value) -> Value {
     if !config.is_object() {
         panic!("config must be a JSON object");
     }
+    config
+        .as_object_mut()
+        .unwrap()
+        .entry("account")
+        .or_insert_with(
+            || json!({ "throttleSettings": { "rateLimit": 1e9, "burstLimit": 1_000_000_000u64 } }),
+        );
     let server = config
         .as_object_mut()
         .unwrap()
@@ -264,6 +273,9 @@ impl Gateway {
             if !server.contains_key("admin") {
                 server.insert("admin".into(), self.config["server"]["admin"].clone());
             }
+        }
+        if config.get("account").is_none() && !self.config["account"].is_null() {
+            config["account"] = self.config["account"].clone();
         }
         super::write_atomic(
             &self.config_path,
