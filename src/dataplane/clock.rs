@@ -108,6 +108,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// (year, month 1–12, day) → days since 1970-01-01. Howard Hinnant's algorithm (the inverse
+/// of `civil_from_days`).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Request ids from a per-core generator seeded from the OS (ring's `SystemRandom`).
 /// Not a CSPRNG stream: ids must be unique and unguessable enough for correlation, not secret.
 pub struct IdGen {
@@ -189,6 +201,26 @@ impl Default for IdGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [
+            -800_000i64,
+            -1,
+            0,
+            1,
+            59,
+            60,
+            365,
+            11_016,
+            19_782,
+            2_932_896,
+        ] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+    }
 
     #[test]
     fn imf_fixdate_matches_rfc_example() {

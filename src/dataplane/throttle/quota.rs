@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hashbrown::HashMap;
 
 use crate::dataplane::CivilTime;
+use crate::dataplane::clock::days_from_civil;
 
 /// `quota.period`. Periods are UTC calendar periods: a DAY starts at 00:00:00 UTC (as
 /// observed on API Gateway), a WEEK on Monday 00:00:00 UTC, a MONTH on the 1st at 00:00:00
@@ -305,18 +306,6 @@ pub fn period_start(kind: QuotaPeriod, n: u64) -> u64 {
             days_from_civil(year, month, 1).max(0) as u64 * DAY
         }
     }
-}
-
-/// (year, month 1–12, day) → days since 1970-01-01. Howard Hinnant's algorithm (the inverse
-/// of `clock::civil_from_days`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
