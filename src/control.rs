@@ -1,5 +1,5 @@
 //! The control plane: everything that may block, on ordinary threads — signals, reload,
-//! the admin API, DNS refresh, and the command line.
+//! the admin API, DNS refresh, quota persistence, and the command line.
 //!
 //! Architecture Invariant: nothing here sits on the request path.
 
@@ -9,6 +9,7 @@ mod log;
 mod reload;
 mod resolve;
 mod serve;
+mod state;
 
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;

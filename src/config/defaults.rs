@@ -51,6 +51,9 @@ pub const DEFAULT_LISTENER_ADDRESS: &str = "127.0.0.1:8080";
 pub const DEFAULT_IO_DRIVER: IoDriver = IoDriver::UringDeferTaskrun;
 /// `server.workers` when absent: one worker per core.
 pub const DEFAULT_WORKERS: usize = 0;
+/// `server.stateDir` when absent: beside the gateway file (relative to its directory). No
+/// AWS equivalent: API Gateway keeps quota counts in its own service.
+pub const DEFAULT_STATE_DIR: &str = ".tollgate-state";
 
 // Upper bounds accepted in `server.limits` and `server.workers`: beyond them a value is a
 // typo, not a tuning choice.

@@ -49,11 +49,11 @@ pub(crate) fn validate_gateway(
     errors: &mut Errors,
 ) -> Option<GatewaySpec> {
     let mut obj = root.obj(errors)?;
+    let base_dir = root.file.parent().unwrap_or(Path::new("")).to_path_buf();
     let ServerSpec {
         server,
         default_api,
-    } = validate_server(obj.opt("server"), env, errors);
-    let base_dir = root.file.parent().unwrap_or(Path::new("")).to_path_buf();
+    } = validate_server(obj.opt("server"), &base_dir, env, errors);
     let mut declared = Declared { apis: Vec::new() };
     for item in obj
         .opt("apis")

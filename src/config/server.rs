@@ -2,6 +2,7 @@
 //! references to anything else, except `defaultApi`, which is resolved with the APIs).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::cidr::parse_cidr;
@@ -39,6 +40,7 @@ pub(crate) fn default_server() -> Server {
         trusted_proxies: Vec::new(),
         account_id: DEFAULT_ACCOUNT_ID.to_string(),
         region: DEFAULT_REGION.to_string(),
+        state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
     }
 }
 
@@ -79,12 +81,15 @@ fn resolve_workers(n: usize) -> usize {
     }
 }
 
+/// `base_dir`: the gateway file's directory, which relative paths (`stateDir`) resolve against.
 pub(crate) fn validate_server(
     node: Option<Node<'_>>,
+    base_dir: &Path,
     env: Env<'_>,
     errors: &mut Errors,
 ) -> ServerSpec {
     let mut server = default_server();
+    server.state_dir = server.state_dir.map(|d| base_dir.join(d));
     let mut default_api = None;
     let Some(mut obj) = node.and_then(|n| n.obj(errors)) else {
         return ServerSpec {
@@ -140,11 +145,30 @@ pub(crate) fn validate_server(
             )
         }
     }
+    if let Some(n) = obj.opt("stateDir") {
+        server.state_dir = state_dir(&n, base_dir, errors);
+    }
     obj.finish(errors);
     ServerSpec {
         server,
         default_api,
     }
+}
+
+/// `stateDir`: a directory path (relative to the gateway file), or `null` for no persistence.
+fn state_dir(n: &Node<'_>, base_dir: &Path, errors: &mut Errors) -> Option<PathBuf> {
+    if n.v.is_null() {
+        return None;
+    }
+    let s = n.str(errors)?;
+    if s.is_empty() || s.contains('\0') {
+        n.err(
+            errors,
+            "`stateDir` is a directory path (relative to the gateway file), or null",
+        );
+        return None;
+    }
+    Some(base_dir.join(s))
 }
 
 fn socket_addr(n: &Node<'_>, errors: &mut Errors) -> Option<SocketAddr> {

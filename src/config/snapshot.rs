@@ -60,6 +60,9 @@ pub struct Server {
     pub trusted_proxies: Vec<Cidr>,
     pub account_id: String,
     pub region: String,
+    /// Where the control plane keeps quota counters across restarts (`server.stateDir`,
+    /// already resolved against the gateway file's directory); `None`: not persisted.
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

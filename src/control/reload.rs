@@ -135,7 +135,7 @@ fn unavailable_listeners(file: &Path, current: &Snapshot, next: &Snapshot) -> Ve
     errors
 }
 
-/// Settings that only take effect on restart (workers, io driver, admin).
+/// Settings that only take effect on restart (workers, io driver, admin, state dir).
 fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
     let (a, b) = (&current.server, &next.server);
     let mut out = Vec::new();
@@ -147,6 +147,9 @@ fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
     }
     if a.admin != b.admin {
         out.push("server.admin changed: restart to apply".to_string());
+    }
+    if a.state_dir != b.state_dir {
+        out.push("server.stateDir changed: restart to apply".to_string());
     }
     out
 }

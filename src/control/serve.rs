@@ -1,5 +1,6 @@
-//! `tollgate serve`: first load → start the cores → admin API → signal loop (reload on
-//! SIGHUP, drain on SIGTERM/SIGINT).
+//! `tollgate serve`: first load → restore quota counts → start the cores and the persister →
+//! admin API → signal loop (reload on SIGHUP; on SIGTERM/SIGINT drain, then a final write of
+//! the quota counts).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use super::admin::{self, AdminServer};
 use super::log::{log, now_secs};
 use super::reload::{LastReload, Reloader};
 use super::resolve;
+use super::state::QuotaStore;
 use crate::config::{self, FsLoader};
 use crate::dataplane::{self, Shared};
 
@@ -51,7 +53,13 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         .collect();
     let driver = snapshot.server.io_driver;
     let drain_timeout = snapshot.server.limits.drain_timeout;
+    let state_dir = snapshot.server.state_dir.clone();
     let shared = Arc::new(Shared::new(snapshot, workers));
+    // Counts from the last run, before any core serves a request.
+    let store = state_dir.map(|dir| Arc::new(QuotaStore::new(dir)));
+    if let Some(store) = &store {
+        store.restore(&shared);
+    }
 
     // Signals first, so a SIGTERM during start-up is not lost.
     let mut signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
@@ -92,6 +100,9 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         .spawn();
     }
     resolve::spawn_refresher(shared.clone());
+    if let Some(store) = &store {
+        store.spawn(shared.clone());
+    }
     log(format!(
         "serving {} on {} with {workers} worker(s) ({driver:?} driver)",
         path.display(),
@@ -106,17 +117,30 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
             }
             _ => {
                 log("shutting down: draining in-flight requests");
-                return drain(&shared, drain_timeout);
+                drain(&shared, drain_timeout);
+                if let Some(store) = &store {
+                    let file = store.file();
+                    if store.close(&shared) {
+                        log(format!("quota counts saved to {}", file.display()));
+                    } else {
+                        log(format!(
+                            "warning: quota counts not saved to {}: see above",
+                            file.display()
+                        ));
+                    }
+                }
+                log("exiting");
+                return 0;
             }
         }
     }
     0
 }
 
-/// Stop accepting, wait for in-flight requests (up to `limit`), then exit. Idle keep-alive
-/// connections are closed by the exit; a request that arrives on one meanwhile is served
-/// with `Connection: close`.
-fn drain(shared: &Shared, limit: Duration) -> i32 {
+/// Stop accepting and wait for in-flight requests (up to `limit`). Idle keep-alive
+/// connections are closed by the exit that follows; a request that arrives on one meanwhile
+/// is served with `Connection: close`.
+fn drain(shared: &Shared, limit: Duration) {
     shared.start_draining();
     let started = Instant::now();
     std::thread::sleep(LISTENER_CLOSE);
@@ -126,10 +150,9 @@ fn drain(shared: &Shared, limit: Duration) -> i32 {
                 "drain deadline passed with {} request(s) in flight",
                 Shared::total(&shared.in_flight)
             ));
-            return 0;
+            return;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    log("drained; exiting");
-    0
+    log("drained");
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use arc_swap::ArcSwap;
 
 use super::meters::Meters;
-use super::throttle::MonoClock;
+use super::throttle::{MonoClock, QuotaState};
 use crate::config::Snapshot;
 
 /// A counter on its own cache line, so cores never write to a line another core writes.
@@ -87,6 +87,18 @@ impl Shared {
             }
             std::hint::spin_loop();
         }
+    }
+
+    /// Every quota counter of the current meters by stable identity, for the control plane
+    /// to persist. A reload carries counters over by identity, so this follows them.
+    pub fn export_quotas(&self) -> Vec<(Box<str>, QuotaState)> {
+        self.meters.load().quotas.export()
+    }
+
+    /// Restore persisted counts into the current meters by identity (others are dropped);
+    /// returns how many matched. Call before the cores serve: a concurrent charge may be lost.
+    pub fn import_quotas(&self, states: impl IntoIterator<Item = (Box<str>, QuotaState)>) -> usize {
+        self.meters.load().quotas.import(states)
     }
 
     #[inline]

@@ -266,6 +266,35 @@ fn server_errors() {
 }
 
 #[test]
+fn state_dir_resolves_against_the_gateway_file_and_null_disables_it() {
+    let dir = |server: Value| {
+        load_json(json!({ "server": server }))
+            .unwrap()
+            .server
+            .state_dir
+    };
+    assert_eq!(dir(json!({})), Some(PathBuf::from("/cfg/.tollgate-state")));
+    assert_eq!(
+        dir(json!({"stateDir": "state"})),
+        Some(PathBuf::from("/cfg/state"))
+    );
+    assert_eq!(
+        dir(json!({"stateDir": "/var/lib/tollgate"})),
+        Some(PathBuf::from("/var/lib/tollgate"))
+    );
+    assert_eq!(dir(json!({"stateDir": null})), None);
+    let errors = errors_of(load_json(json!({"server": {"stateDir": ""}})));
+    assert_eq!(
+        errors,
+        vec![
+            "gateway.json: $.server.stateDir: `stateDir` is a directory path (relative to the gateway file), or null"
+        ]
+    );
+    let errors = errors_of(load_json(json!({"server": {"stateDir": 5}})));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
+#[test]
 fn definition_files_and_their_errors() {
     let gateway = json!({
         "apis": [
