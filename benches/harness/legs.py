@@ -11,7 +11,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from . import client, measure, peers, procs
+from . import client, measure, peers, procs, report
 from .measure import ClientFailed, note
 from .scenarios import IDLE, STREAM, THROUGHPUT
 
@@ -123,12 +123,13 @@ def describe_client(bench, leg):
     if leg.kind == STREAM:
         body = f" -X POST --body-file <{leg.upload_bytes:,} bytes>" if leg.upload_bytes else ""
         return f"loadgen -t 1 -c 1 -n {leg.transfers} --timeout 120s --json{body} {url}"
+    hdrs = "".join(f" -H '{h}'" for h in leg.headers)
     if o.client == "wrk":
         secs = client.wrk_seconds(o.duration)
-        return f"wrk -t{o.threads} -c{connections(bench, leg)} -d{secs}s --latency {url}"
+        return f"wrk -t{o.threads} -c{connections(bench, leg)} -d{secs}s --latency{hdrs} {url}"
     secs = client.duration_arg(o.duration)
     tls = " " + " ".join(bench.loadgen.tls_args("cert.pem")) if leg.tls else ""
-    return f"loadgen -t {o.threads} -c {connections(bench, leg)} -d {secs} --json{tls} {url}"
+    return f"loadgen -t {o.threads} -c {connections(bench, leg)} -d {secs} --json{tls}{hdrs} {url}"
 
 
 def _start(bench, leg, lc, row, origin, ref):
@@ -143,7 +144,7 @@ def _start(bench, leg, lc, row, origin, ref):
         row.stop_measuring(f"did not start: {e}")
         return None
     tls = peers.tls_context(lc.cert) if leg.tls else None
-    why = peers.verify(t, bench.opts.path, ref, tls)
+    why = peers.verify(t, bench.opts.path, ref, tls, leg.headers)
     if why:
         row.stop_measuring(why)
         return None
@@ -223,8 +224,11 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
 
 def progress(leg, r):
     errs = ""
-    if r["non2xx"] or r["socket_errors"]:
-        errs = f"  ERRORS non-2xx={r['non2xx']} socket={r['socket_errors']}"
+    if report.unexpected(r) or r["socket_errors"]:
+        errs = (
+            f"  ERRORS not-{r.get('expect', 200)}={report.unexpected(r)} "
+            f"socket={r['socket_errors']}"
+        )
     if leg.kind == IDLE:
         return (
             f"held {r['held'] if r['held'] is not None else '?'}  RSS {r['rss_before_kib']} → "

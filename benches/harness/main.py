@@ -115,7 +115,9 @@ def run(o, argv, sup, work):
             note(f"scenario {label}")
             if leg.tls and not bench.tls:
                 bench.tls = env.make_cert(work)
-            targets = peers.targets(o.target_list, o.port_base, o.io_driver, o.driver_sweep)
+            targets = peers.targets(
+                o.target_list, o.port_base, o.io_driver, o.driver_sweep, leg.variants
+            )
             res = legs.run_leg(bench, leg, targets, unavailable)
             if res.skipped:
                 note(f"skipped: {label}: {res.skipped}")

@@ -116,7 +116,27 @@ def _leg(meta, sc, res):
     for row in res.rows:
         if row.status not in ("measured", "n/a", "not yet"):
             out.append(f"- {row.status}: {row.target.name}: {' '.join(row.reason.split())}")
+    if leg.variants:
+        out.append(
+            "- tollgate rows: "
+            + "; ".join(
+                f"`tollgate-{v.name}` = benches/conf/{v.template}"
+                + (f" with `{json.dumps(v.patch)}`" if v.patch else "")
+                + (f", every response {v.expect}" if v.expect != 200 else "")
+                for v in leg.variants
+            )
+            + "; the errors column counts responses other than the row's expected status"
+        )
     out += ["", "Each figure: median (÷ nginx, ÷ null proxy).", "", report.table(res), ""]
+    ratios = report.variant_ratios(res)
+    if ratios:
+        base = f"tollgate-{leg.variants[0].name}"
+        out.append(f"CPU-µs/req ÷ {base} (same run, rows alternated):")
+        out.append("")
+        for name, m, each in ratios:
+            per = " ".join(report._num(x, 3) for x in each)
+            out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per})")
+        out.append("")
     return out
 
 

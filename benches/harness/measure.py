@@ -79,8 +79,10 @@ def throughput(bench, leg, t, pids_of, secs, conns):
             f"-c{conns}",
             f"-d{client.wrk_seconds(secs)}s",
             "--latency",
-            url(t, leg, o.path),
         ]
+        for h in leg.headers:
+            argv += ["-H", h]
+        argv.append(url(t, leg, o.path))
     else:
         argv = [
             bench.loadgen.path,
@@ -94,6 +96,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         ]
         if leg.tls:
             argv += bench.loadgen.tls_args(bench.tls["cert"])
+        for h in leg.headers:
+            argv += ["-H", h]
         argv.append(url(t, leg, o.path))
     pids = pids_of()
     w0, s0, o0, c0 = _children_cpu(), procfs.sys_ticks(), _ours(bench), procfs.cpu_seconds(pids)
@@ -108,6 +112,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
     busy, total = (s1[0] - s0[0]) / HZ, (s1[1] - s0[1]) / HZ
     cpu = c1 - c0
     r.update(
+        expect=t.expect,
         cpu_s=cpu,
         cpu_us_per_req=cpu * 1e6 / n if n else 0.0,
         rss_kib=rss,

@@ -29,6 +29,12 @@ class Target:
     port: int
     driver: str = ""
     proc: procs.Proc | None = None
+    variant: object = None  # scenarios.Variant of a tollgate row, or None
+
+    @property
+    def expect(self):
+        """The status every response must have (429 in a row that measures rejections)."""
+        return self.variant.expect if self.variant else 200
 
 
 @dataclass
@@ -47,11 +53,18 @@ class LegConfig:
     bundle: str = ""
 
 
-def targets(kinds, port_base, io_driver, sweep):
+def targets(kinds, port_base, io_driver, sweep, variants=()):
+    """The rows of a leg. A leg with tollgate variants gets one tollgate row per variant, on
+    --io-driver only (a driver sweep would need more ports than tollgate has: +3..+6)."""
     out = []
     for kind in kinds:
         if kind != "tollgate":
             out.append(Target(kind, kind, port_base + PORT_OFFSET[kind]))
+            continue
+        if variants:
+            for i, v in enumerate(variants):
+                port = port_base + PORT_OFFSET["tollgate"] + i
+                out.append(Target(f"tollgate-{v.name}", kind, port, io_driver, variant=v))
             continue
         drivers = DRIVERS if sweep else (io_driver,)
         for driver in drivers:
@@ -217,9 +230,12 @@ backend origin
         f.write(conf)
 
 
-def write_tollgate(path, template, port, driver, lc):
+def write_tollgate(path, template, port, driver, lc, patch=None):
+    """tollgate's config for this leg from a benches/conf template; `patch` replaces top-level
+    keys (a variant's, e.g. `account`)."""
     with open(template) as f:
         cfg = json.load(f)
+    cfg.update(patch or {})
     server = cfg["server"]
     server["listeners"] = [{"address": f"127.0.0.1:{port}"}]
     server["workers"] = lc.workers
@@ -263,7 +279,11 @@ def start(sup, t, lc, bins, template):
             str(lc.workers),
         ]
     elif t.kind == "tollgate":
-        write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc)
+        patch = None
+        if t.variant:
+            template = os.path.join(os.path.dirname(template), t.variant.template)
+            patch = t.variant.patch
+        write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch)
         argv = [bins["tollgate"], "serve", "-c", f"{w}/{t.name}.json"]
     else:
         raise ValueError(t.kind)
@@ -277,14 +297,14 @@ def tls_context(cert):
     return ctx
 
 
-def fetch(port, path, method="GET", tls=None, timeout=10):
-    """(status, headers, body) of one request on loopback."""
+def fetch(port, path, method="GET", tls=None, timeout=10, headers=()):
+    """(status, headers, body) of one request on loopback; headers: ("N: v", ...)."""
     if tls:
         conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
     else:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path)
+        conn.request(method, path, headers=dict(h.split(": ", 1) for h in headers))
         resp = conn.getresponse()
         return resp.status, resp.headers, resp.read()
     finally:
@@ -305,12 +325,23 @@ def reference(port, path, size_hint, tls=None):
     return "GET", body
 
 
-def verify(t, path, ref, tls=None):
+# What a tollgate row that expects 429 must answer (SPEC-NOTES §5, THROTTLED).
+TOO_MANY = b'{"message":"Too Many Requests"}'
+
+
+def verify(t, path, ref, tls=None, send=()):
     """None if t answers like the origin did (status 200 and the same body, or the same
-    Content-Length to a HEAD); else the reason."""
+    Content-Length to a HEAD); else the reason. A row that expects 429 must answer it by the
+    second request (the first may take a throttle's burst). send: the leg's headers."""
     method, expected = ref
     try:
-        status, headers, body = fetch(t.port, path, method, tls)
+        status, headers, body = fetch(t.port, path, method, tls, headers=send)
+        if t.expect == 429:
+            if status == 200:
+                status, headers, body = fetch(t.port, path, method, tls, headers=send)
+            if status == 429 and body == TOO_MANY and headers.get("retry-after"):
+                return None
+            return f"{method} {path} answered {status} {body[:80]!r}, not a throttle 429"
     except (OSError, http.client.HTTPException) as e:
         return f"{method} {path} failed: {e}"
     got = headers.get("content-length") if method == "HEAD" else body

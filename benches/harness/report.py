@@ -37,6 +37,33 @@ EACH_RUN = {
 BASES = ("nginx", "nullproxy")
 
 
+def unexpected(r):
+    """Responses other than the row's expected status (`expect`: 200 = any 2xx; a row that
+    measures rejections expects 429)."""
+    expect = r.get("expect", 200)
+    if expect == 200:
+        return r["non2xx"]
+    if r.get("status"):
+        return r["requests"] - r["status"].get(expect, 0)
+    return r["requests"] - r["non2xx"]  # wrk counts non-2xx only
+
+
+def variant_ratios(res, key="cpu_us_per_req"):
+    """In a leg with tollgate variants: each other variant's `key` ÷ the first variant's (the
+    baseline, tollgate-plain), as (name, ratio of the medians, [ratio in each repetition]).
+    Repetitions alternate the rows, so the per-repetition ratios pair runs made seconds
+    apart."""
+    rows = [r for r in res.rows if r.target.variant and r.runs]
+    if not res.leg.variants or not rows or rows[0].target.variant != res.leg.variants[0]:
+        return []
+    base, out = rows[0], []
+    by_rep = {r["rep"]: r.get(key) for r in base.runs}
+    for row in rows[1:]:
+        each = [_ratio(r.get(key), by_rep.get(r["rep"])) for r in row.runs if r["rep"] in by_rep]
+        out.append((row.target.name, _ratio(row.median.get(key), base.median.get(key)), each))
+    return out
+
+
 def median(values):
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None
@@ -124,7 +151,7 @@ def table(res):
             cells += [_num(m["machine_cpu_us_per_req"], 2), _num(m["util_pct"], 0), _num(other, 0)]
         if kind == IDLE:
             cells += [" ".join(str(r.get("held")) for r in row.runs), _num(m["rss_before_kib"], 0)]
-        cells.append(str(sum(r["non2xx"] + r["socket_errors"] for r in row.runs)))
+        cells.append(str(sum(unexpected(r) + r["socket_errors"] for r in row.runs)))
         if row.status != "measured":
             name += f" ({row.status}: {_reason(row)})"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -166,8 +193,9 @@ def _run_problems(res, r):
     out = []
     if r["socket_errors"]:
         out.append(f"{r['socket_errors']} socket errors {r['errors']}")
-    if r["non2xx"]:
-        out.append(f"{r['non2xx']} responses were not 2xx {r['status']}")
+    if unexpected(r):
+        what = "2xx" if r.get("expect", 200) == 200 else r["expect"]
+        out.append(f"{unexpected(r)} responses were not {what} {r['status']}")
     if r["requests"] <= 0:
         out.append("no requests completed")
     if "rss_kib" in r and r["rss_kib"] <= 0:
@@ -207,6 +235,11 @@ def leg_json(res):
         "upload_bytes": res.leg.upload_bytes,
         "transfers": res.leg.transfers or None,
         "tls": res.leg.tls,
+        "headers": list(res.leg.headers),
+        "cpu_us_per_req_ratio_to_first_variant": [
+            {"target": name, "median_ratio": m, "per_repetition": each}
+            for name, m, each in variant_ratios(res)
+        ],
         "targets": [
             {
                 "name": row.target.name,

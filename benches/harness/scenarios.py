@@ -28,6 +28,17 @@ TLS_TOLLGATE = "not yet (issue 6)"
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One tollgate row of a leg that compares tollgate configurations side by side, driven in
+    the same alternation as every other row."""
+
+    name: str  # row label suffix: tollgate-NAME
+    template: str  # a file in benches/conf
+    patch: dict = field(default_factory=dict)  # top-level keys replaced in the template
+    expect: int = 200  # the status every response of this row must have
+
+
+@dataclass(frozen=True)
 class Leg:
     kind: str
     name: str = ""  # "" in a one-leg scenario
@@ -39,6 +50,8 @@ class Leg:
     hold_s: float = 0.0  # IDLE: how long loadgen holds the connections
     # target kind -> why it is not measured in this leg (shown as its row)
     not_measured: dict = field(default_factory=dict)
+    headers: tuple = ()  # request headers the load generator sends to every row ("N: v")
+    variants: tuple = ()  # tollgate rows (Variant); () = one row from tollgate-proxy.json
 
     @property
     def literal_body(self):
@@ -85,6 +98,35 @@ def _stream(quick):
             transfers=transfers,
         ),
         Leg(STREAM, name="download", response_bytes=size, connections=1, transfers=transfers),
+    ]
+
+
+# The usage-plan scenario: an API key on every request, checked against four throttle levels
+# (key+method, key, stage method, account) all far above the load, compared with the same
+# tollgate as a plain proxy and with every request throttled (429 at the last level, the
+# account, so the key check and the three other levels run first: the dearest rejection).
+BENCH_API_KEY = "bench-api-key-0123456789abcdef"  # benches/conf/tollgate-usage-plan.json
+# A burst of 1 (the pre-run check takes it), then one token per 10,000 s (2.8 h): only a run
+# longer than that could see a 200 among the 429s, and the sanity check would name it.
+THROTTLED_ACCOUNT = {"throttleSettings": {"rateLimit": 0.0001, "burstLimit": 1}}
+USAGE_PLAN_VARIANTS = (
+    Variant("plain", "tollgate-proxy.json"),
+    Variant("usage-plan", "tollgate-usage-plan.json"),
+    Variant(
+        "usage-plan-429", "tollgate-usage-plan.json", {"account": THROTTLED_ACCOUNT}, expect=429
+    ),
+)
+NO_API_KEYS = "n/a: no equivalent of API keys and usage-plan throttles (baseline: tollgate-plain)"
+
+
+def _usage_plan(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            headers=(f"x-api-key: {BENCH_API_KEY}",),
+            variants=USAGE_PLAN_VARIANTS,
+            not_measured={"nginx": NO_API_KEYS, "haproxy": NO_API_KEYS},
+        )
     ]
 
 
@@ -136,8 +178,9 @@ CATALOGUE = [
     Scenario("cache-hit", "cached GET answered by the gateway", not_yet="issue 5 (caching)"),
     Scenario(
         "usage-plan",
-        "API key + usage plan throttle on every request",
-        not_yet="issue 4 (API keys, usage plans)",
+        "API key + four throttle levels (key+method, key, stage method, account) on every "
+        "request, vs the same tollgate as a plain proxy and with every request throttled (429)",
+        _usage_plan,
     ),
     Scenario("jwt", "JWT authorizer on every request", not_yet="issue 8 (JWT authorizers)"),
     Scenario(

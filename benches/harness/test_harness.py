@@ -133,6 +133,35 @@ class PeerConfigTests(unittest.TestCase):
             self.assertEqual(server["limits"]["maxConnectionsPerWorker"], 11024)
             self.assertEqual(server["limits"]["maxBodyBytes"], 200)
 
+    def test_usage_plan_variants(self):
+        leg = scenarios.BY_NAME["usage-plan"].legs(True)[0]
+        rows = peers.targets(["nginx", "tollgate"], 18090, "legacy", True, leg.variants)
+        self.assertEqual(
+            [(t.name, t.port, t.driver, t.expect) for t in rows],
+            [
+                ("nginx", 18091, "", 200),
+                ("tollgate-plain", 18093, "legacy", 200),
+                ("tollgate-usage-plan", 18094, "legacy", 200),
+                ("tollgate-usage-plan-429", 18095, "legacy", 429),
+            ],
+        )
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with tempfile.TemporaryDirectory() as d:
+            v = leg.variants[2]
+            peers.write_tollgate(
+                f"{d}/t.json", f"{here}/conf/{v.template}", 18095, "legacy", config(), v.patch
+            )
+            cfg = json.loads(read(f"{d}/t.json"))
+            self.assertEqual(cfg["account"], scenarios.THROTTLED_ACCOUNT)
+            self.assertEqual(cfg["apiKeys"][0]["value"], scenarios.BENCH_API_KEY)
+            self.assertEqual(leg.headers, (f"x-api-key: {scenarios.BENCH_API_KEY}",))
+            self.assertEqual(
+                cfg["apis"][0]["definition"]["paths"]["/{proxy+}"][
+                    "x-amazon-apigateway-any-method"
+                ]["x-amazon-apigateway-integration"]["uri"],
+                "http://127.0.0.1:18090/{proxy}",
+            )
+
 
 def run(rep, **kw):
     r = dict(
@@ -165,7 +194,43 @@ def leg_result(*rows, kind=THROUGHPUT):
     return res
 
 
+def variant_leg(*rows):
+    leg = scenarios.BY_NAME["usage-plan"].legs(True)[0]
+    res = legs.LegResult(leg, config(), [])
+    for v, runs in zip(leg.variants, rows, strict=False):
+        t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v)
+        res.rows.append(legs.Row(t, runs=runs))
+    report.summarize(res)
+    return res
+
+
 class ReportTests(unittest.TestCase):
+    def test_expected_429_rows_and_ratios_to_the_plain_row(self):
+        reject = dict(expect=429, non2xx=100, status={429: 100})
+        res = variant_leg(
+            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
+            [run(1, cpu_us_per_req=11.0), run(2, cpu_us_per_req=12.0)],
+            [run(1, cpu_us_per_req=5.0, **reject), run(2, cpu_us_per_req=6.0, **reject)],
+        )
+        self.assertEqual(report.sanity("usage-plan", res), [])
+        ratios = report.variant_ratios(res)
+        self.assertEqual(
+            [n for n, _, _ in ratios], ["tollgate-usage-plan", "tollgate-usage-plan-429"]
+        )
+        self.assertAlmostEqual(ratios[0][1], 11.5 / 11.0)
+        self.assertEqual(ratios[1][2], [0.5, 0.5])
+        # A 200 in the 429 row, or a 429 in a 200 row, is a problem.
+        res = variant_leg(
+            [run(1, non2xx=1, status={200: 99, 429: 1})],
+            [run(1)],
+            [run(1, expect=429, non2xx=99, status={200: 1, 429: 99})],
+        )
+        problems = report.sanity("usage-plan", res)
+        self.assertEqual(len(problems), 2, problems)
+        self.assertTrue(any("1 responses were not 429" in p for p in problems))
+        md = markdown._leg({"options": {"reps": 1, "warmup": 0}}, None, res)
+        self.assertIn("CPU-µs/req ÷ tollgate-plain (same run, rows alternated):", md)
+
     def test_medians_and_ratios(self):
         res = leg_result(
             ("nginx", [run(1, rps=100.0), run(2, rps=300.0), run(3, rps=200.0)]),
