@@ -268,7 +268,7 @@ fn read_request(stream: &mut TcpStream) -> Result<AdminRequest, u16> {
     }
     Ok(AdminRequest {
         method: text(head.method),
-        target: text(head.path),
+        target: text(head.target),
         auth,
         body,
     })

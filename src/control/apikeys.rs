@@ -243,6 +243,14 @@ impl KeyAdmin<'_> {
         let mut lines: Vec<usize> = Vec::new();
         for row in rows {
             let id = derived_id(&row.value);
+            if let Some(k) = snap.usage.key(row.value.as_bytes()) {
+                let other = &snap.usage.keys[k.0 as usize].id;
+                warnings.push((
+                    row.line,
+                    format!("API key `{other}` has this value already; row skipped"),
+                ));
+                continue;
+            }
             if snap.usage.keys.iter().any(|k| k.id == id) {
                 warnings.push((
                     row.line,
