@@ -58,11 +58,17 @@ impl KeyAdmin<'_> {
     pub fn list(&self, q: &[(String, String)]) -> Reply {
         let snap = self.shared.current();
         let stored = keystore_or_empty(&snap);
-        let values = param(q, "includeValues") == Some("true");
+        let values = (param(q, "includeValues") == Some("true")).then(|| key_values(&snap));
         let name = param(q, "nameQuery").unwrap_or("");
         let mut items: Vec<Value> = (0..snap.usage.keys.len())
             .filter(|&i| snap.usage.keys[i].name.starts_with(name))
-            .map(|i| key_json(&snap, i, &stored, values))
+            .map(|i| {
+                let mut k = key_json(&snap, i, &stored, false);
+                if let Some(v) = &values {
+                    k["value"] = json!(v[i]);
+                }
+                k
+            })
             .collect();
         items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         (200, json!({ "item": items }))
@@ -516,6 +522,17 @@ fn key_value(snap: &Snapshot, i: usize) -> Option<String> {
         .iter()
         .find(|(_, k)| **k == KeyId(i as u32))
         .map(|(v, _)| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Every key's value, indexed by `KeyId` (one pass over the value table).
+fn key_values(snap: &Snapshot) -> Vec<Option<String>> {
+    let mut out = vec![None; snap.usage.keys.len()];
+    for (v, k) in &snap.usage.key_values {
+        if let Some(slot) = out.get_mut(k.0 as usize) {
+            *slot = Some(String::from_utf8_lossy(v).into_owned());
+        }
+    }
+    out
 }
 
 /// API Gateway's `ApiKey`, with `usagePlanIds` and `source` (`config`, `apiKeysFile`,
