@@ -552,3 +552,22 @@ fn the_admin_token_is_enforced() {
     assert_eq!(r.status, 401);
     assert_eq!(keyed_status(&gw, NEW_VALUE), 403);
 }
+
+#[test]
+fn without_a_state_dir_keys_cannot_be_created_but_can_be_listed() {
+    let state = TempDir::new("admin-keys");
+    let mut cfg = config(&state);
+    cfg["server"]["stateDir"] = Value::Null;
+    let gw = Gateway::start(cfg);
+    let r = call(
+        &gw,
+        "POST",
+        "/apikeys",
+        Some(json!({ "name": "x", "value": NEW_VALUE })),
+    );
+    assert_eq!(r.status, 409, "{}", r.body_str());
+    assert!(r.body_str().contains("stateDir"), "{}", r.body_str());
+    let list = call(&gw, "GET", "/apikeys", None);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()["item"][0]["source"], "config");
+}
