@@ -15,13 +15,21 @@
 //! store and the serving snapshot as they were. The admin thread serves one request at a
 //! time, so changes are serialized.
 
-use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::{Map, Value, json};
+mod import;
+mod json;
 
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use self::json::{
+    bool_field, json_object, key_json, key_value, key_values, keystore_or_empty, patch_operations,
+    random_id, str_field,
+};
 use super::keystore::{self, StoredKey};
 use super::reload::{ReloadError, Reloader, error_json};
 use super::state::write_file_atomic;
-use crate::config::{API_KEY_STORE_FILE, KeyId, KeyOrigin, Snapshot, derived_id, parse_key_csv};
+use crate::config::{API_KEY_STORE_FILE, KeyOrigin, Snapshot};
 use crate::dataplane::Shared;
 
 type Reply = (u16, Value);
@@ -95,7 +103,7 @@ impl KeyAdmin<'_> {
             Ok(o) => o,
             Err(r) => return r,
         };
-        let (snap, mut keys, _) = match self.store() {
+        let (snap, mut keys) = match self.store() {
             Ok(s) => s,
             Err(r) => return r,
         };
@@ -225,132 +233,6 @@ impl KeyAdmin<'_> {
         }
     }
 
-    pub fn import(&self, q: &[(String, String)], body: &[u8]) -> Reply {
-        if param(q, "format") != Some("csv") {
-            return msg(
-                400,
-                "import needs `format=csv` (API Gateway's key file format)",
-            );
-        }
-        let fail_on_warnings = param(q, "failonwarnings") == Some("true");
-        let Ok(text) = std::str::from_utf8(body) else {
-            return msg(400, "the CSV is not UTF-8");
-        };
-        let (rows, bad) = match parse_key_csv(text) {
-            Ok(r) => r,
-            Err(e) => return msg(400, e),
-        };
-        let (snap, mut keys, _) = match self.store() {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
-        let mut warnings: Vec<(usize, String)> = bad;
-        let base = keys.len();
-        let mut lines: Vec<usize> = Vec::new();
-        for row in rows {
-            let id = derived_id(&row.value);
-            if let Some(k) = snap.usage.key(row.value.as_bytes()) {
-                let other = &snap.usage.keys[k.0 as usize].id;
-                warnings.push((
-                    row.line,
-                    format!("API key `{other}` has this value already; row skipped"),
-                ));
-                continue;
-            }
-            if snap.usage.keys.iter().any(|k| k.id == id) {
-                warnings.push((
-                    row.line,
-                    format!("an API key with this value exists (`{id}`); row skipped"),
-                ));
-                continue;
-            }
-            if let Some(j) = keys[base..].iter().position(|k| k.id == id) {
-                warnings.push((
-                    row.line,
-                    format!("the same key value as line {}; row skipped", lines[j]),
-                ));
-                continue;
-            }
-            if let Some(p) = row
-                .plan_ids
-                .iter()
-                .find(|p| !snap.usage.plans.iter().any(|o| &o.id == *p))
-            {
-                warnings.push((
-                    row.line,
-                    format!("UsagePlanIds: no usage plan `{p}`; row skipped"),
-                ));
-                continue;
-            }
-            keys.push(StoredKey {
-                id,
-                name: row.name,
-                value: Some(row.value),
-                enabled: row.enabled,
-                description: row.description,
-                usage_plan_ids: row.plan_ids,
-            });
-            lines.push(row.line);
-        }
-        // Rows config refuses (a key in two plans on one stage, …) become warnings too.
-        let result = loop {
-            if fail_on_warnings && !warnings.is_empty() {
-                break Err(400);
-            }
-            if keys.len() == base {
-                break Ok(());
-            }
-            match self.change(&snap, &keys) {
-                Ok(_) => break Ok(()),
-                Err(ReloadError::Invalid(errors)) => {
-                    let store = keystore::file(
-                        snap.server
-                            .state_dir
-                            .as_deref()
-                            .unwrap_or(std::path::Path::new("")),
-                    );
-                    let mut rows: Vec<usize> = Vec::new();
-                    for e in &errors {
-                        match entry_index(&e.path)
-                            .filter(|i| e.file == store && *i >= base && *i < keys.len())
-                        {
-                            Some(i) => {
-                                warnings
-                                    .push((lines[i - base], format!("{}; row skipped", e.message)));
-                                rows.push(i);
-                            }
-                            None => return invalid(&errors),
-                        }
-                    }
-                    rows.sort_unstable();
-                    rows.dedup();
-                    for i in rows.into_iter().rev() {
-                        keys.remove(i);
-                        lines.remove(i - base);
-                    }
-                }
-                Err(ReloadError::NotSaved(file, e)) => {
-                    return msg(500, format!("{}: {e}", file.display()));
-                }
-            }
-        };
-        warnings.sort();
-        let warnings: Vec<String> = warnings
-            .into_iter()
-            .map(|(l, m)| format!("line {l}: {m}"))
-            .collect();
-        match result {
-            Err(status) => (
-                status,
-                json!({ "message": "the CSV has warnings and failonwarnings=true: nothing imported", "warnings": warnings }),
-            ),
-            Ok(()) => {
-                let ids: Vec<&str> = keys[base..].iter().map(|k| k.id.as_str()).collect();
-                (201, json!({ "ids": ids, "warnings": warnings }))
-            }
-        }
-    }
-
     /// `POST /usageplans/{planId}/keys` `{keyId, keyType: "API_KEY"}`.
     pub fn attach(&self, plan: &str, body: &[u8]) -> Reply {
         let obj = match json_object(body) {
@@ -428,7 +310,7 @@ impl KeyAdmin<'_> {
     }
 
     /// The current snapshot and its store (which needs `server.stateDir`).
-    fn store(&self) -> Result<(std::sync::Arc<Snapshot>, Vec<StoredKey>, ()), Reply> {
+    fn store(&self) -> Result<(Arc<Snapshot>, Vec<StoredKey>), Reply> {
         let snap = self.shared.current();
         let Some(dir) = snap.server.state_dir.as_deref() else {
             return Err(msg(
@@ -437,7 +319,7 @@ impl KeyAdmin<'_> {
             ));
         };
         let keys = keystore::read(dir).map_err(|e| msg(500, e))?;
-        Ok((snap, keys, ()))
+        Ok((snap, keys))
     }
 
     /// The store and the index of key `id` in it: 404 for no such key, 409 for a key of
@@ -446,7 +328,7 @@ impl KeyAdmin<'_> {
         &self,
         id: &str,
     ) -> Result<(std::sync::Arc<Snapshot>, Vec<StoredKey>, usize), Reply> {
-        let (snap, keys, ()) = self.store()?;
+        let (snap, keys) = self.store()?;
         if let Some(i) = keys.iter().position(|k| k.id == id) {
             return Ok((snap, keys, i));
         }
@@ -500,137 +382,4 @@ fn invalid(errors: &[crate::config::ConfigError]) -> Reply {
         400,
         json!({ "message": first, "errors": errors.iter().map(error_json).collect::<Vec<_>>() }),
     )
-}
-
-/// `$.apiKeys[3].name` → 3.
-fn entry_index(path: &str) -> Option<usize> {
-    let rest = path.strip_prefix("$.apiKeys[")?;
-    rest[..rest.find(']')?].parse().ok()
-}
-
-fn keystore_or_empty(snap: &Snapshot) -> Vec<StoredKey> {
-    snap.server
-        .state_dir
-        .as_deref()
-        .and_then(|d| keystore::read(d).ok())
-        .unwrap_or_default()
-}
-
-fn key_value(snap: &Snapshot, i: usize) -> Option<String> {
-    snap.usage
-        .key_values
-        .iter()
-        .find(|(_, k)| **k == KeyId(i as u32))
-        .map(|(v, _)| String::from_utf8_lossy(v).into_owned())
-}
-
-/// Every key's value, indexed by `KeyId` (one pass over the value table).
-fn key_values(snap: &Snapshot) -> Vec<Option<String>> {
-    let mut out = vec![None; snap.usage.keys.len()];
-    for (v, k) in &snap.usage.key_values {
-        if let Some(slot) = out.get_mut(k.0 as usize) {
-            *slot = Some(String::from_utf8_lossy(v).into_owned());
-        }
-    }
-    out
-}
-
-/// API Gateway's `ApiKey`, with `usagePlanIds` and `source` (`config`, `apiKeysFile`,
-/// `admin`) added.
-fn key_json(snap: &Snapshot, i: usize, stored: &[StoredKey], include_value: bool) -> Value {
-    let k = &snap.usage.keys[i];
-    let plans: Vec<&str> = k
-        .plans
-        .iter()
-        .map(|pk| {
-            snap.usage.plans[snap.usage.plan_keys[pk.0 as usize].plan.0 as usize]
-                .id
-                .as_str()
-        })
-        .collect();
-    let mut out = json!({
-        "id": k.id,
-        "name": k.name,
-        "enabled": k.enabled,
-        "usagePlanIds": plans,
-        "source": match k.origin {
-            KeyOrigin::Config => "config",
-            KeyOrigin::File => "apiKeysFile",
-            KeyOrigin::Store => "admin",
-        },
-    });
-    if let Some(d) = stored
-        .iter()
-        .find(|s| s.id == k.id)
-        .and_then(|s| s.description.as_ref())
-    {
-        out["description"] = json!(d);
-    }
-    if include_value {
-        out["value"] = json!(key_value(snap, i));
-    }
-    out
-}
-
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, Reply> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => Ok(o),
-        Ok(_) => Err(msg(400, "the body must be a JSON object")),
-        Err(e) => Err(msg(400, format!("the body is not JSON: {e}"))),
-    }
-}
-
-fn str_field(field: &str, v: &Value) -> Result<String, Reply> {
-    v.as_str()
-        .map(String::from)
-        .ok_or_else(|| msg(400, format!("`{field}` must be a string")))
-}
-
-fn bool_field(field: &str, v: &Value) -> Result<bool, Reply> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        // patch-operation values are strings.
-        Value::String(s) if s == "true" => Ok(true),
-        Value::String(s) if s == "false" => Ok(false),
-        _ => Err(msg(400, format!("`{field}` must be true or false"))),
-    }
-}
-
-/// API Gateway's `replace` operations on `/name`, `/enabled`, `/description` as (field,
-/// value) pairs.
-fn patch_operations(ops: &Value) -> Result<Vec<(String, Value)>, Reply> {
-    let Some(ops) = ops.as_array() else {
-        return Err(msg(400, "`patchOperations` must be an array"));
-    };
-    ops.iter()
-        .map(|op| {
-            let o = op.get("op").and_then(Value::as_str);
-            let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-            if o != Some("replace") {
-                return Err(msg(
-                    400,
-                    format!("patch operation on `{path}`: only `replace` is supported"),
-                ));
-            }
-            let field = path.strip_prefix('/').unwrap_or(path).to_string();
-            Ok((field, op.get("value").cloned().unwrap_or(Value::Null)))
-        })
-        .collect()
-}
-
-/// 10 lowercase alphanumerics, like API Gateway's key ids.
-fn random_id() -> String {
-    const LOWER: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut b = [0u8; 10];
-    if SystemRandom::new().fill(&mut b).is_err() {
-        // No system randomness: fall back on the clock (ids need only be distinct).
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        return derived_id(&t.to_string());
-    }
-    b.iter()
-        .map(|x| LOWER[usize::from(*x) % 36] as char)
-        .collect()
 }
