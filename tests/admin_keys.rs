@@ -18,7 +18,8 @@ const NEW_VALUE: &str = "created-key-value-0123456789";
 const LIMIT: u64 = 100;
 
 /// `/keyed` needs an API key. Plan `basic` (quota `LIMIT` per DAY) holds the config key
-/// `alice`; plan `beta` is on another stage; the key store lives in `state`.
+/// `alice`; plan `beta` is on another stage, plan `twin` on the same one (a key cannot be in
+/// both `basic` and `twin`); the key store lives in `state`.
 fn config(state: &TempDir) -> Value {
     let mut doc = openapi(json!({ "/keyed": { "get": mock_ok() } }));
     doc["paths"]["/keyed"]["get"]["security"] = json!([{ "api_key": [] }]);
@@ -35,7 +36,8 @@ fn config(state: &TempDir) -> Value {
         "usagePlans": [
             { "id": "basic", "name": "Basic", "apiStages": [{ "apiId": API, "stage": STAGE }],
               "quota": { "limit": LIMIT, "period": "DAY" } },
-            { "id": "beta", "name": "Beta", "apiStages": [{ "apiId": API, "stage": "beta" }] }
+            { "id": "beta", "name": "Beta", "apiStages": [{ "apiId": API, "stage": "beta" }] },
+            { "id": "twin", "name": "Twin", "apiStages": [{ "apiId": API, "stage": STAGE }] }
         ],
         "apiKeys": [{ "id": "alice", "name": "Alice", "value": ALICE, "usagePlanIds": ["basic"] }]
     })
@@ -241,7 +243,8 @@ fn a_csv_import_keeps_the_good_rows_and_warns_about_the_bad_ones_by_line() {
          two,import-two-value-0123456789,false,basic\n\
          lost,import-lost-value-0123456789,true,nope\n\
          both,import-both-value-0123456789,true,\"basic,beta\"\n\
-         dup,{ALICE},true,basic\n"
+         dup,{ALICE},true,basic\n\
+         clash,import-clash-value-0123456789,true,\"basic,twin\"\n"
     );
     let r = gw
         .admin_request(
@@ -260,7 +263,7 @@ fn a_csv_import_keeps_the_good_rows_and_warns_about_the_bad_ones_by_line() {
         .iter()
         .map(|w| w.as_str().unwrap())
         .collect();
-    assert_eq!(warnings.len(), 3, "{body}");
+    assert_eq!(warnings.len(), 4, "{body}");
     assert!(warnings[0].starts_with("line 3: Key:"), "{body}");
     assert!(warnings[1].starts_with("line 5: UsagePlanIds"), "{body}");
     assert!(
