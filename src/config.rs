@@ -46,6 +46,7 @@ mod usage;
 pub use defaults::*;
 pub use server::default_http_limits;
 pub use snapshot::*;
+pub(crate) use usage::{derived_id, parse_key_csv};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -4,12 +4,15 @@
 //! Architecture Invariant: nothing here sits on the request path.
 
 mod admin;
+mod apikeys;
 mod cli;
+mod keystore;
 mod log;
 mod reload;
 mod resolve;
 mod serve;
 mod state;
+mod usage;
 
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;

@@ -4,7 +4,7 @@
 //! Architecture Invariant: nothing here blocks (no std::fs, DNS, std Mutex, sleep), holds an
 //! arc-swap Guard across `.await`, or shares mutable state between cores by reference.
 
-mod clock;
+pub mod clock;
 mod conn;
 mod meters;
 mod parked;

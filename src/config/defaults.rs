@@ -54,6 +54,11 @@ pub const DEFAULT_WORKERS: usize = 0;
 /// `server.stateDir` when absent: beside the gateway file (relative to its directory). No
 /// AWS equivalent: API Gateway keeps quota counts in its own service.
 pub const DEFAULT_STATE_DIR: &str = ".tollgate-state";
+/// The admin API's API key store inside `server.stateDir` (read by config, written by the
+/// admin API). API Gateway keeps keys in its own service.
+pub const API_KEY_STORE_FILE: &str = "apikeys.json";
+/// The store's `version`.
+pub const API_KEY_STORE_VERSION: u64 = 1;
 
 // Upper bounds accepted in `server.limits` and `server.workers`: beyond them a value is a
 // typo, not a tuning choice.

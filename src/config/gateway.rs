@@ -114,6 +114,7 @@ pub(crate) fn validate_gateway(
             base_dir: &base_dir,
             loader,
             env,
+            state_dir: server.state_dir.as_deref(),
         },
         errors,
     );

@@ -3,16 +3,22 @@
 //! import CSV) and `apiKeySecret`/`apiKeySecretEnv` (for generated key values). Stage
 //! throttles are in `throttle` (read by `stage`), compile in `compile`.
 //!
+//! The admin API's keys (`<stateDir>/apikeys.json`, read through the `Loader`) are
+//! `apiKeys[]` entries in another file, validated and compiled the same way, after the others.
+//!
 //! A bad row of `apiKeysFile` is skipped with a warning (the other rows are imported, as API
 //! Gateway's import without `failonwarnings`); anything wrong in the gateway file itself is an
 //! error.
 
 mod compile;
 mod csv;
+mod import;
 mod keys;
 mod throttle;
 
 pub(crate) use compile::{Limits, compile_usage, method_identity};
+pub(crate) use import::parse_key_csv;
+pub(crate) use keys::derived_id;
 pub(crate) use throttle::{ThrottlePartial, read_stage_settings, route_throttles};
 
 use std::path::Path;
@@ -21,7 +27,7 @@ use super::gateway::{Declared, api_index, stage_index};
 use super::reader::{Errors, Node, Obj};
 use super::server::Env;
 use super::stage::StageEntry;
-use super::{Protocol, QuotaPeriod, QuotaSpec};
+use super::{KeyOrigin, Protocol, QuotaPeriod, QuotaSpec};
 use throttle::{MethodKey, throttle_settings};
 
 pub(crate) struct UsageSpec {
@@ -54,6 +60,7 @@ pub(crate) struct KeySpec {
     pub enabled: bool,
     /// Indices into `plans`.
     pub plans: Vec<usize>,
+    pub origin: KeyOrigin,
 }
 
 impl UsageSpec {
@@ -75,6 +82,8 @@ pub(crate) struct Context<'c> {
     pub base_dir: &'c Path,
     pub loader: &'c dyn super::Loader,
     pub env: Env<'c>,
+    /// `server.stateDir`, where the admin API's key store lives.
+    pub state_dir: Option<&'c Path>,
 }
 
 /// Read `account`, `usagePlans`, `apiKeys`, `apiKeysFile`, `apiKeySecret`/`apiKeySecretEnv`
@@ -111,9 +120,19 @@ pub(crate) fn validate_usage(
         .and_then(|n| n.arr(errors))
         .unwrap_or_default();
     let file = obj.opt_non_null("apiKeysFile");
-    keys::api_keys(&key_nodes, secret.as_deref(), cx, &mut out, errors);
+    keys::api_keys(
+        &key_nodes,
+        secret.as_deref(),
+        KeyOrigin::Config,
+        cx,
+        &mut out,
+        errors,
+    );
     if let Some(f) = file {
         keys::import_file(&f, cx, &mut out, errors);
+    }
+    if let Some(dir) = cx.state_dir {
+        keys::read_store(dir, secret.as_deref(), cx, &mut out, errors);
     }
     out
 }

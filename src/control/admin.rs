@@ -1,5 +1,6 @@
-//! The admin API on its own listener (loopback by default), served by a control thread:
-//! `GET /health`, `GET /status`, `POST /reload`. Everything but `/health` needs the bearer
+//! The admin API on its own listener (loopback by default), served by a control thread, one
+//! request at a time: `GET /health`, `GET /status`, `POST /reload`, API keys and usage-plan
+//! keys (`apikeys`), `GetUsage` (`usage`). Everything but `GET /health` needs the bearer
 //! token when one is configured.
 
 use std::io::{Read, Write};
@@ -9,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::apikeys::KeyAdmin;
 use super::log::{log, now_secs, rfc3339};
 use super::reload::{Reloader, error_json};
+use super::usage::get_usage;
 use crate::config::{
     Admin, DEFAULT_MAX_CHUNK_EXT, DEFAULT_MAX_HEADER_LINE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,
     DEFAULT_MAX_TRAILER_BYTES,
@@ -20,6 +23,8 @@ use crate::http1::{self, Framing, Limits, RequestHead, Status, reason_phrase as 
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST: usize = 64 * 1024;
+/// Largest request body (a key CSV to import).
+const MAX_BODY: usize = 1024 * 1024;
 
 pub struct AdminServer {
     pub listener: TcpListener,
@@ -54,7 +59,7 @@ impl AdminServer {
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         let (status, body) = match read_request(&mut stream) {
-            Ok((method, path, auth)) => self.route(&method, &path, auth.as_deref()),
+            Ok(req) => self.route(&req),
             Err(status) => (status, json!({"message": reason(status)})),
         };
         let body = body.to_string();
@@ -71,33 +76,57 @@ impl AdminServer {
         let _ = stream.write_all(out.as_bytes());
     }
 
-    fn route(&self, method: &str, path: &str, auth: Option<&str>) -> (u16, Value) {
-        let path = path.split('?').next().unwrap_or("");
-        match (method, path) {
-            ("GET", "/health") => {
-                if self.shared.is_draining() {
-                    (503, json!({"status": "draining"}))
-                } else {
-                    (200, json!({"status": "ok"}))
-                }
+    fn route(&self, req: &AdminRequest) -> (u16, Value) {
+        let method = req.method.as_str();
+        let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+        if (method, path) == ("GET", "/health") {
+            return if self.shared.is_draining() {
+                (503, json!({"status": "draining"}))
+            } else {
+                (200, json!({"status": "ok"}))
+            };
+        }
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let known = matches!(
+            segments.as_slice(),
+            ["health" | "status" | "reload" | "apikeys"]
+                | ["apikeys", _]
+                | ["usageplans", _, "keys" | "usage"]
+                | ["usageplans", _, "keys", _]
+        );
+        if !known {
+            return (404, json!({"message": "Not Found"}));
+        }
+        if !self.authorized(req.auth.as_deref()) {
+            return (401, json!({"message": "Unauthorized"}));
+        }
+        let q = parse_query(query);
+        let keys = KeyAdmin {
+            reloader: &self.reloader,
+            shared: &self.shared,
+        };
+        let body = req.body.as_slice();
+        match (method, segments.as_slice()) {
+            ("GET", ["status"]) => (200, self.status()),
+            ("POST", ["reload"]) => match self.reloader.reload() {
+                Ok(generation) => (200, json!({"generation": generation})),
+                Err(errors) => (
+                    400,
+                    json!({"errors": errors.iter().map(error_json).collect::<Vec<_>>()}),
+                ),
+            },
+            ("GET", ["apikeys"]) => keys.list(&q),
+            ("POST", ["apikeys"]) if super::apikeys::param(&q, "mode") == Some("import") => {
+                keys.import(&q, body)
             }
-            (_, "/health") | (_, "/status") | (_, "/reload") => {
-                if !self.authorized(auth) {
-                    return (401, json!({"message": "Unauthorized"}));
-                }
-                match (method, path) {
-                    ("GET", "/status") => (200, self.status()),
-                    ("POST", "/reload") => match self.reloader.reload() {
-                        Ok(generation) => (200, json!({"generation": generation})),
-                        Err(errors) => (
-                            400,
-                            json!({"errors": errors.iter().map(error_json).collect::<Vec<_>>()}),
-                        ),
-                    },
-                    _ => (405, json!({"message": "Method Not Allowed"})),
-                }
-            }
-            _ => (404, json!({"message": "Not Found"})),
+            ("POST", ["apikeys"]) => keys.create(body),
+            ("GET", ["apikeys", id]) => keys.get(id, &q),
+            ("PATCH", ["apikeys", id]) => keys.update(id, body),
+            ("DELETE", ["apikeys", id]) => keys.delete(id),
+            ("POST", ["usageplans", plan, "keys"]) => keys.attach(plan, body),
+            ("DELETE", ["usageplans", plan, "keys", key]) => keys.detach(plan, key),
+            ("GET", ["usageplans", plan, "usage"]) => get_usage(&self.shared, plan, &q),
+            _ => (405, json!({"message": "Method Not Allowed"})),
         }
     }
 
@@ -138,8 +167,50 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Read one request with the gateway's own strict parser; the body (if any) is drained.
-fn read_request(stream: &mut TcpStream) -> Result<(String, String, Option<String>), u16> {
+struct AdminRequest {
+    method: String,
+    /// Path and query.
+    target: String,
+    auth: Option<String>,
+    body: Vec<u8>,
+}
+
+/// `a=1&b=x%20y` → pairs, percent-decoded (`+` is a space).
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let hex = |c: u8| (c as char).to_digit(16);
+                    match (hex(b[i + 1]), hex(b[i + 2])) {
+                        (Some(h), Some(l)) => {
+                            out.push((h * 16 + l) as u8);
+                            i += 2;
+                        }
+                        _ => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Read one request with the gateway's own strict parser, and its body.
+fn read_request(stream: &mut TcpStream) -> Result<AdminRequest, u16> {
     // The gateway's own defaults; chunked bodies are refused below, so the chunk limits
     // never come into play.
     let limits = Limits {
@@ -176,19 +247,29 @@ fn read_request(stream: &mut TcpStream) -> Result<(String, String, Option<String
         .iter()
         .find(|(n, _)| n.get(&buf).eq_ignore_ascii_case(b"authorization"))
         .map(|(_, v)| text(*v));
+    let mut body = buf[head.head_len..].to_vec();
     match head.framing {
-        Framing::None => {}
-        Framing::Length(n) if n as usize <= MAX_REQUEST => {
-            let mut left = (n as usize).saturating_sub(buf.len() - head.head_len);
+        Framing::None => body.clear(),
+        Framing::Length(n) if n as usize <= MAX_BODY => {
+            let n = n as usize;
+            body.truncate(n);
             let mut chunk = [0u8; 4096];
-            while left > 0 {
-                match stream.read(&mut chunk[..left.min(4096)]) {
+            while body.len() < n {
+                if started.elapsed() > IO_TIMEOUT {
+                    return Err(408);
+                }
+                match stream.read(&mut chunk[..(n - body.len()).min(4096)]) {
                     Ok(0) | Err(_) => return Err(400),
-                    Ok(k) => left -= k,
+                    Ok(k) => body.extend_from_slice(&chunk[..k]),
                 }
             }
         }
         _ => return Err(413),
     }
-    Ok((text(head.method), text(head.path), auth))
+    Ok(AdminRequest {
+        method: text(head.method),
+        target: text(head.target),
+        auth,
+        body,
+    })
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::log::{log, now_secs, rfc3339};
 use super::resolve;
-use crate::config::{self, ConfigError, FsLoader, Snapshot};
+use crate::config::{self, ConfigError, FsLoader, Loader, Snapshot};
 use crate::dataplane::Shared;
 
 /// The outcome of the last load, for admin `/status`.
@@ -37,6 +37,31 @@ pub fn error_json(e: &ConfigError) -> Value {
     json!({"file": e.file.display().to_string(), "path": e.path, "message": e.message})
 }
 
+/// Why a reload or a change published nothing.
+#[derive(Debug)]
+pub enum ReloadError {
+    /// The config (with the change) is invalid: every error.
+    Invalid(Vec<ConfigError>),
+    /// The config was valid but the changed file could not be written.
+    NotSaved(PathBuf, String),
+}
+
+/// `FsLoader` with one file's content replaced.
+struct Overlay<'a> {
+    file: &'a Path,
+    bytes: &'a [u8],
+}
+
+impl Loader for Overlay<'_> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        if path == self.file {
+            Ok(self.bytes.to_vec())
+        } else {
+            FsLoader.read(path)
+        }
+    }
+}
+
 /// Serializes reloads (SIGHUP and admin can race) and remembers the last outcome.
 pub struct Reloader {
     pub path: PathBuf,
@@ -59,13 +84,47 @@ impl Reloader {
 
     /// Load the file again and publish it. Returns the new generation or every error.
     pub fn reload(&self) -> Result<u64, Vec<ConfigError>> {
+        self.reload_with(&FsLoader, false, &mut || Ok(()))
+            .map_err(|e| match e {
+                ReloadError::Invalid(errors) => errors,
+                ReloadError::NotSaved(file, message) => vec![ConfigError {
+                    file,
+                    path: "$".into(),
+                    message,
+                }],
+            })
+    }
+
+    /// A change to a file the config reads (the admin API's key store): load with `bytes`
+    /// in place of `file`'s content; if the config is valid, write them (`commit`), then
+    /// publish. An invalid config or a failed write changes nothing.
+    pub fn change(
+        &self,
+        file: &Path,
+        bytes: &[u8],
+        commit: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<u64, ReloadError> {
+        let overlay = Overlay { file, bytes };
+        self.reload_with(&overlay, true, &mut || {
+            commit().map_err(|e| (file.to_path_buf(), format!("cannot write: {e}")))
+        })
+    }
+
+    /// `change`: a refused change is the caller's to report, not a failed reload (`/status`
+    /// keeps the last reload's outcome).
+    fn reload_with(
+        &self,
+        loader: &dyn Loader,
+        change: bool,
+        commit: &mut dyn FnMut() -> Result<(), (PathBuf, String)>,
+    ) -> Result<u64, ReloadError> {
         let mut state = match self.state.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         let current = self.shared.current();
         let generation = current.generation + 1;
-        match config::load(&self.path, &FsLoader, generation).and_then(|next| {
+        match config::load(&self.path, loader, generation).and_then(|next| {
             let errors = unavailable_listeners(&self.path, &current, &next);
             if errors.is_empty() {
                 Ok(next)
@@ -74,6 +133,10 @@ impl Reloader {
             }
         }) {
             Ok(next) => {
+                if let Err((file, message)) = commit() {
+                    log(format!("reload: {}: {message}", file.display()));
+                    return Err(ReloadError::NotSaved(file, message));
+                }
                 let mut warnings: Vec<String> =
                     next.warnings.iter().map(|w| w.to_string()).collect();
                 warnings.extend(restart_only_changes(&current, &next));
@@ -92,6 +155,7 @@ impl Reloader {
                 };
                 Ok(generation)
             }
+            Err(errors) if change => Err(ReloadError::Invalid(errors)),
             Err(errors) => {
                 log(format!(
                     "reload: {} error(s); generation {} keeps serving",
@@ -108,7 +172,7 @@ impl Reloader {
                     errors: errors.clone(),
                     warnings: vec![],
                 };
-                Err(errors)
+                Err(ReloadError::Invalid(errors))
             }
         }
     }

@@ -17,6 +17,9 @@
 //!                                   "used": 3, "initialPeriodStart": 1793491200}}}
 //! ```
 //!
+//! `usage` holds each (plan, key)'s requests per UTC day (`"usage": {"usage:basic/alice":
+//! {"2026-11-21": 3}}`), the admin API's `GetUsage` source, saved and restored the same way.
+//!
 //! Keys are the quotas' stable identities (`quota:{planId}/{keyId}`); unknown properties are
 //! ignored, identities the config no longer has are dropped, and a saved period that is over
 //! counts for nothing (the counter starts the current period at 0). A file that cannot be
@@ -32,6 +35,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::log::{log, now_secs, rfc3339};
+use super::usage::{date_of, day_of};
 use crate::dataplane::Shared;
 use crate::dataplane::throttle::{QuotaPeriod, QuotaState};
 
@@ -39,7 +43,6 @@ use crate::dataplane::throttle::{QuotaPeriod, QuotaState};
 pub const PERSIST_INTERVAL: Duration = Duration::from_millis(250);
 /// The state file's name inside `server.stateDir`.
 pub const STATE_FILE: &str = "quotas.json";
-const TEMP_FILE: &str = "quotas.json.tmp";
 const VERSION: u64 = 1;
 /// A saved period may start at most this far in the future (a clock stepped back a little
 /// across a restart); further than that, the entry is ignored.
@@ -51,10 +54,16 @@ pub struct QuotaStore {
     inner: Mutex<Inner>,
 }
 
+/// Quota counters and daily usage, by stable identity.
+type Counts = (Vec<(Box<str>, QuotaState)>, Vec<DailyCounts>);
+
+/// One (plan, key)'s daily usage: `usage:{planId}/{keyId}` → (day number, requests).
+pub type DailyCounts = (Box<str>, Vec<(u64, u64)>);
+
 #[derive(Default)]
 struct Inner {
     /// The counters as last written (or restored): no write while they are unchanged.
-    last: Option<Vec<(Box<str>, QuotaState)>>,
+    last: Option<Counts>,
     /// The last write failed (logged once until a write succeeds again).
     failing: bool,
     /// An unreadable file could not be moved aside: never overwrite it.
@@ -105,6 +114,10 @@ impl QuotaStore {
                         path.display(),
                         saved - matched
                     ));
+                    let usage = decode_usage(&bytes);
+                    if !usage.is_empty() {
+                        shared.import_usage(usage);
+                    }
                     if skipped > 0 {
                         log(format!(
                             "warning: quota state {}: ignored {skipped} malformed entr{}",
@@ -122,7 +135,7 @@ impl QuotaStore {
                 }
             },
         }
-        inner.last = Some(shared.export_quotas());
+        inner.last = Some((shared.export_quotas(), shared.export_usage()));
     }
 
     /// The final write after a drain; the persister stops. Returns whether the file holds
@@ -168,11 +181,14 @@ impl QuotaStore {
         if inner.closed || inner.disabled {
             return;
         }
-        let states = shared.export_quotas();
-        if inner.last.as_ref() == Some(&states) {
+        let counts = (shared.export_quotas(), shared.export_usage());
+        if inner.last.as_ref() == Some(&counts) {
             return;
         }
-        match write_atomic(&self.dir, &encode(&states, now_secs())) {
+        match write_atomic(
+            &self.dir,
+            &encode_with_usage(&counts.0, &counts.1, now_secs()),
+        ) {
             Ok(()) => {
                 if inner.failing {
                     log(format!(
@@ -181,7 +197,7 @@ impl QuotaStore {
                     ));
                 }
                 inner.failing = false;
-                inner.last = Some(states);
+                inner.last = Some(counts);
             }
             Err(e) => {
                 if !inner.failing {
@@ -205,7 +221,18 @@ impl QuotaStore {
 }
 
 /// The file's bytes for `states` saved at `now` (UNIX seconds).
+#[cfg(test)]
 pub fn encode(states: &[(Box<str>, QuotaState)], now: u64) -> Vec<u8> {
+    encode_with_usage(states, &[], now)
+}
+
+/// The file's bytes for quota `states` and daily `usage` (`"usage": {"usage:basic/alice":
+/// {"2026-11-21": 5}}`) saved at `now`.
+pub fn encode_with_usage(
+    states: &[(Box<str>, QuotaState)],
+    usage: &[DailyCounts],
+    now: u64,
+) -> Vec<u8> {
     let quotas: Map<String, Value> = states
         .iter()
         .map(|(k, s)| {
@@ -220,7 +247,18 @@ pub fn encode(states: &[(Box<str>, QuotaState)], now: u64) -> Vec<u8> {
             )
         })
         .collect();
-    let doc = json!({ "version": VERSION, "savedAt": rfc3339(now), "quotas": quotas });
+    let usage: Map<String, Value> = usage
+        .iter()
+        .map(|(k, days)| {
+            let days: Map<String, Value> = days
+                .iter()
+                .map(|&(d, n)| (date_of(d), Value::from(n)))
+                .collect();
+            (k.to_string(), Value::Object(days))
+        })
+        .collect();
+    let doc =
+        json!({ "version": VERSION, "savedAt": rfc3339(now), "quotas": quotas, "usage": usage });
     let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     out.push(b'\n');
     out
@@ -256,6 +294,28 @@ pub fn decode(bytes: &[u8], now: u64) -> Result<Decoded, String> {
     Ok(out)
 }
 
+/// The daily usage of a state file (`usage`, absent in files written before it existed);
+/// malformed entries are ignored.
+pub fn decode_usage(bytes: &[u8]) -> Vec<DailyCounts> {
+    let Ok(doc) = serde_json::from_slice::<Value>(bytes) else {
+        return Vec::new();
+    };
+    let Some(usage) = doc.get("usage").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    usage
+        .iter()
+        .filter_map(|(k, v)| {
+            let days = v
+                .as_object()?
+                .iter()
+                .filter_map(|(d, n)| Some((day_of(d)?, n.as_u64()?)))
+                .collect();
+            Some((k.as_str().into(), days))
+        })
+        .collect()
+}
+
 fn entry(v: &Value) -> Option<QuotaState> {
     let period = match v.get("period")?.as_str()? {
         "DAY" => QuotaPeriod::Day,
@@ -282,13 +342,18 @@ fn period_name(p: QuotaPeriod) -> &'static str {
 /// Temp file, fsync, rename over the state file, fsync the directory: after a crash the
 /// file is the old one or the new one, never a mix.
 fn write_atomic(dir: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_file_atomic(dir, STATE_FILE, bytes)
+}
+
+/// `<dir>/<name>` replaced atomically: `<name>.tmp`, fsync, rename, fsync of the directory.
+pub fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(TEMP_FILE);
+    let tmp = dir.join(format!("{name}.tmp"));
     let mut f = File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);
-    fs::rename(&tmp, dir.join(STATE_FILE))?;
+    fs::rename(&tmp, dir.join(name))?;
     File::open(dir)?.sync_all()
 }
 

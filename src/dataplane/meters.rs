@@ -8,13 +8,17 @@
 
 use crate::config::{self, Snapshot};
 
-use super::throttle::{LeasePolicy, LedgerTable, LimitSpec, QuotaPeriod, QuotaSpec, QuotaTable};
+use super::throttle::{
+    DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaPeriod, QuotaSpec, QuotaTable,
+};
 
 pub struct Meters {
     /// The snapshot generation these tables were built for.
     pub generation: u64,
     pub limits: LedgerTable<Box<str>>,
     pub quotas: QuotaTable<Box<str>>,
+    /// Daily usage per (plan, key), indexed by `PlanKeyId`.
+    pub usage: DailyTable<Box<str>>,
 }
 
 impl Meters {
@@ -49,16 +53,23 @@ impl Meters {
                 },
             )
         });
+        let usage = snapshot
+            .usage
+            .plan_keys
+            .iter()
+            .map(|pk| pk.identity.clone());
         match prev {
             Some(p) => Meters {
                 generation: snapshot.generation,
                 limits: p.limits.rebuild(limits, now_ns),
                 quotas: p.quotas.rebuild(quotas, now_unix_secs),
+                usage: p.usage.rebuild(usage),
             },
             None => Meters {
                 generation: snapshot.generation,
                 limits: LedgerTable::new(limits, cores, LeasePolicy::default()),
                 quotas: QuotaTable::new(quotas, now_unix_secs),
+                usage: DailyTable::new(usage),
             },
         }
     }

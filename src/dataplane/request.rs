@@ -200,13 +200,18 @@ fn meter(
         meta.retry_after = t.retry_after_secs();
         return Err(ErrorKind::Throttled);
     }
-    if let Some(q) = key_stage.and_then(|ks| ks.quota)
-        && let Err(e) = meters.quotas.charge(QuotaId(q.0), unix_secs())
+    let Some(ks) = key_stage else {
+        return Ok(());
+    };
+    let unix = unix_secs();
+    if let Some(q) = ks.quota
+        && let Err(e) = meters.quotas.charge(QuotaId(q.0), unix)
     {
         throttle.refund(&ids[..n], now);
         meta.retry_after = Some(e.retry_after_secs);
         return Err(ErrorKind::QuotaExceeded);
     }
+    meters.usage.count(ks.usage.0, unix);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use arc_swap::ArcSwap;
 
 use super::meters::Meters;
-use super::throttle::{MonoClock, QuotaState};
+use super::throttle::{Days, MonoClock, QuotaState};
 use crate::config::Snapshot;
 
 /// A counter on its own cache line, so cores never write to a line another core writes.
@@ -99,6 +99,16 @@ impl Shared {
     /// returns how many matched. Call before the cores serve: a concurrent charge may be lost.
     pub fn import_quotas(&self, states: impl IntoIterator<Item = (Box<str>, QuotaState)>) -> usize {
         self.meters.load().quotas.import(states)
+    }
+
+    /// Every (plan, key)'s daily counts by stable identity, for the control plane to persist.
+    pub fn export_usage(&self) -> Vec<(Box<str>, Days)> {
+        self.meters.load().usage.export()
+    }
+
+    /// Restore persisted daily counts by identity; returns how many matched.
+    pub fn import_usage(&self, states: impl IntoIterator<Item = (Box<str>, Days)>) -> usize {
+        self.meters.load().usage.import(states)
     }
 
     #[inline]

@@ -66,16 +66,21 @@
 //! the counter's initial period. [`QuotaTable`] carries counters over a reload by key and
 //! exports/imports their state for persistence.
 //!
+//! [`DailyUsage`]: per (plan, key), the requests admitted on each of the last 90 UTC days,
+//! for the admin API's `GetUsage`; [`DailyTable`] carries them over a reload by key.
+//!
 //! Nothing on the request path allocates: `admit`, `refund`, `release_expired` and
 //! `QuotaTable::charge` index pre-sized tables; only construction, `rebuild`, `switch` and
 //! export/import (control plane or reload) allocate.
 //!
 //! Memory: a ledger is 128 bytes (256 with its `Arc`), a lease 32 bytes per core per limit.
 
+mod daily;
 mod lease;
 mod ledger;
 mod quota;
 
+pub use daily::{DailyTable, DailyUsage, Days, USAGE_DAYS};
 pub use lease::{MonoClock, Throttle, Throttled};
 pub use ledger::{LeasePolicy, Ledger, LedgerTable, LimitId, LimitSpec};
 pub use quota::{

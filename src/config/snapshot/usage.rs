@@ -25,6 +25,9 @@ pub struct KeyId(pub u32);
 /// Index into `Usage::plans`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PlanIdx(pub u32);
+/// Index into `Usage::plan_keys`: one (plan, key) membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PlanKeyId(pub u32);
 
 pub struct Usage {
     /// The account-level limit (`account.throttleSettings`, default 10,000 rps / 5,000
@@ -36,8 +39,12 @@ pub struct Usage {
     pub quotas: Vec<Quota>,
     /// Indexed by `PlanIdx`.
     pub plans: Vec<UsagePlan>,
-    /// Indexed by `KeyId`: every key of `apiKeys` and the good rows of `apiKeysFile`.
+    /// Indexed by `KeyId`: every key of `apiKeys`, the good rows of `apiKeysFile`, then the
+    /// keys of the admin API's key store (`<stateDir>/apikeys.json`).
     pub keys: Vec<ApiKey>,
+    /// Every (plan, key) membership, indexed by `PlanKeyId`: the unit of `GetUsage` and of
+    /// the daily usage counters (`usage:{planId}/{keyId}`).
+    pub plan_keys: Vec<PlanKey>,
     /// Key value bytes → key. Built once at compile; `get(&[u8])` hashes and compares the
     /// presented bytes and allocates nothing, so an unknown key costs a lookup and nothing
     /// else (RELIABILITY RL04). The hasher is hashbrown's randomly seeded default; the table
@@ -91,12 +98,36 @@ pub struct UsagePlan {
     pub name: String,
 }
 
+/// Where a key is defined: only `Store` keys can be changed through the admin API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// `apiKeys[]` of the gateway file.
+    Config,
+    /// A row of `apiKeysFile`.
+    File,
+    /// `<stateDir>/apikeys.json`, written by the admin API.
+    Store,
+}
+
+/// A key in a usage plan.
+pub struct PlanKey {
+    pub plan: PlanIdx,
+    pub key: KeyId,
+    /// The plan's quota for this key, if the plan has one.
+    pub quota: Option<QuotaId>,
+    /// `usage:{planId}/{keyId}`: the key of the persisted daily counts.
+    pub identity: Box<str>,
+}
+
 pub struct ApiKey {
     /// Stable id (`apiKeys[].id`, or derived from the value: `$context.identity.apiKeyId`).
     pub id: String,
     pub name: String,
     /// A disabled key is refused like an unknown one (403).
     pub enabled: bool,
+    pub origin: KeyOrigin,
+    /// The key's usage plans, in the order given.
+    pub plans: Vec<PlanKeyId>,
     /// The stages this key may call, sorted by `stage` (binary search), each with the one
     /// usage plan that governs the key there.
     pub stages: Vec<KeyStage>,
@@ -115,6 +146,8 @@ pub struct KeyStage {
     pub methods: Vec<(RouteIdx, LimitId)>,
     /// The plan's quota for this key, shared by all the plan's stages.
     pub quota: Option<QuotaId>,
+    /// The (plan, key) whose daily usage counts each admitted request.
+    pub usage: PlanKeyId,
 }
 
 impl Usage {

@@ -7,7 +7,8 @@ use super::super::gateway::ApiEntry;
 use super::super::stage::StageEntry;
 use super::super::{
     ApiKey, DEFAULT_ACCOUNT_BURST_LIMIT, DEFAULT_ACCOUNT_RATE_LIMIT, KeyId, KeyStage, Limit,
-    LimitId, LimitSpec, PlanIdx, Quota, QuotaId, RouteIdx, StageIdx, Usage, UsagePlan,
+    LimitId, LimitSpec, PlanIdx, PlanKey, PlanKeyId, Quota, QuotaId, RouteIdx, StageIdx, Usage,
+    UsagePlan,
 };
 use super::{ThrottlePartial, UsageSpec};
 
@@ -68,10 +69,12 @@ pub(crate) fn compile_usage(
         warnings: _,
     } = usage;
     let mut quotas = Vec::new();
+    let mut plan_keys = Vec::new();
     let mut out_keys = Vec::with_capacity(keys.len());
     let mut key_values = HashMap::with_capacity(keys.len());
     for (k, key) in keys.into_iter().enumerate() {
         let mut key_stages = Vec::new();
+        let mut key_plans = Vec::with_capacity(key.plans.len());
         for &p in &key.plans {
             let plan = &plans[p];
             let throttle = plan
@@ -84,6 +87,14 @@ pub(crate) fn compile_usage(
                 });
                 QuotaId(quotas.len() as u32 - 1)
             });
+            let usage = PlanKeyId(plan_keys.len() as u32);
+            plan_keys.push(PlanKey {
+                plan: PlanIdx(p as u32),
+                key: KeyId(k as u32),
+                quota,
+                identity: format!("usage:{}/{}", plan.id, key.id).into(),
+            });
+            key_plans.push(usage);
             for ps in &plan.stages {
                 let stage = &stages[ps.stage];
                 let api = &apis[stage.api];
@@ -108,6 +119,7 @@ pub(crate) fn compile_usage(
                     throttle,
                     methods,
                     quota,
+                    usage,
                 });
             }
         }
@@ -117,6 +129,8 @@ pub(crate) fn compile_usage(
             id: key.id,
             name: key.name,
             enabled: key.enabled,
+            origin: key.origin,
+            plans: key_plans,
             stages: key_stages,
         });
     }
@@ -132,6 +146,7 @@ pub(crate) fn compile_usage(
             })
             .collect(),
         keys: out_keys,
+        plan_keys,
         key_values,
     }
 }

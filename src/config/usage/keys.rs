@@ -8,13 +8,17 @@
 //! A key without `id` (and every `apiKeysFile` row) gets a 10-character id derived from its
 //! value (SHA-256), so its limits and quota keep their identity across reloads.
 
+use std::path::Path;
+
 use ring::{digest, hmac};
+use serde_json::Value;
 
 use super::super::reader::{Errors, Node, Obj};
 use super::super::server::Env;
 use super::super::{
-    ConfigError, DEFAULT_API_KEY_ENABLED, GENERATED_API_KEY_LENGTH, MAX_API_KEY_LENGTH,
-    MAX_API_KEY_NAME_LENGTH, MIN_API_KEY_LENGTH, MIN_API_KEY_SECRET_LENGTH,
+    API_KEY_STORE_FILE, API_KEY_STORE_VERSION, ConfigError, DEFAULT_API_KEY_ENABLED,
+    GENERATED_API_KEY_LENGTH, KeyOrigin, MAX_API_KEY_LENGTH, MAX_API_KEY_NAME_LENGTH,
+    MIN_API_KEY_LENGTH, MIN_API_KEY_SECRET_LENGTH,
 };
 use super::csv::records;
 use super::{Context, KeySpec, UsageSpec, id_ok};
@@ -90,7 +94,7 @@ pub(crate) fn derived_id(value: &str) -> String {
 }
 
 /// Why a key value is not acceptable.
-fn value_problem(v: &str) -> Option<String> {
+pub(super) fn value_problem(v: &str) -> Option<String> {
     let len = v.chars().count();
     if !(MIN_API_KEY_LENGTH..=MAX_API_KEY_LENGTH).contains(&len) {
         return Some(format!(
@@ -106,7 +110,7 @@ fn value_problem(v: &str) -> Option<String> {
     None
 }
 
-fn name_problem(n: &str) -> Option<String> {
+pub(super) fn name_problem(n: &str) -> Option<String> {
     let len = n.chars().count();
     (len == 0 || len > MAX_API_KEY_NAME_LENGTH).then(|| {
         format!("an API key name is 1 to {MAX_API_KEY_NAME_LENGTH} characters, found {len}")
@@ -138,6 +142,7 @@ fn plan_clash(plans: &[usize], usage: &UsageSpec, cx: &Context<'_>) -> Option<St
 pub(super) fn api_keys(
     items: &[Node<'_>],
     secret: Option<&str>,
+    origin: KeyOrigin,
     cx: &Context<'_>,
     usage: &mut UsageSpec,
     errors: &mut Errors,
@@ -250,8 +255,54 @@ pub(super) fn api_keys(
             value,
             enabled,
             plans,
+            origin,
         });
     }
+}
+
+/// The admin API's key store, `<stateDir>/apikeys.json`: `{"version": 1, "apiKeys": [...]}`
+/// with entries shaped as `apiKeys[]` entries. No file: no keys. A store that cannot be read
+/// or parsed is an error (its keys would otherwise vanish silently).
+pub(super) fn read_store(
+    dir: &Path,
+    secret: Option<&str>,
+    cx: &Context<'_>,
+    usage: &mut UsageSpec,
+    errors: &mut Errors,
+) {
+    let file = dir.join(API_KEY_STORE_FILE);
+    let err = |errors: &mut Errors, message: String| {
+        errors.push(ConfigError {
+            file: file.clone(),
+            path: "$".into(),
+            message,
+        })
+    };
+    let bytes = match cx.loader.read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => return err(errors, format!("cannot read the API key store: {e}")),
+    };
+    let doc: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return err(errors, format!("the API key store is not JSON: {e}")),
+    };
+    let root = Node::root(&doc, &file, "$");
+    let Some(mut obj) = root.obj(errors) else {
+        return;
+    };
+    if let Some(v) = obj.req("version", errors)
+        && v.u64_in(errors, API_KEY_STORE_VERSION, API_KEY_STORE_VERSION)
+            .is_none()
+    {
+        return;
+    }
+    let items = obj
+        .req("apiKeys", errors)
+        .and_then(|n| n.arr(errors))
+        .unwrap_or_default();
+    obj.finish(errors);
+    api_keys(&items, secret, KeyOrigin::Store, cx, usage, errors);
 }
 
 /// Columns of API Gateway's key file (header names are case-insensitive). `Description` and
@@ -444,5 +495,6 @@ fn row(fields: &[String], cols: &Columns, usage: &UsageSpec) -> Result<KeySpec, 
         value: value.clone(),
         enabled,
         plans,
+        origin: KeyOrigin::File,
     })
 }
