@@ -6,11 +6,9 @@
 //! A core pairs its snapshot with the `Meters` of the same generation (`Worker::snapshot`),
 //! so the dense ids of one always index the other.
 
-use crate::config::{self, Snapshot};
+use crate::config::Snapshot;
 
-use super::throttle::{
-    DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaPeriod, QuotaSpec, QuotaTable,
-};
+use super::throttle::{DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaTable};
 
 pub struct Meters {
     /// The snapshot generation these tables were built for.
@@ -39,20 +37,11 @@ impl Meters {
                 },
             )
         });
-        let quotas = snapshot.usage.quotas.iter().map(|q| {
-            (
-                q.identity.clone(),
-                QuotaSpec {
-                    limit: q.spec.limit,
-                    offset: q.spec.offset,
-                    period: match q.spec.period {
-                        config::QuotaPeriod::Day => QuotaPeriod::Day,
-                        config::QuotaPeriod::Week => QuotaPeriod::Week,
-                        config::QuotaPeriod::Month => QuotaPeriod::Month,
-                    },
-                },
-            )
-        });
+        let quotas = snapshot
+            .usage
+            .quotas
+            .iter()
+            .map(|q| (q.identity.clone(), q.spec));
         let usage = snapshot
             .usage
             .plan_keys

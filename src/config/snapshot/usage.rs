@@ -69,7 +69,7 @@ pub struct Limit {
     pub spec: LimitSpec,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QuotaPeriod {
     Day,
     Week,

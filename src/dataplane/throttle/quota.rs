@@ -9,24 +9,12 @@ use hashbrown::HashMap;
 use crate::dataplane::CivilTime;
 use crate::dataplane::clock::days_from_civil;
 
-/// `quota.period`. Periods are UTC calendar periods: a DAY starts at 00:00:00 UTC (as
-/// observed on API Gateway), a WEEK on Monday 00:00:00 UTC, a MONTH on the 1st at 00:00:00
-/// UTC (API Gateway does not document WEEK/MONTH boundaries; SPEC-NOTES §5 [UNVERIFIED]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuotaPeriod {
-    Day,
-    Week,
-    Month,
-}
-
-/// `quota`: at most `limit` requests per period; in the counter's initial period (the one
-/// it was created in), `limit - offset`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QuotaSpec {
-    pub limit: u64,
-    pub offset: u64,
-    pub period: QuotaPeriod,
-}
+// The config's `QuotaSpec` (`limit`, `offset`: subtracted in the counter's initial period,
+// `period`) and `QuotaPeriod`. Periods are UTC calendar periods: a DAY starts at 00:00:00 UTC
+// (as observed on API Gateway), a WEEK on Monday 00:00:00 UTC, a MONTH on the 1st at
+// 00:00:00 UTC (API Gateway does not document WEEK/MONTH boundaries; SPEC-NOTES §5
+// [UNVERIFIED]).
+pub use crate::config::{QuotaPeriod, QuotaSpec};
 
 /// The quota is used up: `429 Limit Exceeded` until the period ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
