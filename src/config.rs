@@ -19,6 +19,7 @@
 //! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
 //! constructs a `Snapshot`.
 
+mod cache;
 mod cidr;
 mod compile;
 mod defaults;
@@ -153,6 +154,8 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             name: "test".into(),
             variables: Vec::new(),
             throttles: Vec::new(),
+            cache: Default::default(),
+            cache_settings: Vec::new(),
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),

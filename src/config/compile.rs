@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use arc_swap::ArcSwap;
 use hashbrown::HashMap;
 
+use super::cache::{Fnv, compile_stage_cache};
 use super::gateway::{ApiEntry, GatewaySpec, StageEntry};
 use super::integration::{HttpProxySpec, IntegrationSpec, SourceSpec, TargetSpec};
 use super::mock::MockSpec;
@@ -231,12 +232,36 @@ fn compile_stage(
         };
         integrations.push(integration);
     }
+    // A route's integration on this stage: its definition and the stage variables
+    // substituted into it.
+    let integration_ids: Vec<u64> = entry
+        .def
+        .routes
+        .iter()
+        .map(|r| {
+            let mut h = Fnv::new();
+            h.u64(r.integration_id);
+            for (k, v) in &s.variables {
+                h.str(k);
+                h.str(v);
+            }
+            h.finish()
+        })
+        .collect();
+    let cache = compile_stage_cache(
+        s.cache,
+        format!("cache:{}/{}", entry.id, s.name),
+        &s.cache_settings,
+        &entry.def.routes,
+        &integration_ids,
+    );
     Stage {
         api: ApiIdx(s.api as u32),
         name: s.name.clone(),
         variables: s.variables.clone(),
         integrations,
         routes,
+        cache,
     }
 }
 

@@ -102,3 +102,32 @@ pub const GENERATED_API_KEY_LENGTH: usize = 40;
 pub const MAX_API_KEY_NAME_LENGTH: usize = 1024;
 /// The secret that generated key values derive from: at least this many bytes.
 pub const MIN_API_KEY_SECRET_LENGTH: usize = 16;
+
+// Stage response cache (SPEC-NOTES §6).
+
+/// API Gateway's `cacheClusterSize` values (GB, as strings) and the byte bound tollgate
+/// honours for each: decimal gigabytes, GB × 10⁹.
+pub const CACHE_CLUSTER_SIZES: [(&str, u64); 8] = [
+    ("0.5", 500_000_000),
+    ("1.6", 1_600_000_000),
+    ("6.1", 6_100_000_000),
+    ("13.5", 13_500_000_000),
+    ("28.4", 28_400_000_000),
+    ("58.2", 58_200_000_000),
+    ("118", 118_000_000_000),
+    ("237", 237_000_000_000),
+];
+/// `cacheClusterEnabled: true` without `cacheClusterSize`: API Gateway's default size, 0.5 GB.
+pub const DEFAULT_CACHE_CLUSTER_SIZE: u64 = 500_000_000;
+/// `cacheTtlInSeconds` default: 300 s, as API Gateway's.
+pub const DEFAULT_CACHE_TTL_SECS: u32 = 300;
+/// `cacheTtlInSeconds` maximum: 3600 s, as API Gateway's.
+pub const MAX_CACHE_TTL_SECS: u64 = 3600;
+/// `requireAuthorizationForCacheControl` default: true, as `GetStage` reports it.
+pub const DEFAULT_REQUIRE_AUTHORIZATION_FOR_CACHE_CONTROL: bool = true;
+/// `unauthorizedCacheControlHeaderStrategy` default: `SUCCEED_WITH_RESPONSE_HEADER`, as
+/// `GetStage` reports it.
+pub const DEFAULT_UNAUTHORIZED_CACHE_CONTROL: super::UnauthorizedCacheControl =
+    super::UnauthorizedCacheControl::SucceedWithResponseHeader;
+/// Responses larger than this are not cached: 1,048,576 bytes, as on API Gateway.
+pub const MAX_CACHED_RESPONSE_BYTES: usize = 1_048_576;

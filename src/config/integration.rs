@@ -147,11 +147,8 @@ fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
     {
         n.err(errors, format!("unknown passthroughBehavior `{s}`: expected when_no_match, when_no_templates or never"));
     }
-    if let Some(n) = obj.opt_non_null("cacheKeyParameters") {
-        for item in n.arr(errors).unwrap_or_default() {
-            item.str(errors);
-        }
-    }
+    // Validated with the route's declared parameters (`cache::cache_key_parameters`).
+    obj.accept("cacheKeyParameters");
     if let Some(n) = obj.opt_non_null("cacheNamespace") {
         n.str(errors);
     }

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::cache::{CacheKeySpec, Fnv, cache_key_parameters, declared_parameters};
 use super::integration::{IntegrationSpec, RouteCtx, validate_integration};
 use super::reader::{Errors, Node, intrinsic_name};
 use super::responses::{ResponsesSpec, validate_gateway_responses};
@@ -29,6 +30,11 @@ pub(crate) struct RouteSpec {
     pub integration: IntegrationSpec,
     /// `security` names the API key scheme (`apiKeyRequired`).
     pub api_key_required: bool,
+    /// The integration's `cacheKeyParameters`, validated (REST).
+    pub cache_key: CacheKeySpec,
+    /// A hash of the integration's definition as written: part of a stage cache's
+    /// fingerprint.
+    pub integration_id: u64,
 }
 
 const CFN_KEYS: [&str; 3] = ["Resources", "AWSTemplateFormatVersion", "Transform"];
@@ -283,8 +289,8 @@ impl<'a> Doc<'_, 'a> {
                     );
                     continue;
                 }
-                let (integration, api_key_required) =
-                    self.operation(&op, method.is_none(), &route_key, &params, errors);
+                let (integration, api_key_required, cache_key, integration_id) =
+                    self.operation(&item, &op, method.is_none(), &route_key, &params, errors);
                 let route = Route {
                     method: method.map(|m| m.as_bytes().into()),
                     path: if segments.is_none() {
@@ -303,6 +309,8 @@ impl<'a> Doc<'_, 'a> {
                     route,
                     integration,
                     api_key_required,
+                    cache_key,
+                    integration_id,
                 });
             }
         }
@@ -324,14 +332,15 @@ impl<'a> Doc<'_, 'a> {
 
     fn operation(
         &self,
+        item: &Node<'a>,
         op: &Node<'a>,
         any: bool,
         route_key: &str,
         params: &[String],
         errors: &mut Errors,
-    ) -> (Option<IntegrationSpec>, bool) {
+    ) -> (Option<IntegrationSpec>, bool, CacheKeySpec, u64) {
         let Some(mut obj) = op.obj(errors) else {
-            return (None, false);
+            return (None, false, Vec::new(), 0);
         };
         let api_key_required = obj
             .opt_non_null("security")
@@ -346,19 +355,25 @@ impl<'a> Doc<'_, 'a> {
         obj.finish_ext(errors);
         let Some(integration) = integration else {
             op.err(errors, "operation has no x-amazon-apigateway-integration");
-            return (None, api_key_required);
+            return (None, api_key_required, Vec::new(), 0);
         };
         let Some(target) = self.resolve_ref(integration, errors) else {
-            return (None, api_key_required);
+            return (None, api_key_required, Vec::new(), 0);
         };
         let ctx = RouteCtx {
             protocol: self.protocol,
             route_key,
             params,
         };
+        let declared = declared_parameters(self.root.v, item.v, op.v, target.v);
+        let cache_key = cache_key_parameters(&target, &ctx, &declared, errors);
+        let mut id = Fnv::new();
+        id.str(&target.v.to_string());
         (
             validate_integration(&target, &ctx, errors),
             api_key_required,
+            cache_key,
+            id.finish(),
         )
     }
 

@@ -15,8 +15,10 @@ use hashbrown::HashMap;
 
 use crate::http1;
 
+mod cache;
 mod usage;
 
+pub use cache::*;
 pub use usage::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -258,6 +260,8 @@ pub struct Stage {
     /// API-key requirement and method throttle of each route on this stage, indexed by
     /// `RouteIdx`.
     pub routes: Vec<StageRoute>,
+    /// The stage response cache (`cacheClusterEnabled`, REST only); `None` when off.
+    pub cache: Option<StageCachePolicy>,
 }
 
 /// One route on one stage: what the usage layer checks before the integration runs.

@@ -1,9 +1,11 @@
 //! `stages[]`: AWS Stage shape (`apiId`/`restApiId`, `stageName`, `variables`/`stageVariables`,
 //! `description`, `deploymentId`, `tags`, throttling in `methodSettings` (REST) or
-//! `defaultRouteSettings`/`routeSettings` (HTTP APIs)); properties of later features are
-//! reported by name.
+//! `defaultRouteSettings`/`routeSettings` (HTTP APIs)), the response cache
+//! (`cacheClusterEnabled`, `cacheClusterSize`, caching fields of `methodSettings`; REST);
+//! properties of later features are reported by name.
 
 use super::Protocol;
+use super::cache::{CachePartial, StageCacheSpec, route_cache_settings, stage_cache};
 use super::gateway::{Declared, api_index};
 use super::reader::{Errors, Node};
 use super::uri::stage_var_name_ok;
@@ -16,11 +18,15 @@ pub(crate) struct StageEntry {
     /// The stage throttle of each route (indexed by `RouteIdx`); empty when the stage sets
     /// none.
     pub throttles: Vec<Option<ThrottlePartial>>,
+    /// `cacheClusterEnabled` / `cacheClusterSize` (REST).
+    pub cache: StageCacheSpec,
+    /// The caching fields of `methodSettings` that apply to each route (indexed by
+    /// `RouteIdx`), and whether a key naming the route's method set `cachingEnabled`; empty
+    /// when the stage has no cache.
+    pub cache_settings: Vec<(CachePartial, bool)>,
 }
 
-const STAGE_UNSUPPORTED: [&str; 8] = [
-    "cacheClusterEnabled",
-    "cacheClusterSize",
+const STAGE_UNSUPPORTED: [&str; 6] = [
     "accessLogSettings",
     "canarySettings",
     "throttle",
@@ -50,6 +56,8 @@ pub(crate) fn stage(
         n.string_map(errors);
     }
     let settings = read_stage_settings(&mut obj, errors);
+    let cache_enabled = obj.opt_non_null("cacheClusterEnabled");
+    let cache_size = obj.opt_non_null("cacheClusterSize");
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -99,7 +107,12 @@ pub(crate) fn stage(
         return None;
     }
     let routes = declared.apis[api].2.as_ref().map(|e| &e.def.routes[..]);
+    let cache = stage_cache(cache_enabled, cache_size, protocol, errors);
     let throttles = route_throttles(&settings, protocol, item, routes, errors);
+    let cache_settings = match (cache.capacity_bytes, routes) {
+        (Some(_), Some(routes)) => route_cache_settings(&settings.cache, routes),
+        _ => Vec::new(),
+    };
     let throttles = if throttles.iter().all(Option::is_none) {
         Vec::new()
     } else {
@@ -110,5 +123,7 @@ pub(crate) fn stage(
         name: name.to_string(),
         variables,
         throttles,
+        cache,
+        cache_settings,
     })
 }

@@ -19,7 +19,7 @@ mod throttle;
 pub(crate) use compile::{Limits, compile_usage, method_identity};
 pub(crate) use import::parse_key_csv;
 pub(crate) use keys::derived_id;
-pub(crate) use throttle::{ThrottlePartial, read_stage_settings, route_throttles};
+pub(crate) use throttle::{MethodKey, ThrottlePartial, read_stage_settings, route_throttles};
 
 use std::path::Path;
 
@@ -28,7 +28,7 @@ use super::reader::{Errors, Node, Obj};
 use super::server::Env;
 use super::stage::StageEntry;
 use super::{KeyOrigin, Protocol, QuotaPeriod, QuotaSpec};
-use throttle::{MethodKey, throttle_settings};
+use throttle::throttle_settings;
 
 pub(crate) struct UsageSpec {
     pub account: ThrottlePartial,

@@ -2,6 +2,7 @@
 //! (ThrottleSettings), stage `methodSettings` (REST, keys `{resourcePath}/{httpMethod}` with
 //! `*` wildcards) and `defaultRouteSettings`/`routeSettings` (HTTP APIs, route keys).
 
+use super::super::cache::{CachePartial, read_cache_fields};
 use super::super::defaults::MAX_BURST_LIMIT;
 use super::super::openapi::RouteSpec;
 use super::super::reader::{Errors, Node, Obj};
@@ -128,6 +129,8 @@ impl MethodKey {
 pub(crate) struct StageSettings<'a> {
     /// REST `methodSettings` entries.
     pub methods: Vec<(MethodKey, ThrottlePartial, Node<'a>)>,
+    /// The caching fields of each REST `methodSettings` entry.
+    pub cache: Vec<(MethodKey, CachePartial)>,
     /// HTTP API `defaultRouteSettings`.
     pub default_route: Option<ThrottlePartial>,
     /// HTTP API `routeSettings` entries.
@@ -141,6 +144,12 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
         for (key, n) in m.entries(errors).unwrap_or_default() {
             let parsed = MethodKey::parse(key);
             let setting = method_setting(&n, false, errors);
+            if let (Ok(k), Some((_, c))) = (&parsed, &setting)
+                && !out.cache.iter().any(|(o, _)| o == k)
+            {
+                out.cache.push((k.clone(), *c));
+            }
+            let setting = setting.map(|(t, _)| t);
             match parsed {
                 Err(e) => n.err(errors, e),
                 Ok(k) if out.methods.iter().any(|(o, _, _)| *o == k) => {
@@ -155,11 +164,11 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
         }
     }
     if let Some(d) = obj.opt_non_null("defaultRouteSettings") {
-        out.default_route = method_setting(&d, true, errors);
+        out.default_route = method_setting(&d, true, errors).map(|(t, _)| t);
     }
     if let Some(r) = obj.opt_non_null("routeSettings") {
         for (key, n) in r.entries(errors).unwrap_or_default() {
-            if let Some(s) = method_setting(&n, true, errors) {
+            if let Some((s, _)) = method_setting(&n, true, errors) {
                 out.routes.push((key.to_string(), s, n));
             }
         }
@@ -167,10 +176,14 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
     out
 }
 
-/// One MethodSetting (REST) or RouteSettings (HTTP API) object. Throttling is read; the
-/// caching, logging and metrics properties an exported stage carries are accepted with their
-/// "off" values and reported as not supported yet otherwise.
-fn method_setting(n: &Node<'_>, http: bool, errors: &mut Errors) -> Option<ThrottlePartial> {
+/// One MethodSetting (REST) or RouteSettings (HTTP API) object. Throttling and (REST)
+/// caching are read; the logging and metrics properties an exported stage carries are
+/// accepted with their "off" values and reported as not supported yet otherwise.
+fn method_setting(
+    n: &Node<'_>,
+    http: bool,
+    errors: &mut Errors,
+) -> Option<(ThrottlePartial, CachePartial)> {
     let mut obj = n.obj(errors)?;
     let rate = obj
         .opt_non_null("throttlingRateLimit")
@@ -181,7 +194,7 @@ fn method_setting(n: &Node<'_>, http: bool, errors: &mut Errors) -> Option<Throt
     let off_flags: &[&str] = if http {
         &["detailedMetricsEnabled", "dataTraceEnabled"]
     } else {
-        &["metricsEnabled", "dataTraceEnabled", "cachingEnabled"]
+        &["metricsEnabled", "dataTraceEnabled"]
     };
     for key in off_flags {
         if let Some(f) = obj.opt_non_null(key)
@@ -202,32 +215,13 @@ fn method_setting(n: &Node<'_>, http: bool, errors: &mut Errors) -> Option<Throt
             ),
         }
     }
-    if !http {
-        if let Some(t) = obj.opt_non_null("cacheTtlInSeconds") {
-            t.u64_in(errors, 0, 3600);
-        }
-        for key in ["cacheDataEncrypted", "requireAuthorizationForCacheControl"] {
-            if let Some(f) = obj.opt_non_null(key) {
-                f.bool(errors);
-            }
-        }
-        if let Some(s) = obj.opt_non_null("unauthorizedCacheControlHeaderStrategy") {
-            match s.str(errors) {
-                Some(
-                    "FAIL_WITH_403"
-                    | "SUCCEED_WITH_RESPONSE_HEADER"
-                    | "SUCCEED_WITHOUT_RESPONSE_HEADER",
-                )
-                | None => {}
-                Some(v) => s.err(
-                    errors,
-                    format!("unknown unauthorizedCacheControlHeaderStrategy `{v}`"),
-                ),
-            }
-        }
-    }
+    let cache = if http {
+        CachePartial::default()
+    } else {
+        read_cache_fields(&mut obj, errors)
+    };
     obj.finish(errors);
-    Some(ThrottlePartial { rate, burst })
+    Some((ThrottlePartial { rate, burst }, cache))
 }
 
 /// Per route (indexed like `routes`): the stage throttle that applies, field by field from
