@@ -162,3 +162,32 @@ fn usage_plans_example_compiles() {
         (50.0, 100)
     );
 }
+
+#[test]
+fn cache_example_compiles() {
+    let s = load(&conf_dir("examples").join("cache.json"), &FsLoader, 1).unwrap();
+    let c = s.stages[0].cache.as_ref().unwrap();
+    assert_eq!(
+        (&*c.identity, c.capacity_bytes),
+        ("cache:catalog/prod", 500_000_000)
+    );
+    // GET /products, POST /products, GET /products/{id}, POST /search, GET /stock.
+    let ttls: Vec<Option<u32>> = c
+        .routes
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.ttl_secs))
+        .collect();
+    assert_eq!(ttls, [Some(300), None, Some(3600), Some(60), None]);
+    let products = c.routes[0].as_ref().unwrap();
+    assert_eq!(
+        products
+            .key_params
+            .iter()
+            .map(|(k, n)| (*k, &**n))
+            .collect::<Vec<_>>(),
+        [
+            (ParamKind::Query, "type"),
+            (ParamKind::Header, "Accept-Language")
+        ]
+    );
+}
