@@ -296,6 +296,16 @@ impl StageCache {
                         shard.evictions.fetch_add(1, Ordering::Relaxed);
                     }
                 }
+                // Drop a copy a racing insert of the same key put in another way.
+                for other in set.iter().filter(|o| !std::ptr::eq(*o, slot)) {
+                    let g = other.load();
+                    if let Some(e) = g.as_ref()
+                        && e.hash == hash
+                        && *e.key == *key
+                    {
+                        shard.remove(other, &g);
+                    }
+                }
                 return Insert::Stored;
             }
         }
@@ -303,20 +313,22 @@ impl StageCache {
         Insert::Contended
     }
 
-    /// Removes `key`'s entry; true if there was one.
+    /// Removes `key`'s entry; true if there was one. Two racing inserts of one key can
+    /// leave it in two ways of its set for a while: every copy goes.
     pub fn invalidate(&self, key: &[u8]) -> bool {
         let hash = self.hash(key);
         let shard = self.shard(hash);
+        let mut removed = false;
         for slot in self.set(shard, hash) {
             let g = slot.load();
             if let Some(e) = g.as_ref()
                 && e.hash == hash
                 && *e.key == *key
             {
-                return shard.remove(slot, &g);
+                removed |= shard.remove(slot, &g);
             }
         }
-        false
+        removed
     }
 
     /// Empties the cache: every entry stored before the call is a miss from now on.
