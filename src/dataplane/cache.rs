@@ -12,7 +12,13 @@
 //! nothing a core waits on), writes are one compare-and-swap on one slot. An entry holds the
 //! full key bytes (compared on every hit, so a hash collision is a miss, never a wrong
 //! response), the serialized response as `Bytes` (a hit is a refcount clone), its expiry
-//! and flush epoch, and its accounted size.
+//! and flush epoch, and its accounted size. A shard has `budget / 2 KiB` slots (a power of
+//! two, 4 to 65,536; 8 bytes each), so the entry count is bounded too: many tiny responses
+//! are limited by slots, large ones by bytes.
+//!
+//! Counters (hits, misses, evictions, bytes, entries) are per-shard atomics summed by
+//! [`StageCache::stats`]; per-method `CacheHitCount`/`CacheMissCount` are
+//! [`MethodCounters`] the wiring bumps next to the lookup.
 //!
 //! Why not a lock per shard: the crate has no `unsafe`, so a hand-made spin lock cannot
 //! guard data (it needs an `UnsafeCell`), and std `Mutex` is banned on the data plane.
