@@ -167,6 +167,18 @@ pub(crate) fn compile(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let mut warnings = warnings;
+    for (i, stage) in stages.iter().enumerate() {
+        if stage.cache.is_some() {
+            warnings.push(super::ConfigError {
+                file: source.clone(),
+                path: format!("$.stages[{i}].cacheClusterEnabled"),
+                message: "the stage cache is read and validated but not served yet (issue 5): \
+                          responses are not cached"
+                    .into(),
+            });
+        }
+    }
     Ok(Snapshot {
         generation,
         source,
