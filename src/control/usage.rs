@@ -16,7 +16,7 @@ use crate::config::{PlanIdx, Snapshot};
 use crate::dataplane::CivilTime;
 use crate::dataplane::Shared;
 use crate::dataplane::clock::days_from_civil;
-use crate::dataplane::throttle::{MAX_QUOTA, QuotaId, USAGE_DAYS, period_number, period_start};
+use crate::dataplane::throttle::{MAX_QUOTA, USAGE_DAYS, period_number, period_start};
 
 const DAY: u64 = 86_400;
 const DEFAULT_LIMIT: usize = 25;
@@ -119,7 +119,7 @@ pub fn get_usage(shared: &Shared, plan_id: &str, q: &[(String, String)]) -> (u16
         let Some(daily) = meters.usage.get(i as u32) else {
             continue;
         };
-        let quota = pk.quota.and_then(|q| meters.quotas.get(QuotaId(q.0)));
+        let quota = pk.quota.and_then(|q| meters.quotas.get(q));
         let days: Vec<Value> = (start..=end)
             .map(|d| {
                 let used = daily.get(d);

@@ -8,11 +8,10 @@ use monoio::net::TcpStream;
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
 use super::shared::unix_secs;
-use super::throttle::{LimitId, QuotaId};
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
-    Api, ErrorKind, Integration, Protocol, RouteIdx, RouteMatch, Snapshot, StageIdx,
+    Api, ErrorKind, Integration, LimitId, Protocol, RouteIdx, RouteMatch, Snapshot, StageIdx,
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
@@ -179,9 +178,9 @@ fn meter(
     };
     let mut ids = [LimitId(0); 4];
     let mut n = 0;
-    let mut push = |id: Option<crate::config::LimitId>| {
+    let mut push = |id: Option<LimitId>| {
         if let Some(id) = id {
-            ids[n] = LimitId(id.0);
+            ids[n] = id;
             n += 1;
         }
     };
@@ -205,7 +204,7 @@ fn meter(
     };
     let unix = unix_secs();
     if let Some(q) = ks.quota
-        && let Err(e) = meters.quotas.charge(QuotaId(q.0), unix)
+        && let Err(e) = meters.quotas.charge(q, unix)
     {
         throttle.refund(&ids[..n], now);
         meta.retry_after = Some(e.retry_after_secs);

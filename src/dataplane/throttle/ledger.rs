@@ -23,9 +23,9 @@ impl PartialEq for LimitSpec {
 
 impl Eq for LimitSpec {}
 
-/// Dense id of a limit: its index in the `LedgerTable` it was built with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LimitId(pub u32);
+/// Dense id of a limit: its index in the `LedgerTable` it was built with — the config's
+/// `LimitId` (`Usage::limits` and the table are built in the same order).
+pub use crate::config::LimitId;
 
 /// How leases are sized and how long they live (module docs: "Leases").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

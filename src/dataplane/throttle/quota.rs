@@ -33,9 +33,8 @@ pub struct QuotaState {
     pub initial_period_start: u64,
 }
 
-/// Dense id of a quota: its index in the `QuotaTable`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct QuotaId(pub u32);
+/// Dense id of a quota: its index in the `QuotaTable` — the config's `QuotaId`.
+pub use crate::config::QuotaId;
 
 /// One (plan, key)'s count, shared by every core: one `AtomicU64` packing (period kind,
 /// period number, used) so a CAS moves to a new period and counts in one step — exact under
