@@ -5,6 +5,7 @@
 
 mod admin;
 mod apikeys;
+mod cache;
 mod cli;
 mod keystore;
 mod log;

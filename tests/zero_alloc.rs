@@ -1,6 +1,6 @@
 //! DESIGN §4: the fast path does not allocate in steady state. The data plane runs in this
-//! process under a counting global allocator; after a warm-up, thousands of proxied and MOCK
-//! requests on keep-alive connections must not allocate at all.
+//! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK
+//! and stage-cache-hit requests on keep-alive connections must not allocate at all.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -114,6 +114,10 @@ fn steady_state_requests_do_not_allocate() {
                 "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
                 "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": "{\"ok\":true}"}}}
             }}},
+            "/cached": {"get": {"x-amazon-apigateway-integration": {
+                "type": "http_proxy", "httpMethod": "GET",
+                "uri": format!("http://127.0.0.1:{origin_port}/cached")
+            }}},
             "/{proxy+}": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {
                 "type": "http_proxy", "httpMethod": "ANY",
                 "uri": format!("http://127.0.0.1:{origin_port}/{{proxy}}")
@@ -128,14 +132,20 @@ fn steady_state_requests_do_not_allocate() {
             "defaultApi": {"apiId": "za", "stage": "test"}
         },
         "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
-        "stages": [{"apiId": "za", "stageName": "test"}]
+        "stages": [{
+            "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
+            "methodSettings": {
+                "*/*": {"cachingEnabled": false},
+                "/cached/GET": {"cachingEnabled": true, "cacheTtlInSeconds": 3600}
+            }
+        }]
     });
     let path = dir.join("gateway.json");
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
     let snapshot =
         tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
     let shared = Arc::new(tollgate::dataplane::Shared::new(snapshot, 1));
-    tollgate::dataplane::start(shared, 1).expect("worker starts");
+    tollgate::dataplane::start(Arc::clone(&shared), 1).expect("worker starts");
 
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     client
@@ -144,11 +154,13 @@ fn steady_state_requests_do_not_allocate() {
     let proxied = b"GET /items/42?x=1 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: zero-alloc\r\nAccept: */*\r\n\r\n";
     let post = b"POST /items HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
     let mock = b"GET /mock HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+    let cached = b"GET /cached HTTP/1.1\r\nHost: gw.test\r\n\r\n";
     let mut buf = vec![0u8; 64 * 1024];
     for _ in 0..2_000 {
         assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
         assert_eq!(exchange(&mut client, post, &mut buf), 200);
         assert_eq!(exchange(&mut client, mock, &mut buf), 200);
+        assert_eq!(exchange(&mut client, cached, &mut buf), 200);
     }
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     const N: u64 = 5_000;
@@ -156,9 +168,19 @@ fn steady_state_requests_do_not_allocate() {
         assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
         assert_eq!(exchange(&mut client, post, &mut buf), 200);
         assert_eq!(exchange(&mut client, mock, &mut buf), 200);
+        assert_eq!(exchange(&mut client, cached, &mut buf), 200);
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    println!("{allocations} allocations over {} requests", 3 * N);
+    println!("{allocations} allocations over {} requests", 4 * N);
     assert_eq!(allocations, 0, "the steady-state request path allocated");
+    let cache = shared
+        .stage_cache("cache:za/test")
+        .1
+        .expect("the stage has a cache");
+    assert!(
+        cache.stats().hits >= N,
+        "the cached route was not served from the cache: {:?}",
+        cache.stats()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

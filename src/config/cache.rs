@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::defaults::{
     CACHE_CLUSTER_SIZES, DEFAULT_CACHE_CLUSTER_SIZE, DEFAULT_CACHE_TTL_SECS,
     DEFAULT_REQUIRE_AUTHORIZATION_FOR_CACHE_CONTROL, DEFAULT_UNAUTHORIZED_CACHE_CONTROL,
-    MAX_CACHE_TTL_SECS,
+    MAX_CACHE_CAPACITY_BYTES, MAX_CACHE_TTL_SECS, MIN_CACHE_CAPACITY_BYTES,
 };
 use super::integration::{RouteCtx, SourceSpec, request_source};
 use super::openapi::RouteSpec;
@@ -43,16 +43,21 @@ pub(crate) struct StageCacheSpec {
     pub capacity_bytes: Option<u64>,
 }
 
-/// A stage's `cacheClusterEnabled` and `cacheClusterSize` nodes. HTTP API stages have no
-/// cache: either property is an error there.
+/// A stage's `cacheClusterEnabled`, `cacheClusterSize` and (tollgate's own)
+/// `cacheCapacityBytes` nodes. HTTP API stages have no cache: each property is an error there.
 pub(crate) fn stage_cache(
     enabled_node: Option<Node<'_>>,
     size_node: Option<Node<'_>>,
+    bytes_node: Option<Node<'_>>,
     protocol: Protocol,
     errors: &mut Errors,
 ) -> StageCacheSpec {
     if protocol == Protocol::Http {
-        for n in enabled_node.iter().chain(size_node.iter()) {
+        for n in enabled_node
+            .iter()
+            .chain(size_node.iter())
+            .chain(bytes_node.iter())
+        {
             n.err(
                 errors,
                 "HTTP API stages have no cache: `cacheClusterEnabled` and `cacheClusterSize` are for REST stages",
@@ -61,6 +66,7 @@ pub(crate) fn stage_cache(
         return StageCacheSpec::default();
     }
     let enabled = enabled_node.and_then(|n| n.bool(errors)).unwrap_or(false);
+    let has_size = size_node.is_some();
     let size = size_node.and_then(|n| {
         let s = n.str_or_number(errors)?;
         let found = CACHE_CLUSTER_SIZES.iter().find(|(gb, _)| *gb == s);
@@ -76,8 +82,17 @@ pub(crate) fn stage_cache(
         }
         found.map(|(_, bytes)| *bytes)
     });
+    let exact = bytes_node.and_then(|n| {
+        if has_size {
+            n.err(
+                errors,
+                "give `cacheClusterSize` or `cacheCapacityBytes`, not both",
+            );
+        }
+        n.u64_in(errors, MIN_CACHE_CAPACITY_BYTES, MAX_CACHE_CAPACITY_BYTES)
+    });
     StageCacheSpec {
-        capacity_bytes: enabled.then(|| size.unwrap_or(DEFAULT_CACHE_CLUSTER_SIZE)),
+        capacity_bytes: enabled.then(|| exact.or(size).unwrap_or(DEFAULT_CACHE_CLUSTER_SIZE)),
     }
 }
 

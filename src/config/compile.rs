@@ -168,17 +168,7 @@ pub(crate) fn compile(
         return Err(errors);
     }
     let mut warnings = warnings;
-    for (i, stage) in stages.iter().enumerate() {
-        if stage.cache.is_some() {
-            warnings.push(super::ConfigError {
-                file: source.clone(),
-                path: format!("$.stages[{i}].cacheClusterEnabled"),
-                message: "the stage cache is read and validated but not served yet (issue 5): \
-                          responses are not cached"
-                    .into(),
-            });
-        }
-    }
+    warnings.extend(shared_proxy_entries(&source, &apis, &stages));
     Ok(Snapshot {
         generation,
         source,
@@ -424,4 +414,44 @@ fn resolve_source(
             ParamSource::Concat(pieces)
         }
     })
+}
+
+/// A cached `{proxy+}` route whose key does not list `method.request.path.proxy` answers
+/// every path under it with one entry, as on API Gateway (whose console adds the parameter
+/// for you): legal, and almost never meant, so it is said at load.
+fn shared_proxy_entries(
+    source: &std::path::Path,
+    apis: &[Api],
+    stages: &[Stage],
+) -> Vec<super::ConfigError> {
+    let mut out = Vec::new();
+    for (i, stage) in stages.iter().enumerate() {
+        let Some(policy) = &stage.cache else { continue };
+        let routes = &apis[stage.api.0 as usize].routes;
+        for (route, rc) in routes.iter().zip(&policy.routes) {
+            let Some(rc) = rc else { continue };
+            let Some(greedy) = route
+                .path
+                .split('/')
+                .find_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")))
+            else {
+                continue;
+            };
+            let keyed = rc
+                .key_params
+                .iter()
+                .any(|(k, n)| *k == super::ParamKind::Path && &**n == greedy);
+            if !keyed {
+                out.push(super::ConfigError {
+                    file: source.to_path_buf(),
+                    path: format!("$.stages[{i}].cacheClusterEnabled"),
+                    message: format!(
+                        "`{}` is cached but `method.request.path.{greedy}` is not in its cacheKeyParameters: every path under it shares one cache entry (as on API Gateway)",
+                        route.route_key
+                    ),
+                });
+            }
+        }
+    }
+    out
 }

@@ -117,6 +117,10 @@ pub const CACHE_CLUSTER_SIZES: [(&str, u64); 8] = [
     ("118", 118_000_000_000),
     ("237", 237_000_000_000),
 ];
+/// `cacheCapacityBytes` (tollgate's exact byte bound instead of a `cacheClusterSize`): at
+/// least 64 KiB (1 KiB per shard), at most API Gateway's largest size.
+pub const MIN_CACHE_CAPACITY_BYTES: u64 = 64 * 1024;
+pub const MAX_CACHE_CAPACITY_BYTES: u64 = 237_000_000_000;
 /// `cacheClusterEnabled: true` without `cacheClusterSize`: API Gateway's default size, 0.5 GB.
 pub const DEFAULT_CACHE_CLUSTER_SIZE: u64 = 500_000_000;
 /// `cacheTtlInSeconds` default: 300 s, as API Gateway's.

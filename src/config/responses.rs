@@ -169,6 +169,16 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"message":"Limit Exceeded"}"#,
             rest.then_some("LimitExceededException"),
         ),
+        // SPEC-NOTES §6 does not record the body of a denied invalidation; this is API
+        // Gateway's ACCESS_DENIED "No matching Allow" text (SPEC-NOTES §2), as an IAM
+        // `execute-api:InvalidateCache` check without an Allow would give.
+        ErrorKind::CacheInvalidationDenied => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource",
+            r#"{"Message":"User is not authorized to access this resource"}"#,
+            rest.then_some("AccessDeniedException"),
+        ),
     }
 }
 

@@ -419,10 +419,14 @@ pub enum ErrorKind {
     /// The key's usage-plan quota is used up (429 `{"message":"Limit Exceeded"}`,
     /// QUOTA_EXCEEDED).
     QuotaExceeded,
+    /// `Cache-Control: max-age=0` from a caller not authorized to invalidate the stage cache,
+    /// under `FAIL_WITH_403` (403 ACCESS_DENIED, `{"Message":"User is not authorized to
+    /// access this resource"}`).
+    CacheInvalidationDenied,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::NotFound,
@@ -434,6 +438,7 @@ impl ErrorKind {
         ErrorKind::InvalidApiKey,
         ErrorKind::Throttled,
         ErrorKind::QuotaExceeded,
+        ErrorKind::CacheInvalidationDenied,
     ];
 }
 

@@ -58,6 +58,7 @@ pub(crate) fn stage(
     let settings = read_stage_settings(&mut obj, errors);
     let cache_enabled = obj.opt_non_null("cacheClusterEnabled");
     let cache_size = obj.opt_non_null("cacheClusterSize");
+    let cache_bytes = obj.opt_non_null("cacheCapacityBytes");
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -107,7 +108,7 @@ pub(crate) fn stage(
         return None;
     }
     let routes = declared.apis[api].2.as_ref().map(|e| &e.def.routes[..]);
-    let cache = stage_cache(cache_enabled, cache_size, protocol, errors);
+    let cache = stage_cache(cache_enabled, cache_size, cache_bytes, protocol, errors);
     let throttles = route_throttles(&settings, protocol, item, routes, errors);
     let cache_settings = match (cache.capacity_bytes, routes) {
         (Some(_), Some(routes)) => route_cache_settings(&settings.cache, routes),

@@ -1,6 +1,6 @@
 //! The admin API on its own listener (loopback by default), served by a control thread, one
 //! request at a time: `GET /health`, `GET /status`, `POST /reload`, API keys and usage-plan
-//! keys (`apikeys`), `GetUsage` (`usage`). Everything but `GET /health` needs the bearer
+//! keys (`apikeys`), `GetUsage` (`usage`), stage cache stats and flush (`cache`). Everything but `GET /health` needs the bearer
 //! token when one is configured.
 
 use std::io::{Read, Write};
@@ -93,6 +93,8 @@ impl AdminServer {
                 | ["apikeys", _]
                 | ["usageplans", _, "keys" | "usage"]
                 | ["usageplans", _, "keys", _]
+                | ["restapis", _, "stages", _, "cache"]
+                | ["restapis", _, "stages", _, "cache", "data"]
         );
         if !known {
             return (404, json!({"message": "Not Found"}));
@@ -126,6 +128,12 @@ impl AdminServer {
             ("POST", ["usageplans", plan, "keys"]) => keys.attach(plan, body),
             ("DELETE", ["usageplans", plan, "keys", key]) => keys.detach(plan, key),
             ("GET", ["usageplans", plan, "usage"]) => get_usage(&self.shared, plan, &q),
+            ("GET", ["restapis", api, "stages", stage, "cache"]) => {
+                super::cache::stats(&self.shared, api, stage)
+            }
+            ("DELETE", ["restapis", api, "stages", stage, "cache", "data"]) => {
+                super::cache::flush(&self.shared, api, stage)
+            }
             _ => (405, json!({"message": "Method Not Allowed"})),
         }
     }

@@ -66,6 +66,11 @@
 //! bounds the wait with its own timeout, then calls `get` again and, on a miss, goes to the
 //! backend itself.
 //!
+//! The request path (`dataplane::caching`) does not await the `FillWait` as a future: the
+//! fill may complete on another core, and a monoio waker woken from another thread panics
+//! unless monoio's `sync` feature is on. It polls `is_done` with a short backoff instead, so
+//! its waiters take no waiter cell and are not limited by `FILL_WAITERS`.
+//!
 //! # Reload
 //!
 //! [`CacheSet::rebuild`] carries a stage's very `StageCache` (entries and all) over when its

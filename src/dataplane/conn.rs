@@ -205,6 +205,7 @@ async fn active(
                     head_request: false,
                     close: true,
                     retry_after: None,
+                    cache_warning: false,
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());

@@ -3,11 +3,17 @@
 //! Ledgers and counters whose stable identity (and, for ledgers, spec) a reload kept are
 //! carried over, so a reload neither resets a quota nor hands out a fresh burst.
 //!
+//! The stage response caches live here too, for the same reason: a reload keeps a stage's
+//! cache (entries and counters) when its identity and policy fingerprint are unchanged.
+//!
 //! A core pairs its snapshot with the `Meters` of the same generation (`Worker::snapshot`),
 //! so the dense ids of one always index the other.
 
+use std::sync::Arc;
+
 use crate::config::Snapshot;
 
+use super::cache::{CachePolicy, CacheSet, StageCache};
 use super::throttle::{DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaTable};
 
 pub struct Meters {
@@ -17,6 +23,10 @@ pub struct Meters {
     pub quotas: QuotaTable<Box<str>>,
     /// Daily usage per (plan, key), indexed by `PlanKeyId`.
     pub usage: DailyTable<Box<str>>,
+    /// Every stage cache by identity (`cache:{apiId}/{stage}`), for the admin API.
+    pub caches: CacheSet<Box<str>>,
+    /// The cache of each stage, indexed by `StageIdx`; `None` where the stage has none.
+    pub stage_caches: Vec<Option<Arc<StageCache>>>,
 }
 
 impl Meters {
@@ -47,19 +57,48 @@ impl Meters {
             .plan_keys
             .iter()
             .map(|pk| pk.identity.clone());
-        match prev {
-            Some(p) => Meters {
-                generation: snapshot.generation,
-                limits: p.limits.rebuild(limits, now_ns),
-                quotas: p.quotas.rebuild(quotas, now_unix_secs),
-                usage: p.usage.rebuild(usage),
-            },
-            None => Meters {
-                generation: snapshot.generation,
-                limits: LedgerTable::new(limits, cores, LeasePolicy::default()),
-                quotas: QuotaTable::new(quotas, now_unix_secs),
-                usage: DailyTable::new(usage),
-            },
+        let stage_caches = snapshot.stages.iter().filter_map(|s| {
+            s.cache.as_ref().map(|c| {
+                (
+                    c.identity.clone(),
+                    CachePolicy::with_capacity(c.capacity_bytes),
+                    c.fingerprint,
+                    c.routes.len(),
+                )
+            })
+        });
+        let caches = match prev {
+            Some(p) => p.caches.rebuild(stage_caches),
+            None => CacheSet::new().rebuild(stage_caches),
+        };
+        let by_stage = snapshot
+            .stages
+            .iter()
+            .map(|s| {
+                s.cache
+                    .as_ref()
+                    .and_then(|c| caches.get(&c.identity).cloned())
+            })
+            .collect();
+        let (limits, quotas, usage) = match prev {
+            Some(p) => (
+                p.limits.rebuild(limits, now_ns),
+                p.quotas.rebuild(quotas, now_unix_secs),
+                p.usage.rebuild(usage),
+            ),
+            None => (
+                LedgerTable::new(limits, cores, LeasePolicy::default()),
+                QuotaTable::new(quotas, now_unix_secs),
+                DailyTable::new(usage),
+            ),
+        };
+        Meters {
+            generation: snapshot.generation,
+            limits,
+            quotas,
+            usage,
+            caches,
+            stage_caches: by_stage,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
+use super::caching::{Fill, Work};
 use super::conn::{self, Conn, Outcome};
 use super::pool::UpstreamConn;
 use super::readbuf::FillError;
@@ -48,6 +49,7 @@ pub async fn forward(
     api: &Api,
     upstream: &Upstream,
     proxy: &HttpProxy,
+    work: Option<Work>,
     meta: &mut Meta,
 ) -> Outcome {
     let limits = snap.server.limits;
@@ -118,6 +120,19 @@ pub async fn forward(
         meta.close = true;
     }
 
+    // The stage cache: judge the response for storing, or drop the entry an unsafe method
+    // changed.
+    let mut fill: Option<Box<Fill>> = match work {
+        Some(Work::Fill(mut f)) => {
+            (body_complete && f.admit(&conn.resp, up.rb.data())).then_some(f)
+        }
+        Some(Work::Invalidate { cache, key }) if conn.resp.status < 400 => {
+            cache.invalidate(&key);
+            None
+        }
+        _ => None,
+    };
+
     // Response head → client.
     let resp_framing = conn.resp.framing;
     let upstream_close = conn.resp.close;
@@ -133,7 +148,7 @@ pub async fn forward(
         meta.close = true; // HTTP/1.0 client: close-delimited
     }
     conn.wb.clear();
-    super::response_head::build(
+    let fields_end = super::response_head::build(
         &mut conn.wb,
         up.rb.data(),
         &conn.resp,
@@ -142,6 +157,9 @@ pub async fn forward(
         meta,
         &worker.date.now(),
     );
+    if let Some(f) = fill.as_deref_mut() {
+        f.head(&conn.wb[..fields_end]);
+    }
     let head_len = conn.resp.head_len;
     up.rb.consume(head_len);
 
@@ -153,6 +171,7 @@ pub async fn forward(
         chunk_to_client,
         &limits,
         proxy.timeout,
+        fill.as_deref_mut(),
     )
     .await;
     let clean = match body {
@@ -162,6 +181,9 @@ pub async fn forward(
         // response cannot look complete (RELIABILITY U05).
         Err(transfer::BodyFailure::Upstream) => return Outcome::Close,
     };
+    if let Some(f) = fill {
+        f.finish(worker.shared.clock.now_ns());
+    }
     let poolable = clean
         && body_complete
         && !upstream_close

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
+use super::caching;
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
 use super::shared::unix_secs;
@@ -36,6 +37,7 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
         // A proxy does not keep HTTP/1.0 client connections (RFC 9112 §9.3, P23).
         close: head.close || head.version == Version::Http10 || worker.is_draining(),
         retry_after: None,
+        cache_warning: false,
     };
     let date = worker.date.now();
 
@@ -113,6 +115,39 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
             finish(stream, conn, &limits, &meta).await
         }
         Integration::HttpProxy(proxy) => {
+            let req = caching::Request {
+                method,
+                host,
+                resource_path,
+                head,
+                data,
+                params: &conn.params,
+            };
+            let work = match caching::lookup(
+                worker,
+                &snap,
+                api,
+                target.stage,
+                stage,
+                route,
+                &req,
+                proxy.timeout,
+                &mut meta,
+            )
+            .await
+            {
+                caching::Plan::Pass => {
+                    caching::invalidation(worker, &snap, api, target.stage, stage, &req)
+                }
+                caching::Plan::Fill(fill) => Some(caching::Work::Fill(fill)),
+                caching::Plan::Hit(stored) => {
+                    return hit(worker, stream, conn, &limits, &stored, &mut meta).await;
+                }
+                caching::Plan::Deny => {
+                    let kind = ErrorKind::CacheInvalidationDenied;
+                    return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+                }
+            };
             let upstream = &snap.upstreams[proxy.upstream.0 as usize];
             let peer = conn.peer.ip();
             let input = upstream_head::Input {
@@ -135,8 +170,10 @@ async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) 
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
-            super::proxy::forward(worker, stream, conn, &snap, api, upstream, proxy, &mut meta)
-                .await
+            super::proxy::forward(
+                worker, stream, conn, &snap, api, upstream, proxy, work, &mut meta,
+            )
+            .await
         }
     }
 }
@@ -212,6 +249,29 @@ fn meter(
     }
     meters.usage.count(ks.usage.0, unix);
     Ok(())
+}
+
+/// A response from the stage cache (the integration is not called).
+async fn hit(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    limits: &crate::config::ServerLimits,
+    stored: &bytes::Bytes,
+    meta: &mut Meta,
+) -> Outcome {
+    settle_unread_body(conn, meta);
+    conn.wb.clear();
+    let body = caching::write_hit(&mut conn.wb, stored, meta, &worker.date.now());
+    if !conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
+        return Outcome::Close;
+    }
+    if let Some(body) = body
+        && !caching::write_body(stream, body, limits.send_timeout).await
+    {
+        return Outcome::Close;
+    }
+    Outcome::after_response(meta.close, !conn.rb.is_empty())
 }
 
 /// A gateway error response for `kind`.

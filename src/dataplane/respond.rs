@@ -18,11 +18,23 @@ pub struct Meta {
     pub close: bool,
     /// `Retry-After` seconds on a throttled or quota-exceeded response.
     pub retry_after: Option<u64>,
+    /// A `Cache-Control: max-age=0` was ignored (not authorized) under
+    /// `SUCCEED_WITH_RESPONSE_HEADER`: the response says so in a `Warning` header.
+    pub cache_warning: bool,
 }
 
+/// The header `SUCCEED_WITH_RESPONSE_HEADER` adds. API Gateway's exact header is not on
+/// record (SPEC-NOTES §6 marks it unverified); this is RFC 7234's `Warning` with the
+/// miscellaneous code 199.
+pub const CACHE_WARNING: &[u8] =
+    b"Warning: 199 tollgate \"Cache-Control: max-age=0 ignored: not authorized to invalidate the cache\"\r\n";
+
 /// Append the request-id headers API Gateway sends: REST `x-amzn-RequestId` +
-/// `x-amz-apigw-id`; HTTP APIs `apigw-requestid`.
+/// `x-amz-apigw-id`; HTTP APIs `apigw-requestid`. (And the cache `Warning` when set.)
 pub fn id_headers(wb: &mut Vec<u8>, meta: &Meta) {
+    if meta.cache_warning {
+        wb.extend_from_slice(CACHE_WARNING);
+    }
     match meta.protocol {
         Some(Protocol::Http) => {
             wb.extend_from_slice(b"apigw-requestid: ");

@@ -33,6 +33,9 @@ fn classify(name: &[u8]) -> Disposition {
 }
 
 /// Append the client response head to `wb`. `data` is the upstream buffer `resp` points into.
+/// Returns where the per-response part begins: `wb[start..returned]` is the status line and
+/// the header fields without the request-id headers, framing, `Date` and `Connection` (what
+/// the stage cache stores).
 pub fn build(
     wb: &mut Vec<u8>,
     data: &[u8],
@@ -41,7 +44,7 @@ pub fn build(
     chunk: bool,
     meta: &Meta,
     date: &[u8; 29],
-) {
+) -> usize {
     wb.extend_from_slice(b"HTTP/1.1 ");
     http1::write_decimal(wb, resp.status as u64);
     wb.push(b' ');
@@ -85,6 +88,7 @@ pub fn build(
     if rest && !has_content_type {
         wb.extend_from_slice(b"Content-Type: application/json\r\n");
     }
+    let fields_end = wb.len();
     respond::id_headers(wb, meta);
     match resp.framing {
         // HEAD and 304 carry the length the body would have had.
@@ -107,4 +111,5 @@ pub fn build(
         }
     }
     respond::finish_head(wb, date, meta.close);
+    fields_end
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 
+use super::cache::StageCache;
 use super::meters::Meters;
 use super::throttle::{Days, MonoClock, QuotaState};
 use crate::config::Snapshot;
@@ -109,6 +110,14 @@ impl Shared {
     /// Restore persisted daily counts by identity; returns how many matched.
     pub fn import_usage(&self, states: impl IntoIterator<Item = (Box<str>, Days)>) -> usize {
         self.meters.load().usage.import(states)
+    }
+
+    /// The current snapshot and the cache of its stage `identity` (`cache:{apiId}/{stage}`),
+    /// paired by generation, for the admin API.
+    pub fn stage_cache(&self, identity: &str) -> (Arc<Snapshot>, Option<Arc<StageCache>>) {
+        let (snapshot, meters) = self.current_with_meters();
+        let cache = meters.caches.get(&Box::<str>::from(identity)).cloned();
+        (snapshot, cache)
     }
 
     #[inline]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use monoio::net::TcpStream;
 
+use super::caching::Fill;
 use super::conn::{self, Conn};
 use super::pool::UpstreamConn;
 use super::proxy::UpstreamError;
@@ -132,7 +133,9 @@ pub enum BodyFailure {
 }
 
 /// Write the response head in `conn.wb`, then the body from the upstream. `chunk` re-frames
-/// chunked or close-delimited bodies as chunked for an HTTP/1.1 client.
+/// chunked or close-delimited bodies as chunked for an HTTP/1.1 client. `fill` gets a copy
+/// of every body byte (de-chunked) for the stage cache.
+#[allow(clippy::too_many_arguments)]
 pub async fn response_body(
     client: &mut TcpStream,
     conn: &mut Conn,
@@ -141,12 +144,19 @@ pub async fn response_body(
     chunk: bool,
     limits: &ServerLimits,
     idle: Duration,
+    mut fill: Option<&mut Fill>,
 ) -> Result<(), BodyFailure> {
+    let mut keep = |data: &[u8]| {
+        if let Some(f) = fill.as_deref_mut() {
+            f.push(data);
+        }
+    };
     match framing {
         ResponseFraming::None => flush_to_client(client, &mut conn.wb, limits).await,
         ResponseFraming::Length(n) => {
             let mut left = n;
             let take = (left as usize).min(up.rb.data().len()).min(STREAM_BUF);
+            keep(&up.rb.data()[..take]);
             conn.wb.extend_from_slice(&up.rb.data()[..take]);
             up.rb.consume(take);
             left -= take as u64;
@@ -156,6 +166,7 @@ pub async fn response_body(
                     fill_from_upstream(up, idle).await?;
                 }
                 let take = (left as usize).min(up.rb.data().len());
+                keep(&up.rb.data()[..take]);
                 match monoio::time::timeout(limits.send_timeout, up.rb.write_prefix(client, take))
                     .await
                 {
@@ -175,6 +186,7 @@ pub async fn response_body(
                         .decode(up.rb.data())
                         .map_err(|_| BodyFailure::Upstream)?;
                     if let Some((s, e)) = d.data {
+                        keep(&up.rb.data()[s..e]);
                         push_data(&mut conn.wb, &up.rb.data()[s..e], chunk);
                     }
                     up.rb.consume(d.consumed);

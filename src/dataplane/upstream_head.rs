@@ -38,6 +38,14 @@ const MAX_CONNECTION_TOKENS: usize = 16;
 /// At most this many cookies are sorted for EDGE endpoints (more are forwarded as sent).
 const MAX_SORTED_COOKIES: usize = 64;
 
+/// `X-Forwarded-*` (any case, `-` or `_`, since some backends fold underscores into dashes).
+fn is_forwarded_field(name: &[u8]) -> bool {
+    name.len() > 12
+        && (name[..11].eq_ignore_ascii_case(b"x-forwarded")
+            || name[..11].eq_ignore_ascii_case(b"x_forwarded"))
+        && matches!(name[11], b'-' | b'_')
+}
+
 /// Fields never forwarded as sent by the client: framing and hop-by-hop fields (RFC 9110
 /// §7.6.1), fields the gateway sets itself, and `Expect` (the gateway answers it).
 fn is_dropped(name: &[u8]) -> bool {
@@ -158,6 +166,12 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
         }
         if name.eq_ignore_ascii_case(b"x-forwarded-port") {
             port_from_client = port_from_client.or(Some(value_span));
+            continue;
+        }
+        // Any other `X-Forwarded-*` (`-Host`, `-Server`, `-Prefix`, ...) is believed only from
+        // a trusted proxy: a client's own copy could poison what the backend builds from it,
+        // and the stage cache would serve that to everyone (RELIABILITY C01).
+        if !input.trusted_peer && is_forwarded_field(name) {
             continue;
         }
         if is_mapped_header(proxy, name) {

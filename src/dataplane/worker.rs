@@ -64,6 +64,8 @@ pub struct Worker {
     conns: RefCell<Vec<Box<Conn>>>,
     /// Deadlines of parked connections, swept by the ticker.
     pub parked: RefCell<Parked>,
+    /// Reused buffers for stage cache keys: the builder, and the key being looked up.
+    pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -95,6 +97,7 @@ impl Worker {
             pool: RefCell::new(Pool::default()),
             conns: RefCell::new(Vec::new()),
             parked: RefCell::new(Parked::default()),
+            cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),

@@ -42,6 +42,8 @@ pub enum Mode {
     Raw { bytes: Vec<u8>, then: After },
     /// Wait, then echo.
     Delay(Duration),
+    /// Echo with these extra response header fields (e.g. `Cache-Control`, `Vary`).
+    EchoWith(Vec<(String, String)>),
     /// After the head and `n` body bytes: answer 413 with `Connection: close`, stop reading,
     /// hold the socket ~3 s, close.
     EarlyRespond(usize),
@@ -69,6 +71,7 @@ impl Mode {
             Mode::Drip { .. } => "drip",
             Mode::Raw { .. } => "raw",
             Mode::Delay(_) => "delay",
+            Mode::EchoWith(_) => "echo_with",
             Mode::EarlyRespond(_) => "early_respond",
         }
     }
@@ -82,6 +85,15 @@ impl Mode {
                 .collect(),
             body: body.to_vec(),
         }
+    }
+
+    pub fn echo_with(headers: &[(&str, &str)]) -> Mode {
+        Mode::EchoWith(
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     pub fn raw(bytes: &[u8], then: After) -> Mode {
@@ -511,11 +523,14 @@ impl Conn {
             let idx = self.idx.to_string();
             let kk = k.to_string();
             k += 1;
-            let echo = |this: &mut Conn| -> Result<(), End> {
+            let echo_with = |this: &mut Conn, extra: &[(String, String)]| -> Result<(), End> {
                 let mut head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nx-upstream-conn: {idx}\r\nx-upstream-req: {kk}\r\nContent-Length: {}\r\n",
                     req.raw.len()
                 );
+                for (n, v) in extra {
+                    head.push_str(&format!("{n}: {v}\r\n"));
+                }
                 if closing {
                     head.push_str("Connection: close\r\n");
                 }
@@ -526,8 +541,10 @@ impl Conn {
                 }
                 this.write(&out)
             };
+            let echo = |this: &mut Conn| echo_with(this, &[]);
             let r = match &mode {
                 Mode::Echo => echo(self),
+                Mode::EchoWith(extra) => echo_with(self, extra),
                 Mode::Delay(d) => {
                     if !self.sleep(*d) {
                         return End::Stopped;

@@ -64,10 +64,7 @@ fn stage_cache_is_off_unless_enabled_and_sized_in_decimal_gigabytes() {
     assert!(s.warnings.is_empty(), "no cache, no warning");
     // Enabled without a size: API Gateway's default, 0.5 GB.
     let s = load_json(cached(json!({}), json!({}), json!([]))).unwrap();
-    // Until the data plane serves it (issue 5), an enabled cache is never silently ignored.
-    assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].path, "$.stages[0].cacheClusterEnabled");
-    assert!(s.warnings[0].message.contains("not served yet"));
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     assert_eq!(policy(&s).capacity_bytes, 500_000_000);
     assert_eq!(&*policy(&s).identity, "cache:items/prod");
     assert_eq!(policy(&s).routes.len(), 4);

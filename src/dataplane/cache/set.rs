@@ -21,18 +21,26 @@ impl<K: Eq + Hash + Clone> CacheSet<K> {
         }
     }
 
-    /// The caches for a new config: `(identity, policy, fingerprint)` per cached stage,
+    /// The caches for a new config: `(identity, policy, fingerprint, routes)` per cached stage,
     /// where `fingerprint` is the config's hash of everything that shapes entries (key
     /// parameters, TTLs, per-method settings, deployment). A stage whose identity, policy
     /// and fingerprint all match keeps its very `StageCache`; any other starts empty.
-    /// Stages absent from `stages` are dropped (freed once in-flight requests let go).
-    pub fn rebuild(&self, stages: impl IntoIterator<Item = (K, CachePolicy, u64)>) -> CacheSet<K> {
+    /// Stages absent from `stages` are dropped (freed once in-flight requests let go). A kept
+    /// cache keeps its per-route counters too: the fingerprint covers the route list.
+    pub fn rebuild(
+        &self,
+        stages: impl IntoIterator<Item = (K, CachePolicy, u64, usize)>,
+    ) -> CacheSet<K> {
         let caches = stages
             .into_iter()
-            .map(|(id, policy, fingerprint)| {
+            .map(|(id, policy, fingerprint, routes)| {
                 let cache = match self.caches.get(&id) {
-                    Some((p, f, c)) if *p == policy && *f == fingerprint => Arc::clone(c),
-                    _ => Arc::new(StageCache::new(policy)),
+                    Some((p, f, c))
+                        if *p == policy && *f == fingerprint && c.methods().len() == routes =>
+                    {
+                        Arc::clone(c)
+                    }
+                    _ => Arc::new(StageCache::with_methods(policy, routes)),
                 };
                 (id, (policy, fingerprint, cache))
             })
@@ -46,6 +54,11 @@ impl<K: Eq + Hash + Clone> CacheSet<K> {
 
     pub fn len(&self) -> usize {
         self.caches.len()
+    }
+
+    /// Every cache with its identity.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &Arc<StageCache>)> {
+        self.caches.iter().map(|(k, (_, _, c))| (k, c))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -137,6 +137,9 @@ pub struct StageCache {
     epoch: AtomicU64,
     hasher: DefaultHashBuilder,
     pub(super) fills: FillTable,
+    /// `CacheHitCount` / `CacheMissCount` per route of the stage, indexed by route index
+    /// (empty for a cache made with `new`).
+    methods: Box<[MethodCounters]>,
 }
 
 impl std::fmt::Debug for StageCache {
@@ -158,6 +161,11 @@ fn same(a: &Option<Arc<Entry>>, b: &Option<Arc<Entry>>) -> bool {
 
 impl StageCache {
     pub fn new(policy: CachePolicy) -> StageCache {
+        StageCache::with_methods(policy, 0)
+    }
+
+    /// A cache with hit/miss counters for `methods` routes (`method`).
+    pub fn with_methods(policy: CachePolicy, methods: usize) -> StageCache {
         let shards = policy.shards.max(1).next_power_of_two() as usize;
         let shard_budget = policy.capacity_bytes / shards as u64;
         let slots = ((shard_budget / SLOT_SIZING_BYTES) as usize)
@@ -183,7 +191,18 @@ impl StageCache {
             epoch: AtomicU64::new(0),
             hasher: DefaultHashBuilder::default(),
             fills: FillTable::new(),
+            methods: (0..methods).map(|_| MethodCounters::default()).collect(),
         }
+    }
+
+    /// The hit/miss counters of route `index`, if the cache has them.
+    pub fn method(&self, index: usize) -> Option<&MethodCounters> {
+        self.methods.get(index)
+    }
+
+    /// Every route's counters, by route index.
+    pub fn methods(&self) -> &[MethodCounters] {
+        &self.methods
     }
 
     pub fn policy(&self) -> CachePolicy {

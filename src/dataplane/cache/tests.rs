@@ -460,17 +460,21 @@ fn cache_hammered_by_threads_keeps_the_bound() {
 fn cache_set_rebuild_carries_over_unchanged_stages() {
     let p = policy(1 << 20, 4);
     let empty: CacheSet<&str> = CacheSet::new();
-    let v1 = empty.rebuild([("api/prod", p, 1), ("api/dev", p, 1), ("api/test", p, 1)]);
+    let v1 = empty.rebuild([
+        ("api/prod", p, 1, 2),
+        ("api/dev", p, 1, 2),
+        ("api/test", p, 1, 2),
+    ]);
     for id in ["api/prod", "api/dev", "api/test"] {
         v1.get(&id)
             .map(|c| c.insert(b"k", body(3, 0), DEFAULT_TTL, 0));
     }
     let bigger = policy(2 << 20, 4);
     let v2 = v1.rebuild([
-        ("api/prod", p, 1),
-        ("api/dev", p, 2),
-        ("api/test", bigger, 1),
-        ("api/new", p, 1),
+        ("api/prod", p, 1, 2),
+        ("api/dev", p, 2, 2),
+        ("api/test", bigger, 1, 2),
+        ("api/new", p, 1, 2),
     ]);
     assert!(Arc::ptr_eq(
         v1.get(&"api/prod").unwrap(),
@@ -479,6 +483,14 @@ fn cache_set_rebuild_carries_over_unchanged_stages() {
     assert!(
         v2.get(&"api/prod").unwrap().get(b"k", 1).is_some(),
         "entries survive"
+    );
+    v1.get(&"api/prod").unwrap().method(1).unwrap().record(true);
+    assert_eq!(
+        v2.get(&"api/prod").unwrap().methods()[1]
+            .hits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "per-route counters survive with the entries"
     );
     assert!(
         v2.get(&"api/dev").unwrap().get(b"k", 1).is_none(),
