@@ -81,6 +81,26 @@ fn stage_cache_is_off_unless_enabled_and_sized_in_decimal_gigabytes() {
         .unwrap();
         assert_eq!(policy(&s).capacity_bytes, bytes);
     }
+    // tollgate's exact bound, alone.
+    let s = load_json(cached(
+        json!({"cacheCapacityBytes": 262_144}),
+        json!({}),
+        json!([]),
+    ))
+    .unwrap();
+    assert_eq!(policy(&s).capacity_bytes, 262_144);
+    let e = errors_of(load_json(cached(
+        json!({"cacheCapacityBytes": 262_144, "cacheClusterSize": "0.5"}),
+        json!({}),
+        json!([]),
+    )));
+    assert!(e.iter().any(|m| m.contains("not both")), "{e:?}");
+    let e = errors_of(load_json(cached(
+        json!({"cacheCapacityBytes": 1024}),
+        json!({}),
+        json!([]),
+    )));
+    assert!(e.iter().any(|m| m.contains("cacheCapacityBytes")), "{e:?}");
 }
 
 /// Method settings that enable caching do nothing while the stage has no cache (as on API
