@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need
-# (curl, cargo-nextest), runs the whole suite with nextest, then the benchmark harness's unit
+# (curl, cargo-nextest, Python's botocore), runs the whole suite with nextest, then the benchmark harness's unit
 # tests and `benches/run --quick`: every benchmark scenario briefly, checking that its numbers
 # are sane (a smoke test, not a gate on speed; benches/run installs nginx, HAProxy and openssl
 # itself when missing). TOLLGATE_BENCH_SMOKE=0 skips the benchmark part locally; CI runs it.
@@ -16,6 +16,12 @@ if ((${#need_apt[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_apt[@]}" >/dev/null 2>&1 ||
     { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need_apt[@]}" >/dev/null; }
+fi
+# botocore signs requests for the SigV4 interop test (tests/sigv4_botocore.rs).
+if ! python3 -c 'import botocore' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing botocore" >&2
+  python3 -m pip install --quiet botocore ||
+    python3 -m pip install --quiet --break-system-packages botocore
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "scripts/test.sh: installing cargo-nextest" >&2
