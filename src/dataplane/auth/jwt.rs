@@ -5,12 +5,15 @@
 //!
 //! # Verification, in order
 //!
-//! 1. **Shape** — at most [`MAX_TOKEN_BYTES`], exactly three `.`-separated segments, each
-//!    strict base64url (no `=`, no `+`/`/`, canonical trailing bits). Else `Malformed`.
-//! 2. **Header** — a JSON object with a string `alg` among RS256/384/512, PS256/384/512,
+//! 1. **Shape** — at most [`MAX_TOKEN_BYTES`], exactly three `.`-separated segments. Every
+//!    segment is strict base64url (no `=`, no `+`/`/`, canonical trailing bits: see `b64`),
+//!    the header decoded first. Else `Malformed`.
+//! 2. **Header** — a JSON object with one string `alg` among RS256/384/512, PS256/384/512,
 //!    ES256, ES384, EdDSA (exact case). `none`, `HS*`, anything else → `UnsupportedAlg`.
 //!    `jku`, `x5u`, `jwk`, `x5c` or `crit` present → `ForbiddenHeader`: keys come only from
-//!    the configured JWKS, and no `crit` extension is understood.
+//!    the configured JWKS, and no `crit` extension is understood (an empty `crit` is invalid
+//!    per RFC 7515 §4.1.11, so it is refused too). Then the signature and payload segments
+//!    are decoded (`Malformed`).
 //! 3. **Key** — by `kid` in the [`KeySet`] (see there for how a key binds to algorithms);
 //!    unknown → `UnknownKey`; known but bound to another algorithm (RS/HS confusion, an ES256
 //!    key given an RS256 token) → `AlgMismatch`.
@@ -25,15 +28,18 @@
 //! Gateway answers a JWT failure with 401 `{"message":"Unauthorized"}` and
 //! `www-authenticate: Bearer scope="" error="invalid_token" error_description="..."`
 //! (SPEC-NOTES §1.2). SPEC-NOTES does not record the missing-scope answer; 403 follows RFC
-//! 6750 §3.1 (`insufficient_scope` "SHOULD respond with 403") and what HTTP APIs are
-//! observed to send (`{"message":"Forbidden"}`). [`JwtError::bearer_error`] and
+//! 6750 §3.1 (`insufficient_scope`: "SHOULD respond with the HTTP 403 (Forbidden) status
+//! code"); the exact body API Gateway sends then is unverified. [`JwtError::bearer_error`] and
 //! [`JwtError::description`] give the `www-authenticate` parts.
 //!
 //! # Cost
 //!
-//! The header and the signature are decoded into stack buffers; the only allocations on a
-//! valid token are the decoded payload and the claims map that is returned. No error path
-//! allocates except a JSON error inside serde_json. No input panics (the tests feed every
+//! The header and the signature are decoded into stack buffers and `kid` borrows from the
+//! header; the allocations are the decoded payload (decoded before the signature check, so
+//! garbage is refused before any public-key arithmetic) and, on a valid signature, the claims
+//! map that is returned. ring 0.17 has no pre-parsed RSA public key, so every RSA
+//! verification re-reads `n`/`e` (Montgomery setup included); EC and Ed25519 points are
+//! re-read too, which is cheap. No input panics (the tests feed every
 //! prefix and byte flip of valid tokens).
 
 mod b64;
