@@ -52,7 +52,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 pub use claims::Claims;
-pub use jwks::{Alg, Binding, JwksError, JwksWarning, KeySet, SkipReason};
+pub use jwks::{Alg, Binding, JwksError, JwksWarning, KeySet, MAX_JWKS_BYTES, SkipReason};
 
 use jwks::Miss;
 

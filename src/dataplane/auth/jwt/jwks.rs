@@ -12,6 +12,10 @@ use serde_json::{Map, Value};
 
 use super::b64;
 
+/// Largest JWKS document accepted: API Gateway's limit on a JWKS response (SPEC-NOTES §1.4,
+/// "JWKS response ≤150000 bytes"). Bounds the key count too.
+pub const MAX_JWKS_BYTES: usize = 150_000;
+
 /// A JWS algorithm tollgate verifies (RFC 7518 §3, RFC 8037). Everything else — `none`,
 /// every `HS*`, `ES512`, unknown names — is refused before any key is looked at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,6 +65,8 @@ pub struct KeySet {
 /// Why a JWKS document as a whole was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwksError {
+    /// Longer than [`MAX_JWKS_BYTES`].
+    TooLarge,
     /// Not JSON.
     NotJson,
     /// JSON, but not an object with a `keys` array.
@@ -164,9 +170,12 @@ impl Binding {
 }
 
 impl KeySet {
-    /// Parses a JWKS document. Unusable keys are skipped and reported; only a document that
+    /// Parses a JWKS document (at most [`MAX_JWKS_BYTES`]). Unusable keys are skipped and reported; only a document that
     /// is not a JWKS at all is an error. An empty set is valid (every token → `UnknownKey`).
     pub fn from_jwks(json: &[u8]) -> Result<(KeySet, Vec<JwksWarning>), JwksError> {
+        if json.len() > MAX_JWKS_BYTES {
+            return Err(JwksError::TooLarge);
+        }
         let doc: Value = serde_json::from_slice(json).map_err(|_| JwksError::NotJson)?;
         let Some(Value::Array(entries)) = doc.get("keys") else {
             return Err(JwksError::NotJwks);
@@ -252,6 +261,7 @@ impl fmt::Debug for Material {
 impl fmt::Display for JwksError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            JwksError::TooLarge => "the JWKS is larger than 150000 bytes",
             JwksError::NotJson => "the JWKS is not JSON",
             JwksError::NotJwks => "the JWKS is not an object with a \"keys\" array",
         })

@@ -32,6 +32,11 @@ fn documents_that_are_not_a_jwks_are_errors() {
             "{doc}"
         );
     }
+    let padded = format!(r#"{{"keys":[]{}}}"#, " ".repeat(MAX_JWKS_BYTES));
+    let refused = KeySet::from_jwks(padded.as_bytes()).map(|_| ());
+    assert_eq!(refused, Err(JwksError::TooLarge));
+    let fits = format!(r#"{{"keys":[]{}}}"#, " ".repeat(MAX_JWKS_BYTES - 12));
+    assert!(KeySet::from_jwks(fits.as_bytes()).is_ok());
     let (set, warnings) = KeySet::from_jwks(br#"{"keys":[]}"#).unwrap();
     assert!(set.is_empty() && warnings.is_empty());
 }
