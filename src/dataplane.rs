@@ -18,6 +18,7 @@ mod request;
 mod respond;
 mod response_head;
 mod shared;
+mod stream;
 pub mod throttle;
 mod transfer;
 mod trim;

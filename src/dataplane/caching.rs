@@ -34,10 +34,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monoio::net::TcpStream;
 
 use super::cache::{FillPermit, KeyParam, Lookup, ParamKind as KeyKind, StageCache};
 use super::respond::{self, Meta};
+use super::stream::ClientStream;
 use super::worker::Worker;
 use crate::config::{
     Api, ParamKind, Params, RouteCache, RouteIdx, RouteMatch, Snapshot, Stage, StageIdx,
@@ -661,7 +661,7 @@ pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29])
 }
 
 /// Writes a stored body that `write_hit` did not copy; false if the client is gone or slow.
-pub async fn write_body(stream: &mut TcpStream, body: Bytes, limit: Duration) -> bool {
+pub async fn write_body<S: ClientStream>(stream: &mut S, body: Bytes, limit: Duration) -> bool {
     use monoio::io::AsyncWriteRentExt;
     matches!(
         monoio::time::timeout(limit, stream.write_all(body)).await,

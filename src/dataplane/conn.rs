@@ -21,12 +21,12 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Canceller};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, Canceller};
 use monoio::time::Instant;
 
 use super::readbuf::{FillError, ReadBuf};
 use super::respond::{self, Meta};
+use super::stream::ClientStream;
 use super::worker::Worker;
 use crate::config::{Params, ServerLimits};
 use crate::http1::{self, ChunkedDecoder, RequestHead, ResponseHead, Status};
@@ -134,7 +134,12 @@ struct Progress {
 }
 
 /// Serve one accepted connection (already counted by the accept loop) until it closes.
-pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, port: u16) {
+pub async fn serve<S: ClientStream>(
+    worker: Rc<Worker>,
+    mut stream: S,
+    peer: SocketAddr,
+    port: u16,
+) {
     let progress = Progress {
         first: Cell::new(true),
         wait_deadline: Cell::new(None),
@@ -149,6 +154,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, 
             break;
         };
         worker.connection_parked();
+        stream.park();
         let woke = wait_parked(&worker, &stream, deadline).await;
         worker.connection_unparked();
         // Idle timeout: a silent close (RELIABILITY L05). Readable includes EOF, which the
@@ -162,7 +168,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr, 
 
 /// Wait, holding no buffer, until `stream` is readable (true) or `deadline` passes (false),
 /// give or take one worker tick (`parked`).
-async fn wait_parked(worker: &Worker, stream: &TcpStream, deadline: Instant) -> bool {
+async fn wait_parked<S: ClientStream>(worker: &Worker, stream: &S, deadline: Instant) -> bool {
     struct Registered<'a>(&'a Worker, usize);
     impl Drop for Registered<'_> {
         fn drop(&mut self) {
@@ -170,7 +176,7 @@ async fn wait_parked(worker: &Worker, stream: &TcpStream, deadline: Instant) -> 
         }
     }
     let key = Registered(worker, worker.parked.borrow_mut().insert(deadline));
-    let mut readable = pin!(stream.readable(false));
+    let mut readable = pin!(stream.readable());
     poll_fn(|cx| {
         if let Poll::Ready(r) = readable.as_mut().poll(cx) {
             return Poll::Ready(r.is_ok());
@@ -185,9 +191,9 @@ async fn wait_parked(worker: &Worker, stream: &TcpStream, deadline: Instant) -> 
 }
 
 /// Requests on one connection until it closes or parks.
-async fn active(
+async fn active<S: ClientStream>(
     worker: &Rc<Worker>,
-    stream: &mut TcpStream,
+    stream: &mut S,
     conn: &mut Conn,
     progress: &Progress,
 ) -> Active {
@@ -252,8 +258,8 @@ impl Outcome {
     }
 }
 
-async fn read_head(
-    stream: &mut TcpStream,
+async fn read_head<S: ClientStream>(
+    stream: &mut S,
     conn: &mut Conn,
     limits: &ServerLimits,
     progress: &Progress,
@@ -312,8 +318,8 @@ async fn read_head(
 /// Read the first bytes of the next request, keeping the buffer lent to the kernel for at
 /// most `PARK_AFTER`. `None`: nothing arrived by then (or by `deadline`), and the read is over
 /// — cancelled and awaited, so no byte that raced the cancel is lost.
-async fn wait_for_request(
-    stream: &mut TcpStream,
+async fn wait_for_request<S: ClientStream>(
+    stream: &mut S,
     conn: &mut Conn,
     max: usize,
     deadline: Instant,
@@ -375,7 +381,7 @@ pub async fn write_all<S: AsyncWriteRent>(
 
 /// Half-close, then read and discard for a moment so the peer sees our response and a FIN
 /// rather than a reset caused by its unread bytes.
-pub async fn linger_close(stream: &mut TcpStream) {
+pub async fn linger_close<S: ClientStream>(stream: &mut S) {
     let _ = stream.shutdown().await;
     let deadline = Instant::now() + LINGER;
     let mut scratch = Vec::with_capacity(4096);

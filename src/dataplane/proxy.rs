@@ -16,6 +16,7 @@ use super::conn::{self, Conn, Outcome};
 use super::pool::UpstreamConn;
 use super::readbuf::FillError;
 use super::respond::{self, Meta};
+use super::stream::ClientStream;
 use super::transfer;
 use super::worker::Worker;
 use crate::config::{Api, ErrorKind, HttpProxy, Protocol, ServerLimits, Snapshot, Upstream};
@@ -41,9 +42,9 @@ pub enum UpstreamError {
 
 /// The head is already in `conn.up`. Returns what the client connection does next.
 #[allow(clippy::too_many_arguments)]
-pub async fn forward(
+pub async fn forward<S: ClientStream>(
     worker: &Rc<Worker>,
-    client: &mut TcpStream,
+    client: &mut S,
     conn: &mut Conn,
     snap: &Snapshot,
     api: &Api,
@@ -255,8 +256,8 @@ enum Failed {
 /// Send the head (already in `conn.up`), the body, and read the final response head into
 /// `conn.resp`. The caller bounds the whole exchange with the integration deadline.
 #[allow(clippy::too_many_arguments)]
-async fn exchange(
-    client: &mut TcpStream,
+async fn exchange<S: ClientStream>(
+    client: &mut S,
     conn: &mut Conn,
     up: &mut UpstreamConn,
     framing: Framing,
@@ -331,9 +332,9 @@ async fn read_response_head(
 /// `body_consumed`: the client's request body (if any) has been read completely, so the
 /// connection may stay open.
 #[allow(clippy::too_many_arguments)]
-async fn fail(
+async fn fail<S: ClientStream>(
     worker: &Worker,
-    client: &mut TcpStream,
+    client: &mut S,
     conn: &mut Conn,
     snap: &Snapshot,
     api: &Api,

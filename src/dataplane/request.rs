@@ -3,12 +3,11 @@
 
 use std::rc::Rc;
 
-use monoio::net::TcpStream;
-
 use super::caching;
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
 use super::shared::unix_secs;
+use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
@@ -16,14 +15,22 @@ use crate::config::{
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
-pub async fn handle(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) -> Outcome {
+pub async fn handle<S: ClientStream>(
+    worker: &Rc<Worker>,
+    stream: &mut S,
+    conn: &mut Conn,
+) -> Outcome {
     worker.request_started();
     let outcome = dispatch(worker, stream, conn).await;
     worker.request_finished();
     outcome
 }
 
-async fn dispatch(worker: &Rc<Worker>, stream: &mut TcpStream, conn: &mut Conn) -> Outcome {
+async fn dispatch<S: ClientStream>(
+    worker: &Rc<Worker>,
+    stream: &mut S,
+    conn: &mut Conn,
+) -> Outcome {
     let snap = worker.snapshot();
     let limits = snap.server.limits;
     let data = conn.rb.data();
@@ -252,9 +259,9 @@ fn meter(
 }
 
 /// A response from the stage cache (the integration is not called).
-async fn hit(
+async fn hit<S: ClientStream>(
     worker: &Worker,
-    stream: &mut TcpStream,
+    stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
     stored: &bytes::Bytes,
@@ -275,9 +282,9 @@ async fn hit(
 }
 
 /// A gateway error response for `kind`.
-pub async fn error(
+pub async fn error<S: ClientStream>(
     worker: &Worker,
-    stream: &mut TcpStream,
+    stream: &mut S,
     conn: &mut Conn,
     snap: &Snapshot,
     api: Option<&Api>,
@@ -290,9 +297,9 @@ pub async fn error(
     finish(stream, conn, &snap.server.limits, meta).await
 }
 
-async fn reject(
+async fn reject<S: ClientStream>(
     worker: &Worker,
-    stream: &mut TcpStream,
+    stream: &mut S,
     conn: &mut Conn,
     status: u16,
     meta: &Meta,
@@ -324,8 +331,8 @@ fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
 }
 
 /// Write the response in `conn.wb` and decide what the connection does next.
-pub async fn finish(
-    stream: &mut TcpStream,
+pub async fn finish<S: ClientStream>(
+    stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
     meta: &Meta,

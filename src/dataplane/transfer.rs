@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use monoio::net::TcpStream;
-
 use super::caching::Fill;
 use super::conn::{self, Conn};
 use super::pool::UpstreamConn;
 use super::proxy::UpstreamError;
 use super::readbuf::FillError;
+use super::stream::ClientStream;
 use crate::config::ServerLimits;
 use crate::http1::{self, Framing, ResponseFraming};
 
@@ -25,8 +24,8 @@ const STREAM_ABOVE: u64 = 32 * 1024;
 /// Send the rest of the client's request body to the upstream. The head (and any body bytes
 /// that were coalesced into it) already went out; the caller bounds the upstream side with
 /// the integration deadline, client reads have their own body timeout.
-pub async fn request_body(
-    client: &mut TcpStream,
+pub async fn request_body<S: ClientStream>(
+    client: &mut S,
     conn: &mut Conn,
     up: &mut UpstreamConn,
     framing: Framing,
@@ -101,8 +100,8 @@ pub async fn request_body(
 /// Wait for more body bytes from the client — or for the upstream to speak first: an
 /// upstream that answers before the body is complete (RELIABILITY U11, e.g. a 413) stops the
 /// upload, and its answer is relayed.
-async fn fill_from_client(
-    client: &mut TcpStream,
+async fn fill_from_client<S: ClientStream>(
+    client: &mut S,
     conn: &mut Conn,
     up: &UpstreamConn,
     limits: &ServerLimits,
@@ -136,8 +135,8 @@ pub enum BodyFailure {
 /// chunked or close-delimited bodies as chunked for an HTTP/1.1 client. `fill` gets a copy
 /// of every body byte (de-chunked) for the stage cache.
 #[allow(clippy::too_many_arguments)]
-pub async fn response_body(
-    client: &mut TcpStream,
+pub async fn response_body<S: ClientStream>(
+    client: &mut S,
     conn: &mut Conn,
     up: &mut UpstreamConn,
     framing: ResponseFraming,
@@ -250,8 +249,8 @@ async fn fill_from_upstream(up: &mut UpstreamConn, idle: Duration) -> Result<(),
     }
 }
 
-async fn flush_to_client(
-    client: &mut TcpStream,
+async fn flush_to_client<S: ClientStream>(
+    client: &mut S,
     wb: &mut Vec<u8>,
     limits: &ServerLimits,
 ) -> Result<(), BodyFailure> {
