@@ -351,7 +351,10 @@ class CacheTests(unittest.TestCase):
                 ]
                 self.assertEqual(
                     integration["cacheKeyParameters"],
-                    [f"method.request.querystring.{scenarios.CACHE_KEY_PARAM}"],
+                    [
+                        "method.request.path.proxy",
+                        f"method.request.querystring.{scenarios.CACHE_KEY_PARAM}",
+                    ],
                 )
                 if admin:
                     self.assertEqual(cfg["server"]["admin"], {"address": "127.0.0.1:18099"})
