@@ -220,6 +220,13 @@ def lines(res):
     name = hit.target.name
     fmt = report._num
     out = ["Cache (issue 5):", ""]
+    b = backend(hit)
+    if b == UNAVAILABLE:
+        out.append(
+            f"- **{name} has no admin cache stats: nothing shows its responses came from a "
+            "cache** (a gateway that does not serve from its cache yet proxies them): the ratios "
+            "below may be the plain proxy's"
+        )
     if plain:
         m, each = paired(hit, plain, "rps")
         out.append(
@@ -233,7 +240,6 @@ def lines(res):
             f"**{fmt(m, 2)}** (per repetition: {' '.join(fmt(x, 2) for x in each)}); issue 5 "
             f"asks ≤ {CACHE_MAX_CPU_RATIO:g}"
         )
-    b = backend(hit)
     if isinstance(b, str):
         out.append(f"- backend requests and hit ratio during {name}'s measured runs: {b}")
     else:
