@@ -11,5 +11,6 @@ procs     processes started and stopped by PID
 procfs    /proc: CPU ticks, RSS, VmHWM, machine busy time
 env       tools from Debian, the release build, fd limits, TLS certificate, versions
 report    medians, ratios, tables, sanity checks
+cache     cache-hit: the gateway's admin cache counters, the fill step, issue 5's ratios
 markdown  the markdown block, JSON, CSV, benches/RESULTS.md
 """

@@ -39,7 +39,8 @@ Targets and settings:
                        200 and {body_size} bytes, keep-alive, reading (and discarding) any
                        request body first
   --port-base N        first loopback port: origin N, nginx N+1, haproxy N+2, tollgate N+3..
-                       (one per ioDriver in a sweep), nullproxy N+8. Default: the first of
+                       (one per ioDriver in a sweep), nullproxy N+8, tollgate's admin API
+                       N+9 (cache-hit: the stage cache's counters). Default: the first of
                        18090, 18100, 18110, ... whose ports are all free (another run may
                        be using 18090 on a shared machine)
 

@@ -11,7 +11,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from . import client, measure, peers, procs, report
+from . import cache, client, measure, peers, procs, report
 from .measure import ClientFailed, note
 from .scenarios import IDLE, STREAM, THROUGHPUT
 
@@ -43,6 +43,7 @@ class LegResult:
     client: str = ""
     skipped: str = ""  # the leg could not run here (a limit of this machine)
     failed: str = ""  # the leg broke (its origin did not start or died)
+    fill: dict = field(default_factory=dict)  # cache legs: target name -> its fill step
 
 
 def connections(bench, leg):
@@ -62,6 +63,7 @@ def leg_config(bench, leg):
         pool=pool,
         nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         stream_bytes=leg.upload_bytes or (leg.body_len if leg.kind == STREAM else 0),
+        cache=leg.cache,
         **(bench.tls if leg.tls else {}),
     )
 
@@ -175,6 +177,11 @@ def _persistent(bench, leg, lc, res):
             if row.driven:
                 measure.wait_quiet(o.quiet_wait)
                 _once(bench, leg, row, pids_of, origin, rep, o.duration)
+    if leg.fill_keys:
+        note(f"cache fill: {leg.fill_keys:,} distinct keys")
+        cache.run_fill(bench, leg, res, live)
+        for name, f in res.fill.items():
+            note(f"  {name:<32} {cache.fill_text(f)}")
 
 
 def _fresh(bench, leg, lc, res):
@@ -199,7 +206,10 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
     proc = origin if t.kind == "origin" else t.proc
     try:
         if leg.kind == THROUGHPUT:
+            before = cache.read_stats(t.admin_port) if t.admin_port else None
             r = measure.throughput(bench, leg, t, pids_of, secs, connections(bench, leg))
+            if t.admin_port:
+                r.update(cache.window(before, cache.read_stats(t.admin_port)))
         elif leg.kind == IDLE:
             r = measure.idle(bench, leg, t, pids_of)
         else:
@@ -241,6 +251,10 @@ def progress(leg, r):
             f"{r['cpu_us_per_mb']:.0f} CPU-µs/MB  peak RSS +{r['hwm_growth_kib']} KiB{errs}"
         )
     p999 = f"{r['p999_ms']:.3f}" if r["p999_ms"] is not None else "—"
+    if "cache_stats" in r:
+        errs += f"  cache: {r['cache_stats']}"
+    elif "cache_misses" in r:
+        errs += f"  cache: {r['cache_hits']} hits {r['cache_misses']} misses"
     return (
         f"{r['rps']:8.0f} req/s  {r['cpu_us_per_req']:6.2f} CPU-µs/req  machine "
         f"{r['machine_cpu_us_per_req']:6.2f}  util {r['util_pct']:3.0f}%  other "

@@ -9,7 +9,7 @@ import signal
 import sys
 import tempfile
 
-from . import cli, client, env, legs, markdown, peers, procfs, procs, report, scenarios
+from . import cache, cli, client, env, legs, markdown, peers, procfs, procs, report, scenarios
 from .measure import Bench, note
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
@@ -127,7 +127,10 @@ def run(o, argv, sup, work):
 
     finished = datetime.datetime.now(datetime.UTC)
     problems = [
-        p for sc, done, _ in results for res in (done or []) for p in report.sanity(sc.name, res)
+        p
+        for sc, done, _ in results
+        for res in (done or [])
+        for p in report.sanity(sc.name, res) + cache.sanity(sc.name, res)
     ]
     meta = metadata(o, argv, started, finished, bins, loadgen, load_at_start, problems)
     write(o, meta, results)
@@ -228,7 +231,9 @@ def write(o, meta, results):
                 "name": sc.name,
                 "summary": sc.summary,
                 "skipped": why or None,
-                "legs": [report.leg_json(res) for res in done or []],
+                "legs": [
+                    dict(report.leg_json(res), cache=cache.summary(res)) for res in done or []
+                ],
             }
             for sc, done, why in results
         ],

@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from . import report
+from . import cache, report
 from .scenarios import IDLE, STREAM
 
 # benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
@@ -116,6 +116,18 @@ def _leg(meta, sc, res):
     for row in res.rows:
         if row.status not in ("measured", "n/a", "not yet"):
             out.append(f"- {row.status}: {row.target.name}: {' '.join(row.reason.split())}")
+    if leg.cache:
+        out.append(
+            "- caches, each warmed by the pre-run check's GET: tollgate stage cache "
+            '(`cacheClusterEnabled`, `cacheClusterSize` "0.5", `*/*` `cachingEnabled` with '
+            "`cacheTtlInSeconds` 3600); nginx `proxy_cache` (keys zone 10 MB, "
+            "`proxy_cache_valid 200 1h`); HAProxy `cache` section (`max-age 3600`, "
+            "`http-request cache-use` / `http-response cache-store`, after `http-response "
+            "set-header Cache-Control max-age=3600`: HAProxy stores nothing without a lifetime "
+            "or validator and the origin sends none, so its responses carry that header and "
+            "`age`); the null proxy has no cache "
+            "(every request goes to the origin)"
+        )
     if leg.variants:
         out.append(
             "- tollgate rows: "
@@ -137,6 +149,8 @@ def _leg(meta, sc, res):
             per = " ".join(report._num(x, 3) for x in each)
             out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per})")
         out.append("")
+    if leg.cache:
+        out += cache.lines(res)
     return out
 
 

@@ -100,6 +100,9 @@ def throughput(bench, leg, t, pids_of, secs, conns):
             argv += ["-H", h]
         argv.append(url(t, leg, o.path))
     pids = pids_of()
+    origin = [p for p in bench.sup.procs if p.name == "origin"]
+    origin_pids = origin[0].pids() if origin else []
+    g0 = procfs.cpu_seconds(origin_pids)
     w0, s0, o0, c0 = _children_cpu(), procfs.sys_ticks(), _ours(bench), procfs.cpu_seconds(pids)
     parse = client.parse_wrk if o.client == "wrk" else client.parse_loadgen
     with client.ClientRun(argv, out, parse, bench.load_cpus()) as run:
@@ -108,6 +111,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         rss = procfs.rss_kib(pids_of())
         r = _finish(run, secs + CLIENT_GRACE_S)
     c1, o1, s1, w1 = procfs.cpu_seconds(pids), _ours(bench), procfs.sys_ticks(), _children_cpu()
+    g1 = procfs.cpu_seconds(origin_pids)
     n = r["requests"]
     busy, total = (s1[0] - s0[0]) / HZ, (s1[1] - s0[1]) / HZ
     cpu = c1 - c0
@@ -122,6 +126,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         other_pct=(busy - (o1 - o0) - (w1 - w0)) / total * 100 if total else 0.0,
         # all CPU of the machine per request: the whole cost of serving through the target
         machine_cpu_us_per_req=busy * 1e6 / n if n else 0.0,
+        # the origin's CPU per request the target served: ~0 when a cache answers
+        origin_cpu_us_per_req=(g1 - g0) * 1e6 / n if n and origin_pids else None,
     )
     return r
 

@@ -15,6 +15,9 @@ KINDS = ("origin", "nginx", "haproxy", "nullproxy", "tollgate")
 DRIVERS = ("uring", "uring-coop", "uring-defer-taskrun", "legacy")
 # Port offsets from --port-base: tollgate takes +3.. (one per ioDriver in a sweep).
 PORT_OFFSET = {"origin": 0, "nginx": 1, "haproxy": 2, "tollgate": 3, "nullproxy": 8}
+# The admin API of the one tollgate row of a leg that has it (Variant.admin).
+ADMIN_OFFSET = 9
+PORTS = 10  # every port of a run: --port-base .. --port-base + 9
 # The smallest upstream keep-alive pool any leg gets: what earlier runs used at 64 clients.
 MIN_POOL = 64
 # A body this large is checked with HEAD, not fetched: a full fetch would warm the proxy's
@@ -30,6 +33,7 @@ class Target:
     driver: str = ""
     proc: procs.Proc | None = None
     variant: object = None  # scenarios.Variant of a tollgate row, or None
+    admin_port: int = 0  # tollgate's admin API (0 = none)
 
     @property
     def expect(self):
@@ -51,6 +55,7 @@ class LegConfig:
     cert: str = ""  # TLS termination: PEM certificate, key and cert+key bundle
     key: str = ""
     bundle: str = ""
+    cache: bool = False  # nginx and HAProxy cache GET responses
 
 
 def targets(kinds, port_base, io_driver, sweep, variants=()):
@@ -64,7 +69,10 @@ def targets(kinds, port_base, io_driver, sweep, variants=()):
         if variants:
             for i, v in enumerate(variants):
                 port = port_base + PORT_OFFSET["tollgate"] + i
-                out.append(Target(f"tollgate-{v.name}", kind, port, io_driver, variant=v))
+                admin = port_base + ADMIN_OFFSET if v.admin else 0
+                out.append(
+                    Target(f"tollgate-{v.name}", kind, port, io_driver, variant=v, admin_port=admin)
+                )
             continue
         drivers = DRIVERS if sweep else (io_driver,)
         for driver in drivers:
@@ -74,9 +82,9 @@ def targets(kinds, port_base, io_driver, sweep, variants=()):
 
 
 def free_port_base(first=18090, step=10, tries=50):
-    """The first base whose ports (base .. base+8) nobody listens on."""
+    """The first base whose ports (base .. base+9) nobody listens on."""
     for base in range(first, first + step * tries, step):
-        if not any(procs.port_open(base + i) for i in range(9)):
+        if not any(procs.port_open(base + i) for i in range(PORTS)):
             return base
     raise procs.StartError(f"no free loopback port range from {first} on")
 
@@ -160,7 +168,16 @@ def write_nginx_proxy(d, port, lc):
     os.makedirs(f"{d}/tmp", exist_ok=True)
     backlog = max(4096, lc.connections)
     listen = f"listen 127.0.0.1:{port} backlog={backlog}"
-    tls = stream = ""
+    tls = stream = cache_zone = cache = ""
+    if lc.cache:
+        # A warmed cache: every request a HIT from the keys zone, the body from the page cache.
+        cache_zone = (
+            f"    proxy_cache_path {d}/cache levels=1:2 keys_zone=bench:10m max_size=100m "
+            "inactive=2h use_temp_path=off;\n"
+        )
+        cache = """            proxy_cache bench;
+            proxy_cache_valid 200 1h;
+"""
     if lc.cert:
         listen += " ssl"
         tls = f"""        ssl_certificate {lc.cert};
@@ -177,6 +194,7 @@ def write_nginx_proxy(d, port, lc):
 """
     conf = (
         _nginx_head(d, lc.workers, lc.connections, lc.nofile)
+        + cache_zone
         + f"""    upstream origin {{
         server 127.0.0.1:{lc.origin_port};
         keepalive {lc.pool};
@@ -189,7 +207,7 @@ def write_nginx_proxy(d, port, lc):
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-{stream}        }}
+{stream}{cache}        }}
     }}
 }}
 """
@@ -204,6 +222,21 @@ def write_nginx_proxy(d, port, lc):
 def write_haproxy(path, port, lc):
     maxconn = haproxy_maxconn(lc)
     tls = f" ssl crt {lc.bundle} ssl-min-ver TLSv1.3" if lc.cert else ""
+    cache_section = cache_rules = ""
+    if lc.cache:
+        # HAProxy stores only a response with an explicit lifetime or a validator (RFC 7234
+        # §3) and the origin sends neither: the response gets `Cache-Control: max-age=3600`
+        # before cache-store (clients see it, and `age` on hits). max-age bounds it too.
+        cache_section = """
+cache bench
+    total-max-size 64
+    max-object-size 1048576
+    max-age 3600
+"""
+        cache_rules = """    http-request cache-use bench
+    http-response set-header Cache-Control "max-age=3600"
+    http-response cache-store bench
+"""
     conf = f"""global
     nbthread {lc.workers}
     maxconn {maxconn}
@@ -224,15 +257,15 @@ frontend bench
     default_backend origin
 
 backend origin
-    server origin 127.0.0.1:{lc.origin_port} pool-max-conn {lc.pool}
-"""
+{cache_rules}    server origin 127.0.0.1:{lc.origin_port} pool-max-conn {lc.pool}
+{cache_section}"""
     with open(path, "w") as f:
         f.write(conf)
 
 
-def write_tollgate(path, template, port, driver, lc, patch=None):
+def write_tollgate(path, template, port, driver, lc, patch=None, admin_port=0):
     """tollgate's config for this leg from a benches/conf template; `patch` replaces top-level
-    keys (a variant's, e.g. `account`)."""
+    keys (a variant's, e.g. `account`); admin_port > 0 turns the admin API on there."""
     with open(template) as f:
         cfg = json.load(f)
     cfg.update(patch or {})
@@ -240,6 +273,8 @@ def write_tollgate(path, template, port, driver, lc, patch=None):
     server["listeners"] = [{"address": f"127.0.0.1:{port}"}]
     server["workers"] = lc.workers
     server["ioDriver"] = driver
+    if admin_port:
+        server["admin"] = {"address": f"127.0.0.1:{admin_port}"}
     limits = server.setdefault("limits", {})
     limits["upstreamIdlePerHost"] = lc.pool
     # The gateway's default is 10,000 per worker; a leg that holds more raises it.
@@ -283,7 +318,9 @@ def start(sup, t, lc, bins, template):
         if t.variant:
             template = os.path.join(os.path.dirname(template), t.variant.template)
             patch = t.variant.patch
-        write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch)
+        if t.admin_port:
+            procs.wait_free(t.admin_port)
+        write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch, t.admin_port)
         argv = [bins["tollgate"], "serve", "-c", f"{w}/{t.name}.json"]
     else:
         raise ValueError(t.kind)

@@ -89,7 +89,7 @@ def summarize(res):
 
 def _extra_keys(kind):
     if kind == THROUGHPUT:
-        return {"machine_cpu_us_per_req", "util_pct"}
+        return {"machine_cpu_us_per_req", "util_pct", "origin_cpu_us_per_req"}
     return {"rss_before_kib"}
 
 

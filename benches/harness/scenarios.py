@@ -36,6 +36,9 @@ class Variant:
     template: str  # a file in benches/conf
     patch: dict = field(default_factory=dict)  # top-level keys replaced in the template
     expect: int = 200  # the status every response of this row must have
+    # the row's admin API listens on --port-base + peers.ADMIN_OFFSET (one such row per leg):
+    # the harness reads its stage cache's counters around each run
+    admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Leg:
     not_measured: dict = field(default_factory=dict)
     headers: tuple = ()  # request headers the load generator sends to every row ("N: v")
     variants: tuple = ()  # tollgate rows (Variant); () = one row from tollgate-proxy.json
+    cache: bool = False  # nginx and HAProxy cache the origin's GET responses (1 h)
+    fill_keys: int = 0  # after the repetitions: this many distinct keys into the admin row's cache
 
     @property
     def literal_body(self):
@@ -130,6 +135,34 @@ def _usage_plan(quick):
     ]
 
 
+# The cache-hit scenario: one GET answered from the stage cache (TTL 3600, warmed by the
+# pre-run check's request) against the same tollgate config with the cache off, the origin
+# itself (the bare monoio origin of issue 5's CPU bound) and nginx / HAProxy with their
+# caches. Then a fill step: FILL_KEYS distinct `?k=N` GETs (k is a cacheKeyParameter) into the
+# cache-hit row, for the memory each entry costs.
+CACHE_API, CACHE_STAGE = "bench", "prod"  # benches/conf/tollgate-cache.json
+CACHE_KEY_PARAM = "k"  # its method.request.querystring cache key parameter
+CACHE_OFF_STAGES = [{"apiId": CACHE_API, "stageName": CACHE_STAGE}]
+CACHE_VARIANTS = (
+    Variant("plain", "tollgate-cache.json", {"stages": CACHE_OFF_STAGES}),
+    Variant("cache-hit", "tollgate-cache.json", admin=True),
+)
+# Issue 5's bounds, reported beside the figures (not checked: a run is a measurement).
+CACHE_MIN_RPS_RATIO = 2.0  # cache-hit req/s ÷ plain proxy req/s, at least
+CACHE_MAX_CPU_RATIO = 1.2  # cache-hit CPU-µs/req ÷ bare origin CPU-µs/req, at most
+
+
+def _cache_hit(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=CACHE_VARIANTS,
+            cache=True,
+            fill_keys=5_000 if quick else 20_000,
+        )
+    ]
+
+
 CATALOGUE = [
     Scenario(
         "proxy-small",
@@ -175,7 +208,12 @@ CATALOGUE = [
         "MB/s, peak RSS growth",
         _stream,
     ),
-    Scenario("cache-hit", "cached GET answered by the gateway", not_yet="issue 5 (caching)"),
+    Scenario(
+        "cache-hit",
+        "a cached GET (12-byte response, TTL 1 h, warmed) vs the same tollgate as a plain proxy, "
+        "the bare origin, nginx proxy_cache and the HAProxy cache; then memory per cache entry",
+        _cache_hit,
+    ),
     Scenario(
         "usage-plan",
         "API key + four throttle levels (key+method, key, stage method, account) on every "

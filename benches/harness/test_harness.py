@@ -8,7 +8,7 @@ import os
 import tempfile
 import unittest
 
-from harness import cli, client, legs, markdown, peers, report, scenarios
+from harness import cache, cli, client, legs, markdown, peers, report, scenarios
 from harness.scenarios import IDLE, STREAM, THROUGHPUT, Leg
 
 LOADGEN_JSON = json.dumps(
@@ -297,6 +297,197 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(
             markdown._clean({"a": [math.inf, 1.0], 2: math.nan}), {"a": [None, 1.0], "2": None}
         )
+
+
+def cache_leg(hit_runs, plain_runs, origin_runs=(), fill=None):
+    leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
+    res = legs.LegResult(leg, config(cache=True), [])
+    if origin_runs:
+        res.rows.append(legs.Row(peers.Target("origin", "origin", 0), runs=list(origin_runs)))
+    for v, runs in zip(leg.variants, (plain_runs, hit_runs), strict=True):
+        t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v, admin_port=9 * v.admin)
+        res.rows.append(legs.Row(t, runs=list(runs)))
+    res.fill = fill or {}
+    report.summarize(res)
+    return res
+
+
+STATS = {"capacityBytes": 500, "bytes": 1000, "entries": 4, "hits": 10, "misses": 2}
+
+
+class CacheTests(unittest.TestCase):
+    def test_the_scenario(self):
+        leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
+        self.assertTrue(leg.cache)
+        self.assertEqual([v.name for v in leg.variants], ["plain", "cache-hit"])
+        self.assertEqual([v.admin for v in leg.variants], [False, True])
+        self.assertLess(leg.fill_keys, scenarios.BY_NAME["cache-hit"].legs(False)[0].fill_keys)
+        rows = peers.targets(["origin", "tollgate"], 18090, "legacy", False, leg.variants)
+        self.assertEqual(
+            [(t.name, t.port, t.admin_port) for t in rows],
+            [
+                ("origin", 18090, 0),
+                ("tollgate-plain", 18093, 0),
+                ("tollgate-cache-hit", 18094, 18099),
+            ],
+        )
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with tempfile.TemporaryDirectory() as d:
+            for v, admin in zip(leg.variants, (0, 18099), strict=True):
+                peers.write_tollgate(
+                    f"{d}/t.json",
+                    f"{here}/conf/{v.template}",
+                    18093,
+                    "legacy",
+                    config(),
+                    v.patch,
+                    admin,
+                )
+                cfg = json.loads(read(f"{d}/t.json"))
+                stage = cfg["stages"][0]
+                op = cfg["apis"][0]["definition"]["paths"]["/{proxy+}"]
+                integration = op["x-amazon-apigateway-any-method"][
+                    "x-amazon-apigateway-integration"
+                ]
+                self.assertEqual(
+                    integration["cacheKeyParameters"],
+                    [
+                        "method.request.path.proxy",
+                        f"method.request.querystring.{scenarios.CACHE_KEY_PARAM}",
+                    ],
+                )
+                if admin:
+                    self.assertEqual(cfg["server"]["admin"], {"address": "127.0.0.1:18099"})
+                    self.assertTrue(stage["cacheClusterEnabled"])
+                    self.assertEqual(stage["methodSettings"]["*/*"]["cacheTtlInSeconds"], 3600)
+                else:
+                    self.assertIsNone(cfg["server"]["admin"])
+                    self.assertNotIn("cacheClusterEnabled", stage)
+
+    def test_nginx_and_haproxy_caches(self):
+        with tempfile.TemporaryDirectory() as d:
+            peers.write_nginx_proxy(d, 18091, config())
+            self.assertNotIn("proxy_cache", read(f"{d}/nginx.conf"))
+            peers.write_nginx_proxy(d, 18091, config(cache=True))
+            conf = read(f"{d}/nginx.conf")
+            self.assertIn(f"proxy_cache_path {d}/cache levels=1:2 keys_zone=bench:10m", conf)
+            self.assertIn("proxy_cache bench;\n            proxy_cache_valid 200 1h;", conf)
+            peers.write_haproxy(f"{d}/h.cfg", 18092, config())
+            self.assertNotIn("cache", read(f"{d}/h.cfg"))
+            peers.write_haproxy(f"{d}/h.cfg", 18092, config(cache=True))
+            conf = read(f"{d}/h.cfg")
+            self.assertIn("\ncache bench\n    total-max-size 64\n", conf)
+            self.assertIn("max-age 3600", conf)
+            use, store = conf.index("cache-use bench"), conf.index("cache-store bench")
+            self.assertLess(use, conf.index('set-header Cache-Control "max-age=3600"'))
+            self.assertLess(conf.index("set-header Cache-Control"), store)
+            self.assertLess(store, conf.index("server origin"))
+
+    def test_admin_stats(self):
+        self.assertEqual(
+            cache.parse_stats(404, b'{"message":"Not Found"}'), (None, cache.UNAVAILABLE)
+        )
+        self.assertEqual(
+            cache.parse_stats(200, json.dumps(dict(STATS, methods=[])).encode())[0], STATS
+        )
+        for status, body, said in [
+            (400, b'{"message":"no cache"}', "answered 400"),
+            (200, b"nope", "not JSON"),
+            (200, b'{"bytes": 1, "entries": 1}', "lack hits, misses"),
+        ]:
+            stats, why = cache.parse_stats(status, body)
+            self.assertIsNone(stats)
+            self.assertIn(said, why)
+        self.assertEqual(cache.stats_path(), "/restapis/bench/stages/prod/cache")
+
+    def test_window(self):
+        after = dict(STATS, hits=1010, misses=2)
+        self.assertEqual(
+            cache.window((STATS, None), (after, None)),
+            {"cache_hits": 1000, "cache_misses": 0, "hit_ratio": 1.0},
+        )
+        self.assertEqual(
+            cache.window((None, cache.UNAVAILABLE), (None, cache.UNAVAILABLE)),
+            {"cache_stats": cache.UNAVAILABLE},
+        )
+        self.assertIsNone(cache.window((STATS, None), (STATS, None))["hit_ratio"])
+
+    def test_fill(self):
+        self.assertEqual(
+            cache.fill_paths("/bench/x", 2),
+            ['{"path": "/bench/x?k=0"}', '{"path": "/bench/x?k=1"}'],
+        )
+        self.assertEqual(cache.fill_paths("/b?a=1", 1), ['{"path": "/b?a=1&k=0"}'])
+        r = dict(requests=1000, non2xx=0, socket_errors=0)
+        f = cache.fill_figures(1000, r, 10_000, 10_500, (None, cache.UNAVAILABLE), (None, "x"))
+        self.assertEqual(f["cache_stats"], cache.UNAVAILABLE)
+        self.assertNotIn("rss_bytes_per_key", f)
+        self.assertEqual(cache.fill_text(f), cache.UNAVAILABLE)
+        after = dict(STATS, entries=1004, bytes=301_000, misses=1002, evictions=0)
+        f = cache.fill_figures(1000, r, 10_000, 10_500, (STATS, None), (after, None))
+        self.assertEqual((f["entries_added"], f["misses_during_fill"]), (1000, 1000))
+        self.assertAlmostEqual(f["rss_bytes_per_key"], 512.0)
+        self.assertAlmostEqual(f["cache_bytes_per_entry"], 301_000 / 1004)
+        self.assertIn("÷ 1,000 = **512 bytes**", cache.fill_text(f))
+        hit = run(1, cache_hits=10, cache_misses=0, hit_ratio=1.0)
+        self.assertEqual(cache.sanity("cache-hit", cache_leg([hit], [run(1)], fill={"t": f})), [])
+        self.assertIn("no cache counters", cache.sanity("cache-hit", cache_leg([run(1)], []))[0])
+
+    def test_ratios_and_lines(self):
+        hit = dict(cache_hits=1000, cache_misses=0, hit_ratio=1.0)
+        res = cache_leg(
+            [
+                run(1, rps=300.0, cpu_us_per_req=6.0, **hit),
+                run(2, rps=200.0, cpu_us_per_req=5.0, **hit),
+            ],
+            [run(1, rps=100.0), run(2, rps=100.0)],
+            [run(1, cpu_us_per_req=5.0), run(2, cpu_us_per_req=5.0)],
+        )
+        self.assertEqual(cache.paired(res.rows[2], res.rows[1], "rps"), (2.5, [3.0, 2.0]))
+        s = cache.summary(res)
+        self.assertAlmostEqual(s["cpu_us_per_req_hit_over_origin"]["median_ratio"], 1.1)
+        self.assertEqual(s["backend_requests"]["cache_misses"], 0)
+        text = "\n".join(cache.lines(res))
+        self.assertIn(
+            "req/s tollgate-cache-hit ÷ tollgate-plain: **2.50** (per repetition: 3.00 2.00)", text
+        )
+        self.assertIn("÷ origin", text)
+        self.assertIn("0 cache misses, 2,000 hits (hit ratio 1.0000", text)
+        self.assertNotIn("plain proxy's", text)
+        self.assertEqual(cache.sanity("cache-hit", res), [])
+        self.assertIsNone(cache.summary(leg_result(("nginx", [run(1)]))))
+
+    def test_sanity(self):
+        unavailable = dict(cache_stats=cache.UNAVAILABLE)
+        fill = {
+            "keys": 10,
+            "requests": 10,
+            "non2xx": 0,
+            "socket_errors": 0,
+            "cache_stats": cache.UNAVAILABLE,
+        }
+        res = cache_leg([run(1, **unavailable)], [run(1)], fill={"tollgate-cache-hit": fill})
+        self.assertEqual(cache.sanity("cache-hit", res), [])
+        text = "\n".join(cache.lines(res))
+        self.assertIn(cache.UNAVAILABLE, text)
+        self.assertIn("the ratios below may be the plain proxy's", text)
+        missed = dict(cache_hits=10, cache_misses=90, hit_ratio=0.1)
+        broken = dict(fill, requests=9, cache_stats="admin cache stats answered 500 b''")
+        res = cache_leg([run(1, **missed)], [run(1)], fill={"tollgate-cache-hit": broken})
+        problems = cache.sanity("cache-hit", res)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertIn("hit ratio 0.1", problems[0])
+        self.assertIn("9 of 10 requests", problems[1])
+        self.assertIn("answered 500", problems[2])
+        failed = {"tollgate-cache-hit": {"keys": 10, "failed": "boom"}}
+        self.assertEqual(
+            cache.sanity("cache-hit", cache_leg([run(1, **unavailable)], [run(1)], fill=failed)),
+            ["cache-hit tollgate-cache-hit fill: boom"],
+        )
+        stored_none = dict(fill, entries_added=0, rss_bytes_per_key=1.0, cache_bytes_per_entry=None)
+        del stored_none["cache_stats"]
+        res = cache_leg([run(1, **unavailable)], [run(1)], fill={"t": stored_none})
+        self.assertEqual(len(cache.sanity("cache-hit", res)), 2)
 
 
 class CatalogueAndCliTests(unittest.TestCase):
