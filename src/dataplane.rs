@@ -19,6 +19,7 @@ mod respond;
 mod response_head;
 mod shared;
 pub mod throttle;
+pub mod tls;
 mod transfer;
 mod trim;
 mod upstream_head;
