@@ -401,6 +401,7 @@ async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, HandshakeEr
             let e = rustls::Error::General("handshake stalled".into());
             return Err(HandshakeError::Tls(e));
         }
+        // `close_notify` (or an alert) processed by `into_connection` or the last `feed`.
         let closed = s
             .conn
             .process_new_packets()
