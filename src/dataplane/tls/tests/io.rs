@@ -1,7 +1,7 @@
 //! Reading and writing through the stream: large echoes, cancelled reads, parking.
 
-use std::io::{Read, Write};
 use std::future::{Future, poll_fn};
+use std::io::{Read, Write};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -118,22 +118,22 @@ fn cancelled_read_returns_ecanceled_and_keeps_bytes() {
             let (res, _) = s.write_all(b"go".to_vec()).await;
             res.map_err(|e| e.to_string())?;
             // The client sends one record in two halves. A read cancelled while the first half
-        // is already there wins the race for it: the bytes must not be lost (the record
-        // would not decrypt), and the read still ends with `Canceled`.
-        s.readable(false).await.map_err(|e| e.to_string())?;
-        let canceller = Canceller::new();
-        let raced = {
-            let mut read = pin!(rb.fill_cancelable(&mut s, 1 << 20, canceller.handle()));
-            match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
-                Poll::Ready(r) => r,
-                Poll::Pending => {
-                    let _ = canceller.cancel();
-                    read.await
+            // is already there wins the race for it: the bytes must not be lost (the record
+            // would not decrypt), and the read still ends with `Canceled`.
+            s.readable(false).await.map_err(|e| e.to_string())?;
+            let canceller = Canceller::new();
+            let raced = {
+                let mut read = pin!(rb.fill_cancelable(&mut s, 1 << 20, canceller.handle()));
+                match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => {
+                        let _ = canceller.cancel();
+                        read.await
+                    }
                 }
-            }
-        };
-        let outcomes = vec![format!("{raced:?}")];
-        let got = read_exact(&mut s, &mut rb, 13).await?;
+            };
+            let outcomes = vec![format!("{raced:?}")];
+            let got = read_exact(&mut s, &mut rb, 13).await?;
             if got != b"first message" {
                 return Err(format!("lost bytes: {:?}", String::from_utf8_lossy(&got)));
             }
