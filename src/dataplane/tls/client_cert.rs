@@ -109,13 +109,8 @@ fn serial_number(content: &[u8]) -> Option<String> {
     }
     // Minimal two's complement: a leading zero only before a byte with the high bit set.
     let magnitude = match content {
-        [0, rest @ ..] if !rest.is_empty() => {
-            if rest[0] & 0x80 == 0 {
-                return None;
-            }
-            rest
-        }
-        [0] => content,
+        [0, next, ..] if next & 0x80 == 0 => return None,
+        [0, rest @ ..] if !rest.is_empty() => rest,
         _ => content,
     };
     if magnitude.len() <= 8 {

@@ -376,9 +376,11 @@ async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, HandshakeEr
         Some(i) => certs.config(i).clone(),
         None => certs.refusing().clone(),
     };
-    let conn = match accepted.into_connection(config) {
-        Ok(conn) => conn,
-        Err((e, mut alert)) => {
+    let (conn, entry) = match (accepted.into_connection(config), entry) {
+        (Ok(conn), Some(entry)) => (conn, entry),
+        // The refusing configuration has no certificate, so this cannot be; refuse anyway.
+        (Ok(_), None) => return Err(HandshakeError::RefusedSni),
+        (Err((e, mut alert)), entry) => {
             io.tx.clear();
             let _ = alert.write_all(&mut io.tx);
             let _ = io.write_tx().await;
@@ -391,7 +393,7 @@ async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, HandshakeEr
     let mut s = TlsStream {
         io,
         conn,
-        entry: entry.unwrap_or(usize::MAX),
+        entry,
         pending: false,
     };
     loop {
@@ -428,6 +430,10 @@ async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, HandshakeEr
         }
     }
     debug_assert!(!s.conn.wants_write());
+    // A client's first request often comes with its Finished: `readable` must see it.
+    s.pending = s.conn.process_new_packets().map_or(true, |st| {
+        st.plaintext_bytes_to_read() > 0 || st.peer_has_closed()
+    });
     Ok(s)
 }
 
