@@ -21,16 +21,19 @@
 //! no panic on any bytes from the network (malformed ClientHello, records, certificates).
 
 mod buf;
+mod cert_error;
 pub mod certs;
 pub mod client_cert;
 mod der;
+mod handshake;
 pub mod stream;
 
 pub use certs::{
     CertError, CertErrorKind, CertField, CertSet, DomainTls, SecurityPolicy, UnknownSni,
 };
 pub use client_cert::ClientCertInfo;
-pub use stream::{HandshakeError, TlsStream};
+pub use handshake::HandshakeError;
+pub use stream::TlsStream;
 
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,6 @@
 //! sent), against about 56 KB while active. rustls allocates one `Vec` per record it
 //! encrypts.
 
-use std::fmt;
 use std::io::{self, BufRead, Write};
 
 use monoio::BufResult;
@@ -44,12 +43,12 @@ use monoio::io::{
 };
 use monoio::net::TcpStream;
 use monoio::time::Instant;
-use rustls::server::Acceptor;
 use rustls::{ProtocolVersion, ServerConnection, SupportedCipherSuite};
 
 use super::buf;
 use super::certs::CertSet;
 use super::client_cert::ClientCertInfo;
+use super::handshake::{HandshakeError, handshake};
 
 /// Ciphertext read from the socket at once: one full record (16 KiB of plaintext, plus the
 /// record header and AEAD overhead, with room to spare).
@@ -59,39 +58,25 @@ const TX_BUFFER: usize = 4 * 1024;
 
 /// A server-side TLS connection over a monoio socket.
 pub struct TlsStream {
-    io: Io,
-    conn: ServerConnection,
+    pub(super) io: Io,
+    pub(super) conn: ServerConnection,
     /// The `CertSet` entry the handshake was served from.
-    entry: usize,
+    pub(super) entry: usize,
     /// A read can return without the socket: plaintext, its end, or an error is waiting in
     /// rustls.
-    pending: bool,
-}
-
-/// Why `accept` gave up; the socket is closed when it returns (dropped).
-#[derive(Debug)]
-pub enum HandshakeError {
-    /// The deadline passed first (slow or half-open handshake).
-    TimedOut,
-    /// EOF or `close_notify` before the handshake finished.
-    Closed,
-    /// The SNI names no entry and the set refuses unknown names (an alert was sent).
-    RefusedSni,
-    /// A protocol error, a bad or missing client certificate, ... (its alert was sent).
-    Tls(rustls::Error),
-    Io(io::Error),
+    pub(super) pending: bool,
 }
 
 /// The socket and our ciphertext buffers.
-struct Io {
-    tcp: TcpStream,
+pub(super) struct Io {
+    pub(super) tcp: TcpStream,
     /// Ciphertext from the socket; rustls has taken the bytes before `rx_taken`.
-    rx: Vec<u8>,
-    rx_taken: usize,
+    pub(super) rx: Vec<u8>,
+    pub(super) rx_taken: usize,
     /// Records rustls produced, on their way to the socket.
-    tx: Vec<u8>,
+    pub(super) tx: Vec<u8>,
     /// The socket said EOF, and rustls has been told.
-    eof: bool,
+    pub(super) eof: bool,
 }
 
 /// A reader with nothing yet (`park`).
@@ -236,7 +221,7 @@ impl TlsStream {
     }
 
     /// Hands rustls the ciphertext in `rx` and processes it. `Ok(false)`: it took nothing.
-    fn feed(&mut self) -> Result<bool, rustls::Error> {
+    pub(super) fn feed(&mut self) -> Result<bool, rustls::Error> {
         let before = self.io.rx_taken;
         while self.io.rx_taken < self.io.rx.len() {
             let mut rest = &self.io.rx[self.io.rx_taken..];
@@ -255,7 +240,7 @@ impl TlsStream {
     }
 
     /// Writes every record rustls has ready.
-    async fn write_records(&mut self) -> io::Result<()> {
+    pub(super) async fn write_records(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
             self.io.tx.clear();
             self.conn.write_tls(&mut self.io.tx)?;
@@ -338,108 +323,9 @@ impl TlsStream {
     }
 }
 
-/// Hello, then Handshaking (module docs).
-async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, HandshakeError> {
-    let mut acceptor = Acceptor::default();
-    let accepted = 'hello: loop {
-        match io.fill(None).await {
-            Ok(0) => return Err(HandshakeError::Closed),
-            Ok(_) => {}
-            Err(e) => return Err(HandshakeError::Io(e)),
-        }
-        while io.rx_taken < io.rx.len() {
-            let mut rest = &io.rx[io.rx_taken..];
-            match acceptor.read_tls(&mut rest) {
-                Ok(0) => break,
-                Ok(n) => io.rx_taken += n,
-                Err(e) => return Err(HandshakeError::Io(e)),
-            }
-            match acceptor.accept() {
-                Ok(None) => {}
-                Ok(Some(accepted)) => break 'hello accepted,
-                Err((e, mut alert)) => {
-                    io.tx.clear();
-                    let _ = alert.write_all(&mut io.tx);
-                    let _ = io.write_tx().await;
-                    return Err(HandshakeError::Tls(e));
-                }
-            }
-        }
-        if io.rx_taken < io.rx.len() {
-            // The acceptor refused bytes without a whole ClientHello: never going to finish.
-            let e = rustls::Error::General("ClientHello does not fit".into());
-            return Err(HandshakeError::Tls(e));
-        }
-    };
-    let entry = certs.entry_for_sni(accepted.client_hello().server_name());
-    let config = match entry {
-        Some(i) => certs.config(i).clone(),
-        None => certs.refusing().clone(),
-    };
-    let (conn, entry) = match (accepted.into_connection(config), entry) {
-        (Ok(conn), Some(entry)) => (conn, entry),
-        // The refusing configuration has no certificate, so this cannot be; refuse anyway.
-        (Ok(_), None) => return Err(HandshakeError::RefusedSni),
-        (Err((e, mut alert)), entry) => {
-            io.tx.clear();
-            let _ = alert.write_all(&mut io.tx);
-            let _ = io.write_tx().await;
-            return Err(match entry {
-                None => HandshakeError::RefusedSni,
-                Some(_) => HandshakeError::Tls(e),
-            });
-        }
-    };
-    let mut s = TlsStream {
-        io,
-        conn,
-        entry,
-        pending: false,
-    };
-    loop {
-        if s.io.rx_taken < s.io.rx.len() {
-            match s.feed() {
-                Ok(_) => {}
-                Err(e) => {
-                    let _ = s.write_records().await;
-                    return Err(HandshakeError::Tls(e));
-                }
-            }
-        }
-        s.write_records().await.map_err(HandshakeError::Io)?;
-        if !s.conn.is_handshaking() {
-            break;
-        }
-        if s.io.rx_taken < s.io.rx.len() {
-            // rustls refused input mid-handshake: it will never take it.
-            let e = rustls::Error::General("handshake stalled".into());
-            return Err(HandshakeError::Tls(e));
-        }
-        // `close_notify` (or an alert) processed by `into_connection` or the last `feed`.
-        let closed = s
-            .conn
-            .process_new_packets()
-            .map_or(true, |state| state.peer_has_closed());
-        if closed {
-            return Err(HandshakeError::Closed);
-        }
-        match s.io.fill(None).await {
-            Ok(0) => return Err(HandshakeError::Closed),
-            Ok(_) => {}
-            Err(e) => return Err(HandshakeError::Io(e)),
-        }
-    }
-    debug_assert!(!s.conn.wants_write());
-    // A client's first request often comes with its Finished: `readable` must see it.
-    s.pending = s.conn.process_new_packets().map_or(true, |st| {
-        st.plaintext_bytes_to_read() > 0 || st.peer_has_closed()
-    });
-    Ok(s)
-}
-
 impl Io {
     /// Reads ciphertext from the socket after what `rx` still holds. `Ok(0)` is EOF.
-    async fn fill(&mut self, cancel: Option<CancelHandle>) -> io::Result<usize> {
+    pub(super) async fn fill(&mut self, cancel: Option<CancelHandle>) -> io::Result<usize> {
         if self.rx_taken > 0 {
             self.rx.copy_within(self.rx_taken.., 0);
             self.rx.truncate(self.rx.len() - self.rx_taken);
@@ -462,7 +348,7 @@ impl Io {
     }
 
     /// Writes all of `tx`.
-    async fn write_tx(&mut self) -> io::Result<()> {
+    pub(super) async fn write_tx(&mut self) -> io::Result<()> {
         let (res, buf) = self.tcp.write_all(std::mem::take(&mut self.tx)).await;
         self.tx = buf;
         self.tx.clear();
@@ -543,17 +429,3 @@ impl AsyncWriteRent for TlsStream {
         self.io.tcp.shutdown().await
     }
 }
-
-impl fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandshakeError::TimedOut => f.write_str("tls handshake: deadline passed"),
-            HandshakeError::Closed => f.write_str("tls handshake: client closed"),
-            HandshakeError::RefusedSni => f.write_str("tls handshake: unknown server name"),
-            HandshakeError::Tls(e) => write!(f, "tls handshake: {e}"),
-            HandshakeError::Io(e) => write!(f, "tls handshake: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for HandshakeError {}
