@@ -4,7 +4,9 @@
 //! (`client_cert`).
 //!
 //! rustls with the *ring* provider, TLS 1.2 and 1.3 (rustls has no TLS 1.0 or 1.1: API
-//! Gateway's `TLS_1_0` policy is served as TLS 1.2 minimum), ALPN `http/1.1` only.
+//! Gateway's `TLS_1_0` policy is served as TLS 1.2 minimum), ALPN `http/1.1` only (a client
+//! that offers ALPN without it is refused with `no_application_protocol`, as RFC 7301 asks;
+//! one that offers no ALPN is served HTTP/1.1).
 //!
 //! How the connection layer uses it:
 //! - `TlsStream::accept(tcp, &certs, Instant::now() + header_deadline)` right after accept;

@@ -8,7 +8,7 @@
 //! after the last plaintext byte). A rustls error in Hello or Handshaking ends `accept` after
 //! the alert rustls made is sent; EOF or `close_notify` during the handshake ends it at once
 //! (RELIABILITY T01 b: no loop on a closed peer); the whole of it is bounded by the deadline
-//! (T01 a/c).
+//! (T01 a/c). Hello and Handshaking live in `handshake.rs`.
 //!
 //! Reads copy plaintext rustls already decrypted first, then hand rustls the ciphertext kept
 //! in `rx`, and read the socket only when both are empty. rustls takes every byte it is given
