@@ -20,6 +20,7 @@ mod response_head;
 mod shared;
 mod stream;
 pub mod throttle;
+pub mod tls;
 mod transfer;
 mod trim;
 mod upstream_head;
