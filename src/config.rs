@@ -20,6 +20,8 @@
 //! constructs a `Snapshot`.
 
 mod cache;
+mod cert_error;
+pub mod certs;
 mod cidr;
 mod compile;
 mod defaults;
@@ -41,6 +43,7 @@ mod server;
 mod snapshot;
 mod stage;
 mod templates;
+mod tls;
 mod uri;
 mod usage;
 

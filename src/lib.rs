@@ -6,8 +6,8 @@
 //! - [`config`]: pure parse → validate → compile into one immutable [`config::Snapshot`].
 //! - [`dataplane`]: one monoio runtime per core serving requests from the snapshot.
 //! - [`control`]: blocking work on ordinary threads (signals, reload, admin API).
-// `unsafe` only where truly needed, allowed locally with a SAFETY comment (one FFI call:
-// `dataplane::trim`).
+// `unsafe` only where truly needed, allowed locally with a SAFETY comment: one FFI call
+// (`dataplane::trim`) and the copies into monoio's raw buffers (`dataplane::tls::buf`).
 #![deny(unsafe_code)]
 
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]

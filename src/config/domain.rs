@@ -1,13 +1,18 @@
 //! `domainNames[]`: exact or wildcard custom domain names and their base path mappings.
 
+use std::path::Path;
+
 use super::gateway::{Declared, api_index, stage_index};
 use super::reader::{Errors, Node};
 use super::stage::StageEntry;
+use super::tls::{DomainTlsSpec, domain_tls};
 
 pub(crate) struct DomainEntry {
     /// Lower-case; `*.example.com` for a wildcard.
     pub name: String,
     pub mappings: Vec<MappingEntry>,
+    /// Its certificate, security policy and mutual TLS (served by HTTPS listeners).
+    pub tls: Option<DomainTlsSpec>,
 }
 
 pub(crate) struct MappingEntry {
@@ -21,11 +26,13 @@ pub(crate) fn domain(
     item: &Node<'_>,
     declared: &Declared,
     stages: &[StageEntry],
+    base_dir: &Path,
     errors: &mut Errors,
 ) -> Option<DomainEntry> {
     let mut obj = item.obj(errors)?;
     let name_node = obj.req("domainName", errors);
     let mappings_node = obj.opt("basePathMappings");
+    let tls = domain_tls(&mut obj, base_dir, errors);
     obj.finish(errors);
     let name = name_node.as_ref().and_then(|n| {
         let s = n.str(errors)?.trim_end_matches('.').to_ascii_lowercase();
@@ -118,5 +125,6 @@ pub(crate) fn domain(
     Some(DomainEntry {
         name: name?,
         mappings,
+        tls,
     })
 }

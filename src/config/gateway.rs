@@ -51,8 +51,9 @@ pub(crate) fn validate_gateway(
     let mut obj = root.obj(errors)?;
     let base_dir = root.file.parent().unwrap_or(Path::new("")).to_path_buf();
     let ServerSpec {
-        server,
+        mut server,
         default_api,
+        listener_tls,
     } = validate_server(obj.opt("server"), &base_dir, env, errors);
     let mut declared = Declared { apis: Vec::new() };
     for item in obj
@@ -91,11 +92,21 @@ pub(crate) fn validate_gateway(
         .and_then(|n| n.arr(errors))
         .unwrap_or_default()
     {
-        if let Some(d) = domain(&item, &declared, &stages, errors) {
+        if let Some(d) = domain(&item, &declared, &stages, &base_dir, errors) {
             if domains.iter().any(|o| o.name == d.name) {
                 item.err(errors, format!("duplicate domain name `{}`", d.name));
             }
             domains.push(d);
+        }
+    }
+    // HTTPS listeners: their own certificate and every custom domain's, read and checked.
+    let domain_certs: Vec<(String, &super::tls::DomainTlsSpec)> = domains
+        .iter()
+        .filter_map(|d| d.tls.as_ref().map(|t| (d.name.clone(), t)))
+        .collect();
+    for (listener, spec) in server.listeners.iter_mut().zip(&listener_tls) {
+        if let Some(spec) = spec {
+            listener.tls = super::tls::build(spec, &domain_certs, loader, errors);
         }
     }
     let default_api = default_api.and_then(|d| {

@@ -13,6 +13,9 @@ use crate::http1;
 pub(crate) struct ServerSpec {
     pub server: Server,
     pub default_api: Option<DefaultApiSpec>,
+    /// Per listener (same order): its `tls`, compiled into `Listener::tls` once the custom
+    /// domains are known.
+    pub listener_tls: Vec<Option<super::tls::ListenerTlsSpec>>,
 }
 
 /// `server.defaultApi` before the API and stage names are resolved.
@@ -29,6 +32,7 @@ pub(crate) fn default_server() -> Server {
     Server {
         listeners: vec![Listener {
             address: DEFAULT_LISTENER_ADDRESS.parse().expect("default address"),
+            tls: None,
         }],
         admin: Some(Admin {
             address: DEFAULT_ADMIN_ADDRESS.parse().expect("default address"),
@@ -91,14 +95,16 @@ pub(crate) fn validate_server(
     let mut server = default_server();
     server.state_dir = server.state_dir.map(|d| base_dir.join(d));
     let mut default_api = None;
+    let mut listener_tls = vec![None];
     let Some(mut obj) = node.and_then(|n| n.obj(errors)) else {
         return ServerSpec {
             server,
             default_api,
+            listener_tls,
         };
     };
     if let Some(n) = obj.opt("listeners") {
-        server.listeners = listeners(&n, errors);
+        (server.listeners, listener_tls) = listeners(&n, base_dir, errors).into_iter().unzip();
     }
     if let Some(n) = obj.opt("admin") {
         server.admin = admin(&n, env, errors);
@@ -152,6 +158,7 @@ pub(crate) fn validate_server(
     ServerSpec {
         server,
         default_api,
+        listener_tls,
     }
 }
 
@@ -187,8 +194,12 @@ fn socket_addr(n: &Node<'_>, errors: &mut Errors) -> Option<SocketAddr> {
     }
 }
 
-fn listeners(n: &Node<'_>, errors: &mut Errors) -> Vec<Listener> {
-    let mut out: Vec<Listener> = Vec::new();
+fn listeners(
+    n: &Node<'_>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Vec<(Listener, Option<super::tls::ListenerTlsSpec>)> {
+    let mut out: Vec<(Listener, Option<super::tls::ListenerTlsSpec>)> = Vec::new();
     let Some(items) = n.arr(errors) else {
         return out;
     };
@@ -199,14 +210,17 @@ fn listeners(n: &Node<'_>, errors: &mut Errors) -> Vec<Listener> {
         let Some(mut obj) = item.obj(errors) else {
             continue;
         };
-        if let Some(address) = obj
+        let address = obj
             .req("address", errors)
-            .and_then(|a| socket_addr(&a, errors))
-        {
-            if out.iter().any(|l| l.address == address) {
+            .and_then(|a| socket_addr(&a, errors));
+        let tls = obj
+            .opt_non_null("tls")
+            .and_then(|t| super::tls::listener_tls(&t, base_dir, errors));
+        if let Some(address) = address {
+            if out.iter().any(|(l, _)| l.address == address) {
                 item.err(errors, format!("duplicate listener address `{address}`"));
             }
-            out.push(Listener { address });
+            out.push((Listener { address, tls: None }, tls));
         }
         obj.finish(errors);
     }

@@ -67,10 +67,31 @@ pub struct Server {
     pub state_dir: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Listener {
     pub address: SocketAddr,
+    /// HTTPS: the certificates chosen by SNI (`tls` in the config). `None`: plain HTTP.
+    pub tls: Option<std::sync::Arc<super::certs::CertSet>>,
 }
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("address", &self.address)
+            .field("tls", &self.tls.as_ref().map(|c| c.len()))
+            .finish()
+    }
+}
+
+/// Listeners are the same when their addresses are and both serve the same kind (the
+/// certificates of an HTTPS listener may change without it being rebound).
+impl PartialEq for Listener {
+    fn eq(&self, other: &Listener) -> bool {
+        self.address == other.address && self.tls.is_some() == other.tls.is_some()
+    }
+}
+
+impl Eq for Listener {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admin {

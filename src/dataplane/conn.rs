@@ -18,6 +18,7 @@ use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -27,7 +28,9 @@ use monoio::time::Instant;
 use super::readbuf::{FillError, ReadBuf};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
+use super::tls::TlsStream;
 use super::worker::Worker;
+use crate::config::certs::CertSet;
 use crate::config::{Params, ServerLimits};
 use crate::http1::{self, ChunkedDecoder, RequestHead, ResponseHead, Status};
 
@@ -55,6 +58,9 @@ pub struct Conn {
     pub decoder: ChunkedDecoder,
     pub peer: SocketAddr,
     pub port: u16,
+    /// HTTPS: the listener's certificates and the entry the handshake chose by SNI (for
+    /// 421 Misdirected Request when the Host belongs to another entry).
+    pub tls: Option<(Arc<CertSet>, usize)>,
     /// Cancels the idle read when the connection parks.
     canceller: Canceller,
 }
@@ -71,6 +77,7 @@ impl Conn {
             decoder: ChunkedDecoder::new(limits.http.max_chunk_ext, limits.http.max_trailer_bytes),
             peer,
             port,
+            tls: None,
             canceller: Canceller::new(),
         }
     }
@@ -81,11 +88,13 @@ impl Conn {
             ChunkedDecoder::new(limits.http.max_chunk_ext, limits.http.max_trailer_bytes);
         self.peer = peer;
         self.port = port;
+        self.tls = None;
     }
 
     /// Clear it for the pool, dropping buffers a large message grew; returns the bytes freed.
     pub fn recycle(&mut self) -> usize {
         let mut freed = 0;
+        self.tls = None;
         self.rb.clear();
         if self.rb.capacity() > CLIENT_BUF {
             freed += self.rb.capacity();
@@ -133,12 +142,29 @@ struct Progress {
     wait_deadline: Cell<Option<Instant>>,
 }
 
+/// Handshake on an HTTPS listener's connection (within the header timeout: RELIABILITY T01),
+/// then serve it. A failed handshake just closes (rustls has sent its alert).
+pub async fn serve_tls(
+    worker: Rc<Worker>,
+    stream: monoio::net::TcpStream,
+    peer: SocketAddr,
+    port: u16,
+    certs: Arc<CertSet>,
+) {
+    let deadline = Instant::now() + worker.snapshot().server.limits.header_timeout;
+    match TlsStream::accept(stream, &certs, deadline).await {
+        Ok(tls) => serve(worker, tls, peer, port, Some(certs)).await,
+        Err(_) => worker.connection_closed(),
+    }
+}
+
 /// Serve one accepted connection (already counted by the accept loop) until it closes.
 pub async fn serve<S: ClientStream>(
     worker: Rc<Worker>,
     mut stream: S,
     peer: SocketAddr,
     port: u16,
+    certs: Option<Arc<CertSet>>,
 ) {
     let progress = Progress {
         first: Cell::new(true),
@@ -146,6 +172,7 @@ pub async fn serve<S: ClientStream>(
     };
     loop {
         let mut conn = worker.take_conn(peer, port);
+        conn.tls = certs.clone().zip(stream.tls_entry());
         // Boxed, so the task of a parked connection does not carry the request future's
         // space; one allocation per active stretch, none per keep-alive request.
         let ended = Box::pin(active(&worker, &mut stream, &mut conn, &progress)).await;

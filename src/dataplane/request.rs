@@ -62,6 +62,19 @@ async fn dispatch<S: ClientStream>(
             Err(()) => return reject(worker, stream, conn, 400, &meta).await,
         },
     };
+    // HTTPS: a Host that belongs to another certificate entry (another custom domain, or an
+    // mTLS one reached under the default certificate) than the SNI chose → 421 (RFC 9110
+    // §15.5.20), so a client cannot skip a domain's certificate or mutual TLS policy.
+    let misdirected = conn.tls.as_ref().is_some_and(|(certs, entry)| {
+        std::str::from_utf8(host)
+            .ok()
+            .filter(|h| !h.is_empty())
+            .and_then(|h| certs.names_of(h))
+            .is_some_and(|owner| owner != *entry)
+    });
+    if misdirected {
+        return reject(worker, stream, conn, 421, &meta).await;
+    }
     let raw_path = head.path.get(data);
     let path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
     if has_dot_segment(path) {

@@ -8,6 +8,8 @@ use std::io;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 
+use super::tls::TlsStream;
+
 /// What the data plane needs of a client stream beyond monoio's ownership-passing reads and
 /// writes.
 pub trait ClientStream: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent {
@@ -17,10 +19,29 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent
 
     /// The connection parks: give back memory that only traffic needs.
     fn park(&mut self) {}
+
+    /// For TLS: the listener's certificate entry the handshake chose (by SNI).
+    fn tls_entry(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl ClientStream for TcpStream {
     fn readable(&self) -> impl Future<Output = io::Result<()>> {
         TcpStream::readable(self, false)
+    }
+}
+
+impl ClientStream for TlsStream {
+    async fn readable(&self) -> io::Result<()> {
+        TlsStream::readable(self, false).await.map(|_| ())
+    }
+
+    fn park(&mut self) {
+        TlsStream::park(self);
+    }
+
+    fn tls_entry(&self) -> Option<usize> {
+        Some(self.entry())
     }
 }

@@ -23,15 +23,13 @@
 //! no panic on any bytes from the network (malformed ClientHello, records, certificates).
 
 mod buf;
-mod cert_error;
-pub mod certs;
 pub mod client_cert;
 mod der;
 mod handshake;
 pub mod stream;
 
-pub use certs::{
-    CertError, CertErrorKind, CertField, CertSet, DomainTls, SecurityPolicy, UnknownSni,
+pub use crate::config::certs::{
+    ALPN_HTTP1, CertError, CertErrorKind, CertField, CertSet, DomainTls, SecurityPolicy, UnknownSni,
 };
 pub use client_cert::ClientCertInfo;
 pub use handshake::HandshakeError;

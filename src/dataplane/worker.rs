@@ -271,7 +271,7 @@ impl Worker {
                         addr,
                         stop: stop.clone(),
                     });
-                    monoio::spawn(accept_loop(self.clone(), listener, addr.port(), stop));
+                    monoio::spawn(accept_loop(self.clone(), listener, addr, stop));
                 }
                 Err(e) => eprintln!("tollgate: worker {}: {e}", self.id),
             }
@@ -413,7 +413,7 @@ async fn worker_main(
             addr,
             stop: stop.clone(),
         });
-        monoio::spawn(accept_loop(worker.clone(), listener, addr.port(), stop));
+        monoio::spawn(accept_loop(worker.clone(), listener, addr, stop));
     }
     ticker(&worker).await;
     // Connections finish on their own; the control plane decides when the process exits.
@@ -448,7 +448,13 @@ async fn ticker(worker: &Rc<Worker>) {
     }
 }
 
-async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16, stop: Rc<Cell<bool>>) {
+async fn accept_loop(
+    worker: Rc<Worker>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    stop: Rc<Cell<bool>>,
+) {
+    let port = addr.port();
     loop {
         let max = worker.snapshot().server.limits.max_connections_per_worker;
         if worker.connections.get() >= max {
@@ -468,7 +474,28 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, port: u16, stop:
                 let _ = stream.set_nodelay(true);
                 // Counted here, not in the task, so the cap check above sees it at once.
                 worker.connection_opened();
-                monoio::spawn(super::conn::serve(worker.clone(), stream, peer, port));
+                // HTTPS or not, with the certificates of the snapshot current at accept.
+                let tls = worker
+                    .snapshot()
+                    .server
+                    .listeners
+                    .iter()
+                    .find(|l| l.address == addr)
+                    .and_then(|l| l.tls.clone());
+                match tls {
+                    Some(certs) => {
+                        monoio::spawn(super::conn::serve_tls(
+                            worker.clone(),
+                            stream,
+                            peer,
+                            port,
+                            certs,
+                        ));
+                    }
+                    None => {
+                        monoio::spawn(super::conn::serve(worker.clone(), stream, peer, port, None));
+                    }
+                }
             }
             Some(Err(e)) => {
                 // EMFILE/ENFILE/ECONNABORTED: back off briefly instead of spinning.

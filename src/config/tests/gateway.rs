@@ -133,7 +133,8 @@ fn server_defaults_and_values() {
     assert_eq!(
         s.server.listeners,
         vec![Listener {
-            address: "127.0.0.1:8080".parse().unwrap()
+            address: "127.0.0.1:8080".parse().unwrap(),
+            tls: None,
         }]
     );
     assert_eq!(

@@ -9,8 +9,8 @@ use std::io;
 
 use rustls::server::Acceptor;
 
-use super::certs::CertSet;
 use super::stream::{Io, TlsStream};
+use crate::config::certs::CertSet;
 
 /// Why `accept` gave up; the socket is closed when it returns (dropped).
 #[derive(Debug)]

@@ -46,9 +46,9 @@ use monoio::time::Instant;
 use rustls::{ProtocolVersion, ServerConnection, SupportedCipherSuite};
 
 use super::buf;
-use super::certs::CertSet;
 use super::client_cert::ClientCertInfo;
 use super::handshake::{HandshakeError, handshake};
+use crate::config::certs::CertSet;
 
 /// Ciphertext read from the socket at once: one full record (16 KiB of plaintext, plus the
 /// record header and AEAD overhead, with room to spare).

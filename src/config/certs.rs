@@ -215,7 +215,7 @@ impl CertSet {
     }
 
     /// A configuration whose handshakes all fail with an alert (refused SNI).
-    pub(super) fn refusing(&self) -> &Arc<ServerConfig> {
+    pub fn refusing(&self) -> &Arc<ServerConfig> {
         &self.refuse
     }
 }
