@@ -49,7 +49,10 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         .server
         .listeners
         .iter()
-        .map(|l| l.address.to_string())
+        .map(|l| match l.tls {
+            Some(_) => format!("https://{}", l.address),
+            None => format!("http://{}", l.address),
+        })
         .collect();
     let driver = snapshot.server.io_driver;
     let drain_timeout = snapshot.server.limits.drain_timeout;

@@ -53,6 +53,22 @@ fn invalid_configs_report_expected_errors() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
+/// What `cargo run --release` serves: plain HTTP on 8080 and HTTPS on 8443 with the
+/// development certificate in `conf/certs/`.
+#[test]
+fn default_config_compiles_with_an_https_listener() {
+    let s = load(&conf_dir("").join("tollgate.json"), &FsLoader, 1).unwrap();
+    let kinds: Vec<(u16, bool)> = s
+        .server
+        .listeners
+        .iter()
+        .map(|l| (l.address.port(), l.tls.is_some()))
+        .collect();
+    assert_eq!(kinds, [(8080, false), (8443, true)]);
+    let certs = s.server.listeners[1].tls.as_ref().unwrap();
+    assert_eq!(certs.entry_for_sni(Some("localhost")), Some(0));
+}
+
 #[test]
 fn example_config_compiles() {
     let s = load(&conf_dir("examples").join("gateway.json"), &FsLoader, 1).unwrap();
