@@ -396,3 +396,52 @@ fn a_bad_certificate_file_is_an_error_naming_it() {
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("nope.pem"), "{text}");
 }
+
+/// RELIABILITY T01: a ClientHello trickled byte by byte is cut by the header timeout, half-open
+/// handshakes all end by it, a malformed ClientHello gets an alert and a close — and none of
+/// it disturbs a real client meanwhile.
+#[test]
+fn handshake_abuse_is_bounded_t01() {
+    let pki = Pki::new();
+    let up = Upstream::echo();
+    let port = free_port();
+    let cfg =
+        support::config::with_limits(config(&pki, &up, port), json!({ "headerTimeoutMs": 1000 }));
+    let mut gw = Gateway::start(cfg);
+    // (a) A record header announcing a ClientHello, then one byte every 200 ms.
+    let started = std::time::Instant::now();
+    let mut slow = Client::connect(port);
+    slow.send(&[0x16, 0x03, 0x01, 0x01, 0x00]);
+    while !slow.is_closed_within(Duration::from_millis(200)) {
+        let _ = slow.try_send(&[0x01]);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "a trickled ClientHello outlived the 1 s handshake deadline"
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    // (c) Half-open handshakes: all closed by the deadline, while curl is served.
+    let started = std::time::Instant::now();
+    let mut idle: Vec<Client> = (0..50).map(|_| Client::connect(port)).collect();
+    assert_eq!(curl(&pki, port, "a.test", "/ok", &[]).unwrap().status, 200);
+    for c in &mut idle {
+        assert!(c.is_closed_within(Duration::from_secs(4)));
+    }
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // (d) A record and handshake header for a 12-byte ClientHello whose body is garbage: an
+    // alert (content type 21), then a close.
+    let mut bad = Client::connect(port);
+    bad.send(&[
+        0x16, 0x03, 0x01, 0x00, 0x10, 0x01, 0x00, 0x00, 0x0c, 0xde, 0xad, 0xbe, 0xef, 0x00, 0xff,
+        0x13, 0x37, 0x42, 0x99, 0x88, 0x77,
+    ]);
+    let (bytes, how) = bad.read_until_closed(Duration::from_secs(4));
+    assert_ne!(
+        how,
+        Closed::TimedOut,
+        "a malformed ClientHello was left open"
+    );
+    assert_eq!(bytes.first(), Some(&21), "no alert: {bytes:?}");
+    assert_eq!(curl(&pki, port, "a.test", "/ok", &[]).unwrap().status, 200);
+    gw.assert_healthy();
+}
