@@ -99,6 +99,15 @@ impl Pki {
 
 fn config(pki: &Pki, up: &Upstream, port: u16) -> Value {
     let mut c = rest_config(json!({ "/{proxy+}": any_proxy(&up.uri("/{proxy}")) }));
+    // The client certificate reaches the backend through the request context.
+    let params = &mut c["apis"][0]["definition"]["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]
+        ["x-amazon-apigateway-integration"]["requestParameters"];
+    params["integration.request.header.X-Client-Subject"] =
+        json!("context.identity.clientCert.subjectDN");
+    params["integration.request.header.X-Client-Issuer"] =
+        json!("context.identity.clientCert.issuerDN");
+    params["integration.request.header.X-Client-Not-After"] =
+        json!("context.identity.clientCert.validity.notAfter");
     c["server"]["listeners"] = json!([{
         "address": format!("127.0.0.1:{port}"),
         "tls": { "certificate": pki.cert("default") }
@@ -231,6 +240,28 @@ fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
         curl(&pki, port, "api.b.test", "/m", &good).unwrap().status,
         200
     );
+    // The certificate reaches the backend through the request context.
+    let seen = up.requests().pop().unwrap();
+    assert_eq!(
+        seen.header("x-client-subject").as_deref(),
+        Some("CN=good client")
+    );
+    assert_eq!(
+        seen.header("x-client-issuer").as_deref(),
+        Some("CN=Tollgate Client CA")
+    );
+    assert!(
+        seen.header("x-client-not-after")
+            .is_some_and(|v| v.ends_with(" GMT")),
+        "{seen:?}"
+    );
+    // Without mutual TLS there is no certificate, and no header.
+    assert_eq!(curl(&pki, port, "a.test", "/n", &[]).unwrap().status, 200);
+    assert_eq!(
+        up.requests().pop().unwrap().header("x-client-subject"),
+        None
+    );
+    let before = up.request_count();
     assert!(
         curl(&pki, port, "api.b.test", "/m", &[]).is_err(),
         "no client certificate was accepted"
@@ -245,7 +276,7 @@ fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
         curl(&pki, port, "api.b.test", "/m", &stranger).is_err(),
         "a certificate from another CA was accepted"
     );
-    assert_eq!(up.request_count(), 1);
+    assert_eq!(up.request_count(), before);
 }
 
 #[test]

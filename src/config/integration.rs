@@ -68,7 +68,9 @@ pub(crate) struct RouteCtx<'r> {
     pub params: &'r [String],
 }
 
-const CONTEXT_VARS: [(&str, ContextVar); 10] = [
+/// `context.identity.clientCert.clientCertPem` is not among them: a PEM has line breaks, which
+/// no header value may carry.
+const CONTEXT_VARS: [(&str, ContextVar); 15] = [
     ("requestId", ContextVar::RequestId),
     ("apiId", ContextVar::ApiId),
     ("stage", ContextVar::Stage),
@@ -79,6 +81,26 @@ const CONTEXT_VARS: [(&str, ContextVar); 10] = [
     ("accountId", ContextVar::AccountId),
     ("path", ContextVar::Path),
     ("protocol", ContextVar::Protocol),
+    (
+        "identity.clientCert.subjectDN",
+        ContextVar::ClientCertSubjectDn,
+    ),
+    (
+        "identity.clientCert.issuerDN",
+        ContextVar::ClientCertIssuerDn,
+    ),
+    (
+        "identity.clientCert.serialNumber",
+        ContextVar::ClientCertSerialNumber,
+    ),
+    (
+        "identity.clientCert.validity.notBefore",
+        ContextVar::ClientCertNotBefore,
+    ),
+    (
+        "identity.clientCert.validity.notAfter",
+        ContextVar::ClientCertNotAfter,
+    ),
 ];
 
 pub(crate) fn validate_integration(

@@ -374,6 +374,12 @@ pub enum ContextVar {
     AccountId,
     Path,
     Protocol,
+    /// `identity.clientCert.*`: the mutual-TLS client certificate (absent without one).
+    ClientCertSubjectDn,
+    ClientCertIssuerDn,
+    ClientCertSerialNumber,
+    ClientCertNotBefore,
+    ClientCertNotAfter,
 }
 
 /// A MOCK integration, fully rendered at compile (literal templates only until VTL lands).

@@ -28,7 +28,7 @@ use monoio::time::Instant;
 use super::readbuf::{FillError, ReadBuf};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
-use super::tls::TlsStream;
+use super::tls::{ClientCertInfo, TlsStream};
 use super::worker::Worker;
 use crate::config::certs::CertSet;
 use crate::config::{Params, ServerLimits};
@@ -61,6 +61,8 @@ pub struct Conn {
     /// HTTPS: the listener's certificates and the entry the handshake chose by SNI (for
     /// 421 Misdirected Request when the Host belongs to another entry).
     pub tls: Option<(Arc<CertSet>, usize)>,
+    /// Mutual TLS: the client certificate the handshake verified (`context.identity.clientCert`).
+    pub client_cert: Option<Rc<ClientCertInfo>>,
     /// Cancels the idle read when the connection parks.
     canceller: Canceller,
 }
@@ -78,6 +80,7 @@ impl Conn {
             peer,
             port,
             tls: None,
+            client_cert: None,
             canceller: Canceller::new(),
         }
     }
@@ -89,12 +92,14 @@ impl Conn {
         self.peer = peer;
         self.port = port;
         self.tls = None;
+        self.client_cert = None;
     }
 
     /// Clear it for the pool, dropping buffers a large message grew; returns the bytes freed.
     pub fn recycle(&mut self) -> usize {
         let mut freed = 0;
         self.tls = None;
+        self.client_cert = None;
         self.rb.clear();
         if self.rb.capacity() > CLIENT_BUF {
             freed += self.rb.capacity();
@@ -170,9 +175,11 @@ pub async fn serve<S: ClientStream>(
         first: Cell::new(true),
         wait_deadline: Cell::new(None),
     };
+    let client_cert = stream.client_cert().map(Rc::new);
     loop {
         let mut conn = worker.take_conn(peer, port);
         conn.tls = certs.clone().zip(stream.tls_entry());
+        conn.client_cert = client_cert.clone();
         // Boxed, so the task of a parked connection does not carry the request future's
         // space; one allocation per active stretch, none per keep-alive request.
         let ended = Box::pin(active(&worker, &mut stream, &mut conn, &progress)).await;

@@ -187,6 +187,7 @@ async fn dispatch<S: ClientStream>(
                 listener_port: conn.port,
                 request_id: &meta.request_id,
                 account_id: &snap.server.account_id,
+                client_cert: conn.client_cert.as_deref(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);

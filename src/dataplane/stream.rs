@@ -8,7 +8,7 @@ use std::io;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 
-use super::tls::TlsStream;
+use super::tls::{ClientCertInfo, TlsStream};
 
 /// What the data plane needs of a client stream beyond monoio's ownership-passing reads and
 /// writes.
@@ -22,6 +22,11 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent
 
     /// For TLS: the listener's certificate entry the handshake chose (by SNI).
     fn tls_entry(&self) -> Option<usize> {
+        None
+    }
+
+    /// For mutual TLS: the verified client certificate (parsed on each call).
+    fn client_cert(&self) -> Option<ClientCertInfo> {
         None
     }
 }
@@ -43,5 +48,9 @@ impl ClientStream for TlsStream {
 
     fn tls_entry(&self) -> Option<usize> {
         Some(self.entry())
+    }
+
+    fn client_cert(&self) -> Option<ClientCertInfo> {
+        TlsStream::client_cert(self)
     }
 }

@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
+use super::tls::ClientCertInfo;
 use crate::config::{
     Api, ContextVar, EndpointType, HttpProxy, ParamSource, ParamTarget, Params, Route, Stage,
     Upstream, UriPiece,
@@ -31,6 +32,8 @@ pub struct Input<'a> {
     pub listener_port: u16,
     pub request_id: &'a [u8],
     pub account_id: &'a str,
+    /// The connection's verified mutual-TLS client certificate.
+    pub client_cert: Option<&'a ClientCertInfo>,
 }
 
 /// At most this many `Connection` tokens are honoured when removing nominated fields.
@@ -336,6 +339,26 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
         ParamSource::RequestPath => Some(input.resource_path),
         ParamSource::Concat(_) => None,
         ParamSource::Context(var) => Some(match var {
+            ContextVar::ClientCertSubjectDn
+            | ContextVar::ClientCertIssuerDn
+            | ContextVar::ClientCertSerialNumber
+            | ContextVar::ClientCertNotBefore
+            | ContextVar::ClientCertNotAfter => {
+                let c = input.client_cert?;
+                let v = match var {
+                    ContextVar::ClientCertSubjectDn => &c.subject_dn,
+                    ContextVar::ClientCertIssuerDn => &c.issuer_dn,
+                    ContextVar::ClientCertSerialNumber => &c.serial_number,
+                    ContextVar::ClientCertNotBefore => &c.not_before,
+                    _ => &c.not_after,
+                };
+                // Never a line break or NUL into a header (the DN escaping should prevent it).
+                let v = v.as_bytes();
+                if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+                    return None;
+                }
+                v
+            }
             ContextVar::RequestId => input.request_id,
             ContextVar::ApiId => input.api.id.as_bytes(),
             ContextVar::Stage => input.stage.name.as_bytes(),
