@@ -476,3 +476,43 @@ fn handshake_abuse_is_bounded_t01() {
     assert_eq!(curl(&pki, port, "a.test", "/ok", &[]).unwrap().status, 200);
     gw.assert_healthy();
 }
+
+/// RELIABILITY C02 across schemes: one host over http and over https are two cache entries.
+#[test]
+fn http_and_https_never_share_a_cache_entry() {
+    let pki = Pki::new();
+    let up = Upstream::echo();
+    let (tls_port, plain_port) = (free_port(), free_port());
+    let mut cfg = config(&pki, &up, tls_port);
+    let https = cfg["server"]["listeners"][0].clone();
+    cfg["server"]["listeners"] = json!([{ "address": format!("127.0.0.1:{plain_port}") }, https]);
+    cfg["stages"][0]["cacheClusterEnabled"] = json!(true);
+    let gw = Gateway::start(cfg);
+    assert_eq!(gw.port, plain_port);
+    let plain = |c: &mut Client| {
+        let r = c.roundtrip(&support::http::request(
+            "GET",
+            "/cached",
+            &[("Host", "a.test")],
+            None,
+        ));
+        assert_eq!(r.status, 200);
+    };
+    let mut c = gw.client();
+    plain(&mut c);
+    assert_eq!(
+        curl(&pki, tls_port, "a.test", "/cached", &[])
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(up.request_count(), 2, "http and https shared an entry");
+    plain(&mut c);
+    assert_eq!(
+        curl(&pki, tls_port, "a.test", "/cached", &[])
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(up.request_count(), 2, "each scheme's entry is a hit");
+}

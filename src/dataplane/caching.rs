@@ -13,8 +13,8 @@
 //!
 //! # The key
 //!
-//! The request's method, its normalised host (C02: two hosts on one stage never share an
-//! entry), the route's resource path template (path parameter values are not in the key
+//! The request's method, its scheme and normalised host (C02: two hosts, or http and https,
+//! on one stage never share an entry), the route's resource path template (path parameter values are not in the key
 //! unless listed, as on API Gateway), and the values of the integration's
 //! `cacheKeyParameters`, order-insensitive (`cache::KeyBuilder`). The query and headers are
 //! read raw, exactly as they are forwarded (C07). A response with `Vary` is stored under a
@@ -109,6 +109,8 @@ pub struct Fill {
 pub struct Request<'a> {
     pub method: &'a [u8],
     pub host: &'a [u8],
+    /// The request came over TLS (a scheme of its own in the key).
+    pub https: bool,
     /// The path after the stage prefix, as given to the router (`params` point into it).
     pub resource_path: &'a [u8],
     pub head: &'a RequestHead,
@@ -419,7 +421,8 @@ fn build_key<'k>(
             n += 1;
         }
     }
-    Some(keys.build_scoped(method, req.host, template, &values[..n]))
+    let scheme: &[u8] = if req.https { b"https" } else { b"http" };
+    Some(keys.build_scoped(method, scheme, req.host, template, &values[..n]))
 }
 
 /// A vary marker's nonce and names.

@@ -138,6 +138,7 @@ async fn dispatch<S: ClientStream>(
             let req = caching::Request {
                 method,
                 host,
+                https: conn.tls.is_some(),
                 resource_path,
                 head,
                 data,

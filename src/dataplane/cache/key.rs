@@ -23,8 +23,9 @@ pub struct KeyParam<'a> {
 /// Builds canonical keys into a buffer it keeps, so a lookup allocates nothing once the
 /// buffers have grown to the largest key seen.
 ///
-/// Layout: `method SP scope SP resource` (the scope is the request's normalised host, so
-/// two hosts served by one stage never share an entry: RELIABILITY C02) then, for each parameter in sorted order (kind, name, value;
+/// Layout: `method SP scheme SP host SP resource` (the scope: `http`/`https` and the request's
+/// normalised host, so two hosts, or one host over both schemes, served by one stage never
+/// share an entry: RELIABILITY C02) then, for each parameter in sorted order (kind, name, value;
 /// so `?a=1&b=2` and `?b=2&a=1` are one key, and so are repeated values in any order),
 /// `0x00 kind name-len(u32 LE) name value-len(u32 LE, u32::MAX when absent) value`. Lengths
 /// make the encoding unambiguous: no value can forge a separator.
@@ -41,22 +42,25 @@ impl KeyBuilder {
 
     /// The canonical key for this request with an empty scope; valid until the next `build`.
     pub fn build(&mut self, method: &[u8], resource: &[u8], params: &[KeyParam<'_>]) -> &[u8] {
-        self.build_scoped(method, b"", resource, params)
+        self.build_scoped(method, b"", b"", resource, params)
     }
 
-    /// The canonical key for this request; valid until the next `build`. `scope` must not
-    /// contain a space (a normalised host cannot).
+    /// The canonical key for this request; valid until the next `build`. `scheme` and `host`
+    /// must not contain a space (a normalised host cannot).
     pub fn build_scoped(
         &mut self,
         method: &[u8],
-        scope: &[u8],
+        scheme: &[u8],
+        host: &[u8],
         resource: &[u8],
         params: &[KeyParam<'_>],
     ) -> &[u8] {
         self.buf.clear();
         self.buf.extend_from_slice(method);
         self.buf.push(b' ');
-        self.buf.extend_from_slice(scope);
+        self.buf.extend_from_slice(scheme);
+        self.buf.push(b' ');
+        self.buf.extend_from_slice(host);
         self.buf.push(b' ');
         self.buf.extend_from_slice(resource);
         self.order.clear();
