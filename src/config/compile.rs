@@ -405,6 +405,7 @@ fn resolve_source(
         SourceSpec::Header(n) => ParamSource::Header(n.as_bytes().into()),
         SourceSpec::Context(c) => ParamSource::Context(*c),
         SourceSpec::RequestPath => ParamSource::RequestPath,
+        SourceSpec::Claim(name) => ParamSource::Claim(name.as_str().into()),
         SourceSpec::StageVar(name) => match var(name) {
             Some(v) => ParamSource::Static(v.into_bytes().into()),
             None => {

@@ -407,6 +407,9 @@ pub enum ParamSource {
     RequestPath,
     /// HTTP APIs' mixed values (`prefix-$request.header.x`): the pieces concatenated.
     Concat(Vec<UriPiece>),
+    /// `context.authorizer.claims.NAME` (HTTP APIs `$context.authorizer.claims.NAME`): a
+    /// claim of the verified JWT (absent without one; non-string claims as JSON text).
+    Claim(Box<str>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
