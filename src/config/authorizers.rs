@@ -141,7 +141,11 @@ fn jwks_file(
                     format!(
                         "`{}` has no usable key{}",
                         path.display(),
-                        if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+                        if why.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", why.join("; "))
+                        }
                     ),
                 );
                 return None;

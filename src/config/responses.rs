@@ -198,13 +198,9 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"Message":"User is not authorized to access this resource"}"#,
             Some("AccessDeniedException"),
         ),
-        ErrorKind::InsufficientScope => b(
-            403,
-            None,
-            "Forbidden",
-            r#"{"message":"Forbidden"}"#,
-            None,
-        ),
+        ErrorKind::InsufficientScope => {
+            b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
+        }
     }
 }
 

@@ -222,7 +222,10 @@ fn jwt_config(
     let discovery_url = s.oidc_url.and_then(|n| {
         let url = n.str(errors)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            n.err(errors, format!("`openIdConnectUrl` `{url}` is not an http(s) URL"));
+            n.err(
+                errors,
+                format!("`openIdConnectUrl` `{url}` is not an http(s) URL"),
+            );
             return None;
         }
         Some((url.to_string(), n.clone()))
@@ -279,10 +282,11 @@ fn jwt_config(
 /// `$request.header.NAME` (one source).
 fn identity_header(n: &Node<'_>, errors: &mut Errors) -> Option<String> {
     let v = n.str(errors)?;
-    let header = v
-        .trim()
-        .strip_prefix("$request.header.")
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+    let header = v.trim().strip_prefix("$request.header.").filter(|h| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+    });
     if header.is_none() {
         n.err(
             errors,
@@ -307,7 +311,9 @@ fn cognito_config(
     }
     let header = match (s.key_in, s.key_name) {
         (Some("header"), Some(h))
-            if !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+            if !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
         {
             Some(h.to_ascii_lowercase())
         }
@@ -373,7 +379,12 @@ pub(crate) fn check_security(
     let mut out = Security::default();
     for item in node.arr(errors).unwrap_or_default() {
         for (name, n) in item.entries(errors).unwrap_or_default() {
-            let message = match schemes.kinds.iter().find(|(s, _)| s == name).map(|(_, k)| k) {
+            let message = match schemes
+                .kinds
+                .iter()
+                .find(|(s, _)| s == name)
+                .map(|(_, k)| k)
+            {
                 Some(SchemeKind::ApiKey) if protocol == Protocol::Rest => {
                     out.api_key = true;
                     continue;
@@ -443,7 +454,8 @@ mod tests {
     #[test]
     fn cognito_issuer_from_the_pool_arn() {
         assert_eq!(
-            cognito_issuer("arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123").as_deref(),
+            cognito_issuer("arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC123")
+                .as_deref(),
             Some("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123")
         );
         for bad in [

@@ -267,7 +267,9 @@ fn http_get(t: &Target, url: &str) -> Result<Vec<u8>, String> {
         }
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > cap {
-            return Err(format!("{url}: response larger than {MAX_JWKS_BYTES} bytes"));
+            return Err(format!(
+                "{url}: response larger than {MAX_JWKS_BYTES} bytes"
+            ));
         }
         if let Some(body) = complete_body(&buf)? {
             return Ok(body);
@@ -355,12 +357,27 @@ mod tests {
     #[test]
     fn urls_parse_to_host_port_and_path() {
         let t = parse_http_url("http://127.0.0.1:9000/jwks.json").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("127.0.0.1", 9000, "/jwks.json"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 9000, "/jwks.json")
+        );
         let t = parse_http_url("http://idp.example").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("idp.example", 80, "/"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("idp.example", 80, "/")
+        );
         let t = parse_http_url("http://[::1]:8080/a?b=c").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.authority.as_str()), ("::1", 8080, "[::1]:8080"));
-        for bad in ["https://x/", "http://", "http://u@h/", "http://h:99999/", "http://h/a b"] {
+        assert_eq!(
+            (t.host.as_str(), t.port, t.authority.as_str()),
+            ("::1", 8080, "[::1]:8080")
+        );
+        for bad in [
+            "https://x/",
+            "http://",
+            "http://u@h/",
+            "http://h:99999/",
+            "http://h/a b",
+        ] {
             assert!(parse_http_url(bad).is_none(), "{bad}");
         }
     }

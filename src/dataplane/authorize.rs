@@ -90,7 +90,10 @@ pub fn authorize(
     }
     let value = value.ok_or(Refusal::Missing)?;
     let token = bearer_token(value.get(data)).ok_or(Refusal::Missing)?;
-    match auth.verifier.verify_scoped(token, &route.scopes, now_unix_secs) {
+    match auth
+        .verifier
+        .verify_scoped(token, &route.scopes, now_unix_secs)
+    {
         Ok(claims) => Ok(claims),
         Err(e) => {
             if e == JwtError::UnknownKey {

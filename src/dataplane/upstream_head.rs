@@ -243,13 +243,19 @@ fn is_mapped_header(proxy: &HttpProxy, name: &[u8]) -> bool {
     let same = |h: &[u8]| {
         h.len() == name.len()
             && h.iter().zip(name).all(|(&a, &b)| {
-                let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+                let fold = |c: u8| {
+                    if c == b'_' {
+                        b'-'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                };
                 fold(a) == fold(b)
             })
     };
-    proxy.request_parameters.iter().any(|m| {
-        matches!(&m.target, ParamTarget::Header(h) | ParamTarget::RemoveHeader(h) if same(h))
-    })
+    proxy.request_parameters.iter().any(
+        |m| matches!(&m.target, ParamTarget::Header(h) | ParamTarget::RemoveHeader(h) if same(h)),
+    )
 }
 
 /// The query parameter whose client values a mapping drops (HTTP `overwrite:`/`remove:`).

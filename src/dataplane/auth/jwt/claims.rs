@@ -142,9 +142,7 @@ fn check_scopes<S: AsRef<str>>(claims: &Claims, required: &[S]) -> Result<(), Jw
         match claims.get(name) {
             None => {}
             Some(Value::String(list)) => {
-                granted |= list
-                    .split(' ')
-                    .any(|s| !s.is_empty() && wanted(s));
+                granted |= list.split(' ').any(|s| !s.is_empty() && wanted(s));
             }
             Some(Value::Array(list)) => {
                 for s in list {
