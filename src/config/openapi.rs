@@ -354,7 +354,7 @@ impl<'a> Doc<'_, 'a> {
         let Some(mut obj) = op.obj(errors) else {
             return (None, Security::default(), Vec::new(), 0);
         };
-        let api_key_required = match obj.opt_non_null("security") {
+        let security = match obj.opt_non_null("security") {
             Some(s) => check_security(&s, self.schemes, self.protocol, errors),
             None => self.default_security.clone(),
         };
@@ -368,10 +368,10 @@ impl<'a> Doc<'_, 'a> {
         obj.finish_ext(errors);
         let Some(integration) = integration else {
             op.err(errors, "operation has no x-amazon-apigateway-integration");
-            return (None, api_key_required, Vec::new(), 0);
+            return (None, security, Vec::new(), 0);
         };
         let Some(target) = self.resolve_ref(integration, errors) else {
-            return (None, api_key_required, Vec::new(), 0);
+            return (None, security, Vec::new(), 0);
         };
         let ctx = RouteCtx {
             protocol: self.protocol,
@@ -384,7 +384,7 @@ impl<'a> Doc<'_, 'a> {
         id.str(&target.v.to_string());
         (
             validate_integration(&target, &ctx, errors),
-            api_key_required,
+            security,
             cache_key,
             id.finish(),
         )

@@ -235,7 +235,7 @@ pub struct Api {
 pub enum ApiKeySource {
     /// The `x-api-key` header (matched case-insensitively).
     Header,
-    /// The Lambda authorizer's `usageIdentifierKey` (authorizers are not supported yet).
+    /// The Lambda authorizer's `usageIdentifierKey` (Lambda authorizers are not supported yet).
     Authorizer,
 }
 

@@ -113,3 +113,39 @@ pub fn stringify_claims(claims: &mut Claims) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorizer(identity: &str, fingerprint: u64) -> Authorizer {
+        Authorizer {
+            identity: identity.into(),
+            fingerprint,
+            issuer: "https://idp".into(),
+            audiences: Some(vec!["a".into()]),
+            leeway_secs: 0,
+            header: (*b"authorization").into(),
+            keys: KeySource::Uri("http://127.0.0.1:1/jwks.json".into()),
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_the_verifier_and_its_keys_by_identity_and_fingerprint() {
+        let first = JwtAuth::carry(&authorizer("jwt:a/x", 1), &[]);
+        let keys = Arc::new(KeySet::default());
+        first.verifier.set_keys(keys.clone());
+        let prev = [first.clone()];
+        let same = JwtAuth::carry(&authorizer("jwt:a/x", 1), &prev);
+        assert!(Arc::ptr_eq(&same, &first));
+        assert!(Arc::ptr_eq(&same.verifier.keys(), &keys));
+        assert!(!Arc::ptr_eq(
+            &JwtAuth::carry(&authorizer("jwt:a/x", 2), &prev),
+            &first
+        ));
+        assert!(!Arc::ptr_eq(
+            &JwtAuth::carry(&authorizer("jwt:a/y", 1), &prev),
+            &first
+        ));
+    }
+}

@@ -1,4 +1,4 @@
-//! JWT authorizer core (issue 8; not on the request path yet): verifies a compact JWS
+//! JWT authorizer core (issue 8; on the request path through `dataplane/authorize.rs`): verifies a compact JWS
 //! against a JWKS-derived [`KeySet`] and checks its claims as API Gateway's JWT authorizer
 //! does (SPEC-NOTES §1.4), hardened per RELIABILITY A01–A05. Pure and sans-io: time is an
 //! argument (`now_unix_secs`), keys arrive as JWKS bytes that someone else fetched.
