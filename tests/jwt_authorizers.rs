@@ -4,7 +4,8 @@
 //! HTTP APIs' `jwt` authorizers (discovery, ES256 and RS256, scopes, refusals with API
 //! Gateway's bodies and `www-authenticate`), key rotation while running, RELIABILITY A01,
 //! A05 (`jku` is never fetched) and A07 (claim headers replace the client's), REST Cognito user
-//! pools (with `jwksUri`), and `jwksFile` with the provider gone.
+//! pools (with `jwksUri`), `jwksFile` with the provider gone, a reload keeping the keys of an
+//! unchanged authorizer, and an `https://` issuer reported as unavailable (fails closed).
 //!
 //! Needs `python3` with `PyJWT` and `cryptography`, which `scripts/test.sh` installs. Without
 //! them each test says it did not run and passes — except under `CI`, where it fails.
@@ -546,4 +547,62 @@ fn rest_cognito_user_pool_authorizer() {
         );
         assert!(!r.headers.has("www-authenticate"), "{what}");
     }
+}
+
+/// A reload that keeps an authorizer's issuer, audiences and leeway keeps its keys: with the
+/// provider gone, tokens still pass after the reload. Changing the audience builds a new
+/// verifier, which has no keys until a fetch succeeds: requests fail closed with 401.
+#[test]
+fn a_reload_keeps_the_keys_of_an_unchanged_authorizer() {
+    let Some(idp) = Issuer::start() else { return };
+    let iss = idp.url();
+    let up = Upstream::echo();
+    let config = http_config(&iss, &up, json!({}));
+    let mut gw = Gateway::start(config.clone());
+    let token = idp.sign("ec1", claims(&iss, "alice"));
+    wait_accepted(&gw, "/pets", &token);
+    drop(idp);
+
+    // Unchanged authorizer, another route added: same verifier, same keys.
+    let mut changed = config.clone();
+    changed["apis"][0]["definition"]["paths"]["/extra"] =
+        changed["apis"][0]["definition"]["paths"]["/open"].clone();
+    let generation = gw.generation();
+    gw.write_config(changed.clone());
+    assert_eq!(gw.reload_post().status, 200);
+    assert!(gw.generation() > generation);
+    let r = get(&gw, "/pets", &[("Authorization", &bearer(&token))]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+
+    // Another audience: a new verifier without keys (the provider is gone) → 401.
+    let jwt = &mut changed["apis"][0]["definition"]["components"]["securitySchemes"]["myJwt"];
+    jwt["x-amazon-apigateway-authorizer"]["jwtConfiguration"]["audience"] =
+        json!([AUDIENCE, "another"]);
+    gw.write_config(changed);
+    assert_eq!(gw.reload_post().status, 200);
+    assert_unauthorized_http(
+        &get(&gw, "/pets", &[("Authorization", &bearer(&token))]),
+        "new verifier, no keys",
+    );
+}
+
+/// An `https://` issuer cannot be fetched yet (no TLS client, issue 6): the log says so and
+/// the route fails closed. Needs no Python.
+#[test]
+fn https_discovery_is_reported_and_fails_closed() {
+    let up = Upstream::echo();
+    let gw = Gateway::start(http_config("https://idp.example", &up, json!({})));
+    let logged = wait_until(Duration::from_secs(5), || {
+        gw.stderr()
+            .contains("keys unavailable: https discovery needs TLS to backends (issue 6)")
+    });
+    assert!(logged, "{}", gw.stderr());
+    let header = b64(br#"{"alg":"ES256","kid":"k"}"#);
+    let payload = b64(claims("https://idp.example", "x").to_string().as_bytes());
+    let token = format!("{header}.{payload}.{}", b64(&[7; 64]));
+    assert_unauthorized_http(
+        &get(&gw, "/pets", &[("Authorization", &bearer(&token))]),
+        "no keys",
+    );
+    assert_eq!(up.request_count(), 0);
 }
