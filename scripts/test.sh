@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need
-# (curl, cargo-nextest, Python's botocore), runs the whole suite with nextest, then the benchmark harness's unit
+# (curl, cargo-nextest, Python's botocore, PyJWT and cryptography), runs the whole suite with nextest, then the benchmark harness's unit
 # tests and `benches/run --quick`: every benchmark scenario briefly, checking that its numbers
 # are sane (a smoke test, not a gate on speed; benches/run installs nginx, HAProxy and openssl
 # itself when missing). TOLLGATE_BENCH_SMOKE=0 skips the benchmark part locally; CI runs it.
@@ -22,6 +22,12 @@ if ! python3 -c 'import botocore' >/dev/null 2>&1; then
   echo "scripts/test.sh: installing botocore" >&2
   python3 -m pip install --quiet botocore ||
     python3 -m pip install --quiet --break-system-packages botocore
+fi
+# PyJWT with cryptography makes real tokens for the JWT authorizer tests (tests/jwt_authorizers.rs).
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing PyJWT and cryptography" >&2
+  python3 -m pip install --quiet PyJWT cryptography ||
+    python3 -m pip install --quiet --break-system-packages PyJWT cryptography
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "scripts/test.sh: installing cargo-nextest" >&2

@@ -19,6 +19,7 @@
 //! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
 //! constructs a `Snapshot`.
 
+mod authorizers;
 mod cache;
 mod cert_error;
 pub mod certs;
@@ -162,6 +163,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),
+        authorizers: Vec::new(),
     };
     compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }

@@ -7,6 +7,7 @@ mod admin;
 mod apikeys;
 mod cache;
 mod cli;
+mod jwks;
 mod keystore;
 mod log;
 mod reload;

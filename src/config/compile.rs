@@ -82,7 +82,10 @@ pub(crate) fn compile(
         stages: stage_entries,
         domains: domain_entries,
         usage,
+        authorizers: auth_overrides,
     } = spec;
+    let (authorizers, first_authorizer) =
+        super::authorizers::compile_authorizers(&api_entries, &auth_overrides);
     let mut limits = Limits::new(usage.account);
     let mut errors = Errors::new();
     let mut upstreams = Upstreams {
@@ -160,9 +163,17 @@ pub(crate) fn compile(
     let warnings = usage.warnings.clone();
     let usage = compile_usage(limits, usage, &api_entries, &stage_entries);
     // Routes and routers move out of the specs last: the stages above borrowed them.
-    for (api, entry) in apis.iter_mut().zip(api_entries) {
+    for ((api, entry), first) in apis.iter_mut().zip(api_entries).zip(first_authorizer) {
         api.router = entry.def.router;
-        api.routes = entry.def.routes.into_iter().map(|r| r.route).collect();
+        api.routes = entry
+            .def
+            .routes
+            .into_iter()
+            .map(|r| Route {
+                auth: super::authorizers::route_auth(first, &r.authorizer),
+                ..r.route
+            })
+            .collect();
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -179,6 +190,7 @@ pub(crate) fn compile(
         hosts,
         edge_responses: render_responses(Protocol::Rest, &Default::default()),
         usage,
+        authorizers,
         warnings,
     })
 }
@@ -393,6 +405,7 @@ fn resolve_source(
         SourceSpec::Header(n) => ParamSource::Header(n.as_bytes().into()),
         SourceSpec::Context(c) => ParamSource::Context(*c),
         SourceSpec::RequestPath => ParamSource::RequestPath,
+        SourceSpec::Claim(name) => ParamSource::Claim(name.as_str().into()),
         SourceSpec::StageVar(name) => match var(name) {
             Some(v) => ParamSource::Static(v.into_bytes().into()),
             None => {

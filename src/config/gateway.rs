@@ -24,6 +24,8 @@ pub(crate) struct GatewaySpec {
     pub domains: Vec<DomainEntry>,
     /// Account throttle, usage plans and API keys.
     pub usage: UsageSpec,
+    /// Top-level `authorizers`: key sources and leeway of JWT authorizers.
+    pub authorizers: Vec<super::authorizers::Override>,
 }
 
 pub(crate) struct ApiEntry {
@@ -129,6 +131,10 @@ pub(crate) fn validate_gateway(
         },
         errors,
     );
+    let authorizers = obj
+        .opt_non_null("authorizers")
+        .map(|n| super::authorizers::validate_overrides(&n, &declared, &base_dir, loader, errors))
+        .unwrap_or_default();
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
@@ -141,6 +147,7 @@ pub(crate) fn validate_gateway(
         stages,
         domains,
         usage,
+        authorizers,
     })
 }
 

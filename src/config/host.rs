@@ -144,6 +144,7 @@ fn piece_text(route: &Route, p: &UriPiece) -> String {
             ParamSource::Header(n) => format!("{{header.{}}}", String::from_utf8_lossy(n)),
             ParamSource::Context(c) => format!("{{context.{c:?}}}"),
             ParamSource::RequestPath => "{request.path}".to_string(),
+            ParamSource::Claim(c) => format!("{{context.authorizer.claims.{c}}}"),
             ParamSource::Concat(parts) => parts.iter().map(|p| piece_text(route, p)).collect(),
         },
     }

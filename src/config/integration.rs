@@ -31,6 +31,8 @@ pub(crate) enum SourceSpec {
     RequestPath,
     /// HTTP APIs' mixed values: the parts concatenated.
     Concat(Vec<SourceSpec>),
+    /// `context.authorizer.claims.NAME`: a claim of the route's verified JWT.
+    Claim(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,6 +434,17 @@ pub(crate) fn environment_source(
         return Some(Some(SourceSpec::StageVar(name.to_string())));
     }
     let name = expr.strip_prefix("context.")?;
+    if let Some(claim) = name.strip_prefix("authorizer.claims.") {
+        let ok = !claim.is_empty()
+            && claim
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\"'${}".contains(&b));
+        if !ok {
+            vn.err(errors, format!("invalid claim name in `{shown}`"));
+            return Some(None);
+        }
+        return Some(Some(SourceSpec::Claim(claim.to_string())));
+    }
     CONTEXT_VARS
         .iter()
         .find(|(n, _)| *n == name)

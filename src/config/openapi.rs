@@ -11,7 +11,7 @@ use super::reader::{Errors, Node, intrinsic_name};
 use super::responses::{ResponsesSpec, validate_gateway_responses};
 use super::route_path::{param_names, parse_path};
 use super::router::RouterBuilder;
-use super::security::{Schemes, check_auth, check_security, read_schemes};
+use super::security::{JwtScheme, Schemes, Security, check_auth, check_security, read_schemes};
 use super::{ApiKeySource, Protocol, Route, RouteIdx, Router};
 
 pub(crate) struct ApiSpec {
@@ -23,6 +23,8 @@ pub(crate) struct ApiSpec {
     pub disable_execute_api: bool,
     /// `x-amazon-apigateway-api-key-source` (REST).
     pub api_key_source: ApiKeySource,
+    /// The JWT authorizers its security schemes define (routes index into it).
+    pub authorizers: Vec<JwtScheme>,
 }
 
 pub(crate) struct RouteSpec {
@@ -30,6 +32,9 @@ pub(crate) struct RouteSpec {
     pub integration: IntegrationSpec,
     /// `security` names the API key scheme (`apiKeyRequired`).
     pub api_key_required: bool,
+    /// `security` names a JWT authorizer (index into `ApiSpec::authorizers`) with these
+    /// `authorizationScopes`.
+    pub authorizer: Option<(usize, Vec<String>)>,
     /// The integration's `cacheKeyParameters`, validated (REST).
     pub cache_key: CacheKeySpec,
     /// A hash of the integration's definition as written: part of a stage cache's
@@ -138,19 +143,20 @@ pub(crate) fn validate_definition(
         && let Some(mut comp) = c.obj(errors)
     {
         if let Some(s) = comp.opt_non_null("securitySchemes") {
-            read_schemes(&s, &mut schemes, errors);
+            read_schemes(&s, protocol, &mut schemes, errors);
         }
         comp.accept("x-amazon-apigateway-integrations");
         comp.finish_ext(errors);
     }
     if let Some(s) = obj.opt_non_null("securityDefinitions") {
-        read_schemes(&s, &mut schemes, errors);
+        read_schemes(&s, protocol, &mut schemes, errors);
     }
     // REST import ignores root-level security (SPEC-NOTES §4); HTTP APIs apply it to every route.
+    let mut default_security = Security::default();
     if let Some(s) = obj.opt_non_null("security")
         && protocol == Protocol::Http
     {
-        check_security(&s, &schemes, protocol, errors);
+        default_security = check_security(&s, &schemes, protocol, errors);
     }
     let mut api_key_source = ApiKeySource::Header;
     if let Some(k) = obj.opt_non_null("x-amazon-apigateway-api-key-source") {
@@ -208,6 +214,7 @@ pub(crate) fn validate_definition(
         root,
         protocol,
         schemes: &schemes,
+        default_security: &default_security,
     };
     let paths = obj.req("paths", errors);
     obj.finish_ext(errors);
@@ -219,6 +226,7 @@ pub(crate) fn validate_definition(
         responses,
         disable_execute_api,
         api_key_source,
+        authorizers: schemes.jwt,
     })
 }
 
@@ -226,6 +234,8 @@ struct Doc<'d, 'a> {
     root: &'d Node<'a>,
     protocol: Protocol,
     schemes: &'d Schemes,
+    /// HTTP APIs: root-level `security`, for operations without their own.
+    default_security: &'d Security,
 }
 
 impl<'a> Doc<'_, 'a> {
@@ -289,7 +299,7 @@ impl<'a> Doc<'_, 'a> {
                     );
                     continue;
                 }
-                let (integration, api_key_required, cache_key, integration_id) =
+                let (integration, security, cache_key, integration_id) =
                     self.operation(&item, &op, method.is_none(), &route_key, &params, errors);
                 let route = Route {
                     method: method.map(|m| m.as_bytes().into()),
@@ -300,6 +310,7 @@ impl<'a> Doc<'_, 'a> {
                     },
                     route_key,
                     params,
+                    auth: None,
                 };
                 // A failed integration keeps route indices dense for duplicate detection;
                 // validation has failed anyway.
@@ -308,7 +319,8 @@ impl<'a> Doc<'_, 'a> {
                 routes.push(RouteSpec {
                     route,
                     integration,
-                    api_key_required,
+                    api_key_required: security.api_key,
+                    authorizer: security.jwt,
                     cache_key,
                     integration_id,
                 });
@@ -338,13 +350,14 @@ impl<'a> Doc<'_, 'a> {
         route_key: &str,
         params: &[String],
         errors: &mut Errors,
-    ) -> (Option<IntegrationSpec>, bool, CacheKeySpec, u64) {
+    ) -> (Option<IntegrationSpec>, Security, CacheKeySpec, u64) {
         let Some(mut obj) = op.obj(errors) else {
-            return (None, false, Vec::new(), 0);
+            return (None, Security::default(), Vec::new(), 0);
         };
-        let api_key_required = obj
-            .opt_non_null("security")
-            .is_some_and(|s| check_security(&s, self.schemes, self.protocol, errors));
+        let security = match obj.opt_non_null("security") {
+            Some(s) => check_security(&s, self.schemes, self.protocol, errors),
+            None => self.default_security.clone(),
+        };
         if let Some(a) = obj.opt_non_null("x-amazon-apigateway-auth") {
             check_auth(&a, errors);
         }
@@ -355,10 +368,10 @@ impl<'a> Doc<'_, 'a> {
         obj.finish_ext(errors);
         let Some(integration) = integration else {
             op.err(errors, "operation has no x-amazon-apigateway-integration");
-            return (None, api_key_required, Vec::new(), 0);
+            return (None, security, Vec::new(), 0);
         };
         let Some(target) = self.resolve_ref(integration, errors) else {
-            return (None, api_key_required, Vec::new(), 0);
+            return (None, security, Vec::new(), 0);
         };
         let ctx = RouteCtx {
             protocol: self.protocol,
@@ -371,7 +384,7 @@ impl<'a> Doc<'_, 'a> {
         id.str(&target.v.to_string());
         (
             validate_integration(&target, &ctx, errors),
-            api_key_required,
+            security,
             cache_key,
             id.finish(),
         )

@@ -179,6 +179,28 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"Message":"User is not authorized to access this resource"}"#,
             rest.then_some("AccessDeniedException"),
         ),
+        // SPEC-NOTES §1.2/§1.4/§2: a failed JWT authorizer or a missing identity source is
+        // 401 `{"message":"Unauthorized"}` (UNAUTHORIZED, UnauthorizedException on REST).
+        ErrorKind::Unauthorized => b(
+            401,
+            Some("UNAUTHORIZED"),
+            "Unauthorized",
+            r#"{"message":"Unauthorized"}"#,
+            rest.then_some("UnauthorizedException"),
+        ),
+        // SPEC-NOTES does not record the missing-scope answer. 403 per RFC 6750 §3.1
+        // (`insufficient_scope`); REST uses ACCESS_DENIED's default body, HTTP APIs the
+        // generic `Forbidden` (both unverified).
+        ErrorKind::InsufficientScope if rest => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource",
+            r#"{"Message":"User is not authorized to access this resource"}"#,
+            Some("AccessDeniedException"),
+        ),
+        ErrorKind::InsufficientScope => {
+            b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
+        }
     }
 }
 

@@ -29,6 +29,8 @@ pub struct StageIdx(pub u32);
 pub struct RouteIdx(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UpstreamIdx(pub u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuthorizerIdx(pub u32);
 
 pub struct Snapshot {
     /// Increases by one with every successful load; shown by admin `/status`.
@@ -44,6 +46,8 @@ pub struct Snapshot {
     pub edge_responses: GatewayResponses,
     /// Throttle limits, quotas, usage plans and API keys.
     pub usage: Usage,
+    /// Every JWT authorizer of every API, indexed by `AuthorizerIdx` (routes name theirs).
+    pub authorizers: Vec<Authorizer>,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -231,7 +235,7 @@ pub struct Api {
 pub enum ApiKeySource {
     /// The `x-api-key` header (matched case-insensitively).
     Header,
-    /// The Lambda authorizer's `usageIdentifierKey` (authorizers are not supported yet).
+    /// The Lambda authorizer's `usageIdentifierKey` (Lambda authorizers are not supported yet).
     Authorizer,
 }
 
@@ -245,6 +249,49 @@ pub struct Route {
     pub route_key: String,
     /// Path parameter names in capture order (`proxy` for `{proxy+}`).
     pub params: Vec<String>,
+    /// The route's JWT authorizer and `authorizationScopes` (`security` on the operation;
+    /// HTTP APIs: or at the root). Checked after routing, before API keys and throttles.
+    pub auth: Option<RouteAuth>,
+}
+
+/// A route's authorization requirement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteAuth {
+    pub authorizer: AuthorizerIdx,
+    /// Any one of them must be granted (`scope`/`scp`); empty: no scope check.
+    pub scopes: Box<[Box<str>]>,
+}
+
+/// One JWT authorizer (HTTP API `jwt`, REST `cognito_user_pools`). The data plane keeps its
+/// `Verifier` (and keys) across a reload when `identity` and `fingerprint` are unchanged
+/// (`dataplane/meters.rs`); the control plane fetches its keys (`control/jwks.rs`).
+pub struct Authorizer {
+    /// `jwt:{apiId}/{name}`.
+    pub identity: Box<str>,
+    /// FNV over issuer, audiences and leeway: what a `Verifier` is built from.
+    pub fingerprint: u64,
+    pub issuer: String,
+    /// `None`: any audience (Cognito user pools).
+    pub audiences: Option<Vec<String>>,
+    pub leeway_secs: u64,
+    /// The identity source header, lower-case.
+    pub header: Box<[u8]>,
+    pub keys: KeySource,
+}
+
+/// Where an authorizer's keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// `jwksFile` in the gateway file's `authorizers`: read and parsed at load.
+    File {
+        path: PathBuf,
+        keys: std::sync::Arc<crate::dataplane::auth::jwt::KeySet>,
+    },
+    /// `jwksUri`: fetched by the control plane.
+    Uri(String),
+    /// The default: OIDC discovery at this URL (`{issuer}/.well-known/openid-configuration`,
+    /// or `openIdConnectUrl`), then its `jwks_uri`.
+    Discovery(String),
 }
 
 /// At most this many path parameters per route.
@@ -360,6 +407,9 @@ pub enum ParamSource {
     RequestPath,
     /// HTTP APIs' mixed values (`prefix-$request.header.x`): the pieces concatenated.
     Concat(Vec<UriPiece>),
+    /// `context.authorizer.claims.NAME` (HTTP APIs `$context.authorizer.claims.NAME`): a
+    /// claim of the verified JWT (absent without one; non-string claims as JSON text).
+    Claim(Box<str>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,10 +500,16 @@ pub enum ErrorKind {
     /// under `FAIL_WITH_403` (403 ACCESS_DENIED, `{"Message":"User is not authorized to
     /// access this resource"}`).
     CacheInvalidationDenied,
+    /// A JWT authorizer refused the request: no identity source, or an invalid, expired or
+    /// foreign token (401 `{"message":"Unauthorized"}`, UNAUTHORIZED).
+    Unauthorized,
+    /// A valid token without any of the route's `authorizationScopes` (403; REST
+    /// ACCESS_DENIED, HTTP APIs `{"message":"Forbidden"}`).
+    InsufficientScope,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 13;
     pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::NotFound,
@@ -466,6 +522,8 @@ impl ErrorKind {
         ErrorKind::Throttled,
         ErrorKind::QuotaExceeded,
         ErrorKind::CacheInvalidationDenied,
+        ErrorKind::Unauthorized,
+        ErrorKind::InsufficientScope,
     ];
 }
 

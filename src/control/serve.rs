@@ -103,6 +103,7 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         .spawn();
     }
     resolve::spawn_refresher(shared.clone());
+    super::jwks::spawn(shared.clone());
     if let Some(store) = &store {
         store.spawn(shared.clone());
     }

@@ -1,10 +1,11 @@
 //! Authorizers (issue 8): the pure cores that decide whether a request may pass, kept apart
-//! from the request path so they can be tested (and fuzzed) without sockets or clocks. Not on
-//! the request path yet: nothing in `request.rs` calls them and no config compiles to them.
+//! from the request path so they can be tested (and fuzzed) without sockets or clocks. JWT is
+//! wired in through `dataplane/authorize.rs` (keys from `control/jwks.rs`); SigV4 is not on
+//! the request path yet.
 //!
 //! - [`jwt`] — JWT authorizers (HTTP APIs' `jwtConfiguration`, REST Cognito user pools):
 //!   JWKS → [`jwt::KeySet`], compact JWS verification with ring, claim and scope checks.
-//!   Fetching and refreshing the JWKS (control plane) is still to come.
+//!   Fetching and refreshing the JWKS: `control/jwks.rs`.
 //! - [`sigv4`] — AWS Signature Version 4 for `AWS_IAM` methods (SPEC-NOTES §10, RELIABILITY
 //!   A10).
 //!

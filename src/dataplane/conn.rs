@@ -246,6 +246,7 @@ async fn active<S: ClientStream>(
                     close: true,
                     retry_after: None,
                     cache_warning: false,
+                    bearer: None,
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::config::Snapshot;
 
+use super::authorize::JwtAuth;
 use super::cache::{CachePolicy, CacheSet, StageCache};
 use super::throttle::{DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaTable};
 
@@ -27,6 +28,9 @@ pub struct Meters {
     pub caches: CacheSet<Box<str>>,
     /// The cache of each stage, indexed by `StageIdx`; `None` where the stage has none.
     pub stage_caches: Vec<Option<Arc<StageCache>>>,
+    /// The JWT authorizers, indexed by `AuthorizerIdx`: kept across a reload (verifier and
+    /// keys) when identity and fingerprint are unchanged.
+    pub authorizers: Vec<Arc<JwtAuth>>,
 }
 
 impl Meters {
@@ -92,8 +96,15 @@ impl Meters {
                 DailyTable::new(usage),
             ),
         };
+        let prev_auth = prev.map_or(&[][..], |p| &p.authorizers[..]);
+        let authorizers = snapshot
+            .authorizers
+            .iter()
+            .map(|a| JwtAuth::carry(a, prev_auth))
+            .collect();
         Meters {
             generation: snapshot.generation,
+            authorizers,
             limits,
             quotas,
             usage,

@@ -3,6 +3,8 @@
 
 use std::rc::Rc;
 
+use super::auth::jwt::{Claims, JwtError};
+use super::authorize::{self, Refusal};
 use super::caching;
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
@@ -11,7 +13,8 @@ use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
-    Api, ErrorKind, Integration, LimitId, Protocol, RouteIdx, RouteMatch, Snapshot, StageIdx,
+    Api, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch, Snapshot,
+    StageIdx,
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
@@ -45,6 +48,7 @@ async fn dispatch<S: ClientStream>(
         close: head.close || head.version == Version::Http10 || worker.is_draining(),
         retry_after: None,
         cache_warning: false,
+        bearer: None,
     };
     let date = worker.date.now();
 
@@ -124,6 +128,15 @@ async fn dispatch<S: ClientStream>(
             return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
         }
     };
+    let mut claims = None;
+    if let Some(auth) = &api.routes[route.0 as usize].auth {
+        match authorize(worker, &snap, auth, head, data, &mut meta) {
+            Ok(c) => claims = Some(c),
+            Err(kind) => {
+                return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+            }
+        }
+    }
     if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, &mut meta) {
         return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
     }
@@ -189,6 +202,7 @@ async fn dispatch<S: ClientStream>(
                 request_id: &meta.request_id,
                 account_id: &snap.server.account_id,
                 client_cert: conn.client_cert.as_deref(),
+                claims: claims.as_ref(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
@@ -196,6 +210,45 @@ async fn dispatch<S: ClientStream>(
                 worker, stream, conn, &snap, api, upstream, proxy, work, &mut meta,
             )
             .await
+        }
+    }
+}
+
+/// The route's JWT authorizer (DESIGN §3: after routing, before throttling). A missing
+/// identity source or a refused token → 401 UNAUTHORIZED (HTTP APIs add the
+/// `www-authenticate` challenge for a refused token); a valid token without a required scope
+/// → 403. Fails closed: no meters for the snapshot (never the case once published) → 401.
+fn authorize(
+    worker: &Worker,
+    snap: &Snapshot,
+    auth: &RouteAuth,
+    head: &http1::RequestHead,
+    data: &[u8],
+    meta: &mut Meta,
+) -> Result<Claims, ErrorKind> {
+    let idx = auth.authorizer.0 as usize;
+    let (Some(meters), Some(authorizer)) = (worker.meters_for(snap), snap.authorizers.get(idx))
+    else {
+        return Err(ErrorKind::Unauthorized);
+    };
+    let Some(jwt) = meters.authorizers.get(idx) else {
+        return Err(ErrorKind::Unauthorized);
+    };
+    match authorize::authorize(jwt, authorizer, auth, head, data, unix_secs()) {
+        Ok(mut claims) => {
+            authorize::stringify_claims(&mut claims);
+            Ok(claims)
+        }
+        Err(Refusal::Missing) => Err(ErrorKind::Unauthorized),
+        Err(Refusal::Token(e)) => {
+            if meta.protocol == Some(Protocol::Http) {
+                meta.bearer = Some(e);
+            }
+            Err(if e == JwtError::InsufficientScope {
+                ErrorKind::InsufficientScope
+            } else {
+                ErrorKind::Unauthorized
+            })
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Meta {
     /// A `Cache-Control: max-age=0` was ignored (not authorized) under
     /// `SUCCEED_WITH_RESPONSE_HEADER`: the response says so in a `Warning` header.
     pub cache_warning: bool,
+    /// HTTP APIs: a JWT authorizer refused the token; the response carries API Gateway's
+    /// `www-authenticate` challenge (SPEC-NOTES §1.3 "JWT failure").
+    pub bearer: Option<crate::dataplane::auth::jwt::JwtError>,
 }
 
 /// The header `SUCCEED_WITH_RESPONSE_HEADER` adds. API Gateway's exact header is not on
@@ -34,6 +37,15 @@ pub const CACHE_WARNING: &[u8] =
 pub fn id_headers(wb: &mut Vec<u8>, meta: &Meta) {
     if meta.cache_warning {
         wb.extend_from_slice(CACHE_WARNING);
+    }
+    if let Some(e) = meta.bearer {
+        // `Bearer scope="" error="invalid_token" error_description="..."` as recorded
+        // (DG http-api-troubleshooting-jwt); the route's scopes are not listed.
+        wb.extend_from_slice(b"www-authenticate: Bearer scope=\"\" error=\"");
+        wb.extend_from_slice(e.bearer_error().as_bytes());
+        wb.extend_from_slice(b"\" error_description=\"");
+        wb.extend_from_slice(e.description().as_bytes());
+        wb.extend_from_slice(b"\"\r\n");
     }
     match meta.protocol {
         Some(Protocol::Http) => {

@@ -112,6 +112,23 @@ impl Shared {
         self.meters.load().usage.import(states)
     }
 
+    /// The current JWT authorizers with their key sources, for the control plane's key
+    /// fetcher (`control/jwks.rs`).
+    pub fn jwt_authorizers(
+        &self,
+    ) -> Vec<(
+        Arc<crate::dataplane::authorize::JwtAuth>,
+        crate::config::KeySource,
+    )> {
+        let (snapshot, meters) = self.current_with_meters();
+        meters
+            .authorizers
+            .iter()
+            .zip(&snapshot.authorizers)
+            .map(|(auth, a)| (auth.clone(), a.keys.clone()))
+            .collect()
+    }
+
     /// The current snapshot and the cache of its stage `identity` (`cache:{apiId}/{stage}`),
     /// paired by generation, for the admin API.
     pub fn stage_cache(&self, identity: &str) -> (Arc<Snapshot>, Option<Arc<StageCache>>) {

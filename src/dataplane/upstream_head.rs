@@ -34,6 +34,8 @@ pub struct Input<'a> {
     pub account_id: &'a str,
     /// The connection's verified mutual-TLS client certificate.
     pub client_cert: Option<&'a ClientCertInfo>,
+    /// The verified JWT claims (stringified), when the route has an authorizer.
+    pub claims: Option<&'a crate::dataplane::auth::jwt::Claims>,
 }
 
 /// At most this many `Connection` tokens are honoured when removing nominated fields.
@@ -234,11 +236,26 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The client's header of this name is replaced or removed by a mapping.
+/// The client's header of this name is replaced or removed by a mapping. Names match
+/// case-insensitively with `_` and `-` alike, so `X_Auth_User` cannot ride along beside the
+/// `X-Auth-User` the gateway sets (RELIABILITY A07: backends often fold `_` into `-`).
 fn is_mapped_header(proxy: &HttpProxy, name: &[u8]) -> bool {
-    proxy.request_parameters.iter().any(|m| {
-        matches!(&m.target, ParamTarget::Header(h) | ParamTarget::RemoveHeader(h) if h.eq_ignore_ascii_case(name))
-    })
+    let same = |h: &[u8]| {
+        h.len() == name.len()
+            && h.iter().zip(name).all(|(&a, &b)| {
+                let fold = |c: u8| {
+                    if c == b'_' {
+                        b'-'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                };
+                fold(a) == fold(b)
+            })
+    };
+    proxy.request_parameters.iter().any(
+        |m| matches!(&m.target, ParamTarget::Header(h) | ParamTarget::RemoveHeader(h) if same(h)),
+    )
 }
 
 /// The query parameter whose client values a mapping drops (HTTP `overwrite:`/`remove:`).
@@ -337,6 +354,14 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
             .find(|(n, _)| n.get(input.data).eq_ignore_ascii_case(name))
             .map(|(_, v)| v.get(input.data)),
         ParamSource::RequestPath => Some(input.resource_path),
+        ParamSource::Claim(name) => {
+            let v = input.claims?.get(&**name)?.as_str()?.as_bytes();
+            // A claim is the client's data: never a line break or NUL into a header.
+            if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+                return None;
+            }
+            Some(v)
+        }
         ParamSource::Concat(_) => None,
         ParamSource::Context(var) => Some(match var {
             ContextVar::ClientCertSubjectDn

@@ -104,6 +104,7 @@ fn integrations_per_stage() {
                 ParamSource::Header(h) => format!("header {}", String::from_utf8_lossy(h)),
                 ParamSource::Context(c) => format!("context {c:?}"),
                 ParamSource::RequestPath => "request path".to_string(),
+                ParamSource::Claim(c) => format!("claim {c}"),
                 ParamSource::Concat(parts) => format!("concat of {}", parts.len()),
             };
             format!("{target} <- {source}")

@@ -1,6 +1,7 @@
 //! The gateway file: every error with its JSON path, all reported at once.
 
 use super::*;
+use crate::config::KeySource;
 
 #[test]
 fn many_errors_at_once_with_paths() {
@@ -363,6 +364,75 @@ fn names_and_defaults_from_the_definition() {
         vec![
             "gateway.json: $.apis[0].endpointConfiguration.types: HTTP APIs are regional: the endpoint type must be REGIONAL",
             "gateway.json: $.server.defaultApi.stage: API `h` has no stage `nope`",
+        ]
+    );
+}
+
+/// The gateway file's `authorizers`: key sources and leeway per (API, authorizer name).
+#[test]
+fn authorizer_key_sources() {
+    let mut def = doc(json!({"/a": {"get": {
+        "security": [{"jwt": []}],
+        "x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "GET", "uri": "http://b/", "payloadFormatVersion": "1.0"}
+    }}}));
+    def["components"] = json!({"securitySchemes": {"jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {
+        "type": "jwt", "jwtConfiguration": {"issuer": "https://idp.example", "audience": ["a"]}}}}});
+    let gateway = |authorizers: Value| {
+        json!({
+            "apis": [{"id": "h", "protocolType": "HTTP", "definition": def.clone()}],
+            "stages": [{"apiId": "h", "stageName": "$default"}],
+            "authorizers": authorizers
+        })
+    };
+    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k","alg":"ES256",
+        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tOyG0W_2tkZb6n6_GjL4DqqzXaXY"}]}"#;
+    let files = [
+        ("keys/jwks.json", jwks),
+        ("keys/empty.json", r#"{"keys":[]}"#),
+        ("keys/bad.json", "[]"),
+    ];
+    let snap = load_files(
+        &gateway(json!([{"apiId": "h", "name": "jwt", "jwksFile": "keys/jwks.json", "leewaySeconds": 30}])),
+        &files,
+    )
+    .expect("compiles");
+    let a = &snap.authorizers[0];
+    assert_eq!(a.leeway_secs, 30);
+    assert!(matches!(&a.keys, KeySource::File { keys, .. } if keys.len() == 1));
+    let snap = load_files(
+        &gateway(
+            json!([{"apiId": "h", "name": "jwt", "jwksUri": "http://127.0.0.1:9000/jwks.json"}]),
+        ),
+        &files,
+    )
+    .expect("compiles");
+    assert!(
+        matches!(&snap.authorizers[0].keys, KeySource::Uri(u) if u == "http://127.0.0.1:9000/jwks.json")
+    );
+    let errors = errors_of(load_files(
+        &gateway(json!([
+            {"apiId": "nope", "name": "jwt"},
+            {"apiId": "h", "name": "other"},
+            {"apiId": "h", "name": "jwt", "jwksFile": "keys/jwks.json", "jwksUri": "http://x/"},
+            {"apiId": "h", "name": "jwt", "jwksFile": "keys/empty.json"},
+            {"apiId": "h", "name": "jwt", "jwksFile": "keys/bad.json", "leewaySeconds": 99999},
+            {"apiId": "h", "name": "jwt", "jwksUri": "ftp://x/"}
+        ])),
+        &files,
+    ));
+    assert_eq!(
+        errors,
+        vec![
+            "gateway.json: $.authorizers[0].apiId: no API with id `nope` in `apis`",
+            "gateway.json: $.authorizers[1].name: API `h` has no JWT authorizer `other` (its security schemes define: jwt)",
+            "gateway.json: $.authorizers[2].jwksFile: give `jwksFile` or `jwksUri`, not both",
+            "gateway.json: $.authorizers[3].jwksFile: `/cfg/keys/empty.json` has no usable key",
+            "gateway.json: $.authorizers[3]: duplicate entry for this API and authorizer",
+            "gateway.json: $.authorizers[4].leewaySeconds: 99999 is out of range: expected 0 to 3600",
+            "gateway.json: $.authorizers[4].jwksFile: `/cfg/keys/bad.json` is not a JWKS: the JWKS is not an object with a \"keys\" array",
+            "gateway.json: $.authorizers[4]: duplicate entry for this API and authorizer",
+            "gateway.json: $.authorizers[5].jwksUri: `jwksUri` `ftp://x/` is not an http(s) URL",
+            "gateway.json: $.authorizers[5]: duplicate entry for this API and authorizer",
         ]
     );
 }

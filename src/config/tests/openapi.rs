@@ -1,6 +1,7 @@
 //! API definition rules, through `load_definition` (file `/cfg/api.json`, paths `$...`).
 
 use super::*;
+use crate::config::KeySource;
 
 fn get(integration: Value) -> Value {
     doc(json!({"/pets/{id}": {"get": op(integration)}}))
@@ -135,6 +136,7 @@ fn http_proxy_uri_and_parameter_rules() {
             "integration.request.header.X-Body": "method.request.body",
             "integration.request.header.X-P": "method.request.path.nope",
             "integration.request.header.X-C": "context.authorizer.claims.sub",
+            "integration.request.header.X-D": "context.authorizer.claims.a b",
             "integration.request.querystring.x": "method.request.multivaluequerystring.x",
             "integration.response.header.y": "'1'",
             "overwrite:header.z": "$request.header.z"
@@ -153,7 +155,7 @@ fn http_proxy_uri_and_parameter_rules() {
                 "{path}.requestParameters.integration.request.header.X-P: `method.request.path.nope`: `nope` is not a path parameter of `GET /pets/{{id}}`"
             ),
             format!(
-                "{path}.requestParameters.integration.request.header.X-C: request parameter source `context.authorizer.claims.sub` is not supported yet"
+                "{path}.requestParameters.integration.request.header.X-D: invalid claim name in `context.authorizer.claims.a b`"
             ),
             format!(
                 "{path}.requestParameters.integration.request.querystring.x: request parameter source `method.request.multivaluequerystring.x` is not supported yet"
@@ -185,23 +187,26 @@ fn http_proxy_uri_and_parameter_rules() {
 fn security_requirements() {
     let mut d = doc(json!({
         "/a": {"get": {"security": [{"jwt": []}], "x-amazon-apigateway-integration": proxy("http://b/a")}},
-        "/b": {"get": {"security": [{"key": []}, {"iam": []}, {"ghost": []}], "x-amazon-apigateway-integration": proxy("http://b/b")}},
+        "/b": {"get": {"security": [{"key": []}, {"iam": []}, {"ghost": []}, {"lambda": []}], "x-amazon-apigateway-integration": proxy("http://b/b")}},
         "/c": {"get": {"security": [{}], "x-amazon-apigateway-integration": proxy("http://b/c")}}
     }));
     d["security"] = json!([{"jwt": []}]);
     d["components"] = json!({"securitySchemes": {
         "jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {"type": "jwt"}},
         "key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
-        "iam": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+        "iam": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"},
+        "lambda": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "custom",
+                   "x-amazon-apigateway-authorizer": {"type": "request", "authorizerUri": "arn:x"}}
     }});
     // REST ignores root-level security, as API Gateway's import does; the API key scheme is
-    // accepted (`apiKeyRequired`).
+    // accepted (`apiKeyRequired`); `jwt` is an HTTP API authorizer (reported where defined).
     assert_eq!(
         errors_of(definition(d.clone())),
         vec![
-            "api.json: $.paths./a.get.security[0].jwt: authorizers are not supported yet (security scheme `jwt`)",
+            "api.json: $.components.securitySchemes.jwt.x-amazon-apigateway-authorizer.type: JWT authorizers (`type: jwt`) are an HTTP API feature: REST APIs use `cognito_user_pools`",
             "api.json: $.paths./b.get.security[1].iam: IAM authorization is not supported yet (security scheme `iam`)",
             "api.json: $.paths./b.get.security[2].ghost: security scheme `ghost` is not defined",
+            "api.json: $.paths./b.get.security[3].lambda: Lambda authorizers are not supported yet (security scheme `lambda`, type `request`)",
         ]
     );
     // An HTTP API (payloadFormatVersion marks it) applies root security to every route.
@@ -213,9 +218,96 @@ fn security_requirements() {
     d2["components"] = json!({"securitySchemes": {"jwt": {"type": "openIdConnect"}}});
     assert_eq!(
         one_error(definition(d2)),
-        "api.json: $.security[0].jwt: authorizers are not supported yet (security scheme `jwt`)"
+        "api.json: $.security[0].jwt: security scheme `jwt` has no `x-amazon-apigateway-authorizer`: API Gateway needs one to enforce it (`{type: jwt, jwtConfiguration: {issuer, audience}}`)"
     );
     assert!(definition(d).is_ok());
+}
+
+/// HTTP APIs' JWT authorizers: issuer given or derived from `openIdConnectUrl`, root security
+/// as the default, scopes per route, keys by discovery unless the gateway file says otherwise.
+#[test]
+fn http_api_jwt_authorizers_compile() {
+    let http = |uri: &str| {
+        op(
+            json!({"type": "http_proxy", "httpMethod": "GET", "uri": uri, "payloadFormatVersion": "1.0"}),
+        )
+    };
+    let mut d = doc(json!({
+        "/a": {"get": http("http://b/a")},
+        "/b": {"get": {"security": [{"oidc": ["read", "write"]}], "x-amazon-apigateway-integration": http("http://b/b")["x-amazon-apigateway-integration"]}},
+        "/c": {"get": {"security": [], "x-amazon-apigateway-integration": http("http://b/c")["x-amazon-apigateway-integration"]}}
+    }));
+    d["security"] = json!([{"jwt": []}]);
+    d["components"] = json!({"securitySchemes": {
+        "jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {
+            "type": "jwt", "identitySource": "$request.header.X-Token",
+            "jwtConfiguration": {"issuer": "https://idp.example/", "audience": ["a1", "a2"]}}},
+        "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://login.example/t1/.well-known/openid-configuration",
+            "x-amazon-apigateway-authorizer": {"type": "jwt", "jwtConfiguration": {"audience": ["x"]}}}
+    }});
+    let snap = definition(d).expect("compiles");
+    assert_eq!(snap.authorizers.len(), 2);
+    let jwt = &snap.authorizers[0];
+    assert_eq!(&*jwt.identity, "jwt:test/jwt");
+    assert_eq!(jwt.issuer, "https://idp.example/");
+    assert_eq!(
+        jwt.audiences.as_deref(),
+        Some(&["a1".to_string(), "a2".to_string()][..])
+    );
+    assert_eq!(&*jwt.header, b"x-token");
+    assert!(
+        matches!(&jwt.keys, KeySource::Discovery(u) if u == "https://idp.example/.well-known/openid-configuration")
+    );
+    let oidc = &snap.authorizers[1];
+    assert_eq!(oidc.issuer, "https://login.example/t1");
+    assert_eq!(&*oidc.header, b"authorization");
+    let routes = &snap.apis[0].routes;
+    let auth = |i: usize| {
+        routes[i].auth.as_ref().map(|a| {
+            (
+                a.authorizer.0,
+                a.scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        })
+    };
+    assert_eq!(auth(0), Some((0, vec![])), "root security applies");
+    assert_eq!(auth(1), Some((1, vec!["read".into(), "write".into()])));
+    assert_eq!(auth(2), None, "`security: []` opts out");
+}
+
+#[test]
+fn authorizer_errors() {
+    let http = |uri: &str| {
+        op(
+            json!({"type": "http_proxy", "httpMethod": "GET", "uri": uri, "payloadFormatVersion": "1.0"}),
+        )
+    };
+    let mut d = doc(json!({"/a": {"get": http("http://b/a")}}));
+    d["components"] = json!({"securitySchemes": {
+        "noIssuer": {"type": "oauth2", "x-amazon-apigateway-authorizer": {"type": "jwt", "jwtConfiguration": {"audience": []}}},
+        "badSource": {"type": "oauth2", "x-amazon-apigateway-authorizer": {"type": "jwt", "identitySource": "$request.querystring.t",
+            "jwtConfiguration": {"issuer": "https://i/", "audience": ["a"]}}},
+        "pool": {"type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": ["arn:aws:cognito-idp:us-east-1:1:userpool/p"]}}
+    }});
+    let p = "api.json: $.components.securitySchemes";
+    assert_eq!(
+        errors_of(definition(d)),
+        vec![
+            format!(
+                "{p}.noIssuer.x-amazon-apigateway-authorizer.jwtConfiguration: missing required property `issuer` (or an `openIdConnectUrl` on the security scheme)"
+            ),
+            format!(
+                "{p}.noIssuer.x-amazon-apigateway-authorizer.jwtConfiguration.audience: give at least one audience"
+            ),
+            format!(
+                "{p}.badSource.x-amazon-apigateway-authorizer.identitySource: identitySource `$request.querystring.t`: a JWT authorizer takes one `$request.header.NAME`"
+            ),
+            format!(
+                "{p}.pool.x-amazon-apigateway-authorizer.type: `cognito_user_pools` authorizers are a REST API feature: HTTP APIs use `type: jwt` with the user pool as issuer"
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! JWT authorizer core (issue 8; not on the request path yet): verifies a compact JWS
+//! JWT authorizer core (issue 8; on the request path through `dataplane/authorize.rs`): verifies a compact JWS
 //! against a JWKS-derived [`KeySet`] and checks its claims as API Gateway's JWT authorizer
 //! does (SPEC-NOTES §1.4), hardened per RELIABILITY A01–A05. Pure and sans-io: time is an
 //! argument (`now_unix_secs`), keys arrive as JWKS bytes that someone else fetched.
@@ -102,6 +102,9 @@ pub enum JwtError {
 pub struct Verifier {
     issuer: Box<str>,
     audiences: Box<[Box<str>]>,
+    /// Any `aud`/`client_id` passes (REST Cognito user pool authorizers: API Gateway takes
+    /// tokens of every app client of the pool).
+    any_audience: bool,
     leeway_secs: u64,
     keys: ArcSwap<KeySet>,
 }
@@ -149,9 +152,23 @@ impl Verifier {
         Verifier {
             issuer: issuer.into(),
             audiences: audiences.iter().map(|a| Box::from(*a)).collect(),
+            any_audience: false,
             leeway_secs,
             keys: ArcSwap::new(keys),
         }
+    }
+
+    /// A verifier that checks everything but the audience (REST Cognito user pools: the
+    /// token's `aud`/`client_id` may name any app client of the pool).
+    pub fn any_audience(issuer: &str, leeway_secs: u64, keys: Arc<KeySet>) -> Verifier {
+        Verifier {
+            any_audience: true,
+            ..Verifier::new(issuer, &[], leeway_secs, keys)
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Replaces the keys (a refreshed JWKS); tokens verified afterwards use the new set.
@@ -169,6 +186,17 @@ impl Verifier {
         &self,
         token: &str,
         required_scopes: &[&str],
+        now_unix_secs: u64,
+    ) -> Result<Claims, JwtError> {
+        self.verify_scoped(token, required_scopes, now_unix_secs)
+    }
+
+    /// [`Verifier::verify`] with the scopes in any string form (a compiled route keeps
+    /// `Box<str>`s; no per-request `Vec<&str>`).
+    pub fn verify_scoped<S: AsRef<str>>(
+        &self,
+        token: &str,
+        required_scopes: &[S],
         now_unix_secs: u64,
     ) -> Result<Claims, JwtError> {
         let token = token.as_bytes();
@@ -205,7 +233,7 @@ impl Verifier {
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
         let policy = claims::Policy {
             issuer: &self.issuer,
-            audiences: &self.audiences,
+            audiences: (!self.any_audience).then_some(&self.audiences[..]),
             leeway_secs: self.leeway_secs,
         };
         claims::check(&claims, &policy, required_scopes, now_unix_secs)?;

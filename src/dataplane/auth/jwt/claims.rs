@@ -12,16 +12,17 @@ pub type Claims = Map<String, Value>;
 /// What one authorizer accepts, besides the keys.
 pub(crate) struct Policy<'a> {
     pub(crate) issuer: &'a str,
-    pub(crate) audiences: &'a [Box<str>],
+    /// `None`: any audience passes.
+    pub(crate) audiences: Option<&'a [Box<str>]>,
     pub(crate) leeway_secs: u64,
 }
 
 /// Every check, in this order: `exp` (required), `nbf`, `iat`, `iss`, `aud`/`client_id`,
 /// then scopes (the only 403).
-pub(crate) fn check(
+pub(crate) fn check<S: AsRef<str>>(
     claims: &Claims,
     policy: &Policy<'_>,
-    required_scopes: &[&str],
+    required_scopes: &[S],
     now: u64,
 ) -> Result<(), JwtError> {
     let leeway = policy.leeway_secs;
@@ -44,7 +45,9 @@ pub(crate) fn check(
         Some(Value::String(_)) | None => return Err(JwtError::WrongIssuer),
         Some(_) => return Err(JwtError::BadClaimType),
     }
-    check_audience(claims, policy.audiences)?;
+    if let Some(audiences) = policy.audiences {
+        check_audience(claims, audiences)?;
+    }
     check_scopes(claims, required_scopes)
 }
 
@@ -129,25 +132,24 @@ fn check_audience(claims: &Claims, audiences: &[Box<str>]) -> Result<(), JwtErro
 /// Gateway), found in `scope` (space-separated string, RFC 8693 §4.2) or `scp` (array of
 /// strings, or a space-separated string as some providers emit). No required scopes → no
 /// check. A wrongly typed `scope`/`scp` is `BadClaimType` when scopes are required.
-fn check_scopes(claims: &Claims, required: &[&str]) -> Result<(), JwtError> {
+fn check_scopes<S: AsRef<str>>(claims: &Claims, required: &[S]) -> Result<(), JwtError> {
     if required.is_empty() {
         return Ok(());
     }
+    let wanted = |s: &str| required.iter().any(|r| r.as_ref() == s);
     let mut granted = false;
     for name in ["scope", "scp"] {
         match claims.get(name) {
             None => {}
             Some(Value::String(list)) => {
-                granted |= list
-                    .split(' ')
-                    .any(|s| !s.is_empty() && required.contains(&s));
+                granted |= list.split(' ').any(|s| !s.is_empty() && wanted(s));
             }
             Some(Value::Array(list)) => {
                 for s in list {
                     let Value::String(s) = s else {
                         return Err(JwtError::BadClaimType);
                     };
-                    granted |= required.contains(&s.as_str());
+                    granted |= wanted(s);
                 }
             }
             Some(_) => return Err(JwtError::BadClaimType),
