@@ -21,7 +21,7 @@ FIGURES = {
     HANDSHAKE: [
         ("handshakes_per_s", "handshakes/s", 0),
         ("cpu_us_per_handshake", "CPU-µs/handshake", 1),
-        ("p50_ms", "p50 ms (connect+handshake+request)", 3),
+        ("p50_ms", "p50 ms (the request, after the handshake)", 3),
         ("p99_ms", "p99 ms", 3),
         ("rss_kib", "RSS KiB", 0),
     ],
