@@ -20,6 +20,7 @@ import time
 LOADGEN_FEATURES = {
     "https": (("--insecure", "--cacert"), "https:// URLs (--insecure or --cacert)"),
     "hold": (("--hold",), "--hold D (open N connections, hold them idle)"),
+    "no-resume": (("--no-resume",), "--no-resume (every TLS connection a full handshake)"),
 }
 
 
@@ -72,7 +73,15 @@ def parse_loadgen(text):
     status = {int(k): v for k, v in j.get("status", {}).items()}
     errors = j.get("errors", {})
     lat = j.get("latency_ms", {})
-    tls = {k: v for k, v in j.items() if "tls" in k.lower() or "cipher" in k.lower()}
+    # {"tls": {"version", "cipher_suite", "handshakes", "resumed"}} flattened; top-level
+    # tls_* / cipher* keys kept as they are
+    tls = {
+        k: v
+        for k, v in j.items()
+        if ("tls" in k.lower() or "cipher" in k.lower()) and not isinstance(v, dict)
+    }
+    if isinstance(j.get("tls"), dict):
+        tls.update(j["tls"])
     return {
         "requests": j["requests"],
         "rps": j["requests_per_sec"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import cache, client, measure, peers, procs, report
 from .measure import ClientFailed, note
-from .scenarios import IDLE, STREAM, THROUGHPUT
+from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 
 @dataclass
@@ -104,7 +104,7 @@ def run_leg(bench, leg, targets, unavailable):
                     ),
                 )
     try:
-        if leg.kind == THROUGHPUT:
+        if leg.kind in (THROUGHPUT, HANDSHAKE):
             _persistent(bench, leg, lc, res)
         else:
             _fresh(bench, leg, lc, res)
@@ -126,11 +126,11 @@ def describe_client(bench, leg):
         body = f" -X POST --body-file <{leg.upload_bytes:,} bytes>" if leg.upload_bytes else ""
         return f"loadgen -t 1 -c 1 -n {leg.transfers} --timeout 120s --json{body} {url}"
     hdrs = "".join(f" -H '{h}'" for h in leg.headers)
-    if o.client == "wrk":
+    if o.client == "wrk" and leg.kind == THROUGHPUT:
         secs = client.wrk_seconds(o.duration)
         return f"wrk -t{o.threads} -c{connections(bench, leg)} -d{secs}s --latency{hdrs} {url}"
     secs = client.duration_arg(o.duration)
-    tls = " " + " ".join(bench.loadgen.tls_args("cert.pem")) if leg.tls else ""
+    tls = " " + " ".join(bench.loadgen.tls_args("cert.pem") + list(leg.tls_args)) if leg.tls else ""
     return f"loadgen -t {o.threads} -c {connections(bench, leg)} -d {secs} --json{tls}{hdrs} {url}"
 
 
@@ -210,6 +210,8 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
             r = measure.throughput(bench, leg, t, pids_of, secs, connections(bench, leg))
             if t.admin_port:
                 r.update(cache.window(before, cache.read_stats(t.admin_port)))
+        elif leg.kind == HANDSHAKE:
+            r = measure.handshakes(bench, leg, t, pids_of, secs, connections(bench, leg))
         elif leg.kind == IDLE:
             r = measure.idle(bench, leg, t, pids_of)
         else:
@@ -249,6 +251,14 @@ def progress(leg, r):
         return (
             f"{r['requests']}× {r['bytes_per_transfer'] / 1e6:g} MB  {r['mb_per_s']:.0f} MB/s  "
             f"{r['cpu_us_per_mb']:.0f} CPU-µs/MB  peak RSS +{r['hwm_growth_kib']} KiB{errs}"
+        )
+    if leg.kind == HANDSHAKE:
+        return (
+            f"{r['handshakes_per_s']:8.0f} handshakes/s  {r['cpu_us_per_handshake']:6.1f} "
+            f"CPU-µs/handshake  machine {r['machine_cpu_us_per_handshake']:6.1f}  loadgen "
+            f"{r['client_cpu_us_per_handshake']:6.1f}  util "
+            f"{r['util_pct']:3.0f}%  other {r['other_pct']:3.0f}%  resumed {r['resumed']} of "
+            f"{r['handshakes']}  p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms{errs}"
         )
     p999 = f"{r['p999_ms']:.3f}" if r["p999_ms"] is not None else "—"
     if "cache_stats" in r:

@@ -9,7 +9,20 @@ import signal
 import sys
 import tempfile
 
-from . import cache, cli, client, env, legs, markdown, peers, procfs, procs, report, scenarios
+from . import (
+    cache,
+    cli,
+    client,
+    env,
+    handshake,
+    legs,
+    markdown,
+    peers,
+    procfs,
+    procs,
+    report,
+    scenarios,
+)
 from .measure import Bench, note
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
@@ -231,6 +244,9 @@ def write(o, meta, results):
                 "name": sc.name,
                 "summary": sc.summary,
                 "skipped": why or None,
+                "issue6": (
+                    handshake.issue6(done) if done and any(r.leg.tls for r in done) else None
+                ),
                 "legs": [
                     dict(report.leg_json(res), cache=cache.summary(res)) for res in done or []
                 ],

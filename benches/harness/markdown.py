@@ -7,8 +7,8 @@ import json
 import math
 import os
 
-from . import cache, report
-from .scenarios import IDLE, STREAM
+from . import cache, handshake, report
+from .scenarios import HANDSHAKE, IDLE, STREAM
 
 # benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
 MARKER = "<!-- benches/run inserts each run's results below this line, newest first -->"
@@ -66,6 +66,8 @@ def document(meta, results):
             continue
         for res in done:
             out += _leg(meta, sc, res)
+        if any(res.leg.tls for res in done):
+            out += handshake.lines(handshake.issue6(done))
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -106,12 +108,27 @@ def _leg(meta, sc, res):
             "reset through /proc/PID/clear_refs before the run)"
         )
     if leg.tls:
-        tls = next((r.runs[0]["tls"] for r in res.rows if r.runs and r.runs[0].get("tls")), {})
-        seen = ", ".join(f"{k} {v}" for k, v in tls.items())
+        seen = "; ".join(
+            f"{r.target.name}: " + ", ".join(f"{k} {v}" for k, v in r.runs[0]["tls"].items())
+            for r in res.rows
+            if r.runs and r.runs[0].get("tls")
+        )
         out.append(
-            "- TLS 1.3 with a self-signed P-256 certificate (nginx `ssl_protocols TLSv1.3`, "
-            "HAProxy `ssl-min-ver TLSv1.3`); the origin behind them is plain HTTP"
-            + (f"; the client saw: {seen}" if seen else "")
+            "- TLS 1.3 with the same self-signed ECDSA P-256 certificate everywhere (nginx "
+            "`ssl_protocols TLSv1.3`, HAProxy `ssl-min-ver TLSv1.3`, tollgate listener `tls` "
+            "with default `securityPolicy` (1.2 and 1.3; the client offers only 1.3)); the "
+            "origin behind them is plain HTTP"
+            + (f"; the client saw (first run): {seen}" if seen else "")
+        )
+    if leg.kind == HANDSHAKE:
+        out.append(
+            "- every request on a new connection: `Connection: close` (each peer answers it and "
+            "closes), loadgen `--no-resume` (rustls `Resumption::disabled()`: no session kept "
+            "or offered), so every connection is a full TLS 1.3 handshake (certificate, "
+            "ECDSA signature, X25519 key exchange) for every peer; each peer still issues its "
+            "default session tickets after the handshake (nginx/HAProxy: OpenSSL's 2, tollgate: "
+            "rustls' 2), a cost included in its CPU; `resumed` counts resumptions (must be 0). "
+            "CPU-µs/handshake = the peer's CPU ÷ handshakes (one request each)"
         )
     for row in res.rows:
         if row.status not in ("measured", "n/a", "not yet"):

@@ -6,7 +6,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from . import client, procfs
+from . import client, handshake, procfs
+from .scenarios import THROUGHPUT
 
 HZ = procfs.CLK_TCK
 # After a leg's processes start, and after loadgen reports it holds its connections: time for
@@ -72,7 +73,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
     """Closed loop for secs against t. pids_of() gives the measured process tree."""
     o = bench.opts
     out = f"{bench.work}/client-{t.name}.out"
-    if o.client == "wrk":
+    # the handshake leg needs loadgen's --no-resume: wrk serves the keep-alive legs only
+    if o.client == "wrk" and leg.kind == THROUGHPUT:
         argv = [
             "wrk",
             f"-t{o.threads}",
@@ -95,7 +97,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
             "--json",
         ]
         if leg.tls:
-            argv += bench.loadgen.tls_args(bench.tls["cert"])
+            argv += bench.loadgen.tls_args(bench.tls["cert"]) + list(leg.tls_args)
         for h in leg.headers:
             argv += ["-H", h]
         argv.append(url(t, leg, o.path))
@@ -104,7 +106,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
     origin_pids = origin[0].pids() if origin else []
     g0 = procfs.cpu_seconds(origin_pids)
     w0, s0, o0, c0 = _children_cpu(), procfs.sys_ticks(), _ours(bench), procfs.cpu_seconds(pids)
-    parse = client.parse_wrk if o.client == "wrk" else client.parse_loadgen
+    parse = client.parse_wrk if argv[0] == "wrk" else client.parse_loadgen
     with client.ClientRun(argv, out, parse, bench.load_cpus()) as run:
         # RSS at the end of the run, while the load is still on.
         time.sleep(max(secs - 0.25, secs * 0.8))
@@ -126,9 +128,19 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         other_pct=(busy - (o1 - o0) - (w1 - w0)) / total * 100 if total else 0.0,
         # all CPU of the machine per request: the whole cost of serving through the target
         machine_cpu_us_per_req=busy * 1e6 / n if n else 0.0,
+        # the load generator's own CPU per request (user + system of the reaped client)
+        client_cpu_us_per_req=(w1 - w0) * 1e6 / n if n else 0.0,
         # the origin's CPU per request the target served: ~0 when a cache answers
         origin_cpu_us_per_req=(g1 - g0) * 1e6 / n if n and origin_pids else None,
     )
+    return r
+
+
+def handshakes(bench, leg, t, pids_of, secs, conns):
+    """The handshake leg: a throughput run where every request is a new TLS connection;
+    its figures per handshake added."""
+    r = throughput(bench, leg, t, pids_of, secs, conns)
+    r.update(handshake.figures(r))
     return r
 
 

@@ -270,7 +270,13 @@ def write_tollgate(path, template, port, driver, lc, patch=None, admin_port=0):
         cfg = json.load(f)
     cfg.update(patch or {})
     server = cfg["server"]
-    server["listeners"] = [{"address": f"127.0.0.1:{port}"}]
+    listener = {"address": f"127.0.0.1:{port}"}
+    if lc.cert:
+        # The leg's certificate, as nginx and HAProxy get it. tollgate has no TLS-1.3-only
+        # setting (securityPolicy TLS_1_2 allows 1.2 and 1.3): loadgen --tls-version 1.3
+        # makes every peer's handshakes TLS 1.3, and the client reports what it negotiated.
+        listener["tls"] = {"certificate": {"certificateChain": lc.cert, "privateKey": lc.key}}
+    server["listeners"] = [listener]
     server["workers"] = lc.workers
     server["ioDriver"] = driver
     if admin_port:

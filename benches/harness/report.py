@@ -4,7 +4,8 @@ record and the --quick sanity checks."""
 import math
 import statistics
 
-from .scenarios import IDLE, STREAM, THROUGHPUT
+from . import handshake
+from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 # Per leg kind: the figures (run field, column title, decimals) each reported as a median with
 # its ratios to nginx and to the null proxy, then the columns that list every run.
@@ -15,6 +16,13 @@ FIGURES = {
         ("p50_ms", "p50 ms", 3),
         ("p99_ms", "p99 ms", 3),
         ("p999_ms", "p99.9 ms", 3),
+        ("rss_kib", "RSS KiB", 0),
+    ],
+    HANDSHAKE: [
+        ("handshakes_per_s", "handshakes/s", 0),
+        ("cpu_us_per_handshake", "CPU-µs/handshake", 1),
+        ("p50_ms", "p50 ms (the request, after the handshake)", 3),
+        ("p99_ms", "p99 ms", 3),
         ("rss_kib", "RSS KiB", 0),
     ],
     IDLE: [
@@ -31,6 +39,10 @@ FIGURES = {
 }
 EACH_RUN = {
     THROUGHPUT: [("rps", "req/s (each run)", 0), ("cpu_us_per_req", "CPU-µs/req (each run)", 2)],
+    HANDSHAKE: [
+        ("handshakes_per_s", "handshakes/s (each run)", 0),
+        ("cpu_us_per_handshake", "CPU-µs/handshake (each run)", 1),
+    ],
     IDLE: [("kib_per_conn", "KiB/connection (each run)", 2)],
     STREAM: [("mb_per_s", "MB/s (each run)", 0), ("hwm_growth_kib", "RSS growth (each run)", 0)],
 }
@@ -90,6 +102,14 @@ def summarize(res):
 def _extra_keys(kind):
     if kind == THROUGHPUT:
         return {"machine_cpu_us_per_req", "util_pct", "origin_cpu_us_per_req"}
+    if kind == HANDSHAKE:
+        return {
+            "machine_cpu_us_per_handshake",
+            "client_cpu_us_per_handshake",
+            "util_pct",
+            "rps",
+            "cpu_us_per_req",
+        }
     return {"rss_before_kib"}
 
 
@@ -131,6 +151,14 @@ def table(res):
     head = ["target"] + [t for _, t, _ in figs] + [t for _, t, _ in each]
     if kind == THROUGHPUT:
         head += ["machine CPU-µs/req", "util %", "other load % (max)"]
+    if kind == HANDSHAKE:
+        head += [
+            "machine CPU-µs/handshake",
+            "loadgen CPU-µs/handshake",
+            "util %",
+            "other load % (max)",
+            "resumed",
+        ]
     if kind == IDLE:
         head += ["held", "RSS before KiB"]
     head += ["errors"]
@@ -149,6 +177,16 @@ def table(res):
         if kind == THROUGHPUT:
             other = max(r["other_pct"] for r in row.runs)
             cells += [_num(m["machine_cpu_us_per_req"], 2), _num(m["util_pct"], 0), _num(other, 0)]
+        if kind == HANDSHAKE:
+            other = max(r["other_pct"] for r in row.runs)
+            resumed = sum(r.get("resumed") or 0 for r in row.runs)
+            cells += [
+                _num(m["machine_cpu_us_per_handshake"], 1),
+                _num(m["client_cpu_us_per_handshake"], 1),
+                _num(m["util_pct"], 0),
+                _num(other, 0),
+                f"{resumed} of {sum(r['handshakes'] for r in row.runs):,}",
+            ]
         if kind == IDLE:
             cells += [" ".join(str(r.get("held")) for r in row.runs), _num(m["rss_before_kib"], 0)]
         cells.append(str(sum(unexpected(r) + r["socket_errors"] for r in row.runs)))
@@ -205,6 +243,8 @@ def _run_problems(res, r):
             out.append(f"req/s is {r['rps']}")
         if not r["cpu_us_per_req"] > 0:
             out.append(f"CPU/request is {r['cpu_us_per_req']}")
+    elif kind == HANDSHAKE:
+        out += handshake.problems(r)
     elif kind == IDLE:
         if r["held"] != leg.connections:
             out.append(f"held {r['held']} of {leg.connections} connections")

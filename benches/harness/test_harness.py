@@ -8,8 +8,8 @@ import os
 import tempfile
 import unittest
 
-from harness import cache, cli, client, legs, markdown, peers, report, scenarios
-from harness.scenarios import IDLE, STREAM, THROUGHPUT, Leg
+from harness import cache, cli, client, handshake, legs, markdown, peers, report, scenarios
+from harness.scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT, Leg
 
 LOADGEN_JSON = json.dumps(
     {
@@ -50,6 +50,11 @@ class ClientTests(unittest.TestCase):
         self.assertEqual((r["non2xx"], r["socket_errors"], r["held"]), (2, 1, 64))
         self.assertEqual(r["status"], {200: 998, 503: 2})
         self.assertEqual(r["tls"], {"tls_version": "TLSv1.3"})
+        nested = json.loads(LOADGEN_JSON)
+        del nested["tls_version"]
+        nested["tls"] = {"version": "TLSv1.3", "handshakes": 64, "resumed": 0}
+        r = client.parse_loadgen(json.dumps(nested))
+        self.assertEqual(r["tls"], {"version": "TLSv1.3", "handshakes": 64, "resumed": 0})
 
     def test_wrk_output(self):
         r = client.parse_wrk(WRK_OUTPUT)
@@ -132,6 +137,41 @@ class PeerConfigTests(unittest.TestCase):
             self.assertEqual(server["limits"]["upstreamIdlePerHost"], 128)
             self.assertEqual(server["limits"]["maxConnectionsPerWorker"], 11024)
             self.assertEqual(server["limits"]["maxBodyBytes"], 200)
+
+    def test_tollgate_tls_listener_gets_the_legs_certificate(self):
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with tempfile.TemporaryDirectory() as d:
+            lc = config(cert="/w/cert.pem", key="/w/key.pem", bundle="/w/bundle.pem")
+            peers.write_tollgate(
+                f"{d}/t.json", f"{here}/conf/tollgate-proxy.json", 18093, "legacy", lc
+            )
+            server = json.loads(read(f"{d}/t.json"))["server"]
+            self.assertEqual(
+                server["listeners"],
+                [
+                    {
+                        "address": "127.0.0.1:18093",
+                        "tls": {
+                            "certificate": {
+                                "certificateChain": "/w/cert.pem",
+                                "privateKey": "/w/key.pem",
+                            }
+                        },
+                    }
+                ],
+            )
+
+    def test_tls_scenario_measures_tollgate_and_handshakes(self):
+        ka, hs = scenarios.BY_NAME["tls"].legs(True)
+        self.assertEqual((ka.kind, hs.kind), (THROUGHPUT, HANDSHAKE))
+        self.assertTrue(ka.tls and hs.tls)
+        for leg in (ka, hs):
+            self.assertNotIn("tollgate", leg.not_measured)
+            self.assertIn("nullproxy", leg.not_measured)
+        self.assertIn("Connection: close", hs.headers)
+        self.assertIn("--no-resume", hs.tls_args)
+        self.assertEqual(ka.tls_args, ())
+        self.assertIn("no-resume", scenarios.BY_NAME["tls"].needs)
 
     def test_usage_plan_variants(self):
         leg = scenarios.BY_NAME["usage-plan"].legs(True)[0]
@@ -258,9 +298,63 @@ class ReportTests(unittest.TestCase):
 
     def test_not_yet_rows_are_not_failures(self):
         res = leg_result(("nginx", [run(1)]), ("tollgate", []))
-        res.rows[1].status, res.rows[1].reason = "not yet", scenarios.TLS_TOLLGATE
-        self.assertEqual(report.sanity("tls", res), [])
-        self.assertIn("| tollgate | not yet (issue 6) |", report.table(res))
+        res.rows[1].status, res.rows[1].reason = "not yet", "not yet (issue 8)"
+        self.assertEqual(report.sanity("jwt", res), [])
+        self.assertIn("| tollgate | not yet (issue 8) |", report.table(res))
+
+    def test_handshake_figures_and_checks(self):
+        tls = {"version": "TLSv1.3", "cipher_suite": "X", "handshakes": 1000, "resumed": 0}
+        r = run(1, requests=1000, duration_s=0.5, cpu_s=0.05, machine_cpu_us_per_req=80.0, tls=tls)
+        f = handshake.figures(r)
+        self.assertEqual((f["handshakes"], f["resumed"]), (1000, 0))
+        self.assertAlmostEqual(f["handshakes_per_s"], 2000.0)
+        self.assertAlmostEqual(f["cpu_us_per_handshake"], 50.0)
+        self.assertAlmostEqual(f["machine_cpu_us_per_handshake"], 80.0)
+        r.update(f)
+        self.assertEqual(handshake.problems(r), [])
+        # resumptions, reused connections and another version are each named
+        bad = dict(r, resumed=7, handshakes=500, tls=dict(tls, version="TLSv1.2"))
+        probs = handshake.problems(bad)
+        self.assertTrue(any("7 of 500 handshakes resumed" in p for p in probs), probs)
+        self.assertTrue(any("connections were reused" in p for p in probs), probs)
+        self.assertTrue(any("TLSv1.2" in p for p in probs), probs)
+        self.assertEqual(handshake.problems(dict(r, handshakes=0)), ["no TLS handshake completed"])
+        # a handshake leg's sanity goes through them
+        res = leg_result(("nginx", [bad]), kind=HANDSHAKE)
+        self.assertTrue(any("resumed a session" in p for p in report.sanity("tls", res)))
+        self.assertIn("resumed", report.table(res))
+
+    def test_issue6_targets(self):
+        def hs(rep, n):
+            return run(rep, handshakes_per_s=n, cpu_us_per_handshake=1.0, handshakes=1, resumed=0)
+
+        ka = leg_result(
+            ("nginx", [run(1, cpu_us_per_req=20.0), run(2, cpu_us_per_req=20.0)]),
+            ("tollgate", [run(1, cpu_us_per_req=16.0), run(2, cpu_us_per_req=18.0)]),
+        )
+        ka.leg = Leg(THROUGHPUT, tls=True)
+        hsr = leg_result(
+            ("nginx", [hs(1, 1000.0), hs(2, 1000.0)]),
+            ("tollgate", [hs(1, 900.0), hs(2, 1100.0)]),
+            kind=HANDSHAKE,
+        )
+        hsr.leg = Leg(HANDSHAKE, tls=True)
+        v = handshake.issue6([ka, hsr])
+        self.assertAlmostEqual(v["cpu_per_request"]["ratio"], 0.85)
+        self.assertTrue(v["cpu_per_request"]["met"])  # at the bound is met
+        self.assertEqual(v["cpu_per_request"]["per_repetition"], [0.8, 0.9])
+        self.assertAlmostEqual(v["handshakes_per_s"]["ratio"], 1.0)
+        self.assertTrue(v["handshakes_per_s"]["met"])
+        text = "\n".join(handshake.lines(v))
+        self.assertIn("0.85 (target ≤ 0.85): **met**", text)
+        # tollgate slower at handshakes: not met; no tollgate row: not measured
+        hsr.rows[1].runs = [hs(1, 800.0)]
+        report.summarize(hsr)
+        self.assertFalse(handshake.issue6([hsr])["handshakes_per_s"]["met"])
+        self.assertIn("not measured", "\n".join(handshake.lines(handshake.issue6([hsr]))))
+        no_tollgate = leg_result(("nginx", [run(1)]))
+        no_tollgate.leg = Leg(THROUGHPUT, tls=True)
+        self.assertIsNone(handshake.issue6([no_tollgate])["cpu_per_request"])
 
     def test_infinite_ratio_is_insane(self):
         res = leg_result(("nginx", [run(1, p999_ms=0.0)]), ("tollgate", [run(1)]))

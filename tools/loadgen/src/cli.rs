@@ -57,6 +57,9 @@ TLS (https:// URLs: HTTP/1.1 over TLS 1.2 or 1.3, rustls, ALPN http/1.1):
       --sni NAME         server name to send and to verify the certificate against;
                          default: the URL's host (an IP address sends none)
       --tls-version V    only 1.2 or only 1.3; default: both
+      --no-resume        never resume a session: every connection (each reconnect
+                         after a `Connection: close` too) does a full handshake;
+                         default: rustls' session cache, reconnects usually resume
 
 Idle connections:
       --hold D           open the -c connections, send one request on each and read the
@@ -96,6 +99,8 @@ pub struct TlsOptions {
     pub sni: Option<String>,
     /// `None`: TLS 1.2 and 1.3.
     pub version: Option<TlsVersion>,
+    /// `--no-resume`: no session cache, every handshake is a full one.
+    pub no_resume: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +140,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
     let mut insecure = false;
     let mut sni = None;
     let mut tls_version = None;
+    let mut no_resume = false;
     let mut hold = None;
     let mut json = false;
 
@@ -186,6 +192,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                     v => return Err(format!("--tls-version: `{v}` is not 1.2 or 1.3")),
                 }
             }
+            "--no-resume" => no_resume = true,
             "--hold" => hold = Some(parse_duration(&value(&arg)?)?),
             "--json" => json = true,
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
@@ -246,12 +253,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
         verify,
         sni,
         version: tls_version,
+        no_resume,
     };
     let https = url
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
     if !https && tls != TlsOptions::default() {
-        return Err("--cacert, --insecure, --sni and --tls-version need an https:// URL".into());
+        return Err(
+            "--cacert, --insecure, --sni, --tls-version and --no-resume need an https:// URL"
+                .into(),
+        );
     }
     let workload = match (templates, method, body) {
         (Some(path), None, None) => Workload::Templates(path),
@@ -310,6 +321,7 @@ impl Default for TlsOptions {
             verify: Verify::System,
             sni: None,
             version: None,
+            no_resume: false,
         }
     }
 }
@@ -376,7 +388,15 @@ mod tests {
                 verify: Verify::CaFile("ca.pem".into()),
                 sni: Some("api.test".into()),
                 version: Some(TlsVersion::V1_2),
+                no_resume: false,
             }
+        );
+        let o = parse(args("--no-resume https://x/")).unwrap().unwrap();
+        assert!(o.tls.no_resume);
+        assert!(
+            parse(args("--no-resume http://x/"))
+                .unwrap_err()
+                .contains("--no-resume")
         );
         let o = parse(args("--insecure HTTPS://x/")).unwrap().unwrap();
         assert_eq!(o.tls.verify, Verify::Insecure);

@@ -31,7 +31,7 @@ use monoio::time::Sleep;
 
 use crate::response::{MAX_HEAD, ResponseReader};
 use crate::schedule::{Due, Schedule};
-use crate::transport::{Connector, Plain, Transport};
+use crate::transport::{ConnectError, Connector, Plain, Transport};
 use crate::worker::{Local, Plan};
 
 /// Pause after a failed connect, so a dead server is not hammered in a tight loop.
@@ -59,7 +59,15 @@ pub async fn open<C: Connector>(
     local: &Local,
     limit: Duration,
 ) -> Option<C::Stream> {
-    match connector.connect(local.plan.target.addr, limit).await {
+    counted(
+        connector.connect(local.plan.target.addr, limit).await,
+        local,
+    )
+}
+
+/// Counts a connect's outcome: a handshake, or a connect error and its reason.
+fn counted<S: Transport>(result: Result<S, ConnectError>, local: &Local) -> Option<S> {
+    match result {
         Ok(stream) => {
             if let Some(session) = stream.session() {
                 local.stats.borrow_mut().handshake(session);
@@ -93,7 +101,18 @@ async fn run_with<C: Connector>(connector: &C, local: &Local, index: u32) {
         });
         let opened = {
             let _slot = local.connect_slots.take().await;
-            open(connector, local, limit).await
+            if limit < plan.timeout {
+                // Cut short by the end of `-d`, not by `--timeout`: a connect (or handshake)
+                // still under way when the run ends is no error, as a request not yet sent is
+                // none. Without keep-alive (`Connection: close`) one is under way on almost
+                // every connection at the end.
+                match connector.connect(plan.target.addr, limit).await {
+                    Err(ConnectError::TimedOut) => return,
+                    result => counted(result, local),
+                }
+            } else {
+                open(connector, local, limit).await
+            }
         };
         let Some(mut stream) = opened else {
             let _ = local.take_budget();

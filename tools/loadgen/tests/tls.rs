@@ -169,6 +169,39 @@ fn closes_timeouts_and_open_loop_behave_as_over_tcp() {
 }
 
 #[test]
+fn connection_close_with_no_resume_makes_every_request_a_full_handshake() {
+    let pki = Pki::new("noresume");
+    let server = Server::start_tls(Behaviour::default(), &pki);
+    let run = |extra: &[&str]| {
+        let base = [
+            "-n",
+            "40",
+            "-c",
+            "2",
+            "-H",
+            "Connection: close",
+            "--cacert",
+            pki.ca(),
+            "--json",
+        ];
+        let out = loadgen(&[&base[..], extra, &[&server.url]].concat(), LIMIT);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.json()
+    };
+    // Without it, reconnects resume from rustls' session cache.
+    let json = run(&[]);
+    assert_eq!(json["status"], json!({"200": 40}), "{json}");
+    assert_eq!(n(&json["tls"]["handshakes"]), 40, "{json}");
+    assert!(n(&json["tls"]["resumed"]) > 0, "{json}");
+    // With it: one full handshake per request, none resumed.
+    let json = run(&["--no-resume"]);
+    assert_eq!(json["status"], json!({"200": 40}), "{json}");
+    assert_eq!(n(&json["errors"]["read"]), 0, "{json}");
+    assert_eq!(n(&json["tls"]["handshakes"]), 40, "{json}");
+    assert_eq!(n(&json["tls"]["resumed"]), 0, "{json}");
+}
+
+#[test]
 fn insecure_accepts_a_certificate_nothing_vouches_for() {
     let pki = Pki::new("insecure");
     let server = Server::start_tls(Behaviour::default(), &pki);

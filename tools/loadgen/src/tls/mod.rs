@@ -4,7 +4,7 @@
 //!
 //! rustls with the *ring* provider (aws-lc-rs would add a C/cmake build), TLS 1.2 and 1.3,
 //! ALPN `http/1.1`, rustls' default in-memory session cache (reconnects may resume; the
-//! summary counts them). Trust: `--cacert FILE`, else the system bundle (`SSL_CERT_FILE`, else
+//! summary counts them) unless `--no-resume` turns resumption off. Trust: `--cacert FILE`, else the system bundle (`SSL_CERT_FILE`, else
 //! the first of `defaults::CA_BUNDLES` that exists); `--insecure` accepts any certificate
 //! but still checks the handshake signatures, so the key exchange is really with the holder
 //! of the certificate's key.
@@ -82,6 +82,12 @@ impl Client {
                 .with_no_client_auth(),
         };
         config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+        if opts.no_resume {
+            // No session cache: nothing is stored from tickets or session ids, nothing is
+            // offered, so every connection is a full handshake (certificate, signature, key
+            // exchange) whatever the server would allow.
+            config.resumption = rustls::client::Resumption::disabled();
+        }
         let name = opts.sni.as_deref().unwrap_or(host);
         let server_name = ServerName::try_from(name.to_owned())
             .map_err(|_| format!("`{name}` is not a valid TLS server name (DNS name or IP)"))?;

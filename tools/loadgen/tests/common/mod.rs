@@ -176,7 +176,15 @@ fn serve(mut stream: impl Wire, b: Behaviour, seen: &Seen) {
             }
             std::thread::sleep(b.delay);
             let every = |k: u64| k > 0 && n.is_multiple_of(k);
-            if every(b.close_every) {
+            if head.contains("\r\nconnection: close\r\n") {
+                // As a real server does: answer with `Connection: close`, then close.
+                out.extend_from_slice(
+                    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                );
+                let _ = stream.write_all(&out).and_then(|()| stream.flush());
+                stream.close();
+                return;
+            } else if every(b.close_every) {
                 let _ = stream.write_all(&out);
                 stream.close();
                 return;
