@@ -54,6 +54,7 @@ pub(crate) fn validate_gateway(
         mut server,
         default_api,
         listener_tls,
+        upstream_tls,
     } = validate_server(obj.opt("server"), &base_dir, env, errors);
     let mut declared = Declared { apis: Vec::new() };
     for item in obj
@@ -109,6 +110,8 @@ pub(crate) fn validate_gateway(
             listener.tls = super::tls::build(spec, &domain_certs, loader, errors);
         }
     }
+    server.upstream_tls =
+        super::upstream_tls::build(upstream_tls.as_ref(), loader, errors).map(std::sync::Arc::new);
     let default_api = default_api.and_then(|d| {
         let api = api_index(&declared, &d.api_id, &d.api_loc, errors)?;
         let stage = match d.stage {
