@@ -21,7 +21,8 @@ use support::*;
 
 /// An HTTP/1.1 keep-alive server over TLS. Args: port file... see `Backend::start`. Every
 /// connection gets a number; every handshake failure and request is a JSON line in the log,
-/// with the SNI the client sent and the client certificate's CN. `/then-drop` answers and
+/// with the SNI the client sent, the client certificate's CN and whether the TLS session was
+/// resumed. `/then-drop` answers and
 /// then closes the connection without saying so (a stale pooled connection for the gateway).
 /// It exits by itself after two minutes, should the test die without killing it.
 const BACKEND: &str = r#"
@@ -54,14 +55,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record(event="handshake_failed", conn=self.conn_id, error=str(e))
             raise
         self.sni = snis.pop(id(self.request), None)
+        self.resumed = self.request.session_reused
         peer = self.request.getpeercert() or {}
         self.client = dict(x[0] for x in peer.get("subject", ())).get("commonName")
         super().setup()
     def reply(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n).decode() if n else ""
-        seen = dict(conn=self.conn_id, sni=self.sni, client=self.client, method=self.command,
-                    path=self.path, host=self.headers.get("Host"), body=body)
+        seen = dict(conn=self.conn_id, sni=self.sni, client=self.client, resumed=self.resumed,
+                    method=self.command, path=self.path, host=self.headers.get("Host"), body=body)
         record(event="request", **seen)
         out = json.dumps(seen).encode()
         self.send_response(200)
@@ -377,14 +379,19 @@ fn tls_upstream_connections_are_kept_alive_and_a_stale_one_is_retried() {
         "one TLS connection for every request: {conns:?}"
     );
 
+    let first = seen(&get(&gw, "/n/first"));
+    assert_eq!(first["resumed"], false);
+
     // The backend closes the pooled connection after answering: the next request finds it
-    // stale and is sent again on a fresh connection.
+    // stale and is sent again on a fresh connection, which resumes the TLS session.
     let r = get(&gw, "/then-drop");
     assert_eq!(r.status, 200);
     let dropped = seen(&r)["conn"].as_u64().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let r = get(&gw, "/after");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.raw));
-    assert_ne!(seen(&r)["conn"].as_u64().unwrap(), dropped);
-    assert_eq!(backend.requests().len(), 6, "{:?}", backend.events());
+    let after = seen(&r);
+    assert_ne!(after["conn"].as_u64().unwrap(), dropped);
+    assert_eq!(after["resumed"], true, "the session is resumed: {after}");
+    assert_eq!(backend.requests().len(), 7, "{:?}", backend.events());
 }

@@ -18,6 +18,9 @@
 //!   buffers, and `readable(false)` replaces `TcpStream::readable` (it is ready at once when
 //!   rustls still holds plaintext, so parked bytes are never stranded).
 //! - 421 Misdirected Request: `certs.names_of(host) != Some(stream.entry())`.
+//! - Upstreams: `ClientTls::connect(tcp, ClientConnection::new(config, name))` after the
+//!   connect, bounded by the integration deadline; then the same reads and writes (the
+//!   proxy sees it through `UpstreamStream`).
 //!
 //! **Architecture Invariant:** no `unsafe` except `buf.rs` (copies into monoio's raw buffers);
 //! no panic on any bytes from the network (malformed ClientHello, records, certificates).
