@@ -192,6 +192,7 @@ pub async fn forward<S: ClientStream>(
         && body_complete
         && !upstream_close
         && up.rb.is_empty()
+        && !up.stream.has_buffered()
         && matches!(
             resp_framing,
             ResponseFraming::Length(_) | ResponseFraming::Chunked | ResponseFraming::None

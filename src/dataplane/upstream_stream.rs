@@ -28,6 +28,15 @@ impl UpstreamStream {
         }
     }
 
+    /// Bytes (or the end) already received past what was read: for TLS, what rustls or our
+    /// ciphertext buffer holds. A plain socket's kernel buffer is not looked at.
+    pub fn has_buffered(&self) -> bool {
+        match self {
+            UpstreamStream::Plain(_) => false,
+            UpstreamStream::Tls(s) => s.has_buffered(),
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self, UpstreamStream::Tls(_))
     }

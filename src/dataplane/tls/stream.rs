@@ -163,6 +163,13 @@ where
         self.io.tcp.readable(relaxed).await.map(|()| false)
     }
 
+    /// A read would return without the socket: decrypted plaintext, buffered ciphertext, or
+    /// the end of the stream is waiting (an upstream connection with stray bytes after its
+    /// response is not pooled).
+    pub fn has_buffered(&self) -> bool {
+        self.pending || self.io.rx_taken < self.io.rx.len()
+    }
+
     /// Releases our ciphertext buffers while they are empty (an idle connection); the next
     /// read or write takes them again. What rustls itself keeps: see the module docs.
     pub fn park(&mut self) {
