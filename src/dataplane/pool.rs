@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use hashbrown::HashMap;
+
 use super::readbuf::ReadBuf;
 use super::upstream_stream::UpstreamStream;
-use hashbrown::HashMap;
 
 /// Read buffer of an upstream connection.
 pub const UPSTREAM_BUF: usize = 16 * 1024;
