@@ -136,6 +136,20 @@ pub(crate) fn split_scheme(head: &str) -> Result<(Scheme, &str), String> {
     }
 }
 
+/// Whether a URI template can be `https://` on some stage: its literal head says so, or the
+/// scheme comes from a stage variable (conservatively yes).
+pub(crate) fn may_be_https(pieces: &[TplPiece]) -> bool {
+    const HTTPS: &[u8] = b"https://";
+    match pieces.first() {
+        Some(TplPiece::Lit(s)) => {
+            let n = s.len().min(HTTPS.len());
+            s.as_bytes()[..n].eq_ignore_ascii_case(&HTTPS[..n])
+        }
+        Some(TplPiece::Stage(_)) => true,
+        _ => false,
+    }
+}
+
 fn parse_uri(mut pieces: Vec<Piece>) -> Result<ParsedUri, String> {
     let head = match pieces.first() {
         Some(Piece::Lit(s)) => s.clone(),
@@ -291,6 +305,17 @@ mod tests {
         let err = parse_template("http://${backend_url}/a/{proxy+}").unwrap_err();
         assert!(err[0].contains("`${backend_url}`"), "{err:?}");
         assert!(err[1].contains("`{proxy}` without `+`"), "{err:?}");
+    }
+
+    #[test]
+    fn https_is_possible() {
+        let may = |s: &str| may_be_https(&parse_template(s).unwrap());
+        assert!(may("HTTPS://a/b"));
+        assert!(may("${stageVariables.url}/x"));
+        assert!(may("http${stageVariables.s}://a/"));
+        assert!(!may("http://a/"));
+        assert!(!may("http://${stageVariables.host}/x"));
+        assert!(!may("ftp://a/"));
     }
 
     #[test]

@@ -234,3 +234,43 @@ fn upstream_tls_errors_name_the_file() {
     );
     assert!(load_files(&gateway(Value::Null, "http://b/s"), &[]).is_ok());
 }
+
+/// Remembers every path it was asked for.
+struct Recording<'a>(&'a dyn Loader, std::cell::RefCell<Vec<std::path::PathBuf>>);
+
+impl Loader for Recording<'_> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.1.borrow_mut().push(path.to_path_buf());
+        self.0.read(path)
+    }
+}
+
+#[test]
+fn the_system_bundle_is_read_only_when_an_integration_may_be_https() {
+    let reads = |uri: &str| {
+        let gateway = serde_json::to_vec(&gateway(Value::Null, uri)).unwrap();
+        let mem = crate::config::tests::MemLoader(vec![("/cfg/gateway.json".into(), gateway)]);
+        let loader = Recording(&mem, Default::default());
+        let result =
+            crate::config::load_with_env(Path::new("/cfg/gateway.json"), &loader, 1, &|_| None);
+        let system = loader
+            .1
+            .borrow()
+            .iter()
+            .filter(|p| {
+                SYSTEM_CA_BUNDLES
+                    .iter()
+                    .any(|s| Path::new(s) == p.as_path())
+            })
+            .count();
+        (result.map(|s| s.server.upstream_tls.is_some()), system)
+    };
+    // Plain: not read, nothing kept.
+    let (result, system) = reads("http://b/s");
+    assert_eq!((result.ok(), system), (Some(false), 0));
+    // https:// (or a scheme from a stage variable): every candidate is tried (none exists in
+    // memory, so the https integration is refused).
+    let (result, system) = reads("https://b/s");
+    assert!(result.is_err());
+    assert_eq!(system, SYSTEM_CA_BUNDLES.len());
+}
