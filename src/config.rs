@@ -45,12 +45,14 @@ mod snapshot;
 mod stage;
 mod templates;
 mod tls;
+mod upstream_tls;
 mod uri;
 mod usage;
 
 pub use defaults::*;
 pub use server::default_http_limits;
 pub use snapshot::*;
+pub use upstream_tls::{TlsTarget, UpstreamTls};
 pub(crate) use usage::{derived_id, parse_key_csv};
 
 use std::fmt;

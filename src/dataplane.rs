@@ -25,6 +25,7 @@ pub mod tls;
 mod transfer;
 mod trim;
 mod upstream_head;
+mod upstream_stream;
 mod worker;
 
 pub use clock::{CivilTime, imf_fixdate};

@@ -167,10 +167,11 @@ fn openapi_fixtures() {
         "openapi/serverless-application-model/extracted-bodies/api_with_binary_media_types__ServerlessRestApi.json",
         "CloudFormation intrinsic `Fn::Join` is not supported",
     );
-    // A stage-variable host over https names the missing TLS support.
+    // An https:// URI whose host is a stage variable: the definition alone has no stage
+    // defining it, and the error says which variable (https itself is supported).
     fails_with(
         "localstack/openapi/openapi.spec.stage-variables.json",
-        "https:// integration URIs need TLS to backends",
+        "stage variable `TestHost` used in the integration URI is not defined",
     );
     // HTTP_PROXY with a {proxy+} route compiles.
     assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use hashbrown::HashMap;
@@ -18,14 +19,16 @@ use super::uri::{Piece, instantiate};
 use super::usage::{Limits, compile_usage, method_identity};
 use super::*;
 
-/// Stable upstream identity across reloads (FNV-1a over scheme, host and port).
-fn upstream_key(scheme: Scheme, host: &str, port: u16) -> u64 {
+/// Stable upstream identity across reloads (FNV-1a over scheme, host and port, and for https
+/// the fingerprint of the TLS settings).
+fn upstream_key(scheme: Scheme, host: &str, port: u16, tls: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let scheme_byte = [scheme as u8];
     for b in scheme_byte
         .iter()
         .chain(host.as_bytes())
         .chain(&port.to_be_bytes())
+        .chain(&tls.to_be_bytes())
     {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
@@ -36,13 +39,37 @@ fn upstream_key(scheme: Scheme, host: &str, port: u16) -> u64 {
 struct Upstreams {
     list: Vec<Upstream>,
     index: HashMap<(u8, String, u16), UpstreamIdx>,
+    /// What `https://` upstreams connect with.
+    tls: Option<Arc<UpstreamTls>>,
 }
 
 impl Upstreams {
-    fn intern(&mut self, scheme: Scheme, host: &str, port: u16) -> UpstreamIdx {
+    fn intern(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<UpstreamIdx, String> {
         if let Some(&i) = self.index.get(&(scheme as u8, host.to_string(), port)) {
-            return i;
+            return Ok(i);
         }
+        let tls = match (scheme, &self.tls) {
+            (Scheme::Http, _) => None,
+            (Scheme::Https, Some(t)) => {
+                let server_name = super::upstream_tls::server_name(host).ok_or_else(|| {
+                    format!("`{host}` is not a name a certificate can be verified for")
+                })?;
+                Some(TlsTarget {
+                    config: t.config.clone(),
+                    server_name,
+                })
+            }
+            (Scheme::Https, None) => {
+                return Err(format!(
+                    "an https:// integration needs CA certificates: set `server.upstreamTls.caBundle` (no usable system bundle in {})",
+                    SYSTEM_CA_BUNDLES.join(", ")
+                ));
+            }
+        };
+        let fingerprint = match (&tls, &self.tls) {
+            (Some(_), Some(t)) => t.fingerprint,
+            _ => 0,
+        };
         let idx = UpstreamIdx(self.list.len() as u32);
         let default_port = if scheme == Scheme::Http { 80 } else { 443 };
         let host_header = match (host.contains(':'), port == default_port) {
@@ -62,11 +89,12 @@ impl Upstreams {
             port,
             host_header: host_header.into_bytes().into(),
             addrs: ArcSwap::from_pointee(addrs),
-            key: upstream_key(scheme, host, port),
+            key: upstream_key(scheme, host, port, fingerprint),
+            tls,
         });
         self.index
             .insert((scheme as u8, host.to_string(), port), idx);
-        idx
+        Ok(idx)
     }
 }
 
@@ -91,6 +119,7 @@ pub(crate) fn compile(
     let mut upstreams = Upstreams {
         list: Vec::new(),
         index: HashMap::new(),
+        tls: server.upstream_tls.clone(),
     };
     let mut apis: Vec<Api> = api_entries.iter().map(api_shell).collect();
     let mut stages = Vec::with_capacity(stage_entries.len());
@@ -379,7 +408,13 @@ fn http_proxy(
     if !ok {
         return None;
     }
-    let upstream = ups.intern(parsed.scheme, &parsed.host, parsed.port);
+    let upstream = match ups.intern(parsed.scheme, &parsed.host, parsed.port) {
+        Ok(i) => i,
+        Err(e) => {
+            uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
+            return None;
+        }
+    };
     Some(HttpProxy {
         upstream,
         method: method.as_ref().map(|m| m.as_bytes().into()),

@@ -38,6 +38,12 @@ pub const MIN_INTEGRATION_TIMEOUT_MS: u64 = 50;
 pub const DEFAULT_UPSTREAM_IDLE_PER_HOST: usize = 64;
 /// Idle upstream connection lifetime in a pool.
 pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// TLS to backends without `server.upstreamTls.caBundle`: the system's CA bundle, the first
+/// of these files that can be read (Debian/Ubuntu/Alpine/Arch, then Fedora/RHEL).
+pub const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
 /// Admin listener.
 pub const DEFAULT_ADMIN_ADDRESS: &str = "127.0.0.1:9901";
 /// Account and region placed in ARNs and events.

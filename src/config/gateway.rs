@@ -56,6 +56,7 @@ pub(crate) fn validate_gateway(
         mut server,
         default_api,
         listener_tls,
+        upstream_tls,
     } = validate_server(obj.opt("server"), &base_dir, env, errors);
     let mut declared = Declared { apis: Vec::new() };
     for item in obj
@@ -110,6 +111,22 @@ pub(crate) fn validate_gateway(
         if let Some(spec) = spec {
             listener.tls = super::tls::build(spec, &domain_certs, loader, errors);
         }
+    }
+    // TLS to backends: built when configured (its files are checked either way), else from
+    // the system bundle only when an integration may be `https://`, so a plain config neither
+    // reads nor keeps the system roots.
+    let may_use_https = declared
+        .apis
+        .iter()
+        .filter_map(|(_, _, entry)| entry.as_ref())
+        .flat_map(|entry| &entry.def.routes)
+        .any(|r| {
+            matches!(&r.integration, super::integration::IntegrationSpec::HttpProxy(h)
+                if super::uri::may_be_https(&h.uri))
+        });
+    if upstream_tls.is_some() || may_use_https {
+        server.upstream_tls = super::upstream_tls::build(upstream_tls.as_ref(), loader, errors)
+            .map(std::sync::Arc::new);
     }
     let default_api = default_api.and_then(|d| {
         let api = api_index(&declared, &d.api_id, &d.api_loc, errors)?;

@@ -7,7 +7,7 @@ use super::mock::{MockSpec, validate_mock};
 use super::reader::{Errors, Loc, Node, Obj};
 use super::responses::{header_name_ok, header_value_ok, quoted_literal};
 use super::route_path::METHODS;
-use super::uri::{TplPiece, after_http_scheme, instantiate, parse_template, stage_var_name_ok};
+use super::uri::{TplPiece, instantiate, parse_template, split_scheme, stage_var_name_ok};
 use super::{
     ContextVar, DEFAULT_INTEGRATION_TIMEOUT, MAX_INTEGRATION_TIMEOUT_MS,
     MIN_INTEGRATION_TIMEOUT_MS, Protocol,
@@ -280,7 +280,7 @@ fn http_proxy(
         }
     } else if let Some(TplPiece::Lit(head)) = pieces.first()
         && head.contains("://")
-        && let Err(e) = after_http_scheme(head)
+        && let Err(e) = split_scheme(head)
     {
         uri_node.err(errors, e);
     }

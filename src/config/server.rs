@@ -16,6 +16,8 @@ pub(crate) struct ServerSpec {
     /// Per listener (same order): its `tls`, compiled into `Listener::tls` once the custom
     /// domains are known.
     pub listener_tls: Vec<Option<super::tls::ListenerTlsSpec>>,
+    /// `upstreamTls`, compiled into `Server::upstream_tls` with its files.
+    pub upstream_tls: Option<super::upstream_tls::UpstreamTlsSpec>,
 }
 
 /// `server.defaultApi` before the API and stage names are resolved.
@@ -45,6 +47,7 @@ pub(crate) fn default_server() -> Server {
         account_id: DEFAULT_ACCOUNT_ID.to_string(),
         region: DEFAULT_REGION.to_string(),
         state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
+        upstream_tls: None,
     }
 }
 
@@ -96,11 +99,13 @@ pub(crate) fn validate_server(
     server.state_dir = server.state_dir.map(|d| base_dir.join(d));
     let mut default_api = None;
     let mut listener_tls = vec![None];
+    let mut upstream_tls = None;
     let Some(mut obj) = node.and_then(|n| n.obj(errors)) else {
         return ServerSpec {
             server,
             default_api,
             listener_tls,
+            upstream_tls,
         };
     };
     if let Some(n) = obj.opt("listeners") {
@@ -154,11 +159,15 @@ pub(crate) fn validate_server(
     if let Some(n) = obj.opt("stateDir") {
         server.state_dir = state_dir(&n, base_dir, errors);
     }
+    if let Some(n) = obj.opt_non_null("upstreamTls") {
+        upstream_tls = super::upstream_tls::upstream_tls_spec(&n, base_dir, errors);
+    }
     obj.finish(errors);
     ServerSpec {
         server,
         default_api,
         listener_tls,
+        upstream_tls,
     }
 }
 

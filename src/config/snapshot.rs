@@ -69,6 +69,9 @@ pub struct Server {
     /// Where the control plane keeps quota counters across restarts (`server.stateDir`,
     /// already resolved against the gateway file's directory); `None`: not persisted.
     pub state_dir: Option<PathBuf>,
+    /// TLS to `https://` integrations (`upstreamTls`, or the system roots). `None`: no roots
+    /// could be found, and no integration is `https://` (compile refuses one).
+    pub upstream_tls: Option<std::sync::Arc<super::UpstreamTls>>,
 }
 
 #[derive(Clone)]
@@ -447,8 +450,11 @@ pub struct Upstream {
     /// Addresses to connect to: set at compile for IP literals; filled and refreshed by the
     /// control plane's resolver for names. Empty means unresolved (→ 502).
     pub addrs: ArcSwap<Vec<SocketAddr>>,
-    /// Stable identity (scheme, host, port) so per-core pools carry over reloads.
+    /// Stable identity (scheme, host, port; for https also the `UpstreamTls` fingerprint) so
+    /// per-core pools carry over reloads, and TLS and plain connections never share a pool.
     pub key: u64,
+    /// `https://`: the client config and the name verified and sent as SNI.
+    pub tls: Option<super::TlsTarget>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

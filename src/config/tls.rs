@@ -44,7 +44,11 @@ pub(crate) struct DomainTlsSpec {
     pub truststore: Option<FileRef>,
 }
 
-fn file_ref(node: Option<Node<'_>>, base_dir: &Path, errors: &mut Errors) -> Option<FileRef> {
+pub(crate) fn file_ref(
+    node: Option<Node<'_>>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Option<FileRef> {
     let node = node?;
     let s = node.str(errors)?;
     if s.is_empty() {
@@ -57,7 +61,11 @@ fn file_ref(node: Option<Node<'_>>, base_dir: &Path, errors: &mut Errors) -> Opt
     })
 }
 
-fn cert_files(node: &Node<'_>, base_dir: &Path, errors: &mut Errors) -> Option<CertFiles> {
+pub(crate) fn cert_files(
+    node: &Node<'_>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Option<CertFiles> {
     let mut obj = node.obj(errors)?;
     let chain = file_ref(obj.req("certificateChain", errors), base_dir, errors);
     let key = file_ref(obj.req("privateKey", errors), base_dir, errors);

@@ -1,4 +1,5 @@
-//! HTTP_PROXY integration URIs: `http://host:port/path/{param}?q=${stageVariables.x}`.
+//! HTTP_PROXY integration URIs: `http://host:port/path/{param}?q=${stageVariables.x}`, or
+//! `https://` (TLS to the backend, default port 443).
 //! Validation splits the text into pieces; compile substitutes a stage's variables and parses
 //! the result into a fixed upstream (scheme, host, port) and path/query pieces.
 
@@ -123,15 +124,29 @@ pub(crate) fn instantiate(
     parse_uri(merged)
 }
 
-/// The text after `http://`, or why the scheme is not supported.
-pub(crate) fn after_http_scheme(head: &str) -> Result<&str, String> {
+/// The scheme and the text after `http://` or `https://`, or why the scheme is not supported.
+pub(crate) fn split_scheme(head: &str) -> Result<(Scheme, &str), String> {
     let lower = head.get(..8).unwrap_or(head).to_ascii_lowercase();
     if lower.starts_with("http://") {
-        Ok(&head[7..])
+        Ok((Scheme::Http, &head[7..]))
     } else if lower.starts_with("https://") {
-        Err("https:// integration URIs need TLS to backends, which is not supported yet".into())
+        Ok((Scheme::Https, &head[8..]))
     } else {
-        Err("the integration URI must be an absolute `http://` URL".into())
+        Err("the integration URI must be an absolute `http://` or `https://` URL".into())
+    }
+}
+
+/// Whether a URI template can be `https://` on some stage: its literal head says so, or the
+/// scheme comes from a stage variable (conservatively yes).
+pub(crate) fn may_be_https(pieces: &[TplPiece]) -> bool {
+    const HTTPS: &[u8] = b"https://";
+    match pieces.first() {
+        Some(TplPiece::Lit(s)) => {
+            let n = s.len().min(HTTPS.len());
+            s.as_bytes()[..n].eq_ignore_ascii_case(&HTTPS[..n])
+        }
+        Some(TplPiece::Stage(_)) => true,
+        _ => false,
     }
 }
 
@@ -140,21 +155,25 @@ fn parse_uri(mut pieces: Vec<Piece>) -> Result<ParsedUri, String> {
         Some(Piece::Lit(s)) => s.clone(),
         _ => String::new(),
     };
-    let after_scheme = after_http_scheme(&head)?;
+    let (scheme, after_scheme) = split_scheme(&head)?;
+    let default_port = match scheme {
+        Scheme::Http => 80,
+        Scheme::Https => 443,
+    };
     let Some(end) = after_scheme.find(['/', '?', '#']) else {
         if pieces.len() > 1 {
             return Err("a `{placeholder}` in the host of the integration URI is not supported: the host must be fixed per stage".into());
         }
-        let (host, port) = authority(after_scheme)?;
+        let (host, port) = authority(after_scheme, default_port)?;
         return Ok(ParsedUri {
-            scheme: Scheme::Http,
+            scheme,
             host,
             port,
             path: vec![Piece::Lit("/".into())],
             query: vec![],
         });
     };
-    let (host, port) = authority(&after_scheme[..end])?;
+    let (host, port) = authority(&after_scheme[..end], default_port)?;
     pieces[0] = Piece::Lit(after_scheme[end..].to_string());
     let mut path = Vec::new();
     let mut query = Vec::new();
@@ -192,7 +211,7 @@ fn parse_uri(mut pieces: Vec<Piece>) -> Result<ParsedUri, String> {
         path.push(Piece::Lit("/".into()));
     }
     Ok(ParsedUri {
-        scheme: Scheme::Http,
+        scheme,
         host,
         port,
         path,
@@ -205,7 +224,7 @@ fn uri_byte_ok(b: u8) -> bool {
 }
 
 /// `host`, `host:port`, `[v6]:port` → (lower-case host without brackets, port).
-fn authority(a: &str) -> Result<(String, u16), String> {
+fn authority(a: &str, default_port: u16) -> Result<(String, u16), String> {
     if a.contains('@') {
         return Err("user information (`user@`) in the integration URI is not supported".into());
     }
@@ -234,7 +253,7 @@ fn authority(a: &str) -> Result<(String, u16), String> {
         return Err(format!("bad host `{host}` in the integration URI"));
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(format!("bad port `{p}` in the integration URI")),
@@ -289,6 +308,17 @@ mod tests {
     }
 
     #[test]
+    fn https_is_possible() {
+        let may = |s: &str| may_be_https(&parse_template(s).unwrap());
+        assert!(may("HTTPS://a/b"));
+        assert!(may("${stageVariables.url}/x"));
+        assert!(may("http${stageVariables.s}://a/"));
+        assert!(!may("http://a/"));
+        assert!(!may("http://${stageVariables.host}/x"));
+        assert!(!may("ftp://a/"));
+    }
+
+    #[test]
     fn parsing() {
         let p = |s: &str| instantiate(&parse_template(s).unwrap(), &vars);
         let u = p("http://127.0.0.1").unwrap();
@@ -301,11 +331,23 @@ mod tests {
             (u.host.as_str(), u.port, u.path, u.query),
             ("::1", 8080, vec![lit("/")], vec![lit("x=1")])
         );
-        assert!(
-            p("https://a/")
-                .unwrap_err()
-                .starts_with("https:// integration URIs need TLS")
+        let u = p("HTTPS://Api.Example.com/v1?x=1").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.path, u.query),
+            (
+                Scheme::Https,
+                "api.example.com",
+                443,
+                vec![lit("/v1")],
+                vec![lit("x=1")]
+            )
         );
+        let u = p("https://[::1]:8443").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port),
+            (Scheme::Https, "::1", 8443)
+        );
+        assert_eq!(p("http://a/").unwrap().scheme, Scheme::Http);
         assert!(p("ftp://a/").unwrap_err().contains("absolute `http://`"));
         assert!(
             p("http://{h}/x")

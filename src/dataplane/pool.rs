@@ -1,26 +1,28 @@
 //! Per-core keep-alive pools of upstream connections, keyed by the upstream's stable key so
-//! they carry over reloads for unchanged upstreams.
+//! they carry over reloads for unchanged upstreams. The key covers the scheme and, for
+//! `https://`, the TLS settings (and the host, which is the SNI): a plain and a TLS connection
+//! never share a list.
 
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
-use monoio::net::TcpStream;
 
 use super::readbuf::ReadBuf;
+use super::upstream_stream::UpstreamStream;
 
 /// Read buffer of an upstream connection.
 pub const UPSTREAM_BUF: usize = 16 * 1024;
 
 /// A connection to an upstream with its own read buffer (kept with it in the pool).
 pub struct UpstreamConn {
-    pub stream: TcpStream,
+    pub stream: UpstreamStream,
     pub rb: ReadBuf,
     /// Requests this connection has carried (0 for a fresh one).
     pub uses: u32,
 }
 
 impl UpstreamConn {
-    pub fn new(stream: TcpStream) -> UpstreamConn {
+    pub fn new(stream: UpstreamStream) -> UpstreamConn {
         UpstreamConn {
             stream,
             rb: ReadBuf::with_capacity(UPSTREAM_BUF),

@@ -2,7 +2,8 @@
 //! upstream's response head within `timeoutInMillis`, rewrite it as API Gateway does, and
 //! stream the body back. Upstream connections come from and return to the per-core pool.
 //!
-//! Lifecycle of the upstream connection: Acquire (pool or connect) → SendHead → SendBody →
+//! Lifecycle of the upstream connection: Acquire (pool, or connect and for `https://` the TLS
+//! handshake, both within the integration deadline) → SendHead → SendBody →
 //! ReadHead (1xx skipped) → ReadBody → back to the pool only when the exchange completed
 //! cleanly and both sides allow keep-alive; any error drops it (never reused).
 
@@ -17,7 +18,9 @@ use super::pool::UpstreamConn;
 use super::readbuf::FillError;
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
+use super::tls::ClientTls;
 use super::transfer;
+use super::upstream_stream::UpstreamStream;
 use super::worker::Worker;
 use crate::config::{Api, ErrorKind, HttpProxy, Protocol, ServerLimits, Snapshot, Upstream};
 use crate::http1::{self, Framing, ResponseFraming, Status, Version};
@@ -189,6 +192,7 @@ pub async fn forward<S: ClientStream>(
         && body_complete
         && !upstream_close
         && up.rb.is_empty()
+        && !up.stream.has_buffered()
         && matches!(
             resp_framing,
             ResponseFraming::Length(_) | ResponseFraming::Chunked | ResponseFraming::None
@@ -213,6 +217,7 @@ async fn acquire(
         .borrow_mut()
         .take(upstream.key, limits.upstream_idle_timeout)
     {
+        debug_assert_eq!(c.stream.is_tls(), upstream.tls.is_some());
         return Ok((c, true));
     }
     let addr = {
@@ -222,14 +227,28 @@ async fn acquire(
         }
         addrs[worker.next_round_robin() % addrs.len()]
     };
-    match monoio::time::timeout_at(deadline, TcpStream::connect_addr(addr)).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok((UpstreamConn::new(stream), false))
+    let tcp = match monoio::time::timeout_at(deadline, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(_)) => return Err(UpstreamError::Failure),
+        Err(_) => return Err(UpstreamError::Timeout),
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream = match &upstream.tls {
+        None => UpstreamStream::Plain(tcp),
+        Some(target) => {
+            // An untrusted certificate, a name mismatch or a failed handshake is a 502 like a
+            // refused connect; running out of time is a 504.
+            let conn =
+                rustls::ClientConnection::new(target.config.clone(), target.server_name.clone())
+                    .map_err(|_| UpstreamError::Failure)?;
+            match monoio::time::timeout_at(deadline, ClientTls::connect(tcp, conn)).await {
+                Ok(Ok(tls)) => UpstreamStream::Tls(Box::new(tls)),
+                Ok(Err(_)) => return Err(UpstreamError::Failure),
+                Err(_) => return Err(UpstreamError::Timeout),
+            }
         }
-        Ok(Err(_)) => Err(UpstreamError::Failure),
-        Err(_) => Err(UpstreamError::Timeout),
-    }
+    };
+    Ok((UpstreamConn::new(stream), false))
 }
 
 /// How far an exchange got, kept by the caller across the timeout that may cut it short.

@@ -1,7 +1,7 @@
-//! TLS termination with rustls (issue 6; not on the request path yet): the certificates of a
-//! listener chosen by SNI (`certs`), the server stream the connection code reads and writes
-//! through (`stream`), and the verified client certificate as API Gateway shows it
-//! (`client_cert`).
+//! TLS with rustls (issue 6): the certificates of a listener chosen by SNI (`certs`), the
+//! stream the connection code reads and writes through (`stream`: server side; `connect`: the
+//! client side's handshake, for `https://` upstreams), and the verified client certificate as
+//! API Gateway shows it (`client_cert`).
 //!
 //! rustls with the *ring* provider, TLS 1.2 and 1.3 (rustls has no TLS 1.0 or 1.1: API
 //! Gateway's `TLS_1_0` policy is served as TLS 1.2 minimum), ALPN `http/1.1` only (a client
@@ -18,12 +18,16 @@
 //!   buffers, and `readable(false)` replaces `TcpStream::readable` (it is ready at once when
 //!   rustls still holds plaintext, so parked bytes are never stranded).
 //! - 421 Misdirected Request: `certs.names_of(host) != Some(stream.entry())`.
+//! - Upstreams: `ClientTls::connect(tcp, ClientConnection::new(config, name))` after the
+//!   connect, bounded by the integration deadline; then the same reads and writes (the
+//!   proxy sees it through `UpstreamStream`).
 //!
 //! **Architecture Invariant:** no `unsafe` except `buf.rs` (copies into monoio's raw buffers);
 //! no panic on any bytes from the network (malformed ClientHello, records, certificates).
 
 mod buf;
 pub mod client_cert;
+mod connect;
 mod der;
 mod handshake;
 pub mod stream;
@@ -32,6 +36,7 @@ pub use crate::config::certs::{
     ALPN_HTTP1, CertError, CertErrorKind, CertField, CertSet, DomainTls, SecurityPolicy, UnknownSni,
 };
 pub use client_cert::ClientCertInfo;
+pub use connect::ClientTls;
 pub use handshake::HandshakeError;
 pub use stream::TlsStream;
 

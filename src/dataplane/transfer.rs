@@ -114,7 +114,7 @@ async fn fill_from_client<S: ClientStream>(
             Ok(Err(_)) => Err(UpstreamError::ClientGone),
             Err(_) => Err(UpstreamError::ClientBody(408)),
         },
-        _ = up.stream.readable(false) => Err(UpstreamError::EarlyResponse),
+        _ = up.stream.readable() => Err(UpstreamError::EarlyResponse),
     }
 }
 

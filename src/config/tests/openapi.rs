@@ -118,9 +118,6 @@ fn unsupported_integrations_are_named() {
             format!("{path}.contentHandling: `contentHandling` is not supported yet"),
             format!("{path}.timeoutInMillis: 30000 is out of range: expected 50 to 29000"),
             format!("{path}: missing required property `httpMethod`"),
-            format!(
-                "{path}.uri: https:// integration URIs need TLS to backends, which is not supported yet"
-            ),
             format!("{path}.surprise: unknown property `surprise`"),
         ]
     );

@@ -9,7 +9,7 @@ use std::io;
 
 use rustls::server::Acceptor;
 
-use super::stream::{Io, TlsStream};
+use super::stream::{Io, Served, TlsStream};
 use crate::config::certs::CertSet;
 
 /// Why `accept` gave up; the socket is closed when it returns (dropped).
@@ -80,8 +80,7 @@ pub(super) async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, 
     };
     let mut s = TlsStream {
         io,
-        conn,
-        entry,
+        conn: Served { conn, entry },
         pending: false,
     };
     loop {
@@ -129,7 +128,7 @@ impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HandshakeError::TimedOut => f.write_str("tls handshake: deadline passed"),
-            HandshakeError::Closed => f.write_str("tls handshake: client closed"),
+            HandshakeError::Closed => f.write_str("tls handshake: peer closed"),
             HandshakeError::RefusedSni => f.write_str("tls handshake: unknown server name"),
             HandshakeError::Tls(e) => write!(f, "tls handshake: {e}"),
             HandshakeError::Io(e) => write!(f, "tls handshake: {e}"),

@@ -1,5 +1,8 @@
-//! A `rustls::ServerConnection` driven over a monoio `TcpStream` with ownership-passing IO;
-//! the client-side twin is `tools/loadgen/src/tls/stream.rs`.
+//! A rustls connection driven over a monoio `TcpStream` with ownership-passing IO: the server
+//! side (`TlsStream<Served>`, the default) for HTTPS listeners, and the client side
+//! (`TlsStream<ClientConnection>`, handshake in `connect.rs`) for `https://` upstreams. What
+//! follows is the server's lifecycle; reads, writes, cancellation and memory are the same for
+//! both sides.
 //!
 //! Lifecycle: *Hello* (`accept`: ciphertext into a `rustls::server::Acceptor` until it holds a
 //! whole ClientHello; SNI → `CertSet` entry → its `ServerConfig`) → *Handshaking* (write what
@@ -35,6 +38,7 @@
 //! encrypts.
 
 use std::io::{self, BufRead, Write};
+use std::ops::{Deref, DerefMut};
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
@@ -43,7 +47,8 @@ use monoio::io::{
 };
 use monoio::net::TcpStream;
 use monoio::time::Instant;
-use rustls::{ProtocolVersion, ServerConnection, SupportedCipherSuite};
+use rustls::server::ServerConnectionData;
+use rustls::{ConnectionCommon, ProtocolVersion, ServerConnection, SupportedCipherSuite};
 
 use super::buf;
 use super::client_cert::ClientCertInfo;
@@ -56,15 +61,20 @@ const RX_BUFFER: usize = 17 * 1024;
 /// Ciphertext written at once, to start with; grows to the largest flight written.
 const TX_BUFFER: usize = 4 * 1024;
 
-/// A server-side TLS connection over a monoio socket.
-pub struct TlsStream {
+/// A TLS connection over a monoio socket: `C` is rustls' connection of one side, `Served`
+/// (server) or `rustls::ClientConnection`.
+pub struct TlsStream<C = Served> {
     pub(super) io: Io,
-    pub(super) conn: ServerConnection,
-    /// The `CertSet` entry the handshake was served from.
-    pub(super) entry: usize,
+    pub(super) conn: C,
     /// A read can return without the socket: plaintext, its end, or an error is waiting in
     /// rustls.
     pub(super) pending: bool,
+}
+
+/// The server side: rustls' connection and the `CertSet` entry the handshake was served from.
+pub struct Served {
+    pub(super) conn: ServerConnection,
+    pub(super) entry: usize,
 }
 
 /// The socket and our ciphertext buffers.
@@ -91,7 +101,7 @@ enum Plaintext {
     Closed,
 }
 
-impl TlsStream {
+impl TlsStream<Served> {
     /// Runs the server handshake on an accepted socket, with the certificate the ClientHello's
     /// SNI selects from `certs`, and gives up at `deadline`.
     pub async fn accept(
@@ -99,14 +109,7 @@ impl TlsStream {
         certs: &CertSet,
         deadline: Instant,
     ) -> Result<TlsStream, HandshakeError> {
-        let io = Io {
-            tcp,
-            rx: Vec::with_capacity(RX_BUFFER),
-            rx_taken: 0,
-            tx: Vec::with_capacity(TX_BUFFER),
-            eof: false,
-        };
-        match monoio::time::timeout_at(deadline, handshake(io, certs)).await {
+        match monoio::time::timeout_at(deadline, handshake(Io::new(tcp), certs)).await {
             Ok(r) => r,
             Err(_) => Err(HandshakeError::TimedOut),
         }
@@ -114,26 +117,13 @@ impl TlsStream {
 
     /// The SNI the client sent.
     pub fn sni(&self) -> Option<&str> {
-        self.conn.server_name()
+        self.conn.conn.server_name()
     }
 
     /// The `CertSet` entry whose certificate was served (for 421: compare with
     /// `CertSet::names_of(host)`).
     pub fn entry(&self) -> usize {
-        self.entry
-    }
-
-    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.conn.protocol_version()
-    }
-
-    pub fn negotiated_cipher_suite(&self) -> Option<SupportedCipherSuite> {
-        self.conn.negotiated_cipher_suite()
-    }
-
-    /// The ALPN protocol agreed on: `http/1.1`, or none if the client offered no ALPN.
-    pub fn alpn(&self) -> Option<&[u8]> {
-        self.conn.alpn_protocol()
+        self.conn.entry
     }
 
     /// The verified client certificate (mutual TLS), parsed for the request context. Parses
@@ -142,15 +132,42 @@ impl TlsStream {
         let leaf = self.conn.peer_certificates()?.first()?;
         ClientCertInfo::from_der(leaf)
     }
+}
+
+impl<C, D: 'static> TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+{
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.conn.protocol_version()
+    }
+
+    pub fn negotiated_cipher_suite(&self) -> Option<SupportedCipherSuite> {
+        self.conn.negotiated_cipher_suite()
+    }
+
+    /// The ALPN protocol agreed on: `http/1.1`, or none if the peer offered (server: or
+    /// chose) no ALPN.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
 
     /// Waits until a read can make progress: `Ok(true)` at once when decrypted plaintext,
     /// buffered ciphertext or the end of the stream is waiting, else `Ok(false)` once the
-    /// socket is readable. Holds no buffer (for parking).
+    /// socket is readable. Holds no buffer (for parking, and for an upstream that answers
+    /// before the request body is sent).
     pub async fn readable(&self, relaxed: bool) -> io::Result<bool> {
         if self.pending || self.io.rx_taken < self.io.rx.len() || self.io.eof {
             return Ok(true);
         }
         self.io.tcp.readable(relaxed).await.map(|()| false)
+    }
+
+    /// A read would return without the socket: decrypted plaintext, buffered ciphertext, or
+    /// the end of the stream is waiting (an upstream connection with stray bytes after its
+    /// response is not pooled).
+    pub fn has_buffered(&self) -> bool {
+        self.pending || self.io.rx_taken < self.io.rx.len()
     }
 
     /// Releases our ciphertext buffers while they are empty (an idle connection); the next
@@ -256,7 +273,7 @@ impl TlsStream {
         self.conn.process_new_packets().map(|_| ())
     }
 
-    /// Sends the alert rustls queued (as far as the client still listens) and passes `e` on.
+    /// Sends the alert rustls queued (as far as the peer still listens) and passes `e` on.
     async fn fail(&mut self, e: rustls::Error) -> io::Error {
         let _ = self.write_records().await;
         io::Error::new(io::ErrorKind::InvalidData, e)
@@ -324,6 +341,16 @@ impl TlsStream {
 }
 
 impl Io {
+    pub(super) fn new(tcp: TcpStream) -> Io {
+        Io {
+            tcp,
+            rx: Vec::with_capacity(RX_BUFFER),
+            rx_taken: 0,
+            tx: Vec::with_capacity(TX_BUFFER),
+            eof: false,
+        }
+    }
+
     /// Reads ciphertext from the socket after what `rx` still holds. `Ok(0)` is EOF.
     pub(super) async fn fill(&mut self, cancel: Option<CancelHandle>) -> io::Result<usize> {
         if self.rx_taken > 0 {
@@ -356,13 +383,30 @@ impl Io {
     }
 }
 
+impl Deref for Served {
+    type Target = ConnectionCommon<ServerConnectionData>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
 impl io::Read for WouldBlock {
     fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
         Err(io::ErrorKind::WouldBlock.into())
     }
 }
 
-impl AsyncReadRent for TlsStream {
+impl<C, D: 'static> AsyncReadRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+{
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         self.read_inner(buf, None).await
     }
@@ -379,7 +423,10 @@ impl AsyncReadRent for TlsStream {
     }
 }
 
-impl CancelableAsyncReadRent for TlsStream {
+impl<C, D: 'static> CancelableAsyncReadRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+{
     async fn cancelable_read<T: IoBufMut>(
         &mut self,
         buf: T,
@@ -404,7 +451,10 @@ impl CancelableAsyncReadRent for TlsStream {
     }
 }
 
-impl AsyncWriteRent for TlsStream {
+impl<C, D: 'static> AsyncWriteRent for TlsStream<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+{
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         let res = self.write_plaintext(buf::as_slice(&buf)).await;
         (res, buf)

@@ -8,6 +8,7 @@ mod certs;
 mod client_cert;
 mod handshake;
 mod io;
+mod upstream;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpStream};
