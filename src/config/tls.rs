@@ -212,7 +212,13 @@ fn obj_err(obj: &Obj<'_>, errors: &mut Errors, message: &str) {
     obj.node.loc().err(errors, message);
 }
 
-fn read(file: &FileRef, loader: &dyn Loader, what: &str, errors: &mut Errors) -> Option<Vec<u8>> {
+/// The bytes of a file the config names, or an error at the place that named it.
+pub(crate) fn read(
+    file: &FileRef,
+    loader: &dyn Loader,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<Vec<u8>> {
     match loader.read(&file.path) {
         Ok(b) => Some(b),
         Err(e) => {

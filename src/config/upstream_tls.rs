@@ -28,7 +28,7 @@ use super::cache::Fnv;
 use super::certs::ALPN_HTTP1;
 use super::defaults::SYSTEM_CA_BUNDLES;
 use super::reader::{Errors, Node};
-use super::tls::{CertFiles, FileRef, cert_files, file_ref};
+use super::tls::{CertFiles, FileRef, cert_files, file_ref, read};
 
 /// `server.upstreamTls` as written.
 #[derive(Clone)]
@@ -248,19 +248,6 @@ fn fingerprint(input: &ClientTlsInput<'_>) -> u64 {
     part(key);
     part(&[u8::from(input.insecure_skip_verify)]);
     h.finish()
-}
-
-fn read(file: &FileRef, loader: &dyn Loader, what: &str, errors: &mut Errors) -> Option<Vec<u8>> {
-    match loader.read(&file.path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            file.loc.err(
-                errors,
-                format!("cannot read the {what} `{}`: {e}", file.path.display()),
-            );
-            None
-        }
-    }
 }
 
 impl ServerCertVerifier for SkipVerify {
