@@ -1,4 +1,6 @@
-//! Hello and Handshaking, the first two states of a `TlsStream` (lifecycle in `stream.rs`):
+//! The server side of a `TlsStream`: `Served` (rustls' `ServerConnection` and the `CertSet`
+//! entry it was served from), `accept`, and what only a server has (SNI, entry, client
+//! certificate). Hello and Handshaking, the first two states (lifecycle in `stream.rs`):
 //! the ClientHello through a `rustls::server::Acceptor`, the `CertSet` entry its SNI selects,
 //! then the handshake on that entry's `ServerConfig`. Every failure sends the alert rustls made
 //! (as far as the client still listens); EOF and `close_notify` end it at once; the caller
@@ -6,10 +8,15 @@
 
 use std::fmt;
 use std::io;
+use std::ops::{Deref, DerefMut};
 
-use rustls::server::Acceptor;
+use monoio::net::TcpStream;
+use monoio::time::Instant;
+use rustls::server::{Acceptor, ServerConnectionData};
+use rustls::{ConnectionCommon, ServerConnection};
 
-use super::stream::{Io, Served, TlsStream};
+use super::client_cert::ClientCertInfo;
+use super::stream::{Io, TlsStream};
 use crate::config::certs::CertSet;
 
 /// Why `accept` gave up; the socket is closed when it returns (dropped).
@@ -24,6 +31,45 @@ pub enum HandshakeError {
     /// A protocol error, a bad or missing client certificate, ... (its alert was sent).
     Tls(rustls::Error),
     Io(io::Error),
+}
+
+/// The server side: rustls' connection and the `CertSet` entry the handshake was served from.
+pub struct Served {
+    pub(super) conn: ServerConnection,
+    pub(super) entry: usize,
+}
+
+impl TlsStream<Served> {
+    /// Runs the server handshake on an accepted socket, with the certificate the ClientHello's
+    /// SNI selects from `certs`, and gives up at `deadline`.
+    pub async fn accept(
+        tcp: TcpStream,
+        certs: &CertSet,
+        deadline: Instant,
+    ) -> Result<TlsStream, HandshakeError> {
+        match monoio::time::timeout_at(deadline, handshake(Io::new(tcp), certs)).await {
+            Ok(r) => r,
+            Err(_) => Err(HandshakeError::TimedOut),
+        }
+    }
+
+    /// The SNI the client sent.
+    pub fn sni(&self) -> Option<&str> {
+        self.conn.conn.server_name()
+    }
+
+    /// The `CertSet` entry whose certificate was served (for 421: compare with
+    /// `CertSet::names_of(host)`).
+    pub fn entry(&self) -> usize {
+        self.conn.entry
+    }
+
+    /// The verified client certificate (mutual TLS), parsed for the request context. Parses
+    /// on every call: call it once per request that needs it.
+    pub fn client_cert(&self) -> Option<ClientCertInfo> {
+        let leaf = self.conn.peer_certificates()?.first()?;
+        ClientCertInfo::from_der(leaf)
+    }
 }
 
 /// Hello, then Handshaking (module docs).
@@ -122,6 +168,20 @@ pub(super) async fn handshake(mut io: Io, certs: &CertSet) -> Result<TlsStream, 
         st.plaintext_bytes_to_read() > 0 || st.peer_has_closed()
     });
     Ok(s)
+}
+
+impl Deref for Served {
+    type Target = ConnectionCommon<ServerConnectionData>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
 }
 
 impl fmt::Display for HandshakeError {

@@ -11,7 +11,8 @@
 //! after the last plaintext byte). A rustls error in Hello or Handshaking ends `accept` after
 //! the alert rustls made is sent; EOF or `close_notify` during the handshake ends it at once
 //! (RELIABILITY T01 b: no loop on a closed peer); the whole of it is bounded by the deadline
-//! (T01 a/c). Hello and Handshaking live in `handshake.rs`.
+//! (T01 a/c). Hello and Handshaking, and what only the server side has (`Served`: its
+//! `CertSet` entry, SNI, client certificate), live in `handshake.rs`.
 //!
 //! Reads copy plaintext rustls already decrypted first, then hand rustls the ciphertext kept
 //! in `rx`, and read the socket only when both are empty. rustls takes every byte it is given
@@ -38,7 +39,7 @@
 //! encrypts.
 
 use std::io::{self, BufRead, Write};
-use std::ops::{Deref, DerefMut};
+use std::ops::DerefMut;
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
@@ -46,14 +47,10 @@ use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
 };
 use monoio::net::TcpStream;
-use monoio::time::Instant;
-use rustls::server::ServerConnectionData;
-use rustls::{ConnectionCommon, ProtocolVersion, ServerConnection, SupportedCipherSuite};
+use rustls::{ConnectionCommon, ProtocolVersion, SupportedCipherSuite};
 
 use super::buf;
-use super::client_cert::ClientCertInfo;
-use super::handshake::{HandshakeError, handshake};
-use crate::config::certs::CertSet;
+pub use super::handshake::Served;
 
 /// Ciphertext read from the socket at once: one full record (16 KiB of plaintext, plus the
 /// record header and AEAD overhead, with room to spare).
@@ -69,12 +66,6 @@ pub struct TlsStream<C = Served> {
     /// A read can return without the socket: plaintext, its end, or an error is waiting in
     /// rustls.
     pub(super) pending: bool,
-}
-
-/// The server side: rustls' connection and the `CertSet` entry the handshake was served from.
-pub struct Served {
-    pub(super) conn: ServerConnection,
-    pub(super) entry: usize,
 }
 
 /// The socket and our ciphertext buffers.
@@ -99,39 +90,6 @@ enum Plaintext {
     Empty,
     /// `close_notify`, or EOF, after the last plaintext byte.
     Closed,
-}
-
-impl TlsStream<Served> {
-    /// Runs the server handshake on an accepted socket, with the certificate the ClientHello's
-    /// SNI selects from `certs`, and gives up at `deadline`.
-    pub async fn accept(
-        tcp: TcpStream,
-        certs: &CertSet,
-        deadline: Instant,
-    ) -> Result<TlsStream, HandshakeError> {
-        match monoio::time::timeout_at(deadline, handshake(Io::new(tcp), certs)).await {
-            Ok(r) => r,
-            Err(_) => Err(HandshakeError::TimedOut),
-        }
-    }
-
-    /// The SNI the client sent.
-    pub fn sni(&self) -> Option<&str> {
-        self.conn.conn.server_name()
-    }
-
-    /// The `CertSet` entry whose certificate was served (for 421: compare with
-    /// `CertSet::names_of(host)`).
-    pub fn entry(&self) -> usize {
-        self.conn.entry
-    }
-
-    /// The verified client certificate (mutual TLS), parsed for the request context. Parses
-    /// on every call: call it once per request that needs it.
-    pub fn client_cert(&self) -> Option<ClientCertInfo> {
-        let leaf = self.conn.peer_certificates()?.first()?;
-        ClientCertInfo::from_der(leaf)
-    }
 }
 
 impl<C, D: 'static> TlsStream<C>
@@ -380,20 +338,6 @@ impl Io {
         self.tx = buf;
         self.tx.clear();
         res.map(|_| ())
-    }
-}
-
-impl Deref for Served {
-    type Target = ConnectionCommon<ServerConnectionData>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.conn
-    }
-}
-
-impl DerefMut for Served {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.conn
     }
 }
 
