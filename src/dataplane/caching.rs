@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::cache::{FillPermit, KeyParam, Lookup, ParamKind as KeyKind, StageCache};
+use super::cache::{FillPermit, KeyParam, Lookup, StageCache};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::worker::Worker;
@@ -338,16 +338,17 @@ fn build_key<'k>(
     rc: &RouteCache,
 ) -> Option<&'k [u8]> {
     let empty = KeyParam {
-        kind: KeyKind::Path,
+        kind: ParamKind::Path,
         name: b"",
         value: None,
     };
     let mut values = [empty; MAX_KEY_VALUES];
     let mut n = 0;
     let data = req.data;
-    for (kind, name) in &rc.key_params {
+    for &(kind, ref name) in &rc.key_params {
         let name = name.as_bytes();
         let before = n;
+        let param = |value| KeyParam { kind, name, value };
         match kind {
             ParamKind::Path => {
                 let value = route_params
@@ -358,15 +359,7 @@ fn build_key<'k>(
                         let (s, e) = req.params.spans[i];
                         &req.resource_path[s as usize..e as usize]
                     });
-                if n == MAX_KEY_VALUES {
-                    return None;
-                }
-                values[n] = KeyParam {
-                    kind: KeyKind::Path,
-                    name,
-                    value,
-                };
-                n += 1;
+                push(&mut values, &mut n, param(value))?;
             }
             ParamKind::Query => {
                 let query = req.head.query.map_or(&b""[..], |q| q.get(data));
@@ -376,53 +369,36 @@ fn build_key<'k>(
                         None => (pair, &b""[..]),
                     };
                     if k == name {
-                        if n == MAX_KEY_VALUES {
-                            return None;
-                        }
-                        values[n] = KeyParam {
-                            kind: KeyKind::Query,
-                            name,
-                            value: Some(v),
-                        };
-                        n += 1;
+                        push(&mut values, &mut n, param(Some(v)))?;
                     }
                 }
             }
             ParamKind::Header => {
                 for (hn, hv) in &req.head.headers {
                     if hn.get(data).eq_ignore_ascii_case(name) {
-                        if n == MAX_KEY_VALUES {
-                            return None;
-                        }
-                        values[n] = KeyParam {
-                            kind: KeyKind::Header,
-                            name,
-                            value: Some(hv.get(data)),
-                        };
-                        n += 1;
+                        push(&mut values, &mut n, param(Some(hv.get(data))))?;
                     }
                 }
             }
         }
         if n == before {
             // Absent: a different key from any value, including the empty one.
-            if n == MAX_KEY_VALUES {
-                return None;
-            }
-            values[n] = KeyParam {
-                kind: match kind {
-                    ParamKind::Path => KeyKind::Path,
-                    ParamKind::Query => KeyKind::Query,
-                    ParamKind::Header => KeyKind::Header,
-                },
-                name,
-                value: None,
-            };
-            n += 1;
+            push(&mut values, &mut n, param(None))?;
         }
     }
     let scheme: &[u8] = if req.https { b"https" } else { b"http" };
     Some(keys.build_scoped(method, scheme, req.host, template, &values[..n]))
+}
+
+/// Appends `p` to the key's values; `None` when `MAX_KEY_VALUES` are already taken.
+fn push<'a>(
+    values: &mut [KeyParam<'a>; MAX_KEY_VALUES],
+    n: &mut usize,
+    p: KeyParam<'a>,
+) -> Option<()> {
+    *values.get_mut(*n)? = p;
+    *n += 1;
+    Some(())
 }
 
 /// A vary marker's nonce and names.

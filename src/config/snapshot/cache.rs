@@ -5,7 +5,7 @@
 //! cache starts empty.
 
 /// Where a cache key parameter is read from the request (`cacheKeyParameters`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ParamKind {
     /// `method.request.path.NAME`: the name is a path parameter of the route (the value is
     /// `Params::spans[i]` where `i` is the name's index in `Route::params`).

@@ -2,14 +2,9 @@
 
 use std::cmp::Ordering;
 
-/// Where a `cacheKeyParameters` entry comes from (`method.request.{path|querystring|header}.x`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ParamKind {
-    Path,
-    Query,
-    /// Names compare and are written ASCII-lowercased (header names are case-insensitive).
-    Header,
-}
+/// Where a `cacheKeyParameters` entry comes from: the config's kind (header names compare and
+/// are written ASCII-lowercased, as header names are case-insensitive).
+pub use crate::config::ParamKind;
 
 /// One key parameter of one request: its kind, name, and value (`None` when the request
 /// does not carry it, which is a different key from an empty value).
