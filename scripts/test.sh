@@ -11,6 +11,8 @@ smoke=${TOLLGATE_BENCH_SMOKE:-1}
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v kill >/dev/null 2>&1 || need_apt+=(procps)   # the harness signals the gateway with kill
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # test helpers and the bench harness
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if ((${#need_apt[@]})); then
   echo "scripts/test.sh: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
