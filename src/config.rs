@@ -23,7 +23,7 @@ mod authorizers;
 mod cache;
 mod cert_error;
 pub mod certs;
-mod cidr;
+pub(crate) mod cidr;
 mod compile;
 mod defaults;
 mod domain;

@@ -13,4 +13,5 @@
 //! as bytes. Key material is never fetched because a token names it (`jku`, `x5u`, `jwk`).
 
 pub mod jwt;
+pub mod policy;
 pub mod sigv4;
