@@ -61,8 +61,22 @@ impl fmt::Display for CertError {
             CertField::CipherSuites => "cipher suites",
             CertField::Default => "default certificate",
         };
-        write!(f, "{field}: ")?;
-        match &self.kind {
+        write!(f, "{field}: {}", self.detail())
+    }
+}
+
+/// What went wrong, without the entry and field (for a report already placed at the field).
+pub(crate) struct Detail<'e>(&'e CertErrorKind);
+
+impl CertError {
+    pub(crate) fn detail(&self) -> Detail<'_> {
+        Detail(&self.kind)
+    }
+}
+
+impl fmt::Display for Detail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             CertErrorKind::NoCertificate(e) => write!(f, "no usable certificate in the PEM ({e})"),
             CertErrorKind::NoKey(e) => write!(f, "no usable private key in the PEM ({e})"),
             CertErrorKind::UnsupportedKey(e) => write!(f, "unsupported private key ({e})"),

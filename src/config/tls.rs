@@ -321,8 +321,10 @@ fn report(
         ),
         _ => (&listener.loc, None),
     };
+    // At the field itself, the entry and field prefixes would only repeat the location.
     let message = match file {
-        Some(f) => format!("`{}`: {e}", f.display()),
+        Some(f) => format!("`{}`: {}", f.display(), e.detail()),
+        None if e.field == CertField::CipherSuites => e.detail().to_string(),
         None => e.to_string(),
     };
     loc.err(errors, message);
