@@ -45,7 +45,7 @@ mod snapshot;
 mod stage;
 mod templates;
 mod tls;
-mod upstream_tls;
+pub(crate) mod upstream_tls;
 mod uri;
 mod usage;
 

@@ -76,7 +76,7 @@ pub(crate) enum Input {
 /// Accepts any server certificate; signatures are still verified with the provider's
 /// algorithms.
 #[derive(Debug)]
-struct SkipVerify(Arc<CryptoProvider>);
+pub(crate) struct SkipVerify(pub(crate) Arc<CryptoProvider>);
 
 /// `server.upstreamTls`.
 pub(crate) fn upstream_tls_spec(
