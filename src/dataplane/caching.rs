@@ -156,7 +156,7 @@ pub async fn lookup(
         }
     }
     let route_def = &api.routes[route.0 as usize];
-    let now = worker.shared.clock.now_ns();
+    let now = meta.now.mono_ns;
     let (key, primary_len, marker, found) = {
         // The key lives in the worker's buffers; it is copied out only for a miss.
         let mut keys = worker.cache_keys.borrow_mut();

@@ -23,6 +23,11 @@ impl DateCache {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        self.at(secs)
+    }
+
+    /// The date at Unix second `secs` (a request's [`Now::unix_secs`]).
+    pub fn at(&self, secs: u64) -> [u8; 29] {
         if secs != self.second.get() {
             self.second.set(secs);
             self.value.set(imf_fixdate(secs));
@@ -34,6 +39,58 @@ impl DateCache {
 impl Default for DateCache {
     fn default() -> Self {
         DateCache::new()
+    }
+}
+
+/// One request's time, read once when the request starts: everything the request path
+/// times (throttle buckets, cache TTLs, quotas, `Date`, deadlines) uses it rather than reading
+/// the clock again. A clock read is a vDSO call of some 20 ns; a cache hit made eight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic nanoseconds on the shared `MonoClock`.
+    pub mono_ns: u64,
+    /// Wall-clock seconds since the Unix epoch.
+    pub unix_secs: u64,
+}
+
+/// Wall-clock time derived from the monotonic clock, re-synchronized with the system clock
+/// once a second: a request reads one clock, not two. Within a second the two clocks drift
+/// apart by far less than the second that `Date`, quotas and JWT expiry resolve.
+pub struct WallClock {
+    /// (monotonic ns, Unix ns) of the last system clock read; `None` before the first.
+    base: Cell<Option<(u64, u64)>>,
+}
+
+const SYNC_NS: u64 = 1_000_000_000;
+
+impl WallClock {
+    pub fn new() -> WallClock {
+        WallClock {
+            base: Cell::new(None),
+        }
+    }
+
+    /// Unix seconds at monotonic `mono_ns`.
+    pub fn unix_secs(&self, mono_ns: u64) -> u64 {
+        if let Some((mono, unix)) = self.base.get() {
+            // Readings come from one monotonic clock, but from several tasks: one may be
+            // older than the base (saturating: it reads as the base's time).
+            let since = mono_ns.saturating_sub(mono);
+            if since < SYNC_NS {
+                return (unix + since) / SYNC_NS;
+            }
+        }
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.base.set(Some((mono_ns, unix)));
+        unix / SYNC_NS
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        WallClock::new()
     }
 }
 
@@ -201,6 +258,45 @@ impl Default for IdGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_clock_follows_the_system_clock_from_monotonic_readings() {
+        let mono = crate::dataplane::throttle::MonoClock::new();
+        let wall = WallClock::new();
+        let system = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        for _ in 0..3 {
+            let before = system();
+            let got = wall.unix_secs(mono.now_ns());
+            let after = system();
+            // Derived and system time may straddle a second boundary by the clocks' drift.
+            assert!(
+                (before - 1..=after + 1).contains(&got),
+                "{before} <= {got} <= {after}"
+            );
+            // A reading within the second derives the time without a system clock read;
+            // one more than a second on re-synchronizes.
+            let (base_mono, base_unix) = wall.base.get().unwrap();
+            assert_eq!(
+                wall.unix_secs(base_mono + 500_000_000),
+                (base_unix + 500_000_000) / SYNC_NS
+            );
+            #[allow(clippy::disallowed_methods)] // a plain unit test thread, not a core
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        let (base_mono, _) = wall.base.get().unwrap();
+        let later = base_mono + 3 * SYNC_NS;
+        wall.unix_secs(later);
+        assert_eq!(
+            wall.base.get().unwrap().0,
+            later,
+            "re-synchronized after a second"
+        );
+    }
 
     #[test]
     fn days_from_civil_inverts_civil_from_days() {

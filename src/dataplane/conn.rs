@@ -247,6 +247,7 @@ async fn active<S: ClientStream>(
                     retry_after: None,
                     cache_warning: false,
                     bearer: None,
+                    now: worker.now(),
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
@@ -321,6 +322,7 @@ async fn read_head<S: ClientStream>(
                 }
             }
             None => {
+                let now = Instant::now();
                 let deadline = match progress.wait_deadline.get() {
                     Some(d) => d,
                     None => {
@@ -329,12 +331,12 @@ async fn read_head<S: ClientStream>(
                         } else {
                             limits.idle_timeout
                         };
-                        let d = Instant::now() + wait;
+                        let d = now + wait;
                         progress.wait_deadline.set(Some(d));
                         d
                     }
                 };
-                match wait_for_request(stream, conn, max, deadline).await {
+                match wait_for_request(stream, conn, max, now, deadline).await {
                     Some(r) => r,
                     // No byte of a request yet: a silent close (RELIABILITY L05).
                     None if Instant::now() >= deadline => return Head::Closed,
@@ -357,9 +359,10 @@ async fn wait_for_request<S: ClientStream>(
     stream: &mut S,
     conn: &mut Conn,
     max: usize,
+    now: Instant,
     deadline: Instant,
 ) -> Option<Result<usize, FillError>> {
-    let park_at = (Instant::now() + PARK_AFTER).min(deadline);
+    let park_at = (now + PARK_AFTER).min(deadline);
     let handle = conn.canceller.handle();
     let mut read = pin!(conn.rb.fill_cancelable(stream, max, handle));
     let mut timer = pin!(monoio::time::sleep_until(park_at));
@@ -406,8 +409,17 @@ pub async fn write_all<S: AsyncWriteRent>(
     buf: &mut Vec<u8>,
     limit: Duration,
 ) -> bool {
+    write_all_by(stream, buf, Instant::now() + limit).await
+}
+
+/// [`write_all`] by a deadline the caller has (from its request's [`Meta::now`]).
+pub async fn write_all_by<S: AsyncWriteRent>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> bool {
     let ok = matches!(
-        monoio::time::timeout(limit, write_vec(stream, buf)).await,
+        monoio::time::timeout_at(deadline, write_vec(stream, buf)).await,
         Ok(Ok(()))
     );
     buf.clear();

@@ -8,7 +8,6 @@ use super::authorize::{self, Refusal};
 use super::caching;
 use super::conn::{self, Conn, Outcome};
 use super::respond::{self, Meta};
-use super::shared::unix_secs;
 use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
@@ -49,8 +48,9 @@ async fn dispatch<S: ClientStream>(
         retry_after: None,
         cache_warning: false,
         bearer: None,
+        now: worker.now(),
     };
-    let date = worker.date.now();
+    let date = worker.date.at(meta.now.unix_secs);
 
     let authority = match head.form {
         TargetForm::Absolute { authority } => Some(authority.get(data)),
@@ -234,7 +234,7 @@ fn authorize(
     let Some(jwt) = meters.authorizers.get(idx) else {
         return Err(ErrorKind::Unauthorized);
     };
-    match authorize::authorize(jwt, authorizer, auth, head, data, unix_secs()) {
+    match authorize::authorize(jwt, authorizer, auth, head, data, meta.now.unix_secs) {
         Ok(mut claims) => {
             authorize::stringify_claims(&mut claims);
             Ok(claims)
@@ -305,7 +305,7 @@ fn meter(
     let Some(meters) = worker.meters_for(snap) else {
         return Ok(());
     };
-    let now = worker.shared.clock.now_ns();
+    let now = meta.now.mono_ns;
     let mut throttle = worker.throttle.borrow_mut();
     if let Err(t) = throttle.admit(&ids[..n], now) {
         meta.retry_after = t.retry_after_secs();
@@ -314,7 +314,7 @@ fn meter(
     let Some(ks) = key_stage else {
         return Ok(());
     };
-    let unix = unix_secs();
+    let unix = meta.now.unix_secs;
     if let Some(q) = ks.quota
         && let Err(e) = meters.quotas.charge(q, unix)
     {
@@ -337,8 +337,14 @@ async fn hit<S: ClientStream>(
 ) -> Outcome {
     settle_unread_body(conn, meta);
     conn.wb.clear();
-    let body = caching::write_hit(&mut conn.wb, stored, meta, &worker.date.now());
-    if !conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
+    let body = caching::write_hit(
+        &mut conn.wb,
+        stored,
+        meta,
+        &worker.date.at(meta.now.unix_secs),
+    );
+    let deadline = worker.deadline(meta.now, limits.send_timeout);
+    if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
         return Outcome::Close;
     }
     if let Some(body) = body

@@ -24,6 +24,8 @@ pub struct Meta {
     /// HTTP APIs: a JWT authorizer refused the token; the response carries API Gateway's
     /// `www-authenticate` challenge (SPEC-NOTES §1.3 "JWT failure").
     pub bearer: Option<crate::dataplane::auth::jwt::JwtError>,
+    /// When the request started (one clock read for the whole request path).
+    pub now: crate::dataplane::clock::Now,
 }
 
 /// The header `SUCCEED_WITH_RESPONSE_HEADER` adds. API Gateway's exact header is not on

@@ -22,7 +22,7 @@ use std::time::Duration;
 use monoio::net::{ListenerOpts, TcpListener};
 use monoio::time::Instant;
 
-use super::clock::{DateCache, IdGen};
+use super::clock::{DateCache, IdGen, Now, WallClock};
 use super::conn::Conn;
 use super::meters::Meters;
 use super::parked::Parked;
@@ -56,6 +56,7 @@ pub struct Worker {
     meters: RefCell<Rc<Arc<Meters>>>,
     pub throttle: RefCell<Throttle>,
     pub date: DateCache,
+    wall: WallClock,
     pub ids: IdGen,
     pub pool: RefCell<Pool>,
     /// Buffers of connections that are not active, for the next active one. Boxed: a
@@ -83,6 +84,20 @@ struct Bound {
 }
 
 impl Worker {
+    /// The time for a request that starts now: one monotonic clock read (see [`Now`]).
+    pub fn now(&self) -> Now {
+        let mono_ns = self.shared.clock.now_ns();
+        Now {
+            mono_ns,
+            unix_secs: self.wall.unix_secs(mono_ns),
+        }
+    }
+
+    /// `now` plus `d`, as a timer deadline (no clock read).
+    pub fn deadline(&self, now: Now, d: std::time::Duration) -> monoio::time::Instant {
+        monoio::time::Instant::from_std(self.shared.clock.instant_at(now.mono_ns)) + d
+    }
+
     fn new(id: usize, shared: Arc<Shared>) -> Worker {
         let (snapshot, meters) = shared.current_with_meters();
         let throttle = Throttle::new(&meters.limits);
@@ -93,6 +108,7 @@ impl Worker {
             meters: RefCell::new(Rc::new(meters)),
             throttle: RefCell::new(throttle),
             date: DateCache::new(),
+            wall: WallClock::new(),
             ids: IdGen::new(),
             pool: RefCell::new(Pool::default()),
             conns: RefCell::new(Vec::new()),

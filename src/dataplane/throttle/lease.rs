@@ -23,6 +23,11 @@ impl MonoClock {
     pub fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
     }
+
+    /// The instant of a reading of [`MonoClock::now_ns`] (no clock read).
+    pub fn instant_at(&self, ns: u64) -> Instant {
+        self.origin + std::time::Duration::from_nanos(ns)
+    }
 }
 
 impl Default for MonoClock {
