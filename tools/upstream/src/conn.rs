@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::buf::IoBuf;
 use monoio::net::TcpStream;
 
 use crate::cli::Mode;
@@ -25,6 +24,7 @@ use crate::record::{Recorder, Recording};
 use crate::response::{self, Fixed};
 use crate::sock;
 use crate::tls::{Seen, TlsStream};
+use crate::transport::Transport;
 
 const READ_BUF: usize = 16 * 1024;
 /// Largest unconsumed request data (a head) the mock buffers before giving up.
@@ -46,12 +46,6 @@ pub struct Server {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Failed TLS handshakes, shared by every worker and the `Workers` handle.
     pub tls_failures: Arc<AtomicU64>,
-}
-
-/// The connection's byte stream: the socket itself, or TLS over it.
-enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream>),
 }
 
 struct Conn {
@@ -147,7 +141,7 @@ async fn fixed(c: &mut Conn, s: &Server) {
                 None => Ok(()),
             }
         } else {
-            let (res, b) = c.write_owned(std::mem::take(&mut batch)).await;
+            let (res, b) = c.stream.write_all(std::mem::take(&mut batch)).await;
             batch = b;
             batch.clear();
             res
@@ -293,32 +287,15 @@ impl Conn {
     }
 
     fn tcp(&self) -> &TcpStream {
-        match &self.stream {
-            Transport::Plain(tcp) => tcp,
-            Transport::Tls(tls) => tls.tcp(),
-        }
+        self.stream.tcp()
     }
 
     async fn write<B: IoBuf + AsRef<[u8]> + 'static>(&mut self, b: B) -> io::Result<()> {
-        self.write_owned(b).await.0
+        self.stream.write_all(b).await.0
     }
 
-    /// Write all of `b` and hand the buffer back.
-    async fn write_owned<B: IoBuf + AsRef<[u8]> + 'static>(&mut self, b: B) -> (io::Result<()>, B) {
-        match &mut self.stream {
-            Transport::Plain(tcp) => {
-                let (res, b) = tcp.write_all(b).await;
-                (res.map(drop), b)
-            }
-            Transport::Tls(tls) => (tls.write(b.as_ref()).await, b),
-        }
-    }
-
-    /// TLS: send close_notify before the FIN. Plain: nothing.
     async fn close_notify(&mut self) {
-        if let Transport::Tls(tls) = &mut self.stream {
-            tls.close_notify().await;
-        }
+        self.stream.close_notify().await;
     }
 
     /// One read appended to the unconsumed bytes (and to the recording); `Ok(0)` is EOF.
@@ -339,22 +316,10 @@ impl Conn {
             self.buf.reserve(self.buf.len().max(READ_BUF));
         }
         let (len, cap) = (self.buf.len(), self.buf.capacity());
-        let end = len + (cap - len).min(limit);
-        let n = match &mut self.stream {
-            Transport::Plain(tcp) => {
-                let buf = std::mem::take(&mut self.buf);
-                let (res, slice) = tcp.read(buf.slice_mut(len..end)).await;
-                self.buf = slice.into_inner();
-                res?
-            }
-            // rustls copies plaintext out of its own buffer into an initialized slice.
-            Transport::Tls(tls) => {
-                self.buf.resize(end, 0);
-                let res = tls.read(&mut self.buf[len..end]).await;
-                self.buf.truncate(len + *res.as_ref().unwrap_or(&0));
-                res?
-            }
-        };
+        let n = self
+            .stream
+            .read_into(&mut self.buf, len + (cap - len).min(limit))
+            .await?;
         self.rec.bytes(&self.buf[len..len + n]);
         Ok(n)
     }

@@ -18,6 +18,7 @@ pub mod runtime;
 mod sock;
 mod subject;
 mod tls;
+mod transport;
 
 pub use cli::{Config, Mode, TlsConfig};
 pub use runtime::Workers;

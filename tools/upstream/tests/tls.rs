@@ -182,11 +182,15 @@ fn a_second_connection_resumes_the_session_with_tls_1_2_and_1_3() {
 }
 
 #[test]
-fn fixed_delay_close_after_and_stall_work_over_tls() {
+fn fixed_delay_drip_early_close_after_and_stall_work_over_tls() {
     let pki = Pki::new("tls-modes");
     let config = tls::client(&pki.path("ca.pem"), TLS13, None);
 
-    for mode in [Mode::Fixed, Mode::Delay(Duration::from_millis(20))] {
+    let drip = Mode::Drip {
+        chunk: 7.try_into().unwrap(),
+        interval: Duration::from_millis(1),
+    };
+    for mode in [Mode::Fixed, Mode::Delay(Duration::from_millis(20)), drip] {
         let up = start(&pki, mode.clone(), false);
         let mut s = tls::connect(up.addr(), "localhost", &config).expect("handshake");
         for _ in 0..2 {
@@ -198,6 +202,17 @@ fn fixed_delay_close_after_and_stall_work_over_tls() {
             );
         }
     }
+
+    // early: 413 with `connection: close` before the body, then the connection ends.
+    let up = start(&pki, Mode::Early { after: 0 }, false);
+    let mut s = tls::connect(up.addr(), "localhost", &config).expect("handshake");
+    let r = roundtrip(
+        &mut s,
+        b"POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n",
+    )
+    .expect("response");
+    assert_eq!((r.status, r.header("connection")), (413, Some("close")));
+    assert_eq!(s.read(&mut [0u8; 16]).expect("close_notify"), 0);
 
     // close-after: the plaintext bytes are counted, then the connection ends unanswered.
     let up = start(&pki, Mode::CloseAfter(5), false);
