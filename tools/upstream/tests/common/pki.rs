@@ -1,7 +1,7 @@
 //! Throwaway certificates for the TLS tests (rcgen): a CA, server certificates for loopback
 //! names, client certificates, written as PEM files into a fresh directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -90,8 +90,4 @@ impl Drop for Pki {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-pub fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap()
 }
