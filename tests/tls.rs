@@ -9,92 +9,27 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
 use serde_json::{Value, json};
 use support::config::{API, STAGE, any_proxy, rest_config};
+use support::pki::{Ca, Pki};
 use support::*;
-
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    fn new(cn: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name = DistinguishedName::new();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = p.self_signed(&key).unwrap();
-        Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(p, key),
-        }
-    }
-
-    /// (certificate PEM, key PEM): a server certificate for `names`, or a client one.
-    fn leaf(&self, names: &[&str], cn: &str, client: bool) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        p.distinguished_name = DistinguishedName::new();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
 
 /// The test's files: CA, the default certificate (`gw.test`), `a.test`, `*.b.test` (with
 /// mutual TLS against the client CA), client certificates from the client CA and another.
-struct Pki {
-    dir: TempDir,
-    ca: Ca,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = TempDir::new("tls");
-        let ca = Ca::new("Tollgate TLS Test CA");
-        let client_ca = Ca::new("Tollgate Client CA");
-        let other_ca = Ca::new("Someone Else");
-        dir.write_atomic("ca.pem", ca.pem.as_bytes());
-        dir.write_atomic("client-ca.pem", client_ca.pem.as_bytes());
-        for (name, names, cn) in [
-            ("default", vec!["gw.test"], "gw.test"),
-            ("a", vec!["a.test"], "a.test"),
-            ("b", vec!["*.b.test"], "wildcard b.test"),
-        ] {
-            let (c, k) = ca.leaf(&names, cn, false);
-            dir.write_atomic(&format!("{name}.pem"), c.as_bytes());
-            dir.write_atomic(&format!("{name}.key"), k.as_bytes());
-        }
-        let (c, k) = client_ca.leaf(&[], "good client", true);
-        dir.write_atomic("client.pem", c.as_bytes());
-        dir.write_atomic("client.key", k.as_bytes());
-        let (c, k) = other_ca.leaf(&[], "stranger", true);
-        dir.write_atomic("stranger.pem", c.as_bytes());
-        dir.write_atomic("stranger.key", k.as_bytes());
-        Pki { dir, ca }
+fn pki() -> Pki {
+    let pki = Pki::new("tls", "Tollgate TLS Test CA");
+    let client_ca = pki.add_ca("client-ca.pem", "Tollgate Client CA");
+    let other_ca = Ca::new("Someone Else");
+    for (name, names, cn) in [
+        ("default", "gw.test", "gw.test"),
+        ("a", "a.test", "a.test"),
+        ("b", "*.b.test", "wildcard b.test"),
+    ] {
+        pki.issue(name, &pki.ca, &[names], cn, false);
     }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.file(name).display().to_string()
-    }
-
-    fn cert(&self, name: &str) -> Value {
-        json!({ "certificateChain": self.path(&format!("{name}.pem")),
-                "privateKey": self.path(&format!("{name}.key")) })
-    }
+    pki.issue("client", &client_ca, &[], "good client", true);
+    pki.issue("stranger", &other_ca, &[], "stranger", true);
+    pki
 }
 
 fn config(pki: &Pki, up: &Upstream, port: u16) -> Value {
@@ -167,7 +102,7 @@ fn start(pki: &Pki, up: &Upstream) -> (Gateway, u16) {
 
 #[test]
 fn sni_chooses_the_domain_certificate_and_unknown_names_get_the_default() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let (_gw, port) = start(&pki, &up);
     for (name, cn) in [
@@ -197,7 +132,7 @@ fn sni_chooses_the_domain_certificate_and_unknown_names_get_the_default() {
 
 #[test]
 fn tls_1_2_and_1_3_both_negotiate() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let (_gw, port) = start(&pki, &up);
     let r13 = curl(&pki, port, "a.test", "/v", &["--tlsv1.3"]).unwrap();
@@ -227,7 +162,7 @@ fn tls_1_2_and_1_3_both_negotiate() {
 
 #[test]
 fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let (_gw, port) = start(&pki, &up);
     let good = [
@@ -281,7 +216,7 @@ fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
 
 #[test]
 fn a_host_of_another_certificate_is_misdirected_421() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let (_gw, port) = start(&pki, &up);
     // TLS for a.test, then a request for the mTLS domain: 421, never forwarded.
@@ -298,7 +233,7 @@ fn a_host_of_another_certificate_is_misdirected_421() {
 
 #[test]
 fn a_reload_serves_a_renewed_certificate_to_new_connections() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let port = free_port();
     let mut gw = Gateway::start(config(&pki, &up, port));
@@ -351,7 +286,7 @@ print(s.version(), dict(x[0] for x in s.getpeercert()["subject"])["commonName"],
 #[test]
 fn a_keep_alive_connection_survives_a_certificate_reload() {
     use std::io::{BufRead, BufReader, Write};
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let port = free_port();
     let gw = Gateway::start(config(&pki, &up, port));
@@ -399,7 +334,7 @@ fn a_keep_alive_connection_survives_a_certificate_reload() {
 
 #[test]
 fn a_bad_certificate_file_is_an_error_naming_it() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let port = free_port();
     let gw = Gateway::start(config(&pki, &up, port));
@@ -433,7 +368,7 @@ fn a_bad_certificate_file_is_an_error_naming_it() {
 /// it disturbs a real client meanwhile.
 #[test]
 fn handshake_abuse_is_bounded_t01() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let port = free_port();
     let cfg =
@@ -480,7 +415,7 @@ fn handshake_abuse_is_bounded_t01() {
 /// RELIABILITY C02 across schemes: one host over http and over https are two cache entries.
 #[test]
 fn http_and_https_never_share_a_cache_entry() {
-    let pki = Pki::new();
+    let pki = pki();
     let up = Upstream::echo();
     let (tls_port, plain_port) = (free_port(), free_port());
     let mut cfg = config(&pki, &up, tls_port);

@@ -8,10 +8,11 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage: upstream [--listen ADDR] [--workers N] [--mode MODE] [--status CODE]
                 [--body-size N | --body TEXT] [--header 'Name: value']...
-                [--record-dir DIR]
+                [--record-dir DIR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 modes: fixed (default) | echo | delay MS | refuse | blackhole | close-after N
        | reset-after N | stall | drip --chunk N --interval MS | raw --bytes-file F
-       | early --after N";
+       | early --after N
+TLS (--tls-*): not with refuse, blackhole, raw or reset-after, which act on the raw socket";
 
 /// How the backend answers. See README.md for each mode.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +35,18 @@ pub enum Mode {
     },
 }
 
+/// `--tls-cert`/`--tls-key`/`--tls-client-ca`: serve HTTPS (TLS 1.2 and 1.3, ALPN
+/// `http/1.1`). The files are read by `start`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key: PKCS#8, SEC1 or PKCS#1 (RSA).
+    pub key: PathBuf,
+    /// PEM bundle: require a client certificate and verify it against these roots.
+    pub client_ca: Option<PathBuf>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -44,6 +57,7 @@ pub struct Config {
     /// Extra response header lines, already validated as `Name: value`.
     pub headers: Vec<String>,
     pub record_dir: Option<PathBuf>,
+    pub tls: Option<TlsConfig>,
 }
 
 impl Config {
@@ -57,6 +71,24 @@ impl Config {
             body: Vec::new(),
             headers: Vec::new(),
             record_dir: None,
+            tls: None,
+        }
+    }
+
+    /// Combinations `start` refuses: TLS with a mode that acts on the raw socket.
+    pub fn check(&self) -> Result<(), String> {
+        let raw_socket = match self.mode {
+            Mode::Refuse => "refuse",
+            Mode::Blackhole => "blackhole",
+            Mode::Raw(_) => "raw",
+            Mode::ResetAfter(_) => "reset-after",
+            _ => return Ok(()),
+        };
+        match self.tls {
+            Some(_) => Err(format!(
+                "--mode {raw_socket} acts on the raw socket and cannot be combined with --tls-*"
+            )),
+            None => Ok(()),
         }
     }
 
@@ -67,6 +99,7 @@ impl Config {
         let (mut mode, mut chunk, mut interval, mut bytes_file, mut after) =
             (None::<String>, None, None, None, None);
         let mut mode_arg = None;
+        let (mut cert, mut key, mut client_ca) = (None, None, None);
         while let Some(flag) = args.next() {
             let mut value = |what: &str| {
                 args.next()
@@ -83,6 +116,9 @@ impl Config {
                 "--chunk" => chunk = Some(parse::<NonZeroUsize>(&value("bytes")?, "--chunk")?),
                 "--interval" => interval = Some(millis(&value("milliseconds")?)?),
                 "--bytes-file" => bytes_file = Some(PathBuf::from(value("a file")?)),
+                "--tls-cert" => cert = Some(PathBuf::from(value("a PEM file")?)),
+                "--tls-key" => key = Some(PathBuf::from(value("a PEM file")?)),
+                "--tls-client-ca" => client_ca = Some(PathBuf::from(value("a PEM file")?)),
                 "--after" => after = Some(parse::<u64>(&value("bytes")?, "--after")?),
                 "--mode" => {
                     let m = value("a mode")?;
@@ -115,6 +151,16 @@ impl Config {
             },
             other => return Err(format!("unknown mode {other:?}\n{USAGE}")),
         };
+        c.tls = match (cert, key, client_ca) {
+            (Some(cert), Some(key), client_ca) => Some(TlsConfig {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, None, None) => None,
+            _ => return Err("TLS needs both --tls-cert FILE and --tls-key FILE".into()),
+        };
+        c.check()?;
         Ok(c)
     }
 }
@@ -172,6 +218,12 @@ mod tests {
             args("--mode early --after 9").unwrap().mode,
             Mode::Early { after: 9 }
         );
+        let tls = args("--mode stall --tls-cert c.pem --tls-key k.pem --tls-client-ca ca.pem");
+        let tls = tls.unwrap().tls.unwrap();
+        assert_eq!(
+            (tls.cert, tls.key, tls.client_ca),
+            ("c.pem".into(), "k.pem".into(), Some("ca.pem".into()))
+        );
     }
 
     #[test]
@@ -184,6 +236,12 @@ mod tests {
             "--mode delay",
             "--workers 0",
             "--frobnicate",
+            "--tls-cert c.pem",
+            "--tls-key k.pem --tls-client-ca ca.pem",
+            "--mode reset-after 3 --tls-cert c.pem --tls-key k.pem",
+            "--mode raw --bytes-file f --tls-cert c.pem --tls-key k.pem",
+            "--mode refuse --tls-cert c.pem --tls-key k.pem",
+            "--mode blackhole --tls-cert c.pem --tls-key k.pem",
         ] {
             assert!(args(bad).is_err(), "{bad}");
         }

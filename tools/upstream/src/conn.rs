@@ -5,14 +5,17 @@
 //! mode reacts at head, body and end of each message) → *Read* again, or *Closed* on EOF,
 //! a malformed head, or a request that asked for `Connection: close`. The byte-count modes
 //! (`close-after`, `reset-after`) and `stall` never frame.
+//!
+//! With `--tls-*` the same lifecycle runs on plaintext after a *Handshake* step (`tls.rs`);
+//! a failed handshake is counted and the connection dropped.
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::buf::IoBuf;
 use monoio::net::TcpStream;
 
 use crate::cli::Mode;
@@ -20,6 +23,8 @@ use crate::framing::{BodyKind, Framer, HeadInfo, Step};
 use crate::record::{Recorder, Recording};
 use crate::response::{self, Fixed};
 use crate::sock;
+use crate::tls::{Seen, TlsStream};
+use crate::transport::Transport;
 
 const READ_BUF: usize = 16 * 1024;
 /// Largest unconsumed request data (a head) the mock buffers before giving up.
@@ -38,21 +43,42 @@ pub struct Server {
     pub too_large: Bytes,
     pub raw: Bytes,
     pub recorder: Arc<Recorder>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Failed TLS handshakes, shared by every worker and the `Workers` handle.
+    pub tls_failures: Arc<AtomicU64>,
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     buf: Vec<u8>,
     start: usize,
     rec: Recording,
+    /// `echo` over TLS: the `x-upstream-*` header lines for this connection.
+    tls_headers: Vec<String>,
 }
 
-pub async fn serve(stream: TcpStream, server: &Server) {
+pub async fn serve(tcp: TcpStream, server: &Server) {
+    let (number, rec) = server.recorder.connection();
+    let (stream, tls_headers) = match &server.tls {
+        None => (Transport::Plain(tcp), Vec::new()),
+        Some(config) => match TlsStream::accept(tcp, config).await {
+            Ok(tls) => {
+                let headers = tls_headers(&tls.seen(), number);
+                (Transport::Tls(Box::new(tls)), headers)
+            }
+            Err(e) => {
+                server.tls_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("upstream: TLS handshake failed on connection {number}: {e}");
+                return;
+            }
+        },
+    };
     let mut c = Conn {
         stream,
         buf: Vec::with_capacity(READ_BUF),
         start: 0,
-        rec: server.recorder.connection(),
+        rec,
+        tls_headers,
     };
     match &server.mode {
         Mode::Fixed => {
@@ -65,7 +91,7 @@ pub async fn serve(stream: TcpStream, server: &Server) {
         }
         Mode::ResetAfter(n) => {
             c.read_exactly(*n).await;
-            let _ = sock::reset_on_close(&c.stream);
+            let _ = sock::reset_on_close(c.tcp());
         }
         Mode::Stall => c.drain().await,
         // `refuse` and `blackhole` never accept, so never get here.
@@ -111,14 +137,14 @@ async fn fixed(c: &mut Conn, s: &Server) {
         }
         let written = if batch.is_empty() {
             match single {
-                Some(r) => c.stream.write_all(r).await.0.map(drop),
+                Some(r) => c.write(r).await,
                 None => Ok(()),
             }
         } else {
             let (res, b) = c.stream.write_all(std::mem::take(&mut batch)).await;
             batch = b;
             batch.clear();
-            res.map(drop)
+            res
         };
         if written.is_err() || close {
             return;
@@ -146,6 +172,7 @@ async fn http(c: &mut Conn, s: &Server) -> bool {
         line_len: 0,
         head_method: false,
         close: false,
+        then_close: false,
         body: BodyKind::None,
     };
     let mut body_seen = 0u64;
@@ -188,7 +215,8 @@ async fn http(c: &mut Conn, s: &Server) -> bool {
                 (Step::End { .. }, mode) => respond(c, s, mode, &head, &mut request).await,
                 (Step::NeedMore | Step::Malformed, _) => Ok(()),
             };
-            if ok.is_err() || (head.close && framer.at_head()) {
+            // `then_close`: the response said nothing, the close comes unannounced.
+            if ok.is_err() || ((head.close || head.then_close) && framer.at_head()) {
                 return true;
             }
         }
@@ -204,7 +232,7 @@ async fn respond(
 ) -> io::Result<()> {
     match mode {
         Mode::Echo => {
-            let mut r = response::echo(&s.headers, request, head.line_len);
+            let mut r = response::echo(&c.tls_headers, &s.headers, request, head.line_len);
             if head.head_method {
                 r.truncate(r.len() - request.len());
             }
@@ -236,7 +264,8 @@ async fn respond(
 /// no lingering close (that would read).
 async fn early(c: &mut Conn, s: &Server) -> bool {
     if c.write(s.too_large.clone()).await.is_ok() {
-        sock::shutdown_write(&c.stream);
+        c.close_notify().await;
+        sock::shutdown_write(c.tcp());
         monoio::time::sleep(EARLY_HOLD).await;
     }
     false
@@ -257,8 +286,16 @@ impl Conn {
         }
     }
 
-    async fn write<B: IoBuf + 'static>(&mut self, b: B) -> io::Result<()> {
-        self.stream.write_all(b).await.0.map(drop)
+    fn tcp(&self) -> &TcpStream {
+        self.stream.tcp()
+    }
+
+    async fn write<B: IoBuf + AsRef<[u8]> + 'static>(&mut self, b: B) -> io::Result<()> {
+        self.stream.write_all(b).await.0
+    }
+
+    async fn close_notify(&mut self) {
+        self.stream.close_notify().await;
     }
 
     /// One read appended to the unconsumed bytes (and to the recording); `Ok(0)` is EOF.
@@ -278,12 +315,11 @@ impl Conn {
             }
             self.buf.reserve(self.buf.len().max(READ_BUF));
         }
-        let buf = std::mem::take(&mut self.buf);
-        let (len, cap) = (buf.len(), buf.capacity());
-        let end = len + (cap - len).min(limit);
-        let (res, slice) = self.stream.read(buf.slice_mut(len..end)).await;
-        self.buf = slice.into_inner();
-        let n = res?;
+        let (len, cap) = (self.buf.len(), self.buf.capacity());
+        let n = self
+            .stream
+            .read_into(&mut self.buf, len + (cap - len).min(limit))
+            .await?;
         self.rec.bytes(&self.buf[len..len + n]);
         Ok(n)
     }
@@ -307,7 +343,8 @@ impl Conn {
     /// FIN, then drain (and record) what the peer still sends for up to `DRAIN`, so that
     /// unread bytes never turn the close into a reset that could destroy the last response.
     async fn lingering_close(&mut self) {
-        sock::shutdown_write(&self.stream);
+        self.close_notify().await;
+        sock::shutdown_write(self.tcp());
         let _ = monoio::time::timeout(DRAIN, self.drain()).await;
     }
 
@@ -318,6 +355,20 @@ impl Conn {
             self.start = 0;
         }
     }
+}
+
+/// `echo` over TLS: what the handshake settled, and which connection this is.
+fn tls_headers(seen: &Seen, number: u64) -> Vec<String> {
+    vec![
+        format!("x-upstream-tls-sni: {}", seen.sni.as_deref().unwrap_or("-")),
+        format!("x-upstream-tls-version: {}", seen.version),
+        format!(
+            "x-upstream-tls-client-cn: {}",
+            seen.client_cn.as_deref().unwrap_or("-")
+        ),
+        format!("x-upstream-tls-resumed: {}", seen.resumed),
+        format!("x-upstream-conn: {number}"),
+    ]
 }
 
 #[cfg(test)]

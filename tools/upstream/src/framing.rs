@@ -28,6 +28,10 @@ pub struct HeadInfo {
     /// The client asked to close after this response (`Connection: close`, or HTTP/1.0
     /// without `keep-alive`).
     pub close: bool,
+    /// `x-upstream-then-close: 1`: the test asks the mock to close after answering without
+    /// saying so (no `Connection: close` in the response), like a backend whose keep-alive
+    /// timer fired.
+    pub then_close: bool,
     pub body: BodyKind,
 }
 
@@ -130,6 +134,7 @@ fn parse_head(data: &[u8]) -> Result<Option<(usize, HeadInfo)>, ()> {
         .unwrap_or(0);
     let mut body = BodyKind::None;
     let mut close = req.version == Some(0);
+    let mut then_close = false;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             if body == BodyKind::None {
@@ -145,12 +150,15 @@ fn parse_head(data: &[u8]) -> Result<Option<(usize, HeadInfo)>, ()> {
             } else if has_token(h.value, b"keep-alive") {
                 close = false;
             }
+        } else if h.name.eq_ignore_ascii_case("x-upstream-then-close") {
+            then_close = h.value.trim_ascii() == b"1";
         }
     }
     let info = HeadInfo {
         line_len,
         head_method: req.method == Some("HEAD"),
         close,
+        then_close,
         body,
     };
     Ok(Some((len, info)))
@@ -298,7 +306,7 @@ mod tests {
         let input: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
             POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello\
             POST /y HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n\
-            HEAD /z HTTP/1.1\r\nConnection: close\r\n\r\n";
+            HEAD /z HTTP/1.1\r\nConnection: close\r\nX-Upstream-Then-Close: 1\r\n\r\n";
         for split in 0..=input.len() {
             let steps = run(input, split);
             assert_eq!(ends(&steps), 4, "split {split}: {steps:?}");
@@ -321,6 +329,7 @@ mod tests {
             assert_eq!(heads[1].body, BodyKind::Length(5));
             assert_eq!(heads[2].body, BodyKind::Chunked);
             assert!(heads[3].head_method && heads[3].close && !heads[0].close);
+            assert!(heads[3].then_close && !heads[0].then_close);
         }
     }
 

@@ -16,14 +16,18 @@ mod record;
 mod response;
 pub mod runtime;
 mod sock;
+mod subject;
+mod tls;
+mod transport;
 
-pub use cli::{Config, Mode};
+pub use cli::{Config, Mode, TlsConfig};
 pub use runtime::Workers;
 
 use std::io;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 
@@ -35,6 +39,7 @@ use runtime::{Accept, BACKLOG};
 /// Start the backend described by `config`; returns once it listens (or, for `refuse`, once
 /// it has picked the address where nothing listens). Dropping the result stops it.
 pub fn start(config: Config) -> io::Result<Workers> {
+    let check = config.check();
     let Config {
         listen,
         workers,
@@ -43,7 +48,11 @@ pub fn start(config: Config) -> io::Result<Workers> {
         body,
         headers,
         record_dir,
+        tls,
     } = config;
+    check.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let tls = tls.as_ref().map(tls::server_config).transpose()?;
+    let tls_failures = Arc::new(AtomicU64::new(0));
     if let Some(dir) = &record_dir {
         std::fs::create_dir_all(dir)?;
     }
@@ -68,6 +77,7 @@ pub fn start(config: Config) -> io::Result<Workers> {
         _ => (workers, BACKLOG, Accept::Serve),
     };
     let recorder = Arc::new(Recorder::new(record_dir));
+    let failures = tls_failures.clone();
     let per_worker = move || {
         // Each core renders its own copy, so the hot path never touches a shared refcount.
         let server = Rc::new(Server {
@@ -77,11 +87,15 @@ pub fn start(config: Config) -> io::Result<Workers> {
             raw: Bytes::copy_from_slice(&raw),
             recorder: recorder.clone(),
             mode: mode.clone(),
+            tls: tls.clone(),
+            tls_failures: failures.clone(),
         });
         move |stream| {
             let server = server.clone();
             async move { conn::serve(stream, &server).await }
         }
     };
-    Workers::start(listen, count, backlog, accept, per_worker)
+    let mut workers = Workers::start(listen, count, backlog, accept, per_worker)?;
+    workers.tls_handshake_failures = tls_failures;
+    Ok(workers)
 }

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Shared by every worker: the directory and the connection counter.
+/// Shared by every worker: the directory and the connection counter (counting whether or not
+/// recording is on, so `echo` over TLS can name the connection).
 #[derive(Debug)]
 pub struct Recorder {
     dir: Option<PathBuf>,
@@ -27,17 +28,18 @@ impl Recorder {
         }
     }
 
-    /// Start the recording of a newly accepted connection: `conn-1.bin` is the first.
-    pub fn connection(&self) -> Recording {
-        let Some(dir) = &self.dir else {
-            return Recording(None);
-        };
+    /// Number a newly accepted connection (1 is the first) and start its recording,
+    /// `conn-<n>.bin`.
+    pub fn connection(&self) -> (u64, Recording) {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let Some(dir) = &self.dir else {
+            return (n, Recording(None));
+        };
         match File::create(dir.join(format!("conn-{n}.bin"))) {
-            Ok(f) => Recording(Some(f)),
+            Ok(f) => (n, Recording(Some(f))),
             Err(e) => {
                 eprintln!("upstream: cannot record connection {n}: {e}");
-                Recording(None)
+                (n, Recording(None))
             }
         }
     }

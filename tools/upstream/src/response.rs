@@ -31,11 +31,13 @@ impl Fixed {
     }
 }
 
-/// `echo`: 200 with the request's exact bytes as the body.
-pub fn echo(headers: &[String], request: &[u8], line_len: usize) -> Vec<u8> {
-    let mut extra = Vec::with_capacity(headers.len() + 1);
+/// `echo`: 200 with the request's exact bytes as the body; `connection` (what TLS saw) and
+/// `headers` (`--header`) follow the request line header.
+pub fn echo(connection: &[String], headers: &[String], request: &[u8], line_len: usize) -> Vec<u8> {
+    let mut extra = Vec::with_capacity(connection.len() + headers.len() + 1);
     let line = String::from_utf8_lossy(&request[..line_len.min(request.len())]);
     extra.push(format!("x-echo-request-line: {line}"));
+    extra.extend(connection.iter().cloned());
     extra.extend(headers.iter().cloned());
     let mut out = head(200, &extra, request.len());
     out.extend_from_slice(request);
@@ -99,7 +101,7 @@ mod tests {
     #[test]
     fn echo_carries_the_request_line_and_bytes() {
         let req = b"GET /a HTTP/1.1\r\n\r\n";
-        let r = echo(&[], req, 15);
+        let r = echo(&[], &[], req, 15);
         let text = String::from_utf8(r).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-echo-request-line: GET /a HTTP/1.1\r\n"));
         assert!(text.ends_with("content-length: 19\r\n\r\nGET /a HTTP/1.1\r\n\r\n"));

@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -22,6 +22,8 @@ pub struct Workers {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// Counted by `upstream`'s connections; stays 0 for other users.
+    pub(crate) tls_handshake_failures: Arc<AtomicU64>,
 }
 
 /// What a worker does with its listener.
@@ -55,6 +57,7 @@ impl Workers {
             addr: listen,
             stop: stop.clone(),
             threads: Vec::with_capacity(count.get()),
+            tls_handshake_failures: Arc::default(),
         };
         for id in 0..count.get() {
             // The first worker resolves port 0; the others bind the port it got.
@@ -79,12 +82,19 @@ impl Workers {
             addr,
             stop: Arc::new(AtomicBool::new(true)),
             threads: Vec::new(),
+            tls_handshake_failures: Arc::default(),
         }
     }
 
     /// The bound address (the real port when started on port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// TLS handshakes that failed so far (a client without an accepted certificate, an
+    /// untrusted server certificate on the client's side, a timeout).
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.tls_handshake_failures.load(Ordering::Relaxed)
     }
 
     /// Stop every worker and wait for the threads to end.

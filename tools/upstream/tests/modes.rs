@@ -81,6 +81,24 @@ fn echo_returns_the_exact_request_bytes_and_the_request_line() {
 }
 
 #[test]
+fn then_close_answers_without_saying_so_then_closes() {
+    let up = Backend::start(&["--mode", "echo"]);
+    let mut s = up.connect();
+    let req: &[u8] = b"GET /last HTTP/1.1\r\nx-upstream-then-close: 1\r\n\r\n";
+    send(&mut s, req);
+    let got = read_to_eof(&mut s);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nx-echo-request-line: GET /last HTTP/1.1\r\ncontent-length: {}\r\n\r\n",
+        req.len()
+    );
+    assert_eq!(
+        got,
+        [head.as_bytes(), req].concat(),
+        "one response, no Connection: close, EOF"
+    );
+}
+
+#[test]
 fn recording_holds_exactly_the_bytes_of_each_connection() {
     let dir = temp_dir("record");
     let up = Backend::start(&[

@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod pki;
+pub mod tls;
+
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Backend {
