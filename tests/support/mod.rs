@@ -5,6 +5,7 @@
 //! Included from each test file with `mod support;`.
 #![allow(dead_code, unused_imports)]
 
+pub mod ca;
 pub mod client;
 pub mod config;
 pub mod gateway;
