@@ -213,6 +213,19 @@ fn an_untrusted_backend_certificate_is_a_502_and_no_request() {
     ));
     assert_eq!(get(&gw, "/anyway").status, 200);
     assert_eq!(backend.requests(), 1);
+
+    // So does API Gateway's per-integration switch, with the CA bundle still configured.
+    let mut c = config(
+        "localhost",
+        backend.port(),
+        json!({ "caBundle": pki.path("ca.pem") }),
+    );
+    let defs = &mut c["apis"][0]["definition"]["paths"]["/{proxy+}"];
+    defs["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["tlsConfig"] =
+        json!({ "insecureSkipVerification": true });
+    let gw = Gateway::start(c);
+    assert_eq!(get(&gw, "/per-integration").status, 200);
+    assert_eq!(backend.requests(), 2);
 }
 
 #[test]

@@ -38,24 +38,42 @@ fn upstream_key(scheme: Scheme, host: &str, port: u16, tls: u64) -> u64 {
 
 struct Upstreams {
     list: Vec<Upstream>,
-    index: HashMap<(u8, String, u16), UpstreamIdx>,
+    /// (scheme, host, port, `tlsConfig.insecureSkipVerification`).
+    index: HashMap<(u8, String, u16, bool), UpstreamIdx>,
     /// What `https://` upstreams connect with.
     tls: Option<Arc<UpstreamTls>>,
 }
 
 impl Upstreams {
-    fn intern(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<UpstreamIdx, String> {
-        if let Some(&i) = self.index.get(&(scheme as u8, host.to_string(), port)) {
+    /// The upstream for `scheme://host:port`; `skip_verify`: the integration's
+    /// `tlsConfig.insecureSkipVerification` (its own pool: never a verified connection's).
+    fn intern(
+        &mut self,
+        scheme: Scheme,
+        host: &str,
+        port: u16,
+        skip_verify: bool,
+    ) -> Result<UpstreamIdx, String> {
+        let skip_verify = skip_verify && scheme == Scheme::Https;
+        let index_key = (scheme as u8, host.to_string(), port, skip_verify);
+        if let Some(&i) = self.index.get(&index_key) {
             return Ok(i);
         }
-        let tls = match (scheme, &self.tls) {
+        let config = self.tls.as_ref().and_then(|t| {
+            if skip_verify {
+                Some(t.insecure.clone())
+            } else {
+                t.config.clone()
+            }
+        });
+        let tls = match (scheme, config) {
             (Scheme::Http, _) => None,
-            (Scheme::Https, Some(t)) => {
+            (Scheme::Https, Some(config)) => {
                 let server_name = super::upstream_tls::server_name(host).ok_or_else(|| {
                     format!("`{host}` is not a name a certificate can be verified for")
                 })?;
                 Some(TlsTarget {
-                    config: t.config.clone(),
+                    config,
                     server_name,
                 })
             }
@@ -67,7 +85,7 @@ impl Upstreams {
             }
         };
         let fingerprint = match (&tls, &self.tls) {
-            (Some(_), Some(t)) => t.fingerprint,
+            (Some(_), Some(t)) => t.fingerprint ^ u64::from(skip_verify),
             _ => 0,
         };
         let idx = UpstreamIdx(self.list.len() as u32);
@@ -92,8 +110,7 @@ impl Upstreams {
             key: upstream_key(scheme, host, port, fingerprint),
             tls,
         });
-        self.index
-            .insert((scheme as u8, host.to_string(), port), idx);
+        self.index.insert(index_key, idx);
         Ok(idx)
     }
 }
@@ -335,6 +352,7 @@ fn http_proxy(
         uri_params,
         timeout,
         append_request_path,
+        skip_verify,
     } = h;
     let var = |name: &str| {
         s.variables
@@ -408,7 +426,7 @@ fn http_proxy(
     if !ok {
         return None;
     }
-    let upstream = match ups.intern(parsed.scheme, &parsed.host, parsed.port) {
+    let upstream = match ups.intern(parsed.scheme, &parsed.host, parsed.port, *skip_verify) {
         Ok(i) => i,
         Err(e) => {
             uri_loc.err(errors, format!("stage `{}`: {e}", s.name));

@@ -61,6 +61,9 @@ pub(crate) struct HttpProxySpec {
     pub timeout: Duration,
     /// HTTP API `$default` route: the request path follows the URI's path.
     pub append_request_path: bool,
+    /// `tlsConfig.insecureSkipVerification`: an `https://` backend's certificate is not
+    /// verified (API Gateway's switch for self-signed backends).
+    pub skip_verify: bool,
 }
 
 /// The route an integration belongs to.
@@ -150,6 +153,7 @@ pub(crate) fn validate_integration(
         // Fields of other types, which API Gateway ignores on a MOCK.
         obj.accept("uri");
         obj.accept("httpMethod");
+        obj.accept("tlsConfig");
         validate_mock(&mut obj, errors).map(IntegrationSpec::Mock)
     } else {
         // Proxy integrations pass the request and response through: API Gateway ignores
@@ -207,12 +211,7 @@ fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
         n.err(errors, "VPC links are not supported yet (`connectionId`)");
     }
     obj.unsupported(
-        &[
-            "tlsConfig",
-            "credentials",
-            "contentHandling",
-            "integrationSubtype",
-        ],
+        &["credentials", "contentHandling", "integrationSubtype"],
         errors,
     );
 }
@@ -224,6 +223,9 @@ fn http_proxy(
     ctx: &RouteCtx<'_>,
     errors: &mut Errors,
 ) -> Option<HttpProxySpec> {
+    let skip_verify = obj
+        .opt_non_null("tlsConfig")
+        .is_some_and(|n| tls_config(&n, errors));
     let method = obj.req("httpMethod", errors).and_then(|n| {
         let m = n.str(errors)?.to_ascii_uppercase();
         match m.as_str() {
@@ -292,7 +294,28 @@ fn http_proxy(
         uri_params,
         timeout,
         append_request_path: ctx.protocol == Protocol::Http && ctx.route_key == "$default",
+        skip_verify,
     })
+}
+
+/// `tlsConfig`: `insecureSkipVerification` (REST). `serverNameToVerify` belongs to private
+/// integrations, which need VPC links.
+fn tls_config(n: &Node<'_>, errors: &mut Errors) -> bool {
+    let Some(mut t) = n.obj(errors) else {
+        return false;
+    };
+    let skip = t
+        .opt_non_null("insecureSkipVerification")
+        .and_then(|v| v.bool(errors))
+        .unwrap_or(false);
+    if let Some(v) = t.opt("serverNameToVerify") {
+        v.err(
+            errors,
+            "`serverNameToVerify` applies to private integrations (VPC links), which are not supported yet",
+        );
+    }
+    t.finish(errors);
+    skip
 }
 
 fn request_parameters(

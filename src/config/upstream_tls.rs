@@ -40,7 +40,12 @@ pub(crate) struct UpstreamTlsSpec {
 
 /// The compiled client side of TLS to backends, shared by every `https://` upstream.
 pub struct UpstreamTls {
-    pub config: Arc<ClientConfig>,
+    /// Verifies backends against the CA bundle (or the system's); `None` when there is none
+    /// (an `https://` integration that verifies is then a config error).
+    pub config: Option<Arc<ClientConfig>>,
+    /// For integrations with API Gateway's `tlsConfig.insecureSkipVerification`: any
+    /// certificate (signatures still checked), the same client certificate.
+    pub insecure: Arc<ClientConfig>,
     /// Identity of the inputs (roots, client certificate, verification): part of an https
     /// upstream's pool key, so a reload that changes them never reuses a connection made
     /// under the old ones.
@@ -101,9 +106,9 @@ pub(crate) fn upstream_tls_spec(
     })
 }
 
-/// Reads the files of `spec` (or the system bundle) and compiles them. `None` without an
-/// error: no `caBundle` and no usable system bundle (an `https://` integration is then an
-/// error, reported by compile).
+/// Reads the files of `spec` (or the system bundle) and compiles them; `None` after an error.
+/// Without a `caBundle` and a usable system bundle, `config` is `None` (an `https://`
+/// integration that verifies is then an error, reported by compile).
 pub(crate) fn build(
     spec: Option<&UpstreamTlsSpec>,
     loader: &dyn Loader,
@@ -126,37 +131,63 @@ pub(crate) fn build(
             read(&c.key, loader, "client private key", errors),
         )
     });
-    if errors.len() > before || (roots.is_none() && !insecure) {
+    if errors.len() > before {
         return None;
     }
+    let client_certificate = match &client_pem {
+        Some((Some(chain), Some(key))) => Some((chain.as_slice(), key.as_slice())),
+        _ => None,
+    };
     let input = ClientTlsInput {
         roots: roots.as_ref().map(|(b, f)| (b.as_slice(), f.is_some())),
-        client_certificate: match &client_pem {
-            Some((Some(chain), Some(key))) => Some((chain.as_slice(), key.as_slice())),
-            _ => None,
-        },
+        client_certificate,
         insecure_skip_verify: insecure,
     };
-    match client_config(&input) {
-        Ok(config) => Some(UpstreamTls {
-            config: Arc::new(config),
-            fingerprint: fingerprint(&input),
-        }),
-        Err((field, message)) => {
-            let file = match (field, client) {
-                (Input::Roots, _) => roots.as_ref().and_then(|(_, f)| *f),
-                (Input::Chain, Some(c)) => Some(&c.chain),
-                (Input::Key, Some(c)) => Some(&c.key),
-                _ => None,
-            };
-            // `None`: the system bundle, which matters only to an https:// integration.
-            if let Some(f) = file {
-                f.loc
-                    .err(errors, format!("`{}`: {message}", f.path.display()));
-            }
-            None
+    let skipping = ClientTlsInput {
+        roots: None,
+        client_certificate,
+        insecure_skip_verify: true,
+    };
+    // An error names the file at fault; `None` (the system bundle) matters only to an
+    // https:// integration that verifies, which compile reports.
+    let report = |(field, message): (Input, String), errors: &mut Errors| {
+        let file = match (field, client) {
+            (Input::Roots, _) => roots.as_ref().and_then(|(_, f)| *f),
+            (Input::Chain, Some(c)) => Some(&c.chain),
+            (Input::Key, Some(c)) => Some(&c.key),
+            _ => None,
+        };
+        if let Some(f) = file {
+            f.loc
+                .err(errors, format!("`{}`: {message}", f.path.display()));
         }
-    }
+        file.is_some()
+    };
+    let config = if roots.is_some() || insecure {
+        match client_config(&input) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                if report(e, errors) {
+                    return None;
+                }
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let insecure_config = match client_config(&skipping) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            report(e, errors);
+            return None;
+        }
+    };
+    Some(UpstreamTls {
+        config,
+        insecure: insecure_config,
+        fingerprint: fingerprint(&input),
+    })
 }
 
 /// The rustls client configuration for `input`; the error names the input at fault.

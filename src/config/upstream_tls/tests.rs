@@ -274,3 +274,47 @@ fn the_system_bundle_is_read_only_when_an_integration_may_be_https() {
     assert!(result.is_err());
     assert_eq!(system, SYSTEM_CA_BUNDLES.len());
 }
+
+/// API Gateway's per-integration `tlsConfig.insecureSkipVerification`: no CA bundle needed,
+/// and its own upstream (pool), apart from a verifying integration of the same backend.
+#[test]
+fn an_integration_may_skip_verification_on_its_own() {
+    let mut skip = proxy("https://b/s");
+    skip["tlsConfig"] = json!({"insecureSkipVerification": true});
+    let config = |routes: Value| {
+        json!({
+            "apis": [{"id": "a", "definition": doc(routes)}],
+            "stages": [{"apiId": "a", "stageName": "prod"}]
+        })
+    };
+    // No bundle anywhere (the in-memory loader has no system bundle): skipping still works.
+    let s = load_files(&config(json!({"/s": {"get": op(skip.clone())}})), &[]).unwrap();
+    assert!(upstream_of(&s, 0).tls.is_some());
+
+    let (ca, _) = cert("Test CA", true);
+    let mut both = config(json!({
+        "/s": {"get": op(skip.clone())},
+        "/v": {"get": op(proxy("https://b/v"))}
+    }));
+    both["server"] = json!({"upstreamTls": {"caBundle": "ca.pem"}});
+    let s = load_files(&both, &[("ca.pem", ca.as_str())]).unwrap();
+    let (skipping, verifying) = (upstream_of(&s, 0), upstream_of(&s, 1));
+    assert_eq!(
+        (&*skipping.host, skipping.port),
+        (&*verifying.host, verifying.port)
+    );
+    assert_ne!(skipping.key, verifying.key, "separate pools");
+
+    let mut bad = skip;
+    bad["tlsConfig"] = json!({"insecureSkipVerification": "yes", "serverNameToVerify": "b"});
+    let e = errors_of(load_files(&config(json!({"/s": {"get": op(bad)}})), &[]));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].contains("insecureSkipVerification: expected a boolean"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].contains("serverNameToVerify: `serverNameToVerify` applies to private integrations"),
+        "{e:?}"
+    );
+}
