@@ -5,7 +5,8 @@
 //! Gateway's bodies and `www-authenticate`), key rotation while running, RELIABILITY A01,
 //! A05 (`jku` is never fetched) and A07 (claim headers replace the client's), REST Cognito user
 //! pools (with `jwksUri`), `jwksFile` with the provider gone, a reload keeping the keys of an
-//! unchanged authorizer, and an `https://` issuer reported as unavailable (fails closed).
+//! unchanged authorizer, and an `https://` JWKS verified with the upstream CA bundle (an
+//! untrusted one fails closed).
 //!
 //! Needs `python3` with `PyJWT` and `cryptography`, which `scripts/test.sh` installs. Without
 //! them each test says it did not run and passes — except under `CI`, where it fails.
@@ -21,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::http::request;
+use support::pki::Pki;
 use support::*;
 
 const AUDIENCE: &str = "tollgate-test";
@@ -586,23 +588,60 @@ fn a_reload_keeps_the_keys_of_an_unchanged_authorizer() {
     );
 }
 
-/// An `https://` issuer cannot be fetched yet (no TLS client, issue 6): the log says so and
-/// the route fails closed. Needs no Python.
+/// An `https://` JWKS (as every real issuer serves it) is fetched over TLS and verified with
+/// the certificates backends are verified against (`server.upstreamTls.caBundle`): the
+/// backend here is `tools/upstream` with TLS, serving the provider's JWKS. One the CA does
+/// not vouch for gives no keys: the route fails closed and the log says why.
 #[test]
-fn https_discovery_is_reported_and_fails_closed() {
+fn https_jwks_is_verified_with_the_upstream_ca_bundle() {
+    let Some(idp) = Issuer::start() else { return };
+    let iss = idp.url();
+    let jwks = idp.call("GET", "/jwks.json", None);
+    let token = idp.sign("rsa1", claims(&iss, "erin"));
+    let pki = Pki::new("jwks-tls", "JWKS Test CA");
+    pki.issue("idp", &pki.ca, &["localhost", "127.0.0.1"], "idp", false);
+    pki.add_ca("other-ca.pem", "Some Other CA");
+    let mut backend =
+        ::upstream::Config::new("127.0.0.1:0".parse().unwrap(), ::upstream::Mode::Fixed);
+    backend.body = jwks.to_string().into_bytes();
+    backend.headers = vec!["Content-Type: application/json".into()];
+    backend.tls = Some(::upstream::TlsConfig {
+        cert: pki.dir.file("idp.pem"),
+        key: pki.dir.file("idp.key"),
+        client_ca: None,
+    });
+    let server = ::upstream::start(backend).expect("start the TLS JWKS server");
+    let uri = format!("https://localhost:{}/jwks.json", server.addr().port());
+    let config = |ca: &str| {
+        json!({
+            "server": { "upstreamTls": { "caBundle": pki.path(ca) } },
+            "authorizers": [{ "apiId": "japi", "name": "myJwt", "jwksUri": uri }]
+        })
+    };
     let up = Upstream::echo();
-    let gw = Gateway::start(http_config("https://idp.example", &up, json!({})));
-    let logged = wait_until(Duration::from_secs(5), || {
+    let gw = Gateway::start(http_config(&iss, &up, config("ca.pem")));
+    let r = wait_accepted(&gw, "/pets", &token);
+    assert_eq!(
+        up.requests()
+            .last()
+            .unwrap()
+            .headers
+            .get("X-Auth-User")
+            .as_deref(),
+        Some("erin"),
+        "{}",
+        r.body_str()
+    );
+
+    let gw = Gateway::start(http_config(&iss, &up, config("other-ca.pem")));
+    let logged = wait_until(Duration::from_secs(10), || {
         gw.stderr()
-            .contains("keys unavailable: https discovery needs TLS to backends (issue 6)")
+            .contains(&format!("cannot load keys from {uri}"))
     });
     assert!(logged, "{}", gw.stderr());
-    let header = b64(br#"{"alg":"ES256","kid":"k"}"#);
-    let payload = b64(claims("https://idp.example", "x").to_string().as_bytes());
-    let token = format!("{header}.{payload}.{}", b64(&[7; 64]));
     assert_unauthorized_http(
         &get(&gw, "/pets", &[("Authorization", &bearer(&token))]),
-        "no keys",
+        "untrusted JWKS server",
     );
-    assert_eq!(up.request_count(), 0);
+    assert!(server.tls_handshake_failures() > 0);
 }

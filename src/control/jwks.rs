@@ -6,8 +6,9 @@
 //!   `GET {issuer}/.well-known/openid-configuration` (or `openIdConnectUrl`), then its
 //!   `jwks_uri`. A minimal HTTP/1.1 client on `std::net` with timeouts (1500 ms per step, API
 //!   Gateway's JWKS timeout) and a size cap (`MAX_JWKS_BYTES`, API Gateway's 150000 bytes).
-//!   `https://` is not fetched: tollgate has no TLS client yet (issue 6), so the authorizer
-//!   is logged as "keys unavailable" and its requests keep failing closed with 401.
+//!   `https://` goes over rustls with the certificates backends are verified against
+//!   (`server.upstreamTls`: its CA bundle or the system's); without any, the authorizer is
+//!   logged as "keys unavailable" and its requests keep failing closed with 401.
 //! - Fetched keys go to the verifier with `Verifier::set_keys`; a failed fetch keeps the keys
 //!   the authorizer had (logged, retried after [`RETRY`]).
 //! - Refresh every [`REFRESH`]; and when the data plane saw an unknown `kid`
@@ -20,6 +21,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::time::{Duration, Instant};
 
 use super::log::log;
@@ -105,9 +108,16 @@ fn tick(shared: &Shared, states: &mut HashMap<Box<str>, State>, now: Instant) {
         if !due {
             continue;
         }
+        let tls = shared
+            .current()
+            .server
+            .upstream_tls
+            .as_ref()
+            .and_then(|t| t.config.clone());
+        let tls = tls.as_ref();
         let result = match &source {
-            KeySource::Discovery(u) => discover(u).and_then(|jwks| fetch_keys(&jwks)),
-            _ => fetch_keys(&url),
+            KeySource::Discovery(u) => discover(u, tls).and_then(|jwks| fetch_keys(&jwks, tls)),
+            _ => fetch_keys(&url, tls),
         };
         match result {
             Ok((keys, skipped)) => {
@@ -124,9 +134,9 @@ fn tick(shared: &Shared, states: &mut HashMap<Box<str>, State>, now: Instant) {
                 auth.verifier.set_keys(Arc::new(keys));
                 state.next_due = now + REFRESH;
             }
-            Err(Failure::NeedsTls(u)) => {
+            Err(Failure::NeedsCa(u)) => {
                 log(format!(
-                    "authorizer {}: keys unavailable: https discovery needs TLS to backends (issue 6): {u}; requests are refused with 401",
+                    "authorizer {}: keys unavailable: {u} needs CA certificates to verify it (`server.upstreamTls.caBundle`, or a system bundle); requests are refused with 401",
                     auth.identity
                 ));
                 state.next_due = now + REFRESH;
@@ -144,7 +154,8 @@ fn tick(shared: &Shared, states: &mut HashMap<Box<str>, State>, now: Instant) {
 }
 
 enum Failure {
-    NeedsTls(String),
+    /// An `https://` address without CA certificates to verify it.
+    NeedsCa(String),
     Other(String),
 }
 
@@ -155,8 +166,8 @@ impl From<String> for Failure {
 }
 
 /// The discovery document's `jwks_uri`.
-fn discover(url: &str) -> Result<String, Failure> {
-    let body = get(url)?;
+fn discover(url: &str, tls: Option<&Arc<ClientConfig>>) -> Result<String, Failure> {
+    let body = get(url, tls)?;
     let doc: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| format!("the discovery document at {url} is not JSON"))?;
     let jwks = doc
@@ -166,22 +177,29 @@ fn discover(url: &str) -> Result<String, Failure> {
     Ok(jwks.to_string())
 }
 
-fn fetch_keys(url: &str) -> Result<(KeySet, Vec<String>), Failure> {
-    let body = get(url)?;
+fn fetch_keys(
+    url: &str,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<(KeySet, Vec<String>), Failure> {
+    let body = get(url, tls)?;
     let (keys, warnings) = KeySet::from_jwks(&body).map_err(|e| format!("{url}: {e}"))?;
     Ok((keys, warnings.iter().map(|w| w.to_string()).collect()))
 }
 
-/// `GET url` (plain `http://` only), 200 required; the body, at most `MAX_JWKS_BYTES`.
-fn get(url: &str) -> Result<Vec<u8>, Failure> {
-    if url.starts_with("https://") {
-        return Err(Failure::NeedsTls(url.to_string()));
-    }
-    let target = parse_http_url(url).ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
-    Ok(http_get(&target, url)?)
+/// `GET url`, 200 required; the body, at most `MAX_JWKS_BYTES`. `https://` is verified
+/// with `tls`.
+fn get(url: &str, tls: Option<&Arc<ClientConfig>>) -> Result<Vec<u8>, Failure> {
+    let target = parse_http_url(url).ok_or_else(|| format!("`{url}` is not an http(s):// URL"))?;
+    let tls = match (target.https, tls) {
+        (false, _) => None,
+        (true, Some(config)) => Some(config),
+        (true, None) => return Err(Failure::NeedsCa(url.to_string())),
+    };
+    Ok(http_get(&target, url, tls)?)
 }
 
 struct Target {
+    https: bool,
     host: String,
     port: u16,
     /// `host` or `host:port` as sent in `Host`.
@@ -190,7 +208,11 @@ struct Target {
 }
 
 fn parse_http_url(url: &str) -> Option<Target> {
-    let rest = url.strip_prefix("http://")?;
+    let (https, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("http://")?),
+    };
+    let default_port = if https { 443 } else { 80 };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -207,20 +229,21 @@ fn parse_http_url(url: &str) -> Option<Target> {
         let (h, after) = v6.split_once(']')?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().ok()?,
-            None if after.is_empty() => 80,
+            None if after.is_empty() => default_port,
             None => return None,
         };
         (h.to_string(), port)
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.parse().ok()?),
-            None => (authority.to_string(), 80),
+            None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() {
         return None;
     }
     Some(Target {
+        https,
         host,
         port,
         authority: authority.to_string(),
@@ -228,7 +251,7 @@ fn parse_http_url(url: &str) -> Option<Target> {
     })
 }
 
-fn http_get(t: &Target, url: &str) -> Result<Vec<u8>, String> {
+fn http_get(t: &Target, url: &str, tls: Option<&Arc<ClientConfig>>) -> Result<Vec<u8>, String> {
     let start = Instant::now();
     let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
         .to_socket_addrs()
@@ -245,10 +268,20 @@ fn http_get(t: &Target, url: &str) -> Result<Vec<u8>, String> {
             Err(e) => last_err = format!("connect {addr}: {e}"),
         }
     }
-    let mut stream = stream.ok_or(last_err)?;
+    let tcp = stream.ok_or(last_err)?;
     let io = |e: std::io::Error| format!("{url}: {e}");
-    stream.set_read_timeout(Some(STEP_TIMEOUT)).map_err(io)?;
-    stream.set_write_timeout(Some(STEP_TIMEOUT)).map_err(io)?;
+    tcp.set_read_timeout(Some(STEP_TIMEOUT)).map_err(io)?;
+    tcp.set_write_timeout(Some(STEP_TIMEOUT)).map_err(io)?;
+    let mut stream: Box<dyn ReadWrite> = match tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = crate::config::upstream_tls::server_name(&t.host)
+                .ok_or_else(|| format!("{url}: `{}` cannot be verified", t.host))?;
+            let conn =
+                ClientConnection::new(config.clone(), name).map_err(|e| format!("{url}: {e}"))?;
+            Box::new(StreamOwned::new(conn, tcp))
+        }
+    };
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: tollgate\r\nConnection: close\r\n\r\n",
         t.path, t.authority
@@ -346,6 +379,9 @@ fn dechunk(mut body: &[u8]) -> Result<Option<Vec<u8>>, String> {
     }
 }
 
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -371,8 +407,12 @@ mod tests {
             (t.host.as_str(), t.port, t.authority.as_str()),
             ("::1", 8080, "[::1]:8080")
         );
+        let t = parse_http_url("https://idp.example/jwks").unwrap();
+        assert_eq!((t.https, t.port, t.path.as_str()), (true, 443, "/jwks"));
+        assert!(!parse_http_url("http://idp.example/").unwrap().https);
         for bad in [
-            "https://x/",
+            "ftp://x/",
+            "https://",
             "http://",
             "http://u@h/",
             "http://h:99999/",
