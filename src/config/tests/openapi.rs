@@ -97,7 +97,7 @@ fn unsupported_integrations_are_named() {
     );
     let errors = errors_of(definition(get(json!({
         "type": "http_proxy", "uri": "https://example.com/{id}", "timeoutInMillis": 30000,
-        "connectionType": "VPC_LINK", "connectionId": "abc", "tlsConfig": {}, "credentials": "arn", "contentHandling": "CONVERT_TO_TEXT",
+        "connectionType": "VPC_LINK", "connectionId": "abc", "tlsConfig": {"serverNameToVerify": "x"}, "credentials": "arn", "contentHandling": "CONVERT_TO_TEXT",
         "passthroughBehavior": "sometimes", "payloadFormatVersion": "3.0", "surprise": 1
     }))));
     assert_eq!(
@@ -113,10 +113,12 @@ fn unsupported_integrations_are_named() {
                 "{path}.connectionType: VPC links are not supported yet (connectionType VPC_LINK)"
             ),
             format!("{path}.connectionId: VPC links are not supported yet (`connectionId`)"),
-            format!("{path}.tlsConfig: `tlsConfig` is not supported yet"),
             format!("{path}.credentials: `credentials` is not supported yet"),
             format!("{path}.contentHandling: `contentHandling` is not supported yet"),
             format!("{path}.timeoutInMillis: 30000 is out of range: expected 50 to 29000"),
+            format!(
+                "{path}.tlsConfig.serverNameToVerify: `serverNameToVerify` applies to private integrations (VPC links), which are not supported yet"
+            ),
             format!("{path}: missing required property `httpMethod`"),
             format!("{path}.surprise: unknown property `surprise`"),
         ]
