@@ -53,6 +53,8 @@ mod usage;
 pub use defaults::*;
 pub use iam::{CredentialTable, Iam, IamCredential};
 pub use server::default_http_limits;
+#[cfg(test)]
+pub(crate) use server::default_server;
 pub use snapshot::*;
 pub use upstream_tls::{TlsTarget, UpstreamTls};
 pub(crate) use usage::{derived_id, parse_key_csv};

@@ -440,6 +440,13 @@ pub enum ContextVar {
     ClientCertSerialNumber,
     ClientCertNotBefore,
     ClientCertNotAfter,
+    /// `identity.userArn`, `.caller`, `.accessKey`, `.accountId`: the verified SigV4 caller
+    /// of an `AWS_IAM` method (absent otherwise). `caller` is the principal ARN: tollgate has
+    /// no IAM unique ids.
+    IdentityUserArn,
+    IdentityCaller,
+    IdentityAccessKey,
+    IdentityAccountId,
 }
 
 /// A MOCK integration, fully rendered at compile (literal templates only until VTL lands).

@@ -134,6 +134,11 @@ impl SignedHeaders<'_> {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The same list, no longer borrowing the request.
+    pub fn into_owned(self) -> SignedHeaders<'static> {
+        SignedHeaders(Cow::Owned(self.0.into_owned()))
+    }
 }
 
 /// A request whose signature checked out.
