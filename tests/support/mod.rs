@@ -10,6 +10,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod oracle;
+pub mod sigv4;
 pub mod upstream;
 
 pub use client::{Client, Closed, WriteMode};
