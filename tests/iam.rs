@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::http::request;
-use support::sigv4::{Key, Signed, Spec, available, sign, sign_one};
+use support::sigv4::{Key, Spec, available, sign, sign_one};
 use support::*;
 
 const ACCOUNT: &str = "111122223333";
