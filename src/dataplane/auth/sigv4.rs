@@ -1,5 +1,5 @@
 //! AWS Signature Version 4 verification for `AWS_IAM` methods (issue 8, SPEC-NOTES §10,
-//! RELIABILITY A10): pure core, sans-io, not on the request path yet. Time is an argument
+//! RELIABILITY A10): pure core, sans-io, on the request path through `dataplane/iam.rs`. Time is an argument
 //! (`now_unix`), the credentials are a lookup the caller provides.
 //!
 //! # Shape
