@@ -39,13 +39,17 @@ use std::net::IpAddr;
 use super::auth::policy::{self, Decision, Policy};
 use super::auth::sigv4::{self, Scratch, SigV4Error, SignedHeaders, Verifier};
 use super::conn::{Conn, Outcome};
-use super::readbuf::FillError;
 use super::request;
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::worker::Worker;
-use crate::config::{Api, Cidr, ErrorKind, Protocol, Route, ServerLimits, Snapshot, Stage};
-use crate::http1::{self, ChunkedDecoder, Framing, RequestHead};
+use crate::config::{Api, Cidr, ErrorKind, Protocol, Route, Snapshot, Stage};
+use crate::http1::{self, RequestHead};
+
+mod body;
+
+use body::payload_sha256;
+pub use body::read_body;
 
 /// The verified IAM caller: what the request context (`context.identity.*`) and forwarding
 /// need.
@@ -320,101 +324,6 @@ pub fn write_refusal(
     respond::finish_head(wb, date, meta.close);
     if !meta.head_request {
         wb.extend_from_slice(body);
-    }
-}
-
-/// SHA-256 of the request body, `None` while it is not all in `data` (or is malformed).
-fn payload_sha256(head: &RequestHead, data: &[u8], limits: &ServerLimits) -> Option<[u8; 32]> {
-    let body = data.get(head.head_len..)?;
-    match head.framing {
-        Framing::None => Some(sigv4::payload_sha256(b"")),
-        Framing::Length(n) => body
-            .get(..usize::try_from(n).ok()?)
-            .map(sigv4::payload_sha256),
-        Framing::Chunked => {
-            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-            chunked_end(body, limits, |d| ctx.update(d)).ok()??;
-            let mut out = [0u8; 32];
-            out.copy_from_slice(ctx.finish().as_ref());
-            Some(out)
-        }
-    }
-}
-
-/// Decode the chunked body at the start of `body` without consuming it: `Ok(Some(len))` when
-/// it is complete (`len` framed bytes), `Ok(None)` when more is needed, `Err(status)` when
-/// it is malformed (400) or over `maxBodyBytes` (413). `data` sees each payload piece.
-fn chunked_end(
-    body: &[u8],
-    limits: &ServerLimits,
-    mut data: impl FnMut(&[u8]),
-) -> Result<Option<usize>, u16> {
-    let mut dec = ChunkedDecoder::new(limits.http.max_chunk_ext, limits.http.max_trailer_bytes);
-    let (mut off, mut total) = (0usize, 0u64);
-    loop {
-        let d = dec.decode(&body[off..]).map_err(|_| 400u16)?;
-        if let Some((s, e)) = d.data {
-            total += (e - s) as u64;
-            data(&body[off + s..off + e]);
-        }
-        if total.saturating_add(dec.chunk_remaining()) > limits.max_body_bytes {
-            return Err(413);
-        }
-        off += d.consumed;
-        if d.done {
-            return Ok(Some(off));
-        }
-        if d.consumed == 0 {
-            return Ok(None);
-        }
-    }
-}
-
-/// Read the rest of the body into the read buffer (after the head, nothing consumed), so
-/// the signature can be checked over it. `Err(Some(status))`: answer that and close;
-/// `Err(None)`: the client went away.
-pub async fn read_body<S: ClientStream>(
-    stream: &mut S,
-    conn: &mut Conn,
-    limits: &ServerLimits,
-) -> Result<(), Option<u16>> {
-    let head_len = conn.head.head_len;
-    // Chunk framing may add to the payload; allow some slack over the body limit.
-    let framed_max = |n: u64| head_len.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
-    let max = match conn.head.framing {
-        Framing::None => return Ok(()),
-        Framing::Length(n) => framed_max(n),
-        Framing::Chunked => framed_max(
-            limits
-                .max_body_bytes
-                .saturating_add(limits.max_body_bytes / 4 + 64 * 1024),
-        ),
-    };
-    if conn.head.expect_continue && conn.rb.data().len() <= head_len {
-        conn.wb.clear();
-        conn.wb.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        if !super::conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
-            return Err(None);
-        }
-    }
-    loop {
-        let have = conn.rb.data().len().saturating_sub(head_len);
-        let complete = match conn.head.framing {
-            Framing::Length(n) => have as u64 >= n,
-            _ => chunked_end(&conn.rb.data()[head_len..], limits, |_| {})
-                .map_err(Some)?
-                .is_some(),
-        };
-        if complete {
-            return Ok(());
-        }
-        let fill = monoio::time::timeout(limits.body_timeout, conn.rb.fill(stream, max)).await;
-        match fill {
-            Err(_) => return Err(Some(408)),
-            Ok(Ok(_)) => {}
-            Ok(Err(FillError::Full)) => return Err(Some(413)),
-            Ok(Err(_)) => return Err(None),
-        }
     }
 }
 
