@@ -499,3 +499,39 @@ fn identity_policies_decide_per_method_arn() {
     );
     assert_eq!(up.request_count(), before + 1);
 }
+
+/// HTTP APIs: a route whose `security` names an `awsSigv4` scheme; the `$default` stage has no
+/// path prefix, so the signed path is the route's.
+#[test]
+fn http_api_routes_with_a_sigv4_scheme() {
+    if !available("iam") {
+        return;
+    }
+    let up = Upstream::echo();
+    let mut c = config(&up);
+    c["apis"] = json!([{"id": "hapi", "protocolType": "HTTP", "definition": {
+        "openapi": "3.0.1", "info": {"title": "h", "version": "1"},
+        "components": {"securitySchemes": {"sigv4": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4"}}},
+        "paths": {"/pets": {"get": {
+            "security": [{"sigv4": []}],
+            "x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "GET",
+                "uri": up.uri("/pets"), "payloadFormatVersion": "1.0"}}}}
+    }}]);
+    c["stages"] = json!([{"apiId": "hapi", "stageName": "$default"}]);
+    c["server"]["defaultApi"] = json!({"apiId": "hapi"});
+    // alice's policy names API `tapi`; the temporary key may invoke anything.
+    let gw = Gateway::start(c);
+    let r = send(&gw, &request("GET", "/pets", &[], None));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body_str(), r#"{"message":"Forbidden"}"#);
+    let r = send(&gw, &sign_one(&TEMP, Spec::new("GET", "/pets")).raw());
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let r = send(&gw, &sign_one(&ALICE, Spec::new("GET", "/pets")).raw());
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.json(),
+        json!({"Message": "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:111122223333:hapi/$default/GET/pets"})
+    );
+}
