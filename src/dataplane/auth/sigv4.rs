@@ -1,6 +1,6 @@
 //! AWS Signature Version 4 verification for `AWS_IAM` methods (issue 8, SPEC-NOTES §10,
-//! RELIABILITY A10): pure core, sans-io, on the request path through `dataplane/iam.rs`. Time is an argument
-//! (`now_unix`), the credentials are a lookup the caller provides.
+//! RELIABILITY A10): pure core, sans-io, on the request path through `dataplane/iam.rs`.
+//! Time is an argument (`now_unix`), the credentials are a lookup the caller provides.
 //!
 //! # Shape
 //!
