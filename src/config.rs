@@ -30,6 +30,7 @@ mod domain;
 mod gateway;
 mod host;
 mod http_mapping;
+mod iam;
 mod integration;
 mod mock;
 mod openapi;
@@ -50,7 +51,10 @@ mod uri;
 mod usage;
 
 pub use defaults::*;
+pub use iam::{CredentialTable, Iam, IamCredential};
 pub use server::default_http_limits;
+#[cfg(test)]
+pub(crate) use server::default_server;
 pub use snapshot::*;
 pub use upstream_tls::{TlsTarget, UpstreamTls};
 pub(crate) use usage::{derived_id, parse_key_csv};
@@ -145,16 +149,27 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
     let Some(def) = def.filter(|_| errors.is_empty()) else {
         return Err(dedup(errors));
     };
+    let server = server::default_server();
+    let mut entry = gateway::ApiEntry {
+        id: "test".into(),
+        name: None,
+        protocol,
+        endpoint: EndpointType::Regional,
+        def,
+    };
+    iam::read_resource_policies(
+        std::iter::once(&mut entry),
+        &server.region,
+        &server.account_id,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(dedup(errors));
+    }
     let spec = gateway::GatewaySpec {
-        server: server::default_server(),
+        server,
         default_api: Some((0, Some(0))),
-        apis: vec![gateway::ApiEntry {
-            id: "test".into(),
-            name: None,
-            protocol,
-            endpoint: EndpointType::Regional,
-            def,
-        }],
+        apis: vec![entry],
         stages: vec![gateway::StageEntry {
             api: 0,
             name: "test".into(),
@@ -166,6 +181,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),
         authorizers: Vec::new(),
+        iam: Iam::default(),
     };
     compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }

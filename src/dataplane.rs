@@ -10,6 +10,7 @@ pub mod cache;
 mod caching;
 pub mod clock;
 mod conn;
+pub mod iam;
 mod meters;
 mod parked;
 mod pool;

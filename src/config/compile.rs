@@ -128,6 +128,7 @@ pub(crate) fn compile(
         domains: domain_entries,
         usage,
         authorizers: auth_overrides,
+        iam,
     } = spec;
     let (authorizers, first_authorizer) =
         super::authorizers::compile_authorizers(&api_entries, &auth_overrides);
@@ -237,6 +238,7 @@ pub(crate) fn compile(
         edge_responses: render_responses(Protocol::Rest, &Default::default()),
         usage,
         authorizers,
+        iam,
         warnings,
     })
 }
@@ -259,6 +261,7 @@ fn api_shell(a: &ApiEntry) -> Api {
         default_stage: None,
         responses: render_responses(a.protocol, &a.def.responses),
         api_key_source: a.def.api_key_source,
+        resource_policy: a.def.policy.as_ref().and_then(|p| p.policy.clone()),
     }
 }
 

@@ -141,3 +141,9 @@ pub const DEFAULT_UNAUTHORIZED_CACHE_CONTROL: super::UnauthorizedCacheControl =
     super::UnauthorizedCacheControl::SucceedWithResponseHeader;
 /// Responses larger than this are not cached: 1,048,576 bytes, as on API Gateway.
 pub const MAX_CACHED_RESPONSE_BYTES: usize = 1_048_576;
+/// `iam.maxSkewSeconds` default: 300 s, SigV4's "within five minutes" (AWS IAM User Guide,
+/// `reference_aws-signing.html`; RELIABILITY A10b).
+pub const DEFAULT_IAM_MAX_SKEW_SECS: u64 = crate::dataplane::auth::sigv4::DEFAULT_MAX_SKEW_SECS;
+/// `iam.maxSkewSeconds` maximum: one hour (S3 allows 15 minutes; more only widens the replay
+/// window).
+pub const MAX_IAM_MAX_SKEW_SECS: u64 = 3600;

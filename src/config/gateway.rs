@@ -26,6 +26,8 @@ pub(crate) struct GatewaySpec {
     pub usage: UsageSpec,
     /// Top-level `authorizers`: key sources and leeway of JWT authorizers.
     pub authorizers: Vec<super::authorizers::Override>,
+    /// Top-level `iam`: SigV4 credentials.
+    pub iam: super::Iam,
 }
 
 pub(crate) struct ApiEntry {
@@ -152,6 +154,16 @@ pub(crate) fn validate_gateway(
         .opt_non_null("authorizers")
         .map(|n| super::authorizers::validate_overrides(&n, &declared, &base_dir, loader, errors))
         .unwrap_or_default();
+    let iam = obj
+        .opt_non_null("iam")
+        .map(|n| super::iam::validate_iam(&n, env, errors))
+        .unwrap_or_default();
+    super::iam::read_resource_policies(
+        declared.apis.iter_mut().filter_map(|(_, _, e)| e.as_mut()),
+        &server.region,
+        &server.account_id,
+        errors,
+    );
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
@@ -165,6 +177,7 @@ pub(crate) fn validate_gateway(
         domains,
         usage,
         authorizers,
+        iam,
     })
 }
 

@@ -75,7 +75,11 @@ pub(crate) struct RouteCtx<'r> {
 
 /// `context.identity.clientCert.clientCertPem` is not among them: a PEM has line breaks, which
 /// no header value may carry.
-const CONTEXT_VARS: [(&str, ContextVar); 15] = [
+const CONTEXT_VARS: [(&str, ContextVar); 19] = [
+    ("identity.userArn", ContextVar::IdentityUserArn),
+    ("identity.caller", ContextVar::IdentityCaller),
+    ("identity.accessKey", ContextVar::IdentityAccessKey),
+    ("identity.accountId", ContextVar::IdentityAccountId),
     ("requestId", ContextVar::RequestId),
     ("apiId", ContextVar::ApiId),
     ("stage", ContextVar::Stage),

@@ -25,6 +25,8 @@ pub(crate) struct ApiSpec {
     pub api_key_source: ApiKeySource,
     /// The JWT authorizers its security schemes define (routes index into it).
     pub authorizers: Vec<JwtScheme>,
+    /// `x-amazon-apigateway-policy` (REST): read once the API's ARN is known (`iam.rs`).
+    pub policy: Option<super::iam::PolicyDoc>,
 }
 
 pub(crate) struct RouteSpec {
@@ -190,6 +192,9 @@ pub(crate) fn validate_definition(
     if let Some(v) = obj.opt_non_null("x-amazon-apigateway-importexport-version") {
         v.str(errors);
     }
+    let policy = obj
+        .opt_non_null("x-amazon-apigateway-policy")
+        .and_then(|p| super::iam::policy_doc(&p, protocol, errors));
     for key in [
         "x-amazon-apigateway-documentation",
         "x-amazon-apigateway-tag-value",
@@ -227,6 +232,7 @@ pub(crate) fn validate_definition(
         disable_execute_api,
         api_key_source,
         authorizers: schemes.jwt,
+        policy,
     })
 }
 
@@ -311,6 +317,7 @@ impl<'a> Doc<'_, 'a> {
                     route_key,
                     params,
                     auth: None,
+                    iam: security.iam,
                 };
                 // A failed integration keeps route indices dense for duplicate detection;
                 // validation has failed anyway.
@@ -358,8 +365,9 @@ impl<'a> Doc<'_, 'a> {
             Some(s) => check_security(&s, self.schemes, self.protocol, errors),
             None => self.default_security.clone(),
         };
+        let mut security = security;
         if let Some(a) = obj.opt_non_null("x-amazon-apigateway-auth") {
-            check_auth(&a, errors);
+            check_auth(&a, &mut security, errors);
         }
         if any && let Some(d) = obj.opt_non_null("isDefaultRoute") {
             d.bool(errors);

@@ -64,6 +64,9 @@ pub(crate) struct Security {
     pub api_key: bool,
     /// A JWT authorizer (index into [`Schemes::jwt`]) and the route's `authorizationScopes`.
     pub jwt: Option<(usize, Vec<String>)>,
+    /// `AWS_IAM`: a SigV4 scheme (`x-amazon-apigateway-authtype: awsSigv4`) or
+    /// `x-amazon-apigateway-auth: {type: AWS_IAM}`.
+    pub iam: bool,
 }
 
 /// `components.securitySchemes` (OpenAPI 3) or `securityDefinitions` (Swagger 2).
@@ -397,6 +400,9 @@ pub(crate) fn check_security(
                         .filter_map(|s| s.str(errors).map(str::to_string))
                         .collect();
                     match &out.jwt {
+                        _ if out.iam => format!(
+                            "one authorizer per route: `{name}` and AWS_IAM are both required"
+                        ),
                         Some((j, _)) if j != i => format!(
                             "one authorizer per route: `{name}` and `{}` are both required",
                             schemes.jwt[*j].name
@@ -415,9 +421,13 @@ pub(crate) fn check_security(
                     "security scheme `{name}` is an apiKey scheme other than API Gateway's: API keys are read from the `x-api-key` header (`{{type: apiKey, name: x-api-key, in: header}}`)"
                 ),
                 Some(SchemeKind::Unsupported(m)) => m.clone(),
-                Some(SchemeKind::Iam) => {
-                    format!("IAM authorization is not supported yet (security scheme `{name}`)")
+                Some(SchemeKind::Iam) if out.jwt.is_none() => {
+                    out.iam = true;
+                    continue;
                 }
+                Some(SchemeKind::Iam) => format!(
+                    "one authorizer per route: `{name}` (AWS_IAM) and a JWT authorizer are both required"
+                ),
                 None => format!("security scheme `{name}` is not defined"),
             };
             n.err(errors, message);
@@ -426,9 +436,9 @@ pub(crate) fn check_security(
     out
 }
 
-/// `x-amazon-apigateway-auth` on an operation: `{type: NONE}` is accepted; `AWS_IAM` is
-/// reported as not supported yet.
-pub(crate) fn check_auth(node: &Node<'_>, errors: &mut Errors) {
+/// `x-amazon-apigateway-auth` on an operation: `{type: NONE}` or `{type: AWS_IAM}` (the
+/// method requires SigV4; not together with a JWT authorizer).
+pub(crate) fn check_auth(node: &Node<'_>, security: &mut Security, errors: &mut Errors) {
     let Some(mut obj) = node.obj(errors) else {
         return;
     };
@@ -436,7 +446,13 @@ pub(crate) fn check_auth(node: &Node<'_>, errors: &mut Errors) {
         && let Some(s) = t.str(errors)
     {
         if s.eq_ignore_ascii_case("aws_iam") {
-            t.err(errors, "IAM authorization is not supported yet");
+            if security.jwt.is_some() {
+                t.err(
+                    errors,
+                    "one authorizer per route: AWS_IAM and a JWT authorizer are both required",
+                );
+            }
+            security.iam = true;
         } else if !s.eq_ignore_ascii_case("none") {
             t.err(
                 errors,

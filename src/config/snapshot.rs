@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub usage: Usage,
     /// Every JWT authorizer of every API, indexed by `AuthorizerIdx` (routes name theirs).
     pub authorizers: Vec<Authorizer>,
+    /// The gateway file's `iam`: SigV4 credentials and their identity policies.
+    pub iam: super::Iam,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -231,6 +233,8 @@ pub struct Api {
     pub responses: GatewayResponses,
     /// `x-amazon-apigateway-api-key-source` (REST; default `HEADER`).
     pub api_key_source: ApiKeySource,
+    /// `x-amazon-apigateway-policy` (REST), evaluated per request (`dataplane/iam.rs`).
+    pub resource_policy: Option<crate::dataplane::auth::policy::Policy>,
 }
 
 /// Where a REST API reads the API key of a method with `apiKeyRequired`.
@@ -255,6 +259,9 @@ pub struct Route {
     /// The route's JWT authorizer and `authorizationScopes` (`security` on the operation;
     /// HTTP APIs: or at the root). Checked after routing, before API keys and throttles.
     pub auth: Option<RouteAuth>,
+    /// `AWS_IAM`: the request must be SigV4-signed by a key of `Snapshot::iam`
+    /// (`dataplane/iam.rs`).
+    pub iam: bool,
 }
 
 /// A route's authorization requirement.
@@ -433,6 +440,13 @@ pub enum ContextVar {
     ClientCertSerialNumber,
     ClientCertNotBefore,
     ClientCertNotAfter,
+    /// `identity.userArn`, `.caller`, `.accessKey`, `.accountId`: the verified SigV4 caller
+    /// of an `AWS_IAM` method (absent otherwise). `caller` is the principal ARN: tollgate has
+    /// no IAM unique ids.
+    IdentityUserArn,
+    IdentityCaller,
+    IdentityAccessKey,
+    IdentityAccountId,
 }
 
 /// A MOCK integration, fully rendered at compile (literal templates only until VTL lands).

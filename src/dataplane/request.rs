@@ -7,6 +7,7 @@ use super::auth::jwt::{Claims, JwtError};
 use super::authorize::{self, Refusal};
 use super::caching;
 use super::conn::{self, Conn, Outcome};
+use super::iam;
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::upstream_head;
@@ -128,13 +129,42 @@ async fn dispatch<S: ClientStream>(
             return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
         }
     };
+    let route_def = &api.routes[route.0 as usize];
+    let gate = iam::Target {
+        api,
+        stage,
+        route: route_def,
+        head,
+        data,
+        path,
+        resource_path,
+        peer: conn.peer.ip(),
+    };
+    let mut caller = None;
+    if route_def.iam || api.resource_policy.is_some() {
+        match iam::gate(&snap, &gate, meta.now.unix_secs) {
+            Ok(c) => caller = c,
+            // A signed body not all read yet: read it, then route the request again.
+            Err(iam::Refusal::NeedBody) => {
+                return match iam::read_body(stream, conn, &limits).await {
+                    Ok(()) => Box::pin(dispatch(worker, stream, conn)).await,
+                    Err(Some(status)) => reject(worker, stream, conn, status, &meta).await,
+                    Err(None) => Outcome::Close,
+                };
+            }
+            Err(r) => return iam::refuse(worker, stream, conn, &snap, api, r, &mut meta).await,
+        }
+    }
     let mut claims = None;
-    if let Some(auth) = &api.routes[route.0 as usize].auth {
+    if let Some(auth) = &route_def.auth {
         match authorize(worker, &snap, auth, head, data, &mut meta) {
             Ok(c) => claims = Some(c),
             Err(kind) => {
                 return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
             }
+        }
+        if let Err(r) = iam::after_authorizer(&snap, &gate) {
+            return iam::refuse(worker, stream, conn, &snap, api, r, &mut meta).await;
         }
     }
     if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, &mut meta) {
@@ -203,6 +233,7 @@ async fn dispatch<S: ClientStream>(
                 account_id: &snap.server.account_id,
                 client_cert: conn.client_cert.as_deref(),
                 claims: claims.as_ref(),
+                caller: caller.as_ref(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
@@ -393,7 +424,7 @@ async fn reject<S: ClientStream>(
 /// The request is answered without reading its body: consume the head, and the body too if
 /// all of it is already buffered; otherwise the connection must close after the response
 /// (an unread body would otherwise be parsed as the next request — RELIABILITY P25).
-fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
+pub(super) fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
     let head_len = conn.head.head_len;
     let framing = conn.head.framing;
     conn.rb.consume(head_len);

@@ -36,6 +36,16 @@ pub struct Input<'a> {
     pub client_cert: Option<&'a ClientCertInfo>,
     /// The verified JWT claims (stringified), when the route has an authorizer.
     pub claims: Option<&'a crate::dataplane::auth::jwt::Claims>,
+    /// The verified IAM caller (`AWS_IAM` routes): only its signed headers are forwarded.
+    pub caller: Option<&'a super::iam::Caller<'a>>,
+}
+
+/// An `AWS_IAM` request: a header the signature does not cover is neither forwarded nor
+/// mapped (it may have been added after signing, RELIABILITY A10d).
+fn unsigned(input: &Input<'_>, name: &[u8]) -> bool {
+    input
+        .caller
+        .is_some_and(|c| !c.signed_headers.contains(name))
 }
 
 /// At most this many `Connection` tokens are honoured when removing nominated fields.
@@ -179,7 +189,7 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
         if !input.trusted_peer && is_forwarded_field(name) {
             continue;
         }
-        if is_mapped_header(proxy, name) {
+        if is_mapped_header(proxy, name) || unsigned(input, name) {
             continue;
         }
         if edge {
@@ -352,6 +362,7 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
             .headers
             .iter()
             .find(|(n, _)| n.get(input.data).eq_ignore_ascii_case(name))
+            .filter(|_| !unsigned(input, name))
             .map(|(_, v)| v.get(input.data)),
         ParamSource::RequestPath => Some(input.resource_path),
         ParamSource::Claim(name) => {
@@ -383,6 +394,19 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
                     return None;
                 }
                 v
+            }
+            ContextVar::IdentityUserArn
+            | ContextVar::IdentityAccessKey
+            | ContextVar::IdentityCaller
+            | ContextVar::IdentityAccountId => {
+                let c = input.caller?;
+                match var {
+                    ContextVar::IdentityUserArn | ContextVar::IdentityCaller => {
+                        c.user_arn.as_bytes()
+                    }
+                    ContextVar::IdentityAccessKey => c.access_key.as_bytes(),
+                    _ => c.account.as_bytes(),
+                }
             }
             ContextVar::RequestId => input.request_id,
             ContextVar::ApiId => input.api.id.as_bytes(),

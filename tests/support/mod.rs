@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod http;
 pub mod oracle;
 pub mod pki;
+pub mod sigv4;
 pub mod upstream;
 
 pub use client::{Client, Closed, WriteMode};

@@ -203,7 +203,6 @@ fn security_requirements() {
         errors_of(definition(d.clone())),
         vec![
             "api.json: $.components.securitySchemes.jwt.x-amazon-apigateway-authorizer.type: JWT authorizers (`type: jwt`) are an HTTP API feature: REST APIs use `cognito_user_pools`",
-            "api.json: $.paths./b.get.security[1].iam: IAM authorization is not supported yet (security scheme `iam`)",
             "api.json: $.paths./b.get.security[2].ghost: security scheme `ghost` is not defined",
             "api.json: $.paths./b.get.security[3].lambda: Lambda authorizers are not supported yet (security scheme `lambda`, type `request`)",
         ]
@@ -338,9 +337,9 @@ fn extensions_everywhere() {
         vec![
             "api.json: $.components.securitySchemes.s.x-amazon-apigateway-api-key-source: `x-amazon-apigateway-api-key-source` is not supported yet",
             "api.json: $.components.x-amazon-apigateway-foo: `x-amazon-apigateway-foo` is not supported yet",
+            "api.json: $.x-amazon-apigateway-policy: `x-amazon-apigateway-policy` is a REST API feature: HTTP APIs have no resource policies",
             "api.json: $.x-amazon-apigateway-endpoint-configuration.vpcEndpointIds: `vpcEndpointIds` is not supported yet",
             "api.json: $.x-amazon-apigateway-cors: `x-amazon-apigateway-cors` is not supported yet",
-            "api.json: $.x-amazon-apigateway-policy: `x-amazon-apigateway-policy` is not supported yet",
             "api.json: $.paths./a.x-amazon-apigateway-any-method.x-amazon-apigateway-request-validator: `x-amazon-apigateway-request-validator` is not supported yet",
             "api.json: $.paths./a.x-amazon-apigateway-cors: `x-amazon-apigateway-cors` is not supported yet",
             "api.json: $.paths./a.trace: method TRACE is not supported by API Gateway",

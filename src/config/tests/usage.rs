@@ -320,7 +320,6 @@ fn errors_with_json_paths() {
         [
             "gateway.json: $.apis[0].definition.x-amazon-apigateway-api-key-source: unknown API key source `QUERY`: expected HEADER or AUTHORIZER",
             "gateway.json: $.apis[0].definition.paths./health.get.security[0].token: security scheme `token` is an apiKey scheme other than API Gateway's: API keys are read from the `x-api-key` header (`{type: apiKey, name: x-api-key, in: header}`)",
-            "gateway.json: $.apis[0].definition.paths./health.get.x-amazon-apigateway-auth.type: IAM authorization is not supported yet",
             "gateway.json: $.stages[0].methodSettings./pets/GET.throttlingRateLimit: a rate limit is a number ≥ 0, found -0.5",
             "gateway.json: $.account.throttleSettings.rateLimit: expected a number of requests per second, found \"fast\"",
             "gateway.json: $.account.features: unknown property `features`",

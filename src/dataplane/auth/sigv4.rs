@@ -1,6 +1,6 @@
 //! AWS Signature Version 4 verification for `AWS_IAM` methods (issue 8, SPEC-NOTES §10,
-//! RELIABILITY A10): pure core, sans-io, not on the request path yet. Time is an argument
-//! (`now_unix`), the credentials are a lookup the caller provides.
+//! RELIABILITY A10): pure core, sans-io, on the request path through `dataplane/iam.rs`.
+//! Time is an argument (`now_unix`), the credentials are a lookup the caller provides.
 //!
 //! # Shape
 //!
@@ -133,6 +133,11 @@ impl SignedHeaders<'_> {
     /// The raw list, e.g. `host;x-amz-date`.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The same list, no longer borrowing the request.
+    pub fn into_owned(self) -> SignedHeaders<'static> {
+        SignedHeaders(Cow::Owned(self.0.into_owned()))
     }
 }
 
