@@ -27,10 +27,12 @@ pub(crate) mod cidr;
 mod compile;
 mod defaults;
 mod domain;
+mod functions;
 mod gateway;
 mod host;
 mod http_mapping;
 mod integration;
+mod lambda_authorizers;
 mod mock;
 mod openapi;
 mod parse;
@@ -166,6 +168,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),
         authorizers: Vec::new(),
+        functions: Vec::new(),
     };
     compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }

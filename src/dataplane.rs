@@ -10,6 +10,7 @@ pub mod cache;
 mod caching;
 pub mod clock;
 mod conn;
+pub mod lambda_auth;
 mod meters;
 mod parked;
 mod pool;

@@ -141,3 +141,14 @@ pub const DEFAULT_UNAUTHORIZED_CACHE_CONTROL: super::UnauthorizedCacheControl =
     super::UnauthorizedCacheControl::SucceedWithResponseHeader;
 /// Responses larger than this are not cached: 1,048,576 bytes, as on API Gateway.
 pub const MAX_CACHED_RESPONSE_BYTES: usize = 1_048_576;
+
+/// Lambda authorizer result TTL when `authorizerResultTtlInSeconds` is not given (API
+/// Gateway's default, SPEC-NOTES §1.4).
+pub const DEFAULT_AUTHORIZER_TTL_SECS: u64 = 300;
+/// Longest `authorizerResultTtlInSeconds` (API Gateway's maximum).
+pub const MAX_AUTHORIZER_TTL_SECS: u64 = 3600;
+/// A function call (a Lambda authorizer's) must answer within this unless `timeoutMs` says
+/// otherwise: API Gateway's authorizer timeout (SPEC-NOTES §1.4).
+pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `timeoutMs` of a function (Lambda's own maximum, 15 minutes).
+pub const MAX_FUNCTION_TIMEOUT_MS: u64 = 900_000;

@@ -26,6 +26,8 @@ pub(crate) struct GatewaySpec {
     pub usage: UsageSpec,
     /// Top-level `authorizers`: key sources and leeway of JWT authorizers.
     pub authorizers: Vec<super::authorizers::Override>,
+    /// Top-level `functions`: where Lambda authorizers' functions run.
+    pub functions: Vec<super::functions::FunctionSpec>,
 }
 
 pub(crate) struct ApiEntry {
@@ -152,6 +154,11 @@ pub(crate) fn validate_gateway(
         .opt_non_null("authorizers")
         .map(|n| super::authorizers::validate_overrides(&n, &declared, &base_dir, loader, errors))
         .unwrap_or_default();
+    let functions = obj
+        .opt_non_null("functions")
+        .map(|n| super::functions::validate_functions(&n, errors))
+        .unwrap_or_default();
+    super::lambda_authorizers::check_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
@@ -165,6 +172,7 @@ pub(crate) fn validate_gateway(
         domains,
         usage,
         authorizers,
+        functions,
     })
 }
 

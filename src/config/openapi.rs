@@ -25,6 +25,8 @@ pub(crate) struct ApiSpec {
     pub api_key_source: ApiKeySource,
     /// The JWT authorizers its security schemes define (routes index into it).
     pub authorizers: Vec<JwtScheme>,
+    /// The Lambda authorizers its security schemes define (routes index into it).
+    pub lambda_authorizers: Vec<super::lambda_authorizers::LambdaScheme>,
 }
 
 pub(crate) struct RouteSpec {
@@ -35,6 +37,8 @@ pub(crate) struct RouteSpec {
     /// `security` names a JWT authorizer (index into `ApiSpec::authorizers`) with these
     /// `authorizationScopes`.
     pub authorizer: Option<(usize, Vec<String>)>,
+    /// `security` names a Lambda authorizer (index into `ApiSpec::lambda_authorizers`).
+    pub lambda: Option<usize>,
     /// The integration's `cacheKeyParameters`, validated (REST).
     pub cache_key: CacheKeySpec,
     /// A hash of the integration's definition as written: part of a stage cache's
@@ -227,6 +231,7 @@ pub(crate) fn validate_definition(
         disable_execute_api,
         api_key_source,
         authorizers: schemes.jwt,
+        lambda_authorizers: schemes.lambda,
     })
 }
 
@@ -311,6 +316,7 @@ impl<'a> Doc<'_, 'a> {
                     route_key,
                     params,
                     auth: None,
+                    lambda: None,
                 };
                 // A failed integration keeps route indices dense for duplicate detection;
                 // validation has failed anyway.
@@ -321,6 +327,7 @@ impl<'a> Doc<'_, 'a> {
                     integration,
                     api_key_required: security.api_key,
                     authorizer: security.jwt,
+                    lambda: security.lambda,
                     cache_key,
                     integration_id,
                 });

@@ -201,6 +201,42 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
         ErrorKind::InsufficientScope => {
             b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
         }
+        // SPEC-NOTES §1.4: a Lambda authorizer's policy without a matching Allow, or with an
+        // explicit Deny (capital `M`); HTTP APIs answer both (and a simple response
+        // `isAuthorized: false`) with 403 Forbidden.
+        ErrorKind::AuthorizerDenied if rest => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource",
+            r#"{"Message":"User is not authorized to access this resource"}"#,
+            Some("AccessDeniedException"),
+        ),
+        ErrorKind::AuthorizerExplicitDeny if rest => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource with an explicit deny",
+            r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+            Some("AccessDeniedException"),
+        ),
+        ErrorKind::AuthorizerDenied | ErrorKind::AuthorizerExplicitDeny => {
+            b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
+        }
+        // SPEC-NOTES §1.4/§2: any other authorizer failure (an error other than
+        // `Unauthorized`, invalid output, no answer) → 500 `{"message": null}`.
+        ErrorKind::AuthorizerConfiguration if rest => b(
+            500,
+            Some("AUTHORIZER_CONFIGURATION_ERROR"),
+            "null",
+            r#"{"message": null}"#,
+            Some("AuthorizerConfigurationException"),
+        ),
+        ErrorKind::AuthorizerConfiguration => b(
+            500,
+            None,
+            "Internal Server Error",
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
     }
 }
 

@@ -17,6 +17,8 @@ pub(crate) const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 pub(crate) enum SchemeKind {
     /// A JWT authorizer: index into [`Schemes::jwt`].
     Jwt(usize),
+    /// A Lambda authorizer: index into [`Schemes::lambda`] (`lambda_authorizers.rs`).
+    Lambda(usize),
     /// `{type: apiKey, name: x-api-key, in: header}` without an authorizer: API Gateway API keys.
     ApiKey,
     /// `type: apiKey` without an authorizer, but not the `x-api-key` header.
@@ -49,6 +51,7 @@ pub(crate) struct JwtScheme {
 pub(crate) struct Schemes {
     pub kinds: Vec<(String, SchemeKind)>,
     pub jwt: Vec<JwtScheme>,
+    pub lambda: Vec<super::lambda_authorizers::LambdaScheme>,
 }
 
 impl Schemes {
@@ -64,6 +67,8 @@ pub(crate) struct Security {
     pub api_key: bool,
     /// A JWT authorizer (index into [`Schemes::jwt`]) and the route's `authorizationScopes`.
     pub jwt: Option<(usize, Vec<String>)>,
+    /// A Lambda authorizer (index into [`Schemes::lambda`]).
+    pub lambda: Option<usize>,
 }
 
 /// `components.securitySchemes` (OpenAPI 3) or `securityDefinitions` (Swagger 2).
@@ -88,6 +93,14 @@ pub(crate) fn read_schemes(
         let oidc_url = obj.opt_non_null("openIdConnectUrl");
         let kind = if authtype.as_deref() == Some("awssigv4") {
             SchemeKind::Iam
+        } else if let Some(a) = authorizer.as_ref().filter(|a| super::lambda_authorizers::is_lambda(a)) {
+            match super::lambda_authorizers::read_scheme(name, a, protocol, errors) {
+                Some(l) => {
+                    out.lambda.push(l);
+                    SchemeKind::Lambda(out.lambda.len() - 1)
+                }
+                None => SchemeKind::Invalid,
+            }
         } else if let Some(a) = authorizer {
             let scheme = SchemeCtx {
                 name,
@@ -154,11 +167,6 @@ fn authorizer_scheme(
         return Ok(None);
     };
     match ty.as_str() {
-        "token" | "request" => {
-            return Err(format!(
-                "Lambda authorizers are not supported yet (security scheme `{name}`, type `{ty}`)"
-            ));
-        }
         "jwt" if s.protocol == Protocol::Rest => {
             ty_node.err(
                 errors,
@@ -396,13 +404,33 @@ pub(crate) fn check_security(
                         .iter()
                         .filter_map(|s| s.str(errors).map(str::to_string))
                         .collect();
-                    match &out.jwt {
-                        Some((j, _)) if j != i => format!(
+                    match (&out.jwt, out.lambda) {
+                        (Some((j, _)), _) if j != i => format!(
                             "one authorizer per route: `{name}` and `{}` are both required",
                             schemes.jwt[*j].name
                         ),
+                        (_, Some(l)) => format!(
+                            "one authorizer per route: `{name}` and `{}` are both required",
+                            schemes.lambda[l].name
+                        ),
                         _ => {
                             out.jwt = Some((*i, scopes));
+                            continue;
+                        }
+                    }
+                }
+                Some(SchemeKind::Lambda(i)) => {
+                    let other = match (&out.jwt, out.lambda) {
+                        (Some((j, _)), _) => Some(&schemes.jwt[*j].name),
+                        (_, Some(l)) if l != *i => Some(&schemes.lambda[l].name),
+                        _ => None,
+                    };
+                    match other {
+                        Some(o) => format!(
+                            "one authorizer per route: `{name}` and `{o}` are both required"
+                        ),
+                        None => {
+                            out.lambda = Some(*i);
                             continue;
                         }
                     }

@@ -13,7 +13,7 @@ use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
-    Api, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch, Snapshot,
+    Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch, Snapshot,
     StageIdx,
 };
 use crate::http1::{self, Framing, TargetForm, Version};
@@ -137,7 +137,35 @@ async fn dispatch<S: ClientStream>(
             }
         }
     }
-    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, &mut meta) {
+    let mut grant = None;
+    if let Some(idx) = api.routes[route.0 as usize].lambda {
+        let req = super::lambda_auth::Request {
+            data,
+            head,
+            api,
+            stage_idx: target.stage,
+            stage,
+            route: &api.routes[route.0 as usize],
+            resource_path,
+            path,
+            host,
+            params: &conn.params,
+            peer: conn.peer.ip(),
+            request_id: &meta.request_id,
+            extended_id: &meta.extended_id,
+            account_id: &snap.server.account_id,
+            region: &snap.server.region,
+            client_cert: conn.client_cert.as_deref(),
+        };
+        match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
+            Ok(g) => grant = Some(g),
+            Err(kind) => {
+                return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+            }
+        }
+    }
+    let key = grant.as_ref().and_then(|g| g.usage_key.as_deref());
+    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, key, &mut meta) {
         return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
     }
     match &stage.integrations[route.0 as usize] {
@@ -203,6 +231,7 @@ async fn dispatch<S: ClientStream>(
                 account_id: &snap.server.account_id,
                 client_cert: conn.client_cert.as_deref(),
                 claims: claims.as_ref(),
+                authorizer: grant.as_deref(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
@@ -258,7 +287,9 @@ fn authorize(
 /// throttles, the stage's method throttle and the account throttle must all admit (most
 /// restrictive wins, 429 Too Many Requests); then the key's quota is charged (429 Limit
 /// Exceeded; the throttle tokens are refunded). Nothing here allocates; an unknown key costs
-/// one hash lookup.
+/// one hash lookup. With `apiKeySource: AUTHORIZER` the key is the Lambda authorizer's
+/// `usageIdentifierKey` (`authorizer_key`) instead of the `x-api-key` header.
+#[allow(clippy::too_many_arguments)]
 fn meter(
     worker: &Worker,
     snap: &Snapshot,
@@ -266,17 +297,22 @@ fn meter(
     route: RouteIdx,
     head: &http1::RequestHead,
     data: &[u8],
+    authorizer_key: Option<&str>,
     meta: &mut Meta,
 ) -> Result<(), ErrorKind> {
     let usage = &snap.usage;
     let stage_route = snap.stages[stage.0 as usize].routes.get(route.0 as usize);
     let key_stage = match stage_route {
         Some(r) if r.api_key_required => {
-            let value = head
-                .headers
-                .iter()
-                .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
-                .map(|(_, v)| v.get(data));
+            let api = &snap.apis[snap.stages[stage.0 as usize].api.0 as usize];
+            let value = match api.api_key_source {
+                ApiKeySource::Authorizer => authorizer_key.map(str::as_bytes),
+                ApiKeySource::Header => head
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
+                    .map(|(_, v)| v.get(data)),
+            };
             let key = value
                 .and_then(|v| usage.key(v))
                 .map(|k| &usage.keys[k.0 as usize])

@@ -36,6 +36,8 @@ pub struct Input<'a> {
     pub client_cert: Option<&'a ClientCertInfo>,
     /// The verified JWT claims (stringified), when the route has an authorizer.
     pub claims: Option<&'a crate::dataplane::auth::jwt::Claims>,
+    /// The Lambda authorizer's grant, when the route has one.
+    pub authorizer: Option<&'a crate::dataplane::lambda_auth::Grant>,
 }
 
 /// At most this many `Connection` tokens are honoured when removing nominated fields.
@@ -357,6 +359,14 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
         ParamSource::Claim(name) => {
             let v = input.claims?.get(&**name)?.as_str()?.as_bytes();
             // A claim is the client's data: never a line break or NUL into a header.
+            if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+                return None;
+            }
+            Some(v)
+        }
+        ParamSource::AuthorizerValue(name) => {
+            let v = input.authorizer?.value(name)?.as_bytes();
+            // The function's data: never a line break or NUL into a header.
             if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
                 return None;
             }
