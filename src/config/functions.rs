@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::lambda_authorizers::short_name;
 use super::reader::{Errors, Loc, Node};
-use super::uri::{instantiate, parse_template, Piece};
+use super::uri::{Piece, instantiate, parse_template};
 use super::{DEFAULT_FUNCTION_TIMEOUT, MAX_FUNCTION_TIMEOUT_MS, Scheme};
 
 /// One validated `functions` entry.
@@ -74,7 +74,10 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
                 .collect()
         };
         let (Some(mut path), Some(query)) = (text_of(&parsed.path), text_of(&parsed.query)) else {
-            url_node.err(errors, format!("`{text}`: a function URL has no `{{parameters}}`"));
+            url_node.err(
+                errors,
+                format!("`{text}`: a function URL has no `{{parameters}}`"),
+            );
             continue;
         };
         if !path.starts_with('/') {

@@ -453,7 +453,10 @@ pub(crate) fn environment_source(
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
         if !ok {
-            vn.err(errors, format!("invalid authorizer context key in `{shown}`"));
+            vn.err(
+                errors,
+                format!("invalid authorizer context key in `{shown}`"),
+            );
             return Some(None);
         }
         return Some(Some(SourceSpec::AuthorizerValue(key.to_string())));

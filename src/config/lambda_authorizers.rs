@@ -86,11 +86,11 @@ pub(crate) fn read_scheme(
             for n in [&payload, &simple].into_iter().flatten() {
                 n.err(errors, "an HTTP API property: REST Lambda authorizers take the policy output (payload 1.0)");
             }
-            if token {
+            Some(if token {
                 LambdaKind::Token
             } else {
                 LambdaKind::Request
-            }
+            })
         }
         Protocol::Http => {
             if token {
@@ -99,26 +99,34 @@ pub(crate) fn read_scheme(
                     "HTTP APIs' Lambda authorizers are `type: request` (identity sources such as `$request.header.Authorization`)",
                 );
             }
-            http_kind(&obj, payload.as_ref(), simple.as_ref(), errors)?
+            http_kind(&obj, payload.as_ref(), simple.as_ref(), errors)
         }
     };
     let uri = obj.req("authorizerUri", errors);
     let function = uri.as_ref().and_then(|n| function_of(n, errors));
     let sources = read_sources(&mut obj, protocol, token, errors);
-    let validation = obj.opt_non_null("identityValidationExpression").and_then(|n| {
-        let text = n.str(errors)?;
-        if !token {
-            n.err(errors, "`identityValidationExpression` applies to TOKEN authorizers only");
-            return None;
-        }
-        match Regex::parse(text) {
-            Ok(_) => Some(text.to_string()),
-            Err(e) => {
-                n.err(errors, format!("`{text}` is not a supported regular expression: {e}"));
-                None
+    let validation = obj
+        .opt_non_null("identityValidationExpression")
+        .and_then(|n| {
+            let text = n.str(errors)?;
+            if !token {
+                n.err(
+                    errors,
+                    "`identityValidationExpression` applies to TOKEN authorizers only",
+                );
+                return None;
             }
-        }
-    });
+            match Regex::parse(text) {
+                Ok(_) => Some(text.to_string()),
+                Err(e) => {
+                    n.err(
+                        errors,
+                        format!("`{text}` is not a supported regular expression: {e}"),
+                    );
+                    None
+                }
+            }
+        });
     let ttl = obj
         .opt_non_null("authorizerResultTtlInSeconds")
         .and_then(|n| n.u64_in(errors, 0, MAX_AUTHORIZER_TTL_SECS));
@@ -141,7 +149,7 @@ pub(crate) fn read_scheme(
     obj.accept("authorizerCredentials");
     obj.accept("authorizerType");
     obj.finish_ext(errors);
-    let function = function?;
+    let (function, kind) = (function?, kind?);
     (errors.len() == before).then(|| LambdaScheme {
         name: name.to_string(),
         kind,
@@ -170,13 +178,19 @@ fn http_kind(
         "1.0" => PayloadVersion::V1,
         "2.0" => PayloadVersion::V2,
         other => {
-            p.err(errors, format!("payload format `{other}`: expected \"1.0\" or \"2.0\""));
+            p.err(
+                errors,
+                format!("payload format `{other}`: expected \"1.0\" or \"2.0\""),
+            );
             return None;
         }
     };
     let simple = match simple.map(|n| (n.bool(errors), n)) {
         Some((Some(true), n)) if payload == PayloadVersion::V1 => {
-            n.err(errors, "`enableSimpleResponses` needs `authorizerPayloadFormatVersion` \"2.0\"");
+            n.err(
+                errors,
+                "`enableSimpleResponses` needs `authorizerPayloadFormatVersion` \"2.0\"",
+            );
             return None;
         }
         Some((v, _)) => v.unwrap_or(false),
@@ -250,7 +264,9 @@ fn read_sources(
             .collect()
     } else {
         let text = n.str(errors)?;
-        text.split(',').map(|t| (t.to_string(), n.clone())).collect()
+        text.split(',')
+            .map(|t| (t.to_string(), n.clone()))
+            .collect()
     };
     let mut out = Vec::new();
     let mut ok = true;
@@ -284,12 +300,17 @@ fn parse_source(
         Protocol::Rest => (text.strip_prefix("method.request."), Some(text)),
         Protocol::Http => (
             text.strip_prefix("$request."),
-            text.strip_prefix('$').filter(|t| !t.starts_with("request.")),
+            text.strip_prefix('$')
+                .filter(|t| !t.starts_with("request.")),
         ),
     };
     let expected = match protocol {
-        Protocol::Rest => "`method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.NAME`",
-        Protocol::Http => "`$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME` or `$stageVariables.NAME`",
+        Protocol::Rest => {
+            "`method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.NAME`"
+        }
+        Protocol::Http => {
+            "`$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME` or `$stageVariables.NAME`"
+        }
     };
     let name_ok = |s: &str| {
         !s.is_empty()
@@ -305,7 +326,10 @@ fn parse_source(
             None
         };
         if found.is_none() {
-            n.err(errors, format!("identity source `{text}`: expected {expected}"));
+            n.err(
+                errors,
+                format!("identity source `{text}`: expected {expected}"),
+            );
         }
         return found;
     }
@@ -319,7 +343,10 @@ fn parse_source(
         // Reported by `environment_source`.
         Some(None) => None,
         _ => {
-            n.err(errors, format!("identity source `{text}`: expected {expected}"));
+            n.err(
+                errors,
+                format!("identity source `{text}`: expected {expected}"),
+            );
             None
         }
     }
@@ -365,7 +392,9 @@ pub(crate) fn check_functions(
                 let name = match function_name(scheme, &s.variables) {
                     Ok(n) => n,
                     Err(e) => {
-                        scheme.uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
+                        scheme
+                            .uri_loc
+                            .err(errors, format!("stage `{}`: {e}", s.name));
                         continue;
                     }
                 };

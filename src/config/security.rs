@@ -93,7 +93,10 @@ pub(crate) fn read_schemes(
         let oidc_url = obj.opt_non_null("openIdConnectUrl");
         let kind = if authtype.as_deref() == Some("awssigv4") {
             SchemeKind::Iam
-        } else if let Some(a) = authorizer.as_ref().filter(|a| super::lambda_authorizers::is_lambda(a)) {
+        } else if let Some(a) = authorizer
+            .as_ref()
+            .filter(|a| super::lambda_authorizers::is_lambda(a))
+        {
             match super::lambda_authorizers::read_scheme(name, a, protocol, errors) {
                 Some(l) => {
                     out.lambda.push(l);

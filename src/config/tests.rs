@@ -10,6 +10,7 @@ mod cache;
 mod compile;
 mod files;
 mod gateway;
+mod lambda;
 mod openapi;
 mod usage;
 mod usage_csv;

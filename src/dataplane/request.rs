@@ -13,8 +13,8 @@ use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
-    Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch, Snapshot,
-    StageIdx,
+    Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
+    Snapshot, StageIdx,
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
@@ -165,7 +165,16 @@ async fn dispatch<S: ClientStream>(
         }
     }
     let key = grant.as_ref().and_then(|g| g.usage_key.as_deref());
-    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, key, &mut meta) {
+    if let Err(kind) = meter(
+        worker,
+        &snap,
+        target.stage,
+        route,
+        head,
+        data,
+        key,
+        &mut meta,
+    ) {
         return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
     }
     match &stage.integrations[route.0 as usize] {

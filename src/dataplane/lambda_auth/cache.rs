@@ -60,7 +60,11 @@ impl Caches {
     }
 
     /// One table per `(identity, fingerprint)`, in order: the old one where both match.
-    pub(super) fn pair<'a>(&mut self, generation: u64, authorizers: impl Iterator<Item = (&'a str, u64)>) {
+    pub(super) fn pair<'a>(
+        &mut self,
+        generation: u64,
+        authorizers: impl Iterator<Item = (&'a str, u64)>,
+    ) {
         let mut old = std::mem::take(&mut self.tables);
         self.tables = authorizers
             .map(|(identity, fingerprint)| {

@@ -81,12 +81,12 @@ fn decode(b: &[u8]) -> String {
 
 fn query_pairs<'a>(req: &Request<'a>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
     let q = req.head.query.map(|q| q.get(req.data)).unwrap_or_default();
-    q.split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|pair| {
-        match pair.iter().position(|&b| b == b'=') {
+    q.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &pair[pair.len()..]),
-        }
-    })
+        })
 }
 
 fn header<'a>(req: &Request<'a>, name: &[u8]) -> Option<&'a [u8]> {
@@ -101,7 +101,10 @@ fn path_parameters(req: &Request<'_>) -> Map<String, Value> {
     let mut out = Map::new();
     for (i, name) in req.route.params.iter().enumerate().take(req.params.len) {
         let (s, e) = req.params.spans[i];
-        let v = req.resource_path.get(s as usize..e as usize).unwrap_or_default();
+        let v = req
+            .resource_path
+            .get(s as usize..e as usize)
+            .unwrap_or_default();
         out.insert(name.clone(), decode(v).into());
     }
     out
@@ -231,7 +234,11 @@ fn v2(req: &Request<'_>, identity: &[String], arn: &str, now_ms: u64) -> Value {
     }
     let method = text(req.head.method.get(req.data));
     let host = text(req.host);
-    let raw_query = req.head.query.map(|q| text(q.get(req.data))).unwrap_or_default();
+    let raw_query = req
+        .head
+        .query
+        .map(|q| text(q.get(req.data)))
+        .unwrap_or_default();
     json!({
         "version": "2.0",
         "type": "REQUEST",

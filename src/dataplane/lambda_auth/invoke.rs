@@ -109,7 +109,11 @@ async fn exchange(up: &mut UpstreamConn, request: &mut Vec<u8>, limits: &ServerL
                 Err(_) => return Step::Failed,
             }
         }
-        match up.rb.fill(&mut up.stream, limits.http.max_head_bytes + 1).await {
+        match up
+            .rb
+            .fill(&mut up.stream, limits.http.max_head_bytes + 1)
+            .await
+        {
             Ok(_) => got_any = true,
             Err(FillError::Eof | FillError::Io) if !got_any && up.rb.is_empty() => {
                 return Step::Stale;

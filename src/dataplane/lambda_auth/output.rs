@@ -7,13 +7,16 @@ use serde_json::{Map, Value};
 use super::super::auth::policy::{Kind, Policy};
 use crate::config::LambdaKind;
 
+/// The authorizer's `context`: (key, value) in the function's order.
+pub type Context = Box<[(Box<str>, Box<str>)]>;
+
 /// A usable result, kept in the result cache and reused for other methods.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Grant {
     /// `principalId` (empty for simple responses).
     pub principal_id: Box<str>,
     /// `context`, values stringified (numbers as JSON text, booleans `true`/`false`).
-    pub context: Box<[(Box<str>, Box<str>)]>,
+    pub context: Context,
     /// `usageIdentifierKey`: the API key when the API's key source is `AUTHORIZER`.
     pub usage_key: Option<Box<str>>,
     pub verdict: Verdict,
@@ -40,7 +43,6 @@ impl Grant {
             .find(|(k, _)| &**k == name)
             .map(|(_, v)| &**v)
     }
-
 }
 
 /// What a cached grant costs beyond the answer's bytes (allocations, the entry).
@@ -61,8 +63,10 @@ pub fn read(kind: LambdaKind, status: u16, body: &[u8]) -> Answer {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| {
         let o = v.as_object()?;
-        (o.contains_key("errorMessage") && !o.contains_key("policyDocument") && !o.contains_key("isAuthorized"))
-            .then(|| o.get("errorMessage").and_then(Value::as_str).unwrap_or(""))
+        (o.contains_key("errorMessage")
+            && !o.contains_key("policyDocument")
+            && !o.contains_key("isAuthorized"))
+        .then(|| o.get("errorMessage").and_then(Value::as_str).unwrap_or(""))
     });
     // Lambda's runtime API (and RIE) answers a failed invocation with the error object; a
     // plain endpoint may say it with a status too.
@@ -131,7 +135,7 @@ pub fn read(kind: LambdaKind, status: u16, body: &[u8]) -> Answer {
 
 /// String, number and boolean values only (SPEC-NOTES §1.4: nested objects or arrays are not
 /// allowed), stringified as `$context.authorizer.*` shows them.
-fn context_of(c: &Map<String, Value>) -> Result<Box<[(Box<str>, Box<str>)]>, &'static str> {
+fn context_of(c: &Map<String, Value>) -> Result<Context, &'static str> {
     c.iter()
         .map(|(k, v)| {
             let text: Box<str> = match v {

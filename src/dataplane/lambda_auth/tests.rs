@@ -44,7 +44,10 @@ fn the_policy_output_becomes_a_grant_with_stringified_context() {
 #[test]
 fn errors_and_invalid_outputs_are_told_apart() {
     let unauthorized: [(u16, &[u8]); 4] = [
-        (200, br#"{"errorMessage":"Unauthorized","errorType":"Error"}"#),
+        (
+            200,
+            br#"{"errorMessage":"Unauthorized","errorType":"Error"}"#,
+        ),
         (401, b"Unauthorized"),
         (500, br#"{"errorMessage":"Unauthorized"}"#),
         (403, br#""Unauthorized""#),
@@ -88,7 +91,11 @@ fn errors_and_invalid_outputs_are_told_apart() {
 
 #[test]
 fn simple_responses_need_is_authorized() {
-    let allow = read(SIMPLE, 200, br#"{"isAuthorized":true,"context":{"who":"ann"}}"#);
+    let allow = read(
+        SIMPLE,
+        200,
+        br#"{"isAuthorized":true,"context":{"who":"ann"}}"#,
+    );
     let Answer::Grant(g) = allow else {
         panic!("{allow:?}")
     };
@@ -151,7 +158,10 @@ fn the_cache_expires_entries_and_stays_bounded() {
     }
     assert_eq!(c.len(A), MAX_ENTRIES);
     assert!(c.get(A, b"k0", t0).is_none());
-    assert!(c.get(A, format!("k{}", MAX_ENTRIES + 9).as_bytes(), t0).is_some());
+    assert!(
+        c.get(A, format!("k{}", MAX_ENTRIES + 9).as_bytes(), t0)
+            .is_some()
+    );
     // Byte bound.
     let mut c = caches();
     for i in 0..100 {
@@ -170,7 +180,10 @@ fn a_reload_keeps_results_only_for_an_unchanged_authorizer() {
     let t0 = Instant::now();
     c.insert(A, b"tok", grant(10), Duration::from_secs(60), t0);
     c.pair(2, [("lambda:api/new", 1), ("lambda:api/a", 7)].into_iter());
-    assert!(c.get(LambdaIdx(1), b"tok", t0).is_some(), "same identity and fingerprint");
+    assert!(
+        c.get(LambdaIdx(1), b"tok", t0).is_some(),
+        "same identity and fingerprint"
+    );
     assert!(c.get(LambdaIdx(0), b"tok", t0).is_none());
     c.pair(3, [("lambda:api/a", 8)].into_iter());
     assert!(c.get(A, b"tok", t0).is_none(), "changed fingerprint");
