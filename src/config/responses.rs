@@ -32,6 +32,9 @@ pub(crate) const RESPONSE_TYPES: [&str; 21] = [
     "WAF_FILTERED",
 ];
 
+/// The message of a response whose `$context.error.messageString` is JSON `null`.
+const NULL_MESSAGE: &str = "null";
+
 /// One configured gateway response.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CustomResponse {
@@ -226,7 +229,7 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
         ErrorKind::AuthorizerConfiguration if rest => b(
             500,
             Some("AUTHORIZER_CONFIGURATION_ERROR"),
-            "null",
+            NULL_MESSAGE,
             r#"{"message": null}"#,
             Some("AuthorizerConfigurationException"),
         ),
@@ -283,7 +286,12 @@ fn render_kind(kind: ErrorKind, protocol: Protocol, spec: &ResponsesSpec) -> Ren
 }
 
 fn substitute(template: &str, message: &str) -> String {
-    let quoted = serde_json::to_string(message).unwrap_or_default();
+    // AUTHORIZER_CONFIGURATION_ERROR's message is JSON `null` (SPEC-NOTES §2).
+    let quoted = if message == NULL_MESSAGE {
+        "null".to_string()
+    } else {
+        serde_json::to_string(message).unwrap_or_default()
+    };
     template
         .replace("$context.error.messageString", &quoted)
         .replace("$context.error.message", message)
