@@ -55,8 +55,10 @@ def token_of(event):
     if event.get("type") == "TOKEN":
         return event.get("authorizationToken", "")
     source = event.get("identitySource")
-    if isinstance(source, list):
+    if isinstance(source, list):  # payload 2.0
         return source[0] if source else ""
+    if isinstance(source, str):  # HTTP API payload 1.0: comma-joined
+        return source.split(",")[0]
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     return headers.get("x-key", "")
 

@@ -536,7 +536,7 @@ fn the_api_key_can_come_from_the_authorizer() {
 }
 
 #[test]
-fn http_api_simple_responses() {
+fn http_api_simple_responses_and_payload_1_0() {
     let Some(f) = Function::start() else { return };
     let up = Upstream::echo();
     let integration = json!({
@@ -545,14 +545,23 @@ fn http_api_simple_responses() {
         "requestParameters": { "overwrite:header.X-Who": "$context.authorizer.who" }
     });
     let mut doc = openapi(json!({
-        "/items/{id}": { "get": { "x-amazon-apigateway-integration": integration } }
+        "/items/{id}": { "get": { "x-amazon-apigateway-integration": integration } },
+        "/v1": { "get": { "security": [{ "v1": [] }],
+                          "x-amazon-apigateway-integration": integration } }
     }));
     doc["security"] = json!([{ "simple": [] }]);
-    doc["components"] = json!({ "securitySchemes": { "simple": scheme(json!({
-        "type": "request", "authorizerUri": authorizer_uri(),
-        "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
-        "identitySource": "$request.header.Authorization", "authorizerResultTtlInSeconds": 0
-    })) } });
+    doc["components"] = json!({ "securitySchemes": {
+        "simple": scheme(json!({
+            "type": "request", "authorizerUri": authorizer_uri(),
+            "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true,
+            "identitySource": "$request.header.Authorization", "authorizerResultTtlInSeconds": 0
+        })),
+        "v1": scheme(json!({
+            "type": "request", "authorizerUri": authorizer_uri(),
+            "authorizerPayloadFormatVersion": "1.0",
+            "identitySource": "$request.header.Authorization", "authorizerResultTtlInSeconds": 0
+        }))
+    } });
     let gw = Gateway::start(json!({
         "server": { "defaultApi": { "apiId": "h" } },
         "apis": [{ "id": "h", "protocolType": "HTTP", "definition": doc }],
@@ -604,4 +613,33 @@ fn http_api_simple_responses() {
     assert_error(&r, 401, UNAUTHORIZED, None, "no identity source");
     assert_eq!(f.calls(), calls, "not called without its identity source");
     assert_eq!(up.request_count(), backend);
+
+    // Payload 1.0: the policy output; a Deny is 403 Forbidden on HTTP APIs.
+    let r = with_token(&mut c, "GET", "/v1?q=1", "allow");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let event = f.last_event();
+    assert_eq!(event["version"], "1.0");
+    assert_eq!(event["type"], "REQUEST");
+    assert_eq!(event["identitySource"], "allow");
+    assert_eq!(
+        event["methodArn"],
+        "arn:aws:execute-api:us-east-1:123456789012:h/$default/GET/v1"
+    );
+    assert_eq!(event["queryStringParameters"], json!({ "q": "1" }));
+    let r = with_token(&mut c, "GET", "/v1", "deny");
+    assert_error(
+        &r,
+        403,
+        r#"{"message":"Forbidden"}"#,
+        None,
+        "payload 1.0 deny",
+    );
+    let r = with_token(&mut c, "GET", "/v1", "boom");
+    assert_error(
+        &r,
+        500,
+        r#"{"message":"Internal Server Error"}"#,
+        None,
+        "payload 1.0 error",
+    );
 }

@@ -140,7 +140,7 @@ pub(crate) fn compile(
             &mut errors,
         ));
     }
-    let lambda = super::lambda_authorizers::compile_lambda(
+    let lambda = super::functions::compile_lambda(
         &api_entries,
         &stage_entries,
         &function_specs,
@@ -213,7 +213,7 @@ pub(crate) fn compile(
             .into_iter()
             .map(|r| Route {
                 auth: super::authorizers::route_auth(first, &r.authorizer),
-                lambda: super::lambda_authorizers::route_lambda(first_lambda, r.lambda),
+                lambda: super::functions::route_lambda(first_lambda, r.lambda),
                 ..r.route
             })
             .collect();

@@ -158,7 +158,7 @@ pub(crate) fn validate_gateway(
         .opt_non_null("functions")
         .map(|n| super::functions::validate_functions(&n, errors))
         .unwrap_or_default();
-    super::lambda_authorizers::check_functions(&declared, &stages, &functions, errors);
+    super::functions::check_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
