@@ -135,9 +135,11 @@ pub async fn authorize(
         }
     };
     if !auth.ttl.is_zero() {
+        // A reload during the call: `idx` may name another authorizer now; not kept.
         let mut caches = worker.lambda.borrow_mut();
-        caches.sync(snap);
-        caches.insert(idx, &key, grant.clone(), auth.ttl, now);
+        if caches.is_for(snap) {
+            caches.insert(idx, &key, grant.clone(), auth.ttl, now);
+        }
     }
     decide(grant, arn, req.peer)
 }

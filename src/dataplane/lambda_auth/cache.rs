@@ -59,6 +59,11 @@ impl Caches {
         }
     }
 
+    /// The tables are paired with `snap`'s authorizers (indices mean the same).
+    pub fn is_for(&self, snap: &Snapshot) -> bool {
+        self.generation == Some(snap.generation)
+    }
+
     /// One table per `(identity, fingerprint)`, in order: the old one where both match.
     pub(super) fn pair<'a>(
         &mut self,
