@@ -27,11 +27,13 @@ pub(crate) mod cidr;
 mod compile;
 mod defaults;
 mod domain;
+mod functions;
 mod gateway;
 mod host;
 mod http_mapping;
 mod iam;
 mod integration;
+mod lambda_authorizers;
 mod mock;
 mod openapi;
 mod parse;
@@ -182,6 +184,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
         usage: usage::UsageSpec::empty(),
         authorizers: Vec::new(),
         iam: Iam::default(),
+        functions: Vec::new(),
     };
     compile::compile(spec, path.to_path_buf(), 0).map_err(dedup)
 }

@@ -1,6 +1,7 @@
 //! DESIGN §4: the fast path does not allocate in steady state. The data plane runs in this
-//! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK
-//! and stage-cache-hit requests on keep-alive connections must not allocate at all.
+//! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK,
+//! stage-cache-hit and Lambda-authorizer-cache-hit requests on keep-alive connections must
+//! not allocate at all.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -67,6 +68,51 @@ fn origin() -> u16 {
     port
 }
 
+/// A Lambda authorizer function endpoint that allows everything: reads one request (head and
+/// `Content-Length` body), answers, closes. After the warm-up its result is cached, so it is
+/// never called while allocations are counted.
+fn authorizer_function() -> u16 {
+    const ANSWER: &[u8] = br#"{"principalId":"u","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]},"context":{"k":"v"}}"#;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0u8; 16 * 1024];
+            let mut len = 0;
+            let complete = loop {
+                let Ok(n) = s.read(&mut buf[len..]) else {
+                    break false;
+                };
+                if n == 0 {
+                    break false;
+                }
+                len += n;
+                let Some(end) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+                let cl: usize = head
+                    .lines()
+                    .find(|l| l.len() > 15 && l[..15].eq_ignore_ascii_case("content-length:"))
+                    .map_or(0, |l| l[15..].trim().parse().unwrap_or(0));
+                if len >= end + 4 + cl {
+                    break true;
+                }
+            };
+            if complete {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    ANSWER.len()
+                );
+                let _ = s.write_all(ANSWER);
+            }
+        }
+    });
+    port
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -102,6 +148,7 @@ fn exchange(client: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> u16 {
 #[test]
 fn steady_state_requests_do_not_allocate() {
     let origin_port = origin();
+    let function_port = authorizer_function();
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("tollgate-zero-alloc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -114,6 +161,11 @@ fn steady_state_requests_do_not_allocate() {
                 "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
                 "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": "{\"ok\":true}"}}}
             }}},
+            "/authorized": {"get": {"security": [{"lambda": []}], "x-amazon-apigateway-integration": {
+                "type": "mock",
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+                "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": "{\"ok\":true}"}}}
+            }}},
             "/cached": {"get": {"x-amazon-apigateway-integration": {
                 "type": "http_proxy", "httpMethod": "GET",
                 "uri": format!("http://127.0.0.1:{origin_port}/cached")
@@ -122,7 +174,15 @@ fn steady_state_requests_do_not_allocate() {
                 "type": "http_proxy", "httpMethod": "ANY",
                 "uri": format!("http://127.0.0.1:{origin_port}/{{proxy}}")
             }}}
-        }
+        },
+        "components": {"securitySchemes": {"lambda": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authtype": "custom",
+            "x-amazon-apigateway-authorizer": {
+                "type": "token", "authorizerResultTtlInSeconds": 3600,
+                "authorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations"
+            }
+        }}}
     });
     let config = serde_json::json!({
         "server": {
@@ -132,6 +192,7 @@ fn steady_state_requests_do_not_allocate() {
             "defaultApi": {"apiId": "za", "stage": "test"}
         },
         "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
+        "functions": {"auth": {"url": format!("http://127.0.0.1:{function_port}/")}},
         "stages": [{
             "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
             "methodSettings": {
@@ -155,12 +216,16 @@ fn steady_state_requests_do_not_allocate() {
     let post = b"POST /items HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
     let mock = b"GET /mock HTTP/1.1\r\nHost: gw.test\r\n\r\n";
     let cached = b"GET /cached HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+    // A Lambda authorizer's cached result (the function is called once, in the warm-up).
+    let authorized =
+        b"GET /authorized HTTP/1.1\r\nHost: gw.test\r\nAuthorization: Bearer abc\r\n\r\n";
     let mut buf = vec![0u8; 64 * 1024];
     for _ in 0..2_000 {
         assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
         assert_eq!(exchange(&mut client, post, &mut buf), 200);
         assert_eq!(exchange(&mut client, mock, &mut buf), 200);
         assert_eq!(exchange(&mut client, cached, &mut buf), 200);
+        assert_eq!(exchange(&mut client, authorized, &mut buf), 200);
     }
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     const N: u64 = 5_000;
@@ -169,9 +234,10 @@ fn steady_state_requests_do_not_allocate() {
         assert_eq!(exchange(&mut client, post, &mut buf), 200);
         assert_eq!(exchange(&mut client, mock, &mut buf), 200);
         assert_eq!(exchange(&mut client, cached, &mut buf), 200);
+        assert_eq!(exchange(&mut client, authorized, &mut buf), 200);
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    println!("{allocations} allocations over {} requests", 4 * N);
+    println!("{allocations} allocations over {} requests", 5 * N);
     assert_eq!(allocations, 0, "the steady-state request path allocated");
     let cache = shared
         .stage_cache("cache:za/test")

@@ -129,6 +129,7 @@ pub(crate) fn compile(
         usage,
         authorizers: auth_overrides,
         iam,
+        functions: function_specs,
     } = spec;
     let (authorizers, first_authorizer) =
         super::authorizers::compile_authorizers(&api_entries, &auth_overrides);
@@ -157,6 +158,13 @@ pub(crate) fn compile(
             &mut errors,
         ));
     }
+    let lambda = super::functions::compile_lambda(
+        &api_entries,
+        &stage_entries,
+        &function_specs,
+        &mut |scheme, host, port| upstreams.intern(scheme, host, port, false),
+        &mut errors,
+    );
     let mut execute_api = HashMap::new();
     for (i, a) in api_entries.iter().enumerate() {
         if !a.def.disable_execute_api {
@@ -210,7 +218,12 @@ pub(crate) fn compile(
     let warnings = usage.warnings.clone();
     let usage = compile_usage(limits, usage, &api_entries, &stage_entries);
     // Routes and routers move out of the specs last: the stages above borrowed them.
-    for ((api, entry), first) in apis.iter_mut().zip(api_entries).zip(first_authorizer) {
+    for (((api, entry), first), first_lambda) in apis
+        .iter_mut()
+        .zip(api_entries)
+        .zip(first_authorizer)
+        .zip(lambda.first)
+    {
         api.router = entry.def.router;
         api.routes = entry
             .def
@@ -218,6 +231,7 @@ pub(crate) fn compile(
             .into_iter()
             .map(|r| Route {
                 auth: super::authorizers::route_auth(first, &r.authorizer),
+                lambda: super::functions::route_lambda(first_lambda, r.lambda),
                 ..r.route
             })
             .collect();
@@ -239,6 +253,8 @@ pub(crate) fn compile(
         usage,
         authorizers,
         iam,
+        lambda_authorizers: lambda.authorizers,
+        functions: lambda.functions,
         warnings,
     })
 }
@@ -462,6 +478,7 @@ fn resolve_source(
         SourceSpec::Context(c) => ParamSource::Context(*c),
         SourceSpec::RequestPath => ParamSource::RequestPath,
         SourceSpec::Claim(name) => ParamSource::Claim(name.as_str().into()),
+        SourceSpec::AuthorizerValue(key) => ParamSource::AuthorizerValue(key.as_str().into()),
         SourceSpec::StageVar(name) => match var(name) {
             Some(v) => ParamSource::Static(v.into_bytes().into()),
             None => {

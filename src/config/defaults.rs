@@ -147,3 +147,14 @@ pub const DEFAULT_IAM_MAX_SKEW_SECS: u64 = crate::dataplane::auth::sigv4::DEFAUL
 /// `iam.maxSkewSeconds` maximum: one hour (S3 allows 15 minutes; more only widens the replay
 /// window).
 pub const MAX_IAM_MAX_SKEW_SECS: u64 = 3600;
+
+/// Lambda authorizer result TTL when `authorizerResultTtlInSeconds` is not given (API
+/// Gateway's default, SPEC-NOTES §1.4).
+pub const DEFAULT_AUTHORIZER_TTL_SECS: u64 = 300;
+/// Longest `authorizerResultTtlInSeconds` (API Gateway's maximum).
+pub const MAX_AUTHORIZER_TTL_SECS: u64 = 3600;
+/// A function call (a Lambda authorizer's) must answer within this unless `timeoutMs` says
+/// otherwise: API Gateway's authorizer timeout (SPEC-NOTES §1.4).
+pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `timeoutMs` of a function (Lambda's own maximum, 15 minutes).
+pub const MAX_FUNCTION_TIMEOUT_MS: u64 = 900_000;

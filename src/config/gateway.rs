@@ -28,6 +28,8 @@ pub(crate) struct GatewaySpec {
     pub authorizers: Vec<super::authorizers::Override>,
     /// Top-level `iam`: SigV4 credentials.
     pub iam: super::Iam,
+    /// Top-level `functions`: where Lambda authorizers' functions run.
+    pub functions: Vec<super::functions::FunctionSpec>,
 }
 
 pub(crate) struct ApiEntry {
@@ -164,6 +166,11 @@ pub(crate) fn validate_gateway(
         &server.account_id,
         errors,
     );
+    let functions = obj
+        .opt_non_null("functions")
+        .map(|n| super::functions::validate_functions(&n, errors))
+        .unwrap_or_default();
+    super::functions::check_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {
@@ -178,6 +185,7 @@ pub(crate) fn validate_gateway(
         usage,
         authorizers,
         iam,
+        functions,
     })
 }
 

@@ -145,6 +145,7 @@ fn piece_text(route: &Route, p: &UriPiece) -> String {
             ParamSource::Context(c) => format!("{{context.{c:?}}}"),
             ParamSource::RequestPath => "{request.path}".to_string(),
             ParamSource::Claim(c) => format!("{{context.authorizer.claims.{c}}}"),
+            ParamSource::AuthorizerValue(k) => format!("{{context.authorizer.{k}}}"),
             ParamSource::Concat(parts) => parts.iter().map(|p| piece_text(route, p)).collect(),
         },
     }

@@ -33,6 +33,8 @@ pub(crate) enum SourceSpec {
     Concat(Vec<SourceSpec>),
     /// `context.authorizer.claims.NAME`: a claim of the route's verified JWT.
     Claim(String),
+    /// `context.authorizer.NAME`: the Lambda authorizer's `principalId` or a `context` key.
+    AuthorizerValue(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -471,6 +473,20 @@ pub(crate) fn environment_source(
             return Some(None);
         }
         return Some(Some(SourceSpec::Claim(claim.to_string())));
+    }
+    if let Some(key) = name.strip_prefix("authorizer.") {
+        let ok = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if !ok {
+            vn.err(
+                errors,
+                format!("invalid authorizer context key in `{shown}`"),
+            );
+            return Some(None);
+        }
+        return Some(Some(SourceSpec::AuthorizerValue(key.to_string())));
     }
     CONTEXT_VARS
         .iter()

@@ -27,6 +27,8 @@ pub(crate) struct ApiSpec {
     pub authorizers: Vec<JwtScheme>,
     /// `x-amazon-apigateway-policy` (REST): read once the API's ARN is known (`iam.rs`).
     pub policy: Option<super::iam::PolicyDoc>,
+    /// The Lambda authorizers its security schemes define (routes index into it).
+    pub lambda_authorizers: Vec<super::lambda_authorizers::LambdaScheme>,
 }
 
 pub(crate) struct RouteSpec {
@@ -37,6 +39,8 @@ pub(crate) struct RouteSpec {
     /// `security` names a JWT authorizer (index into `ApiSpec::authorizers`) with these
     /// `authorizationScopes`.
     pub authorizer: Option<(usize, Vec<String>)>,
+    /// `security` names a Lambda authorizer (index into `ApiSpec::lambda_authorizers`).
+    pub lambda: Option<usize>,
     /// The integration's `cacheKeyParameters`, validated (REST).
     pub cache_key: CacheKeySpec,
     /// A hash of the integration's definition as written: part of a stage cache's
@@ -233,6 +237,7 @@ pub(crate) fn validate_definition(
         api_key_source,
         authorizers: schemes.jwt,
         policy,
+        lambda_authorizers: schemes.lambda,
     })
 }
 
@@ -318,6 +323,7 @@ impl<'a> Doc<'_, 'a> {
                     params,
                     auth: None,
                     iam: security.iam,
+                    lambda: None,
                 };
                 // A failed integration keeps route indices dense for duplicate detection;
                 // validation has failed anyway.
@@ -328,6 +334,7 @@ impl<'a> Doc<'_, 'a> {
                     integration,
                     api_key_required: security.api_key,
                     authorizer: security.jwt,
+                    lambda: security.lambda,
                     cache_key,
                     integration_id,
                 });

@@ -32,6 +32,9 @@ pub(crate) const RESPONSE_TYPES: [&str; 21] = [
     "WAF_FILTERED",
 ];
 
+/// The message of a response whose `$context.error.messageString` is JSON `null`.
+const NULL_MESSAGE: &str = "null";
+
 /// One configured gateway response.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CustomResponse {
@@ -201,6 +204,42 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
         ErrorKind::InsufficientScope => {
             b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
         }
+        // SPEC-NOTES §1.4: a Lambda authorizer's policy without a matching Allow, or with an
+        // explicit Deny (capital `M`); HTTP APIs answer both (and a simple response
+        // `isAuthorized: false`) with 403 Forbidden.
+        ErrorKind::AuthorizerDenied if rest => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource",
+            r#"{"Message":"User is not authorized to access this resource"}"#,
+            Some("AccessDeniedException"),
+        ),
+        ErrorKind::AuthorizerExplicitDeny if rest => b(
+            403,
+            Some("ACCESS_DENIED"),
+            "User is not authorized to access this resource with an explicit deny",
+            r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+            Some("AccessDeniedException"),
+        ),
+        ErrorKind::AuthorizerDenied | ErrorKind::AuthorizerExplicitDeny => {
+            b(403, None, "Forbidden", r#"{"message":"Forbidden"}"#, None)
+        }
+        // SPEC-NOTES §1.4/§2: any other authorizer failure (an error other than
+        // `Unauthorized`, invalid output, no answer) → 500 `{"message": null}`.
+        ErrorKind::AuthorizerConfiguration if rest => b(
+            500,
+            Some("AUTHORIZER_CONFIGURATION_ERROR"),
+            NULL_MESSAGE,
+            r#"{"message": null}"#,
+            Some("AuthorizerConfigurationException"),
+        ),
+        ErrorKind::AuthorizerConfiguration => b(
+            500,
+            None,
+            "Internal Server Error",
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
     }
 }
 
@@ -247,7 +286,12 @@ fn render_kind(kind: ErrorKind, protocol: Protocol, spec: &ResponsesSpec) -> Ren
 }
 
 fn substitute(template: &str, message: &str) -> String {
-    let quoted = serde_json::to_string(message).unwrap_or_default();
+    // AUTHORIZER_CONFIGURATION_ERROR's message is JSON `null` (SPEC-NOTES §2).
+    let quoted = if message == NULL_MESSAGE {
+        "null".to_string()
+    } else {
+        serde_json::to_string(message).unwrap_or_default()
+    };
     template
         .replace("$context.error.messageString", &quoted)
         .replace("$context.error.message", message)

@@ -17,6 +17,8 @@ pub(crate) const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 pub(crate) enum SchemeKind {
     /// A JWT authorizer: index into [`Schemes::jwt`].
     Jwt(usize),
+    /// A Lambda authorizer: index into [`Schemes::lambda`] (`lambda_authorizers.rs`).
+    Lambda(usize),
     /// `{type: apiKey, name: x-api-key, in: header}` without an authorizer: API Gateway API keys.
     ApiKey,
     /// `type: apiKey` without an authorizer, but not the `x-api-key` header.
@@ -49,6 +51,7 @@ pub(crate) struct JwtScheme {
 pub(crate) struct Schemes {
     pub kinds: Vec<(String, SchemeKind)>,
     pub jwt: Vec<JwtScheme>,
+    pub lambda: Vec<super::lambda_authorizers::LambdaScheme>,
 }
 
 impl Schemes {
@@ -67,6 +70,8 @@ pub(crate) struct Security {
     /// `AWS_IAM`: a SigV4 scheme (`x-amazon-apigateway-authtype: awsSigv4`) or
     /// `x-amazon-apigateway-auth: {type: AWS_IAM}`.
     pub iam: bool,
+    /// A Lambda authorizer (index into [`Schemes::lambda`]).
+    pub lambda: Option<usize>,
 }
 
 /// `components.securitySchemes` (OpenAPI 3) or `securityDefinitions` (Swagger 2).
@@ -91,6 +96,17 @@ pub(crate) fn read_schemes(
         let oidc_url = obj.opt_non_null("openIdConnectUrl");
         let kind = if authtype.as_deref() == Some("awssigv4") {
             SchemeKind::Iam
+        } else if let Some(a) = authorizer
+            .as_ref()
+            .filter(|a| super::lambda_authorizers::is_lambda(a))
+        {
+            match super::lambda_authorizers::read_scheme(name, a, protocol, errors) {
+                Some(l) => {
+                    out.lambda.push(l);
+                    SchemeKind::Lambda(out.lambda.len() - 1)
+                }
+                None => SchemeKind::Invalid,
+            }
         } else if let Some(a) = authorizer {
             let scheme = SchemeCtx {
                 name,
@@ -157,11 +173,6 @@ fn authorizer_scheme(
         return Ok(None);
     };
     match ty.as_str() {
-        "token" | "request" => {
-            return Err(format!(
-                "Lambda authorizers are not supported yet (security scheme `{name}`, type `{ty}`)"
-            ));
-        }
         "jwt" if s.protocol == Protocol::Rest => {
             ty_node.err(
                 errors,
@@ -399,16 +410,37 @@ pub(crate) fn check_security(
                         .iter()
                         .filter_map(|s| s.str(errors).map(str::to_string))
                         .collect();
-                    match &out.jwt {
+                    match (&out.jwt, out.lambda) {
                         _ if out.iam => format!(
                             "one authorizer per route: `{name}` and AWS_IAM are both required"
                         ),
-                        Some((j, _)) if j != i => format!(
+                        (Some((j, _)), _) if j != i => format!(
                             "one authorizer per route: `{name}` and `{}` are both required",
                             schemes.jwt[*j].name
                         ),
+                        (_, Some(l)) => format!(
+                            "one authorizer per route: `{name}` and `{}` are both required",
+                            schemes.lambda[l].name
+                        ),
                         _ => {
                             out.jwt = Some((*i, scopes));
+                            continue;
+                        }
+                    }
+                }
+                Some(SchemeKind::Lambda(i)) => {
+                    let other = match (&out.jwt, out.lambda) {
+                        _ if out.iam => Some("AWS_IAM"),
+                        (Some((j, _)), _) => Some(schemes.jwt[*j].name.as_str()),
+                        (_, Some(l)) if l != *i => Some(schemes.lambda[l].name.as_str()),
+                        _ => None,
+                    };
+                    match other {
+                        Some(o) => format!(
+                            "one authorizer per route: `{name}` and `{o}` are both required"
+                        ),
+                        None => {
+                            out.lambda = Some(*i);
                             continue;
                         }
                     }
@@ -421,12 +453,12 @@ pub(crate) fn check_security(
                     "security scheme `{name}` is an apiKey scheme other than API Gateway's: API keys are read from the `x-api-key` header (`{{type: apiKey, name: x-api-key, in: header}}`)"
                 ),
                 Some(SchemeKind::Unsupported(m)) => m.clone(),
-                Some(SchemeKind::Iam) if out.jwt.is_none() => {
+                Some(SchemeKind::Iam) if out.jwt.is_none() && out.lambda.is_none() => {
                     out.iam = true;
                     continue;
                 }
                 Some(SchemeKind::Iam) => format!(
-                    "one authorizer per route: `{name}` (AWS_IAM) and a JWT authorizer are both required"
+                    "one authorizer per route: `{name}` (AWS_IAM) and another authorizer are both required"
                 ),
                 None => format!("security scheme `{name}` is not defined"),
             };
@@ -446,10 +478,10 @@ pub(crate) fn check_auth(node: &Node<'_>, security: &mut Security, errors: &mut 
         && let Some(s) = t.str(errors)
     {
         if s.eq_ignore_ascii_case("aws_iam") {
-            if security.jwt.is_some() {
+            if security.jwt.is_some() || security.lambda.is_some() {
                 t.err(
                     errors,
-                    "one authorizer per route: AWS_IAM and a JWT authorizer are both required",
+                    "one authorizer per route: AWS_IAM and another authorizer are both required",
                 );
             }
             security.iam = true;

@@ -16,9 +16,11 @@ use hashbrown::HashMap;
 use crate::http1;
 
 mod cache;
+mod lambda;
 mod usage;
 
 pub use cache::*;
+pub use lambda::*;
 pub use usage::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +52,11 @@ pub struct Snapshot {
     pub authorizers: Vec<Authorizer>,
     /// The gateway file's `iam`: SigV4 credentials and their identity policies.
     pub iam: super::Iam,
+    /// Every Lambda authorizer of every API, indexed by `LambdaIdx` (routes name theirs).
+    pub lambda_authorizers: Vec<LambdaAuthorizer>,
+    /// The gateway file's `functions` that some route's Lambda authorizer calls, indexed by
+    /// `FunctionIdx`.
+    pub functions: Vec<Function>,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -242,7 +249,7 @@ pub struct Api {
 pub enum ApiKeySource {
     /// The `x-api-key` header (matched case-insensitively).
     Header,
-    /// The Lambda authorizer's `usageIdentifierKey` (Lambda authorizers are not supported yet).
+    /// The Lambda authorizer's `usageIdentifierKey`.
     Authorizer,
 }
 
@@ -262,6 +269,8 @@ pub struct Route {
     /// `AWS_IAM`: the request must be SigV4-signed by a key of `Snapshot::iam`
     /// (`dataplane/iam.rs`).
     pub iam: bool,
+    /// The route's Lambda authorizer (`security` naming a `token`/`request` scheme).
+    pub lambda: Option<LambdaIdx>,
 }
 
 /// A route's authorization requirement.
@@ -420,6 +429,9 @@ pub enum ParamSource {
     /// `context.authorizer.claims.NAME` (HTTP APIs `$context.authorizer.claims.NAME`): a
     /// claim of the verified JWT (absent without one; non-string claims as JSON text).
     Claim(Box<str>),
+    /// `context.authorizer.NAME` (HTTP APIs `$context.authorizer.NAME`): the Lambda
+    /// authorizer's `principalId` or a key of its `context` (absent without one).
+    AuthorizerValue(Box<str>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -526,10 +538,20 @@ pub enum ErrorKind {
     /// A valid token without any of the route's `authorizationScopes` (403; REST
     /// ACCESS_DENIED, HTTP APIs `{"message":"Forbidden"}`).
     InsufficientScope,
+    /// A Lambda authorizer's policy has no Allow for the method (403 ACCESS_DENIED,
+    /// `{"Message":"User is not authorized to access this resource"}`; HTTP APIs 403
+    /// `{"message":"Forbidden"}`, also for a simple response `isAuthorized: false`).
+    AuthorizerDenied,
+    /// A Lambda authorizer's policy denies the method explicitly (403 ACCESS_DENIED, `{"Message":
+    /// "User is not authorized to access this resource with an explicit deny"}`).
+    AuthorizerExplicitDeny,
+    /// A Lambda authorizer could not be called or answered something unusable (500
+    /// AUTHORIZER_CONFIGURATION_ERROR, `{"message": null}`).
+    AuthorizerConfiguration,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 16;
     pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::NotFound,
@@ -544,6 +566,9 @@ impl ErrorKind {
         ErrorKind::CacheInvalidationDenied,
         ErrorKind::Unauthorized,
         ErrorKind::InsufficientScope,
+        ErrorKind::AuthorizerDenied,
+        ErrorKind::AuthorizerExplicitDeny,
+        ErrorKind::AuthorizerConfiguration,
     ];
 }
 

@@ -11,6 +11,7 @@ mod compile;
 mod files;
 mod gateway;
 mod iam;
+mod lambda;
 mod openapi;
 mod usage;
 mod usage_csv;

@@ -104,6 +104,9 @@ pub fn gate<'a>(
     if !t.route.iam {
         // JWT routes: the authorizer first, then `after_authorizer`.
         return match policy {
+            // Lambda authorizers: an explicit deny refuses before the call; the rest is
+            // combined with the authorizer's answer (`lambda_auth`).
+            Some(_) if t.route.lambda.is_some() => pre_authorizer(snap, t).map(|()| None),
             Some(p) if t.route.auth.is_none() => {
                 let arn = method_arn(snap, t);
                 let source_ip = client_ip(t.peer, &snap.server.trusted_proxies, t.head, t.data);

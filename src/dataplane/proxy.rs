@@ -206,7 +206,7 @@ pub async fn forward<S: ClientStream>(
     Outcome::after_response(meta.close, !conn.rb.is_empty() || !body_complete)
 }
 
-async fn acquire(
+pub(super) async fn acquire(
     worker: &Worker,
     upstream: &Upstream,
     deadline: Instant,

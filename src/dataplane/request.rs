@@ -13,8 +13,8 @@ use super::stream::ClientStream;
 use super::upstream_head;
 use super::worker::Worker;
 use crate::config::{
-    Api, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch, Snapshot,
-    StageIdx,
+    Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
+    Snapshot, StageIdx,
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
@@ -167,7 +167,50 @@ async fn dispatch<S: ClientStream>(
             return iam::refuse(worker, stream, conn, &snap, api, r, &mut meta).await;
         }
     }
-    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, &mut meta) {
+    let mut grant = None;
+    if let Some(idx) = api.routes[route.0 as usize].lambda {
+        let req = super::lambda_auth::Request {
+            data,
+            head,
+            api,
+            stage_idx: target.stage,
+            stage,
+            route: &api.routes[route.0 as usize],
+            resource_path,
+            path,
+            host,
+            params: &conn.params,
+            peer: conn.peer.ip(),
+            request_id: &meta.request_id,
+            extended_id: &meta.extended_id,
+            account_id: &snap.server.account_id,
+            region: &snap.server.region,
+            client_cert: conn.client_cert.as_deref(),
+            // Table A of API Gateway's policy evaluation (the explicit-deny pre-check ran in
+            // `iam::gate`).
+            resource_policy: api.resource_policy.as_ref().map(|p| {
+                let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
+                (p, ip)
+            }),
+        };
+        match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
+            Ok(g) => grant = Some(g),
+            Err(kind) => {
+                return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+            }
+        }
+    }
+    let key = grant.as_ref().and_then(|g| g.usage_key.as_deref());
+    if let Err(kind) = meter(
+        worker,
+        &snap,
+        target.stage,
+        route,
+        head,
+        data,
+        key,
+        &mut meta,
+    ) {
         return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
     }
     match &stage.integrations[route.0 as usize] {
@@ -234,6 +277,7 @@ async fn dispatch<S: ClientStream>(
                 client_cert: conn.client_cert.as_deref(),
                 claims: claims.as_ref(),
                 caller: caller.as_ref(),
+                authorizer: grant.as_deref(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
@@ -289,7 +333,9 @@ fn authorize(
 /// throttles, the stage's method throttle and the account throttle must all admit (most
 /// restrictive wins, 429 Too Many Requests); then the key's quota is charged (429 Limit
 /// Exceeded; the throttle tokens are refunded). Nothing here allocates; an unknown key costs
-/// one hash lookup.
+/// one hash lookup. With `apiKeySource: AUTHORIZER` the key is the Lambda authorizer's
+/// `usageIdentifierKey` (`authorizer_key`) instead of the `x-api-key` header.
+#[allow(clippy::too_many_arguments)]
 fn meter(
     worker: &Worker,
     snap: &Snapshot,
@@ -297,17 +343,22 @@ fn meter(
     route: RouteIdx,
     head: &http1::RequestHead,
     data: &[u8],
+    authorizer_key: Option<&str>,
     meta: &mut Meta,
 ) -> Result<(), ErrorKind> {
     let usage = &snap.usage;
     let stage_route = snap.stages[stage.0 as usize].routes.get(route.0 as usize);
     let key_stage = match stage_route {
         Some(r) if r.api_key_required => {
-            let value = head
-                .headers
-                .iter()
-                .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
-                .map(|(_, v)| v.get(data));
+            let api = &snap.apis[snap.stages[stage.0 as usize].api.0 as usize];
+            let value = match api.api_key_source {
+                ApiKeySource::Authorizer => authorizer_key.map(str::as_bytes),
+                ApiKeySource::Header => head
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
+                    .map(|(_, v)| v.get(data)),
+            };
             let key = value
                 .and_then(|v| usage.key(v))
                 .map(|k| &usage.keys[k.0 as usize])

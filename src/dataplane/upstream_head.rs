@@ -38,6 +38,8 @@ pub struct Input<'a> {
     pub claims: Option<&'a crate::dataplane::auth::jwt::Claims>,
     /// The verified IAM caller (`AWS_IAM` routes): only its signed headers are forwarded.
     pub caller: Option<&'a super::iam::Caller<'a>>,
+    /// The Lambda authorizer's grant, when the route has one.
+    pub authorizer: Option<&'a crate::dataplane::lambda_auth::Grant>,
 }
 
 /// An `AWS_IAM` request: a header the signature does not cover is neither forwarded nor
@@ -368,6 +370,14 @@ fn value<'a>(src: &'a ParamSource, input: &Input<'a>, ip: &'a [u8]) -> Option<&'
         ParamSource::Claim(name) => {
             let v = input.claims?.get(&**name)?.as_str()?.as_bytes();
             // A claim is the client's data: never a line break or NUL into a header.
+            if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+                return None;
+            }
+            Some(v)
+        }
+        ParamSource::AuthorizerValue(name) => {
+            let v = input.authorizer?.value(name)?.as_bytes();
+            // The function's data: never a line break or NUL into a header.
             if v.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
                 return None;
             }

@@ -67,6 +67,8 @@ pub struct Worker {
     pub parked: RefCell<Parked>,
     /// Reused buffers for stage cache keys: the builder, and the key being looked up.
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
+    /// This core's Lambda authorizer results (and the reused key buffer).
+    pub lambda: RefCell<super::lambda_auth::Caches>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -114,6 +116,7 @@ impl Worker {
             conns: RefCell::new(Vec::new()),
             parked: RefCell::new(Parked::default()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
+            lambda: RefCell::new(super::lambda_auth::Caches::default()),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),

@@ -149,3 +149,47 @@ fn validation_errors() {
         ]
     );
 }
+
+#[test]
+fn lambda_authorizer_responses() {
+    let t = render_responses(Protocol::Rest, &ResponsesSpec::default());
+    let get = |k| text(t.get(k));
+    assert_eq!(
+        get(ErrorKind::AuthorizerExplicitDeny),
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\n\r\n{\"Message\":\"User is not authorized to access this resource with an explicit deny\"}"
+    );
+    assert_eq!(
+        get(ErrorKind::AuthorizerDenied),
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\n\r\n{\"Message\":\"User is not authorized to access this resource\"}"
+    );
+    assert_eq!(
+        get(ErrorKind::AuthorizerConfiguration),
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\nx-amzn-ErrorType: AuthorizerConfigurationException\r\n\r\n{\"message\": null}"
+    );
+    let h = render_responses(Protocol::Http, &ResponsesSpec::default());
+    for k in [
+        ErrorKind::AuthorizerDenied,
+        ErrorKind::AuthorizerExplicitDeny,
+    ] {
+        assert_eq!(
+            text(h.get(k)),
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n\r\n{\"message\":\"Forbidden\"}"
+        );
+    }
+    // Customized: the types are ACCESS_DENIED and AUTHORIZER_CONFIGURATION_ERROR, and the
+    // configuration error's message stays JSON `null`.
+    let (s, errors) = spec(json!({
+        "ACCESS_DENIED": {"statusCode": 401, "responseTemplates": {"application/json": "{\"why\": $context.error.messageString}"}},
+        "AUTHORIZER_CONFIGURATION_ERROR": {"responseTemplates": {"application/json": "{\"m\": $context.error.messageString}"}}
+    }));
+    assert_eq!(errors, Vec::<String>::new());
+    let t = render_responses(Protocol::Rest, &s);
+    assert_eq!(
+        text(t.get(ErrorKind::AuthorizerExplicitDeny)),
+        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\n\r\n{\"why\": \"User is not authorized to access this resource with an explicit deny\"}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&t.get(ErrorKind::AuthorizerConfiguration).body),
+        "{\"m\": null}"
+    );
+}

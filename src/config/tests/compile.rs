@@ -105,6 +105,7 @@ fn integrations_per_stage() {
                 ParamSource::Context(c) => format!("context {c:?}"),
                 ParamSource::RequestPath => "request path".to_string(),
                 ParamSource::Claim(c) => format!("claim {c}"),
+                ParamSource::AuthorizerValue(k) => format!("authorizer {k}"),
                 ParamSource::Concat(parts) => format!("concat of {}", parts.len()),
             };
             format!("{target} <- {source}")

@@ -113,7 +113,7 @@ fn aws_iam_and_a_jwt_authorizer_on_one_method_is_an_error() {
         errors_of(definition(d)),
         vec![
             "api.json: $.paths./a.get.security[1].pool: one authorizer per route: `pool` and AWS_IAM are both required",
-            "api.json: $.paths./b.get.x-amazon-apigateway-auth.type: one authorizer per route: AWS_IAM and a JWT authorizer are both required",
+            "api.json: $.paths./b.get.x-amazon-apigateway-auth.type: one authorizer per route: AWS_IAM and another authorizer are both required",
         ]
     );
 }

@@ -203,8 +203,8 @@ fn security_requirements() {
         errors_of(definition(d.clone())),
         vec![
             "api.json: $.components.securitySchemes.jwt.x-amazon-apigateway-authorizer.type: JWT authorizers (`type: jwt`) are an HTTP API feature: REST APIs use `cognito_user_pools`",
+            "api.json: $.components.securitySchemes.lambda.x-amazon-apigateway-authorizer.authorizerUri: `arn:x` is not a Lambda authorizer URI: expected `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations`",
             "api.json: $.paths./b.get.security[2].ghost: security scheme `ghost` is not defined",
-            "api.json: $.paths./b.get.security[3].lambda: Lambda authorizers are not supported yet (security scheme `lambda`, type `request`)",
         ]
     );
     // An HTTP API (payloadFormatVersion marks it) applies root security to every route.

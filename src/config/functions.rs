@@ -1,0 +1,307 @@
+//! The gateway file's `functions`: where the Lambda functions that authorizers name run.
+//! Today each is an HTTP endpoint that speaks the Lambda JSON: it takes the invocation event
+//! as a POST body and answers with the function's result.
+//!
+//! ```json
+//! "functions": {
+//!   "auth": {"url": "http://127.0.0.1:9001/invoke", "timeoutMs": 10000},
+//!   "arn:aws:lambda:us-east-1:123456789012:function:other:live": {"url": "http://10.0.0.5/"}
+//! }
+//! ```
+//!
+//! A function is found by the full ARN an `authorizerUri` names, else by `name:alias`, else by
+//! the bare name inside `arn:aws:lambda:{region}:{account}:function:{name}[:alias]`.
+//!
+//! Also here: resolving each Lambda authorizer's function per stage (`check_functions` at
+//! validation, an error naming an unmapped function and the entry to add), and compiling the
+//! authorizers and functions into the snapshot.
+
+use std::time::Duration;
+
+use super::cache::Fnv;
+use super::gateway::{ApiEntry, Declared, StageEntry};
+use super::lambda_authorizers::{FnPiece, LambdaScheme};
+use super::reader::{Errors, Loc, Node};
+use super::regex::Regex;
+use super::uri::{Piece, instantiate, parse_template};
+use super::{
+    DEFAULT_FUNCTION_TIMEOUT, Function, FunctionIdx, FunctionTarget, LambdaAuthorizer, LambdaIdx,
+    MAX_FUNCTION_TIMEOUT_MS, Scheme, StageIdx, TokenPattern, UpstreamIdx,
+};
+
+/// One validated `functions` entry.
+#[derive(Clone, Debug)]
+pub(crate) struct FunctionSpec {
+    pub name: String,
+    /// As written (part of an authorizer's fingerprint).
+    pub url: String,
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// Path and query of the URL (`/` when it has none).
+    pub path: String,
+    pub timeout: Duration,
+    pub loc: Loc,
+}
+
+pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<FunctionSpec> {
+    let mut out = Vec::new();
+    for (name, n) in node.entries(errors).unwrap_or_default() {
+        let Some(mut obj) = n.obj(errors) else {
+            continue;
+        };
+        let url = obj.req("url", errors);
+        let timeout = obj
+            .opt_non_null("timeoutMs")
+            .and_then(|t| t.u64_in(errors, 1, MAX_FUNCTION_TIMEOUT_MS))
+            .map_or(DEFAULT_FUNCTION_TIMEOUT, Duration::from_millis);
+        obj.finish(errors);
+        if name.is_empty() {
+            n.err(errors, "a function needs a name (or ARN) as its key");
+            continue;
+        }
+        let Some(url_node) = url else { continue };
+        let Some(text) = url_node.str(errors) else {
+            continue;
+        };
+        let parsed = parse_template(text)
+            .map_err(|e| e.join("; "))
+            .and_then(|pieces| instantiate(&pieces, &|_| None));
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                url_node.err(errors, format!("`{text}`: {e}"));
+                continue;
+            }
+        };
+        let text_of = |pieces: &[Piece]| -> Option<String> {
+            pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Lit(s) => Some(s.as_str()),
+                    Piece::Param(_) => None,
+                })
+                .collect()
+        };
+        let (Some(mut path), Some(query)) = (text_of(&parsed.path), text_of(&parsed.query)) else {
+            url_node.err(
+                errors,
+                format!("`{text}`: a function URL has no `{{parameters}}`"),
+            );
+            continue;
+        };
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query);
+        }
+        out.push(FunctionSpec {
+            name: name.to_string(),
+            url: text.to_string(),
+            scheme: parsed.scheme,
+            host: parsed.host,
+            port: parsed.port,
+            path,
+            timeout,
+            loc: url_node.loc(),
+        });
+    }
+    out
+}
+
+/// The entry for the function an `authorizerUri` names (see the module docs).
+pub(crate) fn find_function(functions: &[FunctionSpec], arn: &str) -> Option<usize> {
+    let exact = |key: &str| functions.iter().position(|f| f.name == key);
+    exact(arn).or_else(|| {
+        let name = short_name(arn)?;
+        let qualified = arn.rsplit_once(":function:").map(|(_, q)| q);
+        qualified.and_then(exact).or_else(|| exact(name))
+    })
+}
+
+/// The function name `scheme` resolves to on a stage with `variables`.
+pub(crate) fn function_name(
+    scheme: &LambdaScheme,
+    variables: &[(String, String)],
+) -> Result<String, String> {
+    let mut out = String::new();
+    for p in &scheme.function {
+        match p {
+            FnPiece::Lit(s) => out.push_str(s),
+            FnPiece::StageVar(v) => match variables.iter().find(|(k, _)| k == v) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    return Err(format!(
+                        "stage variable `{v}` used in the authorizer URI is not defined"
+                    ));
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// Every Lambda authorizer a route uses must reach a function on every stage of its API:
+/// an unmapped one is an error naming it, with the entry to add.
+pub(crate) fn check_functions(
+    declared: &Declared,
+    stages: &[StageEntry],
+    functions: &[FunctionSpec],
+    errors: &mut Errors,
+) {
+    for (a, (id, _, entry)) in declared.apis.iter().enumerate() {
+        let Some(entry) = entry else { continue };
+        for (i, scheme) in entry.def.lambda_authorizers.iter().enumerate() {
+            if !entry.def.routes.iter().any(|r| r.lambda == Some(i)) {
+                continue;
+            }
+            for s in stages.iter().filter(|s| s.api == a) {
+                let name = match function_name(scheme, &s.variables) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        scheme
+                            .uri_loc
+                            .err(errors, format!("stage `{}`: {e}", s.name));
+                        continue;
+                    }
+                };
+                if find_function(functions, &name).is_none() {
+                    let short = short_name(&name).unwrap_or(&name);
+                    scheme.uri_loc.err(
+                        errors,
+                        format!(
+                            "Lambda authorizer `{}` of API `{id}` (stage `{}`) calls function `{name}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result",
+                            scheme.name, s.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `arn:aws:lambda:{region}:{account}:function:{name}[:alias]` → `name` (and the alias).
+pub(crate) fn short_name(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(7, ':');
+    let (Some("arn"), Some(_), Some("lambda"), Some(_), Some(_), Some("function"), Some(rest)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let name = rest.split(':').next().unwrap_or(rest);
+    (!name.is_empty()).then_some(name)
+}
+
+/// What compile builds: the authorizers, the functions, and per API the index of its first
+/// authorizer.
+pub(crate) struct Compiled {
+    pub authorizers: Vec<LambdaAuthorizer>,
+    pub functions: Vec<Function>,
+    pub first: Vec<u32>,
+}
+
+/// `intern` makes (or finds) the upstream of a function's URL.
+pub(crate) fn compile_lambda(
+    apis: &[ApiEntry],
+    stages: &[StageEntry],
+    specs: &[FunctionSpec],
+    intern: &mut dyn FnMut(Scheme, &str, u16) -> Result<UpstreamIdx, String>,
+    errors: &mut Errors,
+) -> Compiled {
+    let mut functions = Vec::with_capacity(specs.len());
+    for f in specs {
+        let upstream = match intern(f.scheme, &f.host, f.port) {
+            Ok(u) => u,
+            Err(e) => {
+                f.loc.err(errors, e);
+                UpstreamIdx(0)
+            }
+        };
+        functions.push(Function {
+            name: f.name.clone(),
+            target: FunctionTarget::Http {
+                upstream,
+                path: f.path.as_bytes().into(),
+            },
+            timeout: f.timeout,
+        });
+    }
+    let mut authorizers = Vec::new();
+    let mut first = Vec::with_capacity(apis.len());
+    for (a, entry) in apis.iter().enumerate() {
+        first.push(authorizers.len() as u32);
+        for scheme in &entry.def.lambda_authorizers {
+            let mut h = Fnv::new();
+            h.str(&format!(
+                "{:?}|{:?}|{:?}|{}",
+                scheme.kind, scheme.sources, scheme.validation, scheme.ttl_secs
+            ));
+            let mut per_stage = Vec::new();
+            for (s, stage) in stages.iter().enumerate().filter(|(_, s)| s.api == a) {
+                let found = function_name(scheme, &stage.variables)
+                    .ok()
+                    .and_then(|n| find_function(specs, &n));
+                if let Some(f) = found {
+                    let spec = &specs[f];
+                    h.u64(s as u64);
+                    h.str(&spec.url);
+                    h.u64(spec.timeout.as_millis() as u64);
+                    per_stage.push((StageIdx(s as u32), FunctionIdx(f as u32)));
+                }
+            }
+            let validation = scheme.validation.as_ref().and_then(|text| {
+                Some(TokenPattern {
+                    regex: Regex::parse(text).ok()?,
+                    source: text.clone(),
+                })
+            });
+            authorizers.push(LambdaAuthorizer {
+                identity: format!("lambda:{}/{}", entry.id, scheme.name).into(),
+                fingerprint: h.finish(),
+                name: scheme.name.clone(),
+                kind: scheme.kind,
+                sources: scheme.sources.clone().into(),
+                validation,
+                ttl: Duration::from_secs(scheme.ttl_secs),
+                functions: per_stage.into(),
+            });
+        }
+    }
+    Compiled {
+        authorizers,
+        functions,
+        first,
+    }
+}
+
+/// A route's Lambda authorizer, with the API's starting at `first`.
+pub(crate) fn route_lambda(first: u32, spec: Option<usize>) -> Option<LambdaIdx> {
+    spec.map(|i| LambdaIdx(first + i as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn the_function_name_inside_a_lambda_arn() {
+        assert_eq!(
+            short_name("arn:aws:lambda:us-east-1:123456789012:function:auth"),
+            Some("auth")
+        );
+        assert_eq!(
+            short_name("arn:aws:lambda:us-east-1:123456789012:function:auth:live"),
+            Some("auth")
+        );
+        assert_eq!(short_name("auth"), None);
+        assert_eq!(short_name("arn:aws:lambda:us-east-1:1:layer:x"), None);
+    }
+}

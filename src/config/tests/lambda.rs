@@ -1,0 +1,374 @@
+//! Lambda authorizers: security schemes, identity sources, the gateway file's `functions`.
+
+use std::time::Duration;
+
+use super::*;
+
+const AUTH_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:auth";
+
+fn uri(function: &str) -> String {
+    format!("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function}/invocations")
+}
+
+fn scheme(authorizer: Value) -> Value {
+    json!({"type": "apiKey", "name": "Authorization", "in": "header",
+           "x-amazon-apigateway-authtype": "custom", "x-amazon-apigateway-authorizer": authorizer})
+}
+
+/// A REST API whose `/a` uses `tok` and `/b` uses `req`, `/c` nothing.
+fn rest_doc(tok: Value, req: Value) -> Value {
+    let mut d = doc(json!({
+        "/a": {"get": {"security": [{"tok": []}], "x-amazon-apigateway-integration": proxy("http://b/a")}},
+        "/b": {"get": {"security": [{"req": []}], "x-amazon-apigateway-integration": proxy("http://b/b")}},
+        "/c": {"get": op(proxy("http://b/c"))}
+    }));
+    d["components"] = json!({"securitySchemes": {"tok": scheme(tok), "req": scheme(req)}});
+    d
+}
+
+fn gateway(definition: Value, functions: Value, variables: Value) -> Value {
+    json!({
+        "apis": [{"id": "pets", "definition": definition}],
+        "stages": [
+            {"apiId": "pets", "stageName": "prod", "variables": variables},
+            {"apiId": "pets", "stageName": "dev", "variables": variables}
+        ],
+        "functions": functions
+    })
+}
+
+fn token(function: &str) -> Value {
+    json!({"type": "token", "authorizerUri": uri(function),
+           "identityValidationExpression": "Bearer [a-z]+"})
+}
+
+fn request(function: &str) -> Value {
+    json!({"type": "request", "authorizerUri": uri(function), "authorizerResultTtlInSeconds": 0,
+           "identitySource": "method.request.header.X-Key, method.request.querystring.user, stageVariables.tier, context.httpMethod"})
+}
+
+#[test]
+fn rest_lambda_authorizers_compile_with_their_functions() {
+    let snap = load_json(gateway(
+        rest_doc(
+            token(AUTH_ARN),
+            request("arn:aws:lambda:us-east-1:1:function:other:live"),
+        ),
+        json!({
+            "auth": {"url": "http://127.0.0.1:9001/invoke", "timeoutMs": 2500},
+            "other:live": {"url": "http://127.0.0.1:9002"}
+        }),
+        json!({"tier": "gold"}),
+    ))
+    .expect("compiles");
+    assert_eq!(snap.lambda_authorizers.len(), 2);
+    let tok = &snap.lambda_authorizers[0];
+    assert_eq!(&*tok.identity, "lambda:pets/tok");
+    assert_eq!(tok.kind, LambdaKind::Token);
+    assert_eq!(
+        &*tok.sources,
+        &[IdentitySource::Header((*b"authorization").into())]
+    );
+    assert_eq!(
+        tok.ttl,
+        Duration::from_secs(300),
+        "API Gateway's default TTL"
+    );
+    let pattern = tok.validation.as_ref().expect("validation expression");
+    assert!(pattern.matches("Bearer abc"));
+    assert!(!pattern.matches("Bearer ABC"));
+    assert!(!pattern.matches("xBearer abc"), "whole-string match");
+    let req = &snap.lambda_authorizers[1];
+    assert_eq!(req.kind, LambdaKind::Request);
+    assert_eq!(req.ttl, Duration::ZERO);
+    assert_eq!(
+        &*req.sources,
+        &[
+            IdentitySource::Header((*b"x-key").into()),
+            IdentitySource::QueryString((*b"user").into()),
+            IdentitySource::StageVariable("tier".into()),
+            IdentitySource::Context(ContextVar::HttpMethod),
+        ]
+    );
+    // Functions: by bare name, and by `name:alias`; one per stage.
+    let f = |a: &LambdaAuthorizer, s: u32| {
+        let i = a.function(StageIdx(s)).expect("a function on the stage");
+        &snap.functions[i.0 as usize]
+    };
+    assert_eq!(f(tok, 0).name, "auth");
+    assert_eq!(f(tok, 1).name, "auth");
+    assert_eq!(f(tok, 0).timeout, Duration::from_millis(2500));
+    assert_eq!(f(req, 0).name, "other:live");
+    assert_eq!(
+        f(req, 0).timeout,
+        Duration::from_secs(10),
+        "default timeout"
+    );
+    let FunctionTarget::Http { upstream, path } = &f(tok, 0).target;
+    assert_eq!(&**path, b"/invoke");
+    assert_eq!(snap.upstreams[upstream.0 as usize].port, 9001);
+    let FunctionTarget::Http { path, .. } = &f(req, 0).target;
+    assert_eq!(&**path, b"/");
+    let routes = &snap.apis[0].routes;
+    assert_eq!(routes[0].lambda, Some(LambdaIdx(0)));
+    assert_eq!(routes[1].lambda, Some(LambdaIdx(1)));
+    assert_eq!(routes[2].lambda, None);
+    assert!(routes.iter().all(|r| r.auth.is_none()));
+}
+
+#[test]
+fn the_function_may_come_from_a_stage_variable_and_a_full_arn_matches_first() {
+    let def = rest_doc(
+        token("arn:aws:lambda:us-east-1:123456789012:function:${stageVariables.fn}"),
+        token(AUTH_ARN),
+    );
+    let mut config = gateway(
+        def,
+        json!({
+            AUTH_ARN: {"url": "http://127.0.0.1:9001/full"},
+            "auth": {"url": "http://127.0.0.1:9001/short"},
+            "blue": {"url": "http://127.0.0.1:9003/"}
+        }),
+        json!({"fn": "blue"}),
+    );
+    config["stages"][1]["variables"] = json!({"fn": "auth"});
+    let snap = load_json(config).expect("compiles");
+    let name = |a: usize, s: u32| {
+        let i = snap.lambda_authorizers[a].function(StageIdx(s)).unwrap();
+        snap.functions[i.0 as usize].name.clone()
+    };
+    assert_eq!(name(0, 0), "blue");
+    assert_eq!(name(0, 1), AUTH_ARN, "the full ARN wins over the bare name");
+    assert_eq!(name(1, 0), AUTH_ARN);
+    assert_ne!(
+        snap.lambda_authorizers[0].fingerprint, snap.lambda_authorizers[1].fingerprint,
+        "the functions are part of the fingerprint"
+    );
+}
+
+#[test]
+fn an_unmapped_function_is_named_with_the_entry_to_add() {
+    let mut config = gateway(
+        rest_doc(
+            token(AUTH_ARN),
+            token("arn:aws:lambda:us-east-1:1:function:${stageVariables.fn}"),
+        ),
+        json!({}),
+        json!({}),
+    );
+    config["stages"][1]["variables"] = json!({"fn": "ghost"});
+    let p = "gateway.json: $.apis[0].definition.components.securitySchemes";
+    assert_eq!(
+        errors_of(load_json(config)),
+        vec![
+            format!(
+                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `prod`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+            ),
+            format!(
+                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `dev`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+            ),
+            format!(
+                "{p}.req.x-amazon-apigateway-authorizer.authorizerUri: stage `prod`: stage variable `fn` used in the authorizer URI is not defined"
+            ),
+            format!(
+                "{p}.req.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `req` of API `pets` (stage `dev`) calls function `arn:aws:lambda:us-east-1:1:function:ghost`, which the gateway file's `functions` does not map: add `\"functions\": {{\"ghost\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+            ),
+        ]
+    );
+    // An authorizer no route uses needs no function.
+    let mut d = rest_doc(token(AUTH_ARN), token(AUTH_ARN));
+    d["paths"] = json!({"/c": {"get": op(proxy("http://b/c"))}});
+    assert!(load_json(gateway(d, json!({}), json!({}))).is_ok());
+}
+
+#[test]
+fn rest_scheme_errors() {
+    let bad = |authorizer: Value| {
+        let f = json!({"auth": {"url": "http://127.0.0.1:9001/"}});
+        errors_of(load_json(gateway(
+            rest_doc(authorizer, token(AUTH_ARN)),
+            f,
+            json!({}),
+        )))
+        .into_iter()
+        .map(|e| {
+            e.split_once("securitySchemes.tok.x-amazon-apigateway-authorizer")
+                .map_or(e.clone(), |(_, r)| r.to_string())
+        })
+        .collect::<Vec<_>>()
+    };
+    let u = uri(AUTH_ARN);
+    assert_eq!(
+        bad(json!({"type": "token", "authorizerUri": "arn:aws:lambda:us-east-1:1:function:auth"})),
+        vec![
+            ".authorizerUri: `arn:aws:lambda:us-east-1:1:function:auth` is not a Lambda authorizer URI: expected `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations`"
+        ]
+    );
+    assert_eq!(
+        bad(
+            json!({"type": "token", "authorizerUri": u, "identitySource": "method.request.querystring.t"})
+        ),
+        vec![".identitySource: a TOKEN authorizer takes one header: `method.request.header.NAME`"]
+    );
+    assert_eq!(
+        bad(
+            json!({"type": "request", "authorizerUri": u, "identitySource": "$request.header.A, method.request.path.id, context.nope"})
+        ),
+        vec![
+            ".identitySource: identity source `$request.header.A`: expected `method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.NAME`",
+            ".identitySource: identity source `method.request.path.id`: expected `method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.NAME`",
+            ".identitySource: identity source `context.nope`: expected `method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME` or `context.NAME`",
+        ]
+    );
+    assert_eq!(
+        bad(
+            json!({"type": "request", "authorizerUri": u, "identitySource": "method.request.header.A",
+                   "identityValidationExpression": ".+", "authorizerResultTtlInSeconds": 3601})
+        ),
+        vec![
+            ".identityValidationExpression: `identityValidationExpression` applies to TOKEN authorizers only",
+            ".authorizerResultTtlInSeconds: 3601 is out of range: expected 0 to 3600",
+        ]
+    );
+    assert_eq!(
+        bad(json!({"type": "token", "authorizerUri": u, "identityValidationExpression": "(?=x)"})),
+        vec![
+            ".identityValidationExpression: `(?=x)` is not a supported regular expression: lookaround and inline flags"
+        ]
+    );
+    assert_eq!(
+        bad(json!({"type": "request", "authorizerUri": u, "authorizerResultTtlInSeconds": 60})),
+        vec![
+            ": `authorizerResultTtlInSeconds` above 0 needs an `identitySource`: it is the cache key"
+        ]
+    );
+    assert_eq!(
+        bad(json!({"type": "token", "authorizerUri": u, "authorizerPayloadFormatVersion": "2.0"})),
+        vec![
+            ".authorizerPayloadFormatVersion: an HTTP API property: REST Lambda authorizers take the policy output (payload 1.0)"
+        ]
+    );
+}
+
+fn http_gateway(authorizer: Value, functions: Value) -> Value {
+    let integration = json!({"type": "http_proxy", "httpMethod": "GET", "uri": "http://b/",
+        "payloadFormatVersion": "1.0",
+        "requestParameters": {"overwrite:header.X-User": "$context.authorizer.principalId",
+                              "overwrite:header.X-Tier": "$context.authorizer.tier"}});
+    let mut d = doc(json!({"/a": {"get": op(integration)}}));
+    d["security"] = json!([{"la": []}]);
+    d["components"] = json!({"securitySchemes": {"la": scheme(authorizer)}});
+    json!({
+        "apis": [{"id": "h", "protocolType": "HTTP", "definition": d}],
+        "stages": [{"apiId": "h", "stageName": "$default"}],
+        "functions": functions
+    })
+}
+
+#[test]
+fn http_api_lambda_authorizers() {
+    let f = json!({"auth": {"url": "http://127.0.0.1:9001/"}});
+    let snap = load_json(http_gateway(
+        json!({"type": "request", "authorizerUri": uri(AUTH_ARN), "authorizerPayloadFormatVersion": "2.0",
+               "enableSimpleResponses": true, "authorizerResultTtlInSeconds": 60,
+               "identitySource": "$request.header.Authorization, $request.querystring.q, $context.routeKey, $stageVariables.s"}),
+        f.clone(),
+    ))
+    .expect("compiles");
+    let a = &snap.lambda_authorizers[0];
+    assert_eq!(
+        a.kind,
+        LambdaKind::Http {
+            payload: PayloadVersion::V2,
+            simple: true
+        }
+    );
+    assert_eq!(
+        &*a.sources,
+        &[
+            IdentitySource::Header((*b"authorization").into()),
+            IdentitySource::QueryString((*b"q").into()),
+            IdentitySource::RouteKey,
+            IdentitySource::StageVariable("s".into()),
+        ]
+    );
+    assert_eq!(a.ttl, Duration::from_secs(60));
+    assert_eq!(
+        snap.apis[0].routes[0].lambda,
+        Some(LambdaIdx(0)),
+        "root security"
+    );
+    let Integration::HttpProxy(p) = &snap.stages[0].integrations[0] else {
+        panic!("http proxy")
+    };
+    let sources: Vec<String> = p
+        .request_parameters
+        .iter()
+        .filter_map(|m| match &m.source {
+            ParamSource::AuthorizerValue(k) => Some(k.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources, vec!["principalId", "tier"]);
+    // No identity source: no caching unless asked for.
+    let snap = load_json(http_gateway(
+        json!({"type": "request", "authorizerUri": uri(AUTH_ARN), "authorizerPayloadFormatVersion": "1.0"}),
+        f.clone(),
+    ))
+    .expect("compiles");
+    assert_eq!(snap.lambda_authorizers[0].ttl, Duration::ZERO);
+
+    let errors = |authorizer: Value| {
+        errors_of(load_json(http_gateway(authorizer, f.clone())))
+            .into_iter()
+            .map(|e| {
+                e.split_once("x-amazon-apigateway-authorizer")
+                    .map_or(e.clone(), |(_, r)| r.to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors(json!({"type": "request", "authorizerUri": uri(AUTH_ARN)})),
+        vec![": missing required property `authorizerPayloadFormatVersion` (\"1.0\" or \"2.0\")"]
+    );
+    assert_eq!(
+        errors(
+            json!({"type": "token", "authorizerUri": uri(AUTH_ARN), "authorizerPayloadFormatVersion": "1.0", "enableSimpleResponses": true,
+                      "identitySource": "method.request.header.A"})
+        ),
+        vec![
+            ".type: HTTP APIs' Lambda authorizers are `type: request` (identity sources such as `$request.header.Authorization`)",
+            ".enableSimpleResponses: `enableSimpleResponses` needs `authorizerPayloadFormatVersion` \"2.0\"",
+            ".identitySource: identity source `method.request.header.A`: expected `$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME` or `$stageVariables.NAME`",
+        ]
+    );
+    assert_eq!(
+        errors(
+            json!({"type": "request", "authorizerUri": uri(AUTH_ARN), "authorizerPayloadFormatVersion": "3.0",
+                      "identitySource": ["$request.header.A", "method.request.header.B"]})
+        ),
+        vec![
+            ".authorizerPayloadFormatVersion: payload format `3.0`: expected \"1.0\" or \"2.0\"",
+            ".identitySource[1]: identity source `method.request.header.B`: expected `$request.header.NAME`, `$request.querystring.NAME`, `$context.NAME` or `$stageVariables.NAME`",
+        ]
+    );
+}
+
+#[test]
+fn functions_section_errors() {
+    let f = json!({
+        "auth": {"url": "ftp://x/", "timeoutMs": 0},
+        "b": {"url": "http://h/{p}"},
+        "c": {"uri": "http://h/"}
+    });
+    assert_eq!(
+        errors_of(load_json(json!({"functions": f}))),
+        vec![
+            "gateway.json: $.functions.auth.timeoutMs: 0 is out of range: expected 1 to 900000",
+            "gateway.json: $.functions.auth.url: `ftp://x/`: the integration URI must be an absolute `http://` or `https://` URL",
+            "gateway.json: $.functions.b.url: `http://h/{p}`: a function URL has no `{parameters}`",
+            "gateway.json: $.functions.c: missing required property `url`",
+            "gateway.json: $.functions.c.uri: unknown property `uri`",
+        ]
+    );
+}
