@@ -643,3 +643,58 @@ fn http_api_simple_responses_and_payload_1_0() {
         "payload 1.0 error",
     );
 }
+
+/// With a resource policy (API Gateway's "Lambda authorizer and resource policy" flow): an
+/// explicit deny of the policy refuses before the function is called; otherwise the
+/// authorizer's policy and the resource policy combine by Table A — an Allow in either lets
+/// the request through, a Deny in either refuses it.
+#[test]
+fn a_resource_policy_combines_with_the_authorizer() {
+    let Some(f) = Function::start() else { return };
+    let up = Upstream::echo();
+    let mut config = rest_config(&f, &up, 5000);
+    config["apis"][0]["definition"]["x-amazon-apigateway-policy"] = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+              "Resource": "execute-api:/*/GET/pets" },
+            { "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+              "Resource": "execute-api:/*/POST/*",
+              "Condition": { "IpAddress": { "aws:SourceIp": "127.0.0.0/8" } } }
+        ]
+    });
+    let gw = Gateway::start(config);
+    let mut c = gw.client();
+
+    // The resource policy's explicit deny: 403 and the function is never called.
+    let r = with_token(&mut c, "POST", "/pets", "allow");
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert!(r.body_str().contains("explicit deny"), "{}", r.body_str());
+    assert_eq!(f.calls(), 0, "denied before the authorizer");
+
+    // The authorizer allows nothing here, the resource policy allows GET /pets: allowed.
+    let r = with_token(&mut c, "GET", "/pets", "nomatch");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(f.calls(), 1);
+    // Neither allows GET /fresh.
+    assert_error(
+        &with_token(&mut c, "GET", "/fresh", "nomatch"),
+        403,
+        NO_ALLOW,
+        Some("AccessDeniedException"),
+        "no Allow anywhere",
+    );
+    // The authorizer's explicit deny wins over the resource policy's Allow.
+    assert_error(
+        &with_token(&mut c, "GET", "/pets", "deny"),
+        403,
+        EXPLICIT_DENY,
+        Some("AccessDeniedException"),
+        "the authorizer denies",
+    );
+    assert_eq!(
+        up.request_count(),
+        1,
+        "only the allowed request reached the backend"
+    );
+}
