@@ -19,6 +19,7 @@
 //! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
 //! constructs a `Snapshot`.
 
+pub(crate) mod arn;
 mod authorizers;
 mod cache;
 mod cert_error;

@@ -184,18 +184,8 @@ pub(crate) fn check_functions(
 
 /// `arn:aws:lambda:{region}:{account}:function:{name}[:alias]` → `name` (and the alias).
 pub(crate) fn short_name(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(7, ':');
-    let (Some("arn"), Some(_), Some("lambda"), Some(_), Some(_), Some("function"), Some(rest)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let a = super::arn::Arn::parse(arn).filter(|a| a.service == "lambda")?;
+    let rest = a.resource.strip_prefix("function:")?;
     let name = rest.split(':').next().unwrap_or(rest);
     (!name.is_empty()).then_some(name)
 }

@@ -249,18 +249,15 @@ fn credential<'a>(
 /// The account of an IAM or STS principal ARN, if it is one:
 /// `arn:{partition}:{iam|sts}::{12 digits}:{resource}`.
 pub(crate) fn principal_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let super::arn::Arn {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    } = super::arn::Arn::parse(arn)?;
     let ok = partition.starts_with("aws")
+        && region.is_empty()
         && matches!(service, "iam" | "sts")
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())

@@ -362,18 +362,8 @@ fn cognito_config(
 
 /// `arn:{partition}:cognito-idp:{region}:{account}:userpool/{poolId}` → the pool's issuer.
 pub(crate) fn cognito_issuer(arn: &str) -> Option<String> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("cognito-idp"), Some(region), Some(_), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    let pool = resource.strip_prefix("userpool/")?;
+    let a = super::arn::Arn::parse(arn).filter(|a| a.service == "cognito-idp")?;
+    let (region, pool) = (a.region, a.resource.strip_prefix("userpool/")?);
     let ok = |s: &str| {
         !s.is_empty()
             && s.bytes()

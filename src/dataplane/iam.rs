@@ -13,8 +13,9 @@
 //!   anonymous, the source address is the client's).
 //! * JWT/Cognito authorizer, resource policy: the authorizer runs first; then the policy is
 //!   evaluated on its own and must allow explicitly ([`after_authorizer`]).
-//! * Lambda authorizers (not wired yet) use [`pre_authorizer`] (explicit deny before the
-//!   authorizer is called) and [`combine_authorizer`] (Table A/B with its policy) after.
+//! * Lambda authorizers: [`pre_authorizer`] (an explicit deny refuses before the authorizer
+//!   is called); `lambda_auth` combines the authorizer's policy with the resource policy
+//!   (Table A) after.
 //!
 //! # The body of a signed request
 //!
@@ -192,12 +193,7 @@ pub fn after_authorizer(snap: &Snapshot, t: &Target<'_>) -> Result<(), Refusal> 
         return Ok(());
     };
     let arn = method_arn(snap, t);
-    let req = policy::Request {
-        resource: &arn,
-        principal: None,
-        source_ip: client_ip(t.peer, &snap.server.trusted_proxies, t.head, t.data),
-    };
-    match p.evaluate(&req) {
+    match p.evaluate(&anonymous(snap, t, &arn)) {
         Decision::Allow => Ok(()),
         d => Err(access_denied(None, &arn, d)),
     }
@@ -210,35 +206,18 @@ pub fn pre_authorizer(snap: &Snapshot, t: &Target<'_>) -> Result<(), Refusal> {
         return Ok(());
     };
     let arn = method_arn(snap, t);
-    let req = policy::Request {
-        resource: &arn,
-        principal: None,
-        source_ip: client_ip(t.peer, &snap.server.trusted_proxies, t.head, t.data),
-    };
-    if p.denies(&req) {
+    if p.denies(&anonymous(snap, t, &arn)) {
         return Err(access_denied(None, &arn, Decision::ExplicitDeny));
     }
     Ok(())
 }
 
-/// Lambda authorizers, after the authorizer answered with its policy: Table A (the
-/// authorizer speaks for the API's own account) with the resource policy.
-pub fn combine_authorizer(
-    snap: &Snapshot,
-    t: &Target<'_>,
-    authorizer: &Policy,
-    principal_id: Option<&str>,
-) -> Result<(), Refusal> {
-    let arn = method_arn(snap, t);
-    let req = policy::Request {
-        resource: &arn,
+/// The request as a policy sees a caller that is not an IAM principal.
+fn anonymous<'a>(snap: &Snapshot, t: &Target<'_>, arn: &'a str) -> policy::Request<'a> {
+    policy::Request {
+        resource: arn,
         principal: None,
         source_ip: client_ip(t.peer, &snap.server.trusted_proxies, t.head, t.data),
-    };
-    let resource = t.api.resource_policy.as_ref().map(|p| p.evaluate(&req));
-    match policy::combine(authorizer.evaluate(&req), resource, true) {
-        Decision::Allow => Ok(()),
-        d => Err(access_denied(principal_id, &arn, d)),
     }
 }
 

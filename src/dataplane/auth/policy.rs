@@ -233,12 +233,9 @@ impl Principals {
 
 /// The account of an IAM ARN (`arn:aws:iam::123456789012:user/x` → `123456789012`).
 pub fn arn_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    (parts.next()? == "arn").then_some(())?;
-    parts.next()?;
-    parts.next()?;
-    parts.next()?;
-    parts.next().filter(|a| !a.is_empty())
+    crate::config::arn::Arn::parse(arn)
+        .map(|a| a.account)
+        .filter(|a| !a.is_empty())
 }
 
 fn statement(v: &Value, kind: Kind, api: Option<ApiArn<'_>>) -> Result<Statement, String> {
