@@ -535,3 +535,47 @@ fn http_api_routes_with_a_sigv4_scheme() {
         json!({"Message": "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:111122223333:hapi/$default/GET/pets"})
     );
 }
+
+/// `requireAuthorizationForCacheControl`: a signed caller's `Cache-Control: max-age=0`
+/// invalidates the entry only when its policies allow `execute-api:InvalidateCache` on the
+/// method (API Gateway's rule); any other caller gets the stage's strategy (here 403).
+#[test]
+fn only_callers_allowed_invalidate_cache_may_invalidate() {
+    if !available("iam") {
+        return;
+    }
+    // Signed requests carry `Authorization`: a shared cache stores their responses only when
+    // the backend says `public` (RFC 9111 §3.5, RELIABILITY C03).
+    let up = Upstream::start(Mode::EchoWith(vec![(
+        "Cache-Control".into(),
+        "public, max-age=60".into(),
+    )]));
+    let mut c = config(&up);
+    c["stages"][0]["cacheClusterEnabled"] = json!(true);
+    c["stages"][0]["cacheClusterSize"] = json!("0.5");
+    c["stages"][0]["methodSettings"] = json!({ "*/*": {
+        "cachingEnabled": true,
+        "requireAuthorizationForCacheControl": true,
+        "unauthorizedCacheControlHeaderStrategy": "FAIL_WITH_403"
+    } });
+    let gw = Gateway::start(c);
+    let get = |key: &Key, no_cache: bool| {
+        let mut spec = Spec::new("GET", "/prod/pets");
+        if no_cache {
+            spec = spec.header("Cache-Control", "max-age=0");
+        }
+        send(&gw, &sign_one(key, spec).raw())
+    };
+    assert_eq!(get(&ALICE, false).status, 200);
+    assert_eq!(get(&ALICE, false).status, 200);
+    assert_eq!(up.request_count(), 1, "the second GET is a cache hit");
+    // Alice may invoke but not invalidate.
+    let r = get(&ALICE, true);
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert_eq!(up.request_count(), 1);
+    // The temporary role has `execute-api:*`: its max-age=0 goes to the backend.
+    assert_eq!(get(&TEMP, true).status, 200);
+    assert_eq!(up.request_count(), 2, "invalidated and fetched again");
+    assert_eq!(get(&ALICE, false).status, 200);
+    assert_eq!(up.request_count(), 2, "the refreshed entry serves");
+}

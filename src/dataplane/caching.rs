@@ -116,6 +116,8 @@ pub struct Request<'a> {
     pub head: &'a RequestHead,
     pub data: &'a [u8],
     pub params: &'a Params,
+    /// An IAM caller whose policies allow `execute-api:InvalidateCache` on this method.
+    pub may_invalidate: bool,
 }
 
 /// The cache decision for a request on `route` of `stage`. Awaits only when another request
@@ -144,10 +146,10 @@ pub async fn lookup(
     let counters = cache.method(route.0 as usize);
     let mut invalidate = false;
     if wants_invalidation(req.head, req.data) {
-        if !rc.require_auth_for_cache_control {
+        if !rc.require_auth_for_cache_control || req.may_invalidate {
             invalidate = true;
         } else {
-            // No caller is authorized to invalidate until IAM authorization exists (issue 8).
+            // Only an IAM caller allowed `execute-api:InvalidateCache` may invalidate.
             match rc.unauthorized_strategy {
                 UnauthorizedCacheControl::FailWith403 => return Plan::Deny,
                 UnauthorizedCacheControl::SucceedWithResponseHeader => meta.cache_warning = true,

@@ -37,7 +37,7 @@
 
 use std::net::IpAddr;
 
-use super::auth::policy::{self, Decision, Policy};
+use super::auth::policy::{self, Action, Decision, Policy};
 use super::auth::sigv4::{self, Scratch, SigV4Error, SignedHeaders, Verifier};
 use super::conn::{Conn, Outcome};
 use super::request;
@@ -61,6 +61,10 @@ pub struct Caller<'a> {
     pub account: &'a str,
     /// Headers the signature covers: only these are forwarded.
     pub signed_headers: SignedHeaders<'a>,
+    /// The caller's policies (with the resource policy) allow `execute-api:InvalidateCache`
+    /// on this method: its `Cache-Control: max-age=0` invalidates under
+    /// `requireAuthorizationForCacheControl`.
+    pub may_invalidate: bool,
 }
 
 /// Why a request does not pass.
@@ -171,15 +175,19 @@ pub fn gate<'a>(
         principal: Some(&cred.principal_arn),
         source_ip,
     };
-    let identity = identity_decision(&cred.policies, &req);
-    let resource = policy.map(|p| p.evaluate(&req));
     let same_account = *cred.account == *snap.server.account_id;
-    match policy::combine(identity, resource, same_account) {
+    let decide = |action| {
+        let identity = identity_decision(&cred.policies, &req, action);
+        let resource = policy.map(|p| p.evaluate_action(&req, action));
+        policy::combine(identity, resource, same_account)
+    };
+    match decide(Action::Invoke) {
         Decision::Allow => Ok(Some(Caller {
             user_arn: &cred.principal_arn,
             access_key: &cred.access_key_id,
             account: &cred.account,
             signed_headers: verified.signed_headers.into_owned(),
+            may_invalidate: decide(Action::InvalidateCache) == Decision::Allow,
         })),
         d => Err(access_denied(Some(&cred.principal_arn), &arn, d)),
     }
@@ -222,10 +230,10 @@ fn anonymous<'a>(snap: &Snapshot, t: &Target<'_>, arn: &'a str) -> policy::Reque
 }
 
 /// Every identity policy of the caller together: a Deny anywhere wins, else an Allow anywhere.
-fn identity_decision(policies: &[Policy], req: &policy::Request<'_>) -> Decision {
+fn identity_decision(policies: &[Policy], req: &policy::Request<'_>, action: Action) -> Decision {
     let mut out = Decision::Implicit;
     for p in policies {
-        match p.evaluate(req) {
+        match p.evaluate_action(req, action) {
             Decision::ExplicitDeny => return Decision::ExplicitDeny,
             Decision::Allow => out = Decision::Allow,
             Decision::Implicit => {}

@@ -229,6 +229,7 @@ async fn dispatch<S: ClientStream>(
                 head,
                 data,
                 params: &conn.params,
+                may_invalidate: caller.as_ref().is_some_and(|c| c.may_invalidate),
             };
             let work = match caching::lookup(
                 worker,

@@ -69,8 +69,16 @@ pub enum Decision {
     Implicit,
 }
 
-/// The only action API Gateway evaluates.
+/// The actions API Gateway evaluates: calling a method, and invalidating its cache entry
+/// (`Cache-Control: max-age=0` under `requireAuthorizationForCacheControl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Invoke,
+    InvalidateCache,
+}
+
 const INVOKE: &str = "execute-api:Invoke";
+const INVALIDATE_CACHE: &str = "execute-api:InvalidateCache";
 
 /// A compiled policy document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,9 +89,10 @@ pub struct Policy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Statement {
     allow: bool,
-    /// Whether the statement covers `execute-api:Invoke` (decided when read: nothing else is
-    /// ever asked).
+    /// Whether the statement covers `execute-api:Invoke` and `execute-api:InvalidateCache`
+    /// (decided when read: nothing else is ever asked).
     invoke: bool,
+    invalidate: bool,
     resources: Patterns,
     principals: Principals,
     conditions: Box<[Condition]>,
@@ -171,11 +180,17 @@ impl Policy {
         self.statements.is_empty()
     }
 
-    /// IAM's evaluation: an applicable Deny wins, else an applicable Allow, else nothing.
+    /// IAM's evaluation of `execute-api:Invoke`: an applicable Deny wins, else an applicable
+    /// Allow, else nothing.
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
+        self.evaluate_action(req, Action::Invoke)
+    }
+
+    /// [`Policy::evaluate`] for `action`.
+    pub fn evaluate_action(&self, req: &Request<'_>, action: Action) -> Decision {
         let mut out = Decision::Implicit;
         for s in self.statements.iter() {
-            if s.applies(req) {
+            if s.applies(req, action) {
                 if !s.allow {
                     return Decision::ExplicitDeny;
                 }
@@ -193,8 +208,12 @@ impl Policy {
 }
 
 impl Statement {
-    fn applies(&self, req: &Request<'_>) -> bool {
-        self.invoke
+    fn applies(&self, req: &Request<'_>, action: Action) -> bool {
+        let covered = match action {
+            Action::Invoke => self.invoke,
+            Action::InvalidateCache => self.invalidate,
+        };
+        covered
             && self.resources.matches(req.resource, false)
             && self.principals.match_caller(req.principal)
             && self
@@ -263,7 +282,9 @@ fn statement(v: &Value, kind: Kind, api: Option<ApiArn<'_>>) -> Result<Statement
         _ => return Err("`Effect` must be \"Allow\" or \"Deny\"".into()),
     };
     let actions = one_of(obj, "Action", "NotAction")?;
-    let invoke = actions.negated != actions.list.iter().any(|p| glob(p, INVOKE, true));
+    let covers =
+        |action: &str| actions.negated != actions.list.iter().any(|p| glob(p, action, true));
+    let (invoke, invalidate) = (covers(INVOKE), covers(INVALIDATE_CACHE));
     for a in actions.list.iter() {
         if !a.contains(':') && &**a != "*" {
             return Err(format!(
@@ -296,6 +317,7 @@ fn statement(v: &Value, kind: Kind, api: Option<ApiArn<'_>>) -> Result<Statement
     Ok(Statement {
         allow,
         invoke,
+        invalidate,
         resources,
         principals,
         conditions,

@@ -276,3 +276,25 @@ fn account_of_an_arn() {
     assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
     assert_eq!(arn_account("not-an-arn"), None);
 }
+
+#[test]
+fn invalidate_cache_is_its_own_action() {
+    let p = identity_policy(json!({"Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"},
+        {"Effect": "Allow", "Action": "execute-api:InvalidateCache", "Resource": arn("prod/GET/cached/*")}
+    ]}));
+    let ip = "127.0.0.1";
+    let cached = arn("prod/GET/cached/a");
+    let other = arn("prod/GET/other");
+    let on = |r: &str, a| p.evaluate_action(&req(r, None, ip), a);
+    assert_eq!(on(&cached, Action::InvalidateCache), Decision::Allow);
+    assert_eq!(on(&other, Action::InvalidateCache), Decision::Implicit);
+    assert_eq!(on(&other, Action::Invoke), Decision::Allow);
+    let all = identity_policy(
+        json!({"Statement": {"Effect": "Allow", "Action": "execute-api:*", "Resource": "*"}}),
+    );
+    assert_eq!(
+        all.evaluate_action(&req(&other, None, ip), Action::InvalidateCache),
+        Decision::Allow
+    );
+}
