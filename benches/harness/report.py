@@ -76,6 +76,12 @@ def variant_ratios(res, key="cpu_us_per_req"):
     return out
 
 
+def _bound(res, name):
+    """The bound issue 8 sets on a variant row's ratio to the first variant, or None."""
+    v = next((v for v in res.leg.variants if f"tollgate-{v.name}" == name), None)
+    return v.max_cpu_ratio if v else None
+
+
 def median(values):
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None
@@ -101,7 +107,12 @@ def summarize(res):
 
 def _extra_keys(kind):
     if kind == THROUGHPUT:
-        return {"machine_cpu_us_per_req", "util_pct", "origin_cpu_us_per_req"}
+        return {
+            "machine_cpu_us_per_req",
+            "util_pct",
+            "origin_cpu_us_per_req",
+            "function_cpu_us_per_req",
+        }
     if kind == HANDSHAKE:
         return {
             "machine_cpu_us_per_handshake",
@@ -277,8 +288,9 @@ def leg_json(res):
         "tls": res.leg.tls,
         "headers": list(res.leg.headers),
         "cpu_us_per_req_ratio_to_first_variant": [
-            {"target": name, "median_ratio": m, "per_repetition": each}
+            {"target": name, "median_ratio": m, "per_repetition": each, "max": bound}
             for name, m, each in variant_ratios(res)
+            for bound in [_bound(res, name)]
         ],
         "targets": [
             {
