@@ -778,6 +778,9 @@ class JwtScenarioTests(unittest.TestCase):
             [run(1, cpu_us_per_req=12.0)],
         )
         self.assertEqual(report.sanity("jwt", res), [])
+        called = jwt_leg([run(1)], [run(1)], [run(1)], [run(1, function_cpu_us_per_req=12.0)])
+        (problem,) = report.sanity("jwt", called)
+        self.assertIn("jwt tollgate-lambda-cached rep 1: the Lambda authorizer's function", problem)
         md = "\n".join(markdown._leg({"options": {"reps": 1, "warmup": 0}}, None, res))
         self.assertIn(
             "- tollgate-jwt-es256: 1.100 (per repetition: 1.100); issue 8 asks ≤ 1.15", md
