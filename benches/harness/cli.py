@@ -39,10 +39,11 @@ Targets and settings:
                        200 and {body_size} bytes, keep-alive, reading (and discarding) any
                        request body first
   --port-base N        first loopback port: origin N, nginx N+1, haproxy N+2, tollgate N+3..
-                       (one per ioDriver in a sweep), nullproxy N+8, tollgate's admin API
-                       N+9 (cache-hit: the stage cache's counters). Default: the first of
-                       18090, 18100, 18110, ... whose ports are all free (another run may
-                       be using 18090 on a shared machine)
+                       (one per ioDriver in a sweep or per variant row), nullproxy N+8,
+                       tollgate's admin API N+9 (cache-hit: the stage cache's counters), the
+                       Lambda authorizer's function N+10 (jwt). Default: the first of 18090,
+                       18101, 18112, ... whose ports are all free (another run may be using
+                       18090 on a shared machine)
 
 Workload:
   --reps N             repetitions per target (default 3; --quick 1)

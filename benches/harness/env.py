@@ -1,10 +1,12 @@
 """The machine side: tools installed from Debian when missing, the release build, the file
 descriptor limit, the TLS certificate, and what the report says about the machine."""
 
+import importlib
 import os
 import resource
 import shutil
 import subprocess
+import sys
 
 from .measure import note
 
@@ -42,6 +44,29 @@ def ensure_tools(commands):
             os.unlink(POLICY_RC_D)
     still = [cmd for cmd in commands if not shutil.which(cmd)]
     return f"still missing after install: {' '.join(still)}" if still else None
+
+
+def ensure_python(packages):
+    """packages: {module: pip package}. Installs the missing ones with pip (into the system
+    Python where it is externally managed, PEP 668). Returns None, or why it could not."""
+    missing = sorted({pkg for mod, pkg in packages.items() if not _importable(mod)})
+    if not missing:
+        return None
+    note(f"installing the Python package(s) {' '.join(missing)} (pip)")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", *missing]
+    if subprocess.run(pip).returncode != 0:
+        subprocess.run(pip + ["--break-system-packages"])
+    importlib.invalidate_caches()
+    still = [mod for mod in packages if not _importable(mod)]
+    return f"still missing after pip install: {' '.join(still)}" if still else None
+
+
+def _importable(module):
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 # Enough for idle-10k on every peer: HAProxy reserves two descriptors per connection, the null

@@ -7,11 +7,12 @@ driven, and gets an unrecorded warm-up run first. IDLE and STREAM legs start the
 the target afresh for every single measurement and stop them after it.
 """
 
+import json
 import resource
 import time
 from dataclasses import dataclass, field
 
-from . import cache, client, measure, peers, procs, report
+from . import auth, cache, client, measure, peers, procs, report
 from .measure import ClientFailed, note
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
@@ -140,21 +141,39 @@ def _start(bench, leg, lc, row, origin, ref):
     t = row.target
     if t.kind == "origin":
         return origin.pids
+    kind = t.variant.auth if t.variant else ""
+    if kind:
+        t.patch = credentials(bench).patch(kind, function_port(lc))
+        t.headers = credentials(bench).headers(kind, t.port, bench.opts.path)
     try:
         peers.start(bench.sup, t, lc, bench.bins, bench.template)
     except procs.StartError as e:
         row.stop_measuring(f"did not start: {e}")
         return None
     tls = peers.tls_context(lc.cert) if leg.tls else None
-    why = peers.verify(t, bench.opts.path, ref, tls, leg.headers)
+    why = peers.verify(t, bench.opts.path, ref, tls, leg.headers + t.headers)
     if why:
         row.stop_measuring(why)
         return None
     return t.proc.pids
 
 
+def credentials(bench):
+    """The run's keys, tokens and SigV4 signer (harness/auth.py), made on first use."""
+    if bench.auth is None:
+        bench.auth = auth.Material(bench.work)
+    return bench.auth
+
+
+def function_port(lc):
+    return lc.origin_port + peers.FUNCTION_OFFSET
+
+
 def _start_origin(bench, leg, lc, res):
     origin, res.origin = peers.start_origin(bench.sup, bench.opts, bench.bins, lc, leg)
+    if any(r.driven and r.target.variant and r.target.variant.auth == "lambda" for r in res.rows):
+        body = json.dumps(auth.ALLOW_POLICY, separators=(",", ":"))
+        peers.start_function(bench.sup, bench.bins, function_port(lc), body)
     return origin, peers.reference(lc.origin_port, bench.opts.path, leg.body_len)
 
 
@@ -206,6 +225,9 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
     proc = origin if t.kind == "origin" else t.proc
     try:
         if leg.kind == THROUGHPUT:
+            if t.variant and t.variant.auth == "sigv4":
+                # signed afresh before each run: a long run stays within maxSkewSeconds
+                t.headers = credentials(bench).headers("sigv4", t.port, bench.opts.path)
             before = cache.read_stats(t.admin_port) if t.admin_port else None
             r = measure.throughput(bench, leg, t, pids_of, secs, connections(bench, leg))
             if t.admin_port:

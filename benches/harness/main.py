@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 from . import (
+    auth,
     cache,
     cli,
     client,
@@ -103,7 +104,7 @@ def run(o, argv, sup, work):
     started = datetime.datetime.now(datetime.UTC)
     os.environ["PATH"] += ":/usr/sbin:/sbin"  # where Debian puts nginx and haproxy
     chosen = [scenarios.BY_NAME[n] for n in o.scenario_list]
-    why = env.ensure_tools(needed_tools(o, chosen))
+    why = env.ensure_tools(needed_tools(o, chosen)) or env.ensure_python(needed_packages(o, chosen))
     if why:
         raise Fatal(why)
     env.raise_nofile()
@@ -172,6 +173,17 @@ def needed_tools(o, chosen):
     if o.client == "wrk":
         tools["wrk"] = "wrk"
     return tools
+
+
+def needed_packages(o, chosen):
+    """{module: pip package} of what this run's legs import: the keys of tollgate rows with
+    JWT authorizers."""
+    if "tollgate" not in o.target_list:
+        return {}
+    legs_ = [leg for s in chosen for leg in s.legs(o.quick)]
+    if any(v.auth in auth.KIDS for leg in legs_ for v in leg.variants):
+        return dict(auth.PACKAGES)
+    return {}
 
 
 # The options the JSON record keeps (with the command line itself).

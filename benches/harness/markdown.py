@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from . import cache, handshake, report
+from . import auth, cache, handshake, report
 from .scenarios import HANDSHAKE, IDLE, STREAM
 
 # benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
@@ -152,6 +152,7 @@ def _leg(meta, sc, res):
                 f"`tollgate-{v.name}` = benches/conf/{v.template}"
                 + (f" with `{json.dumps(v.patch)}`" if v.patch else "")
                 + (f", every response {v.expect}" if v.expect != 200 else "")
+                + (f", sending {auth.SENDS[v.auth]}" if v.auth else "")
                 for v in leg.variants
             )
             + "; the errors column counts responses other than the row's expected status"
@@ -162,12 +163,29 @@ def _leg(meta, sc, res):
         base = f"tollgate-{leg.variants[0].name}"
         out.append(f"CPU-µs/req ÷ {base} (same run, rows alternated):")
         out.append("")
+        bounds = {f"tollgate-{v.name}": v.max_cpu_ratio for v in leg.variants}
         for name, m, each in ratios:
             per = " ".join(report._num(x, 3) for x in each)
-            out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per})")
-        out.append("")
+            bound = f"; issue 8 asks ≤ {bounds[name]:g}" if bounds.get(name) else ""
+            out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per}){bound}")
+        out += auth_lines(res) + [""]
     if leg.cache:
         out += cache.lines(res)
+    return out
+
+
+def auth_lines(res):
+    """Below the ratios of a leg with a Lambda authorizer row: its function's CPU per request
+    (~0 when every request is a cached hit, as the row means to measure)."""
+    out = []
+    for row in res.rows:
+        v = row.target.variant
+        if v and v.auth == "lambda" and row.runs:
+            cpu = report._num(row.median.get("function_cpu_us_per_req"), 2)
+            out.append(
+                f"- the Lambda function's CPU-µs per request {row.target.name} served: {cpu} "
+                "(~0: every request a cached authorizer result)"
+            )
     return out
 
 

@@ -29,6 +29,7 @@ class Bench:
     template: str  # benches/conf/tollgate-proxy.json
     loadgen: object  # client.Loadgen, or None with --client wrk and no loadgen
     tls: dict = None  # {"cert", "key", "bundle"}: PEM paths, once a TLS leg made them
+    auth: object = None  # auth.Material: the jwt scenario's keys and tokens, once made
 
     def load_cpus(self):
         return self.sup.pin_cpus.get("load") if self.sup.pin_cpus else None
@@ -60,6 +61,12 @@ def _ours(bench):
     return procfs.cpu_seconds(pids)
 
 
+def _named(bench, name):
+    """The process tree of the started process called name (origin, function), or []."""
+    found = [p for p in bench.sup.procs if p.name == name]
+    return found[0].pids() if found else []
+
+
 def _finish(run, timeout):
     rc, text = run.wait(timeout)
     try:
@@ -82,7 +89,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
             f"-d{client.wrk_seconds(secs)}s",
             "--latency",
         ]
-        for h in leg.headers:
+        for h in leg.headers + t.headers:
             argv += ["-H", h]
         argv.append(url(t, leg, o.path))
     else:
@@ -98,13 +105,12 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         ]
         if leg.tls:
             argv += bench.loadgen.tls_args(bench.tls["cert"]) + list(leg.tls_args)
-        for h in leg.headers:
+        for h in leg.headers + t.headers:
             argv += ["-H", h]
         argv.append(url(t, leg, o.path))
     pids = pids_of()
-    origin = [p for p in bench.sup.procs if p.name == "origin"]
-    origin_pids = origin[0].pids() if origin else []
-    g0 = procfs.cpu_seconds(origin_pids)
+    origin_pids, function_pids = _named(bench, "origin"), _named(bench, "function")
+    g0, f0 = procfs.cpu_seconds(origin_pids), procfs.cpu_seconds(function_pids)
     w0, s0, o0, c0 = _children_cpu(), procfs.sys_ticks(), _ours(bench), procfs.cpu_seconds(pids)
     parse = client.parse_wrk if argv[0] == "wrk" else client.parse_loadgen
     with client.ClientRun(argv, out, parse, bench.load_cpus()) as run:
@@ -113,7 +119,7 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         rss = procfs.rss_kib(pids_of())
         r = _finish(run, secs + CLIENT_GRACE_S)
     c1, o1, s1, w1 = procfs.cpu_seconds(pids), _ours(bench), procfs.sys_ticks(), _children_cpu()
-    g1 = procfs.cpu_seconds(origin_pids)
+    g1, f1 = procfs.cpu_seconds(origin_pids), procfs.cpu_seconds(function_pids)
     n = r["requests"]
     busy, total = (s1[0] - s0[0]) / HZ, (s1[1] - s0[1]) / HZ
     cpu = c1 - c0
@@ -132,6 +138,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         client_cpu_us_per_req=(w1 - w0) * 1e6 / n if n else 0.0,
         # the origin's CPU per request the target served: ~0 when a cache answers
         origin_cpu_us_per_req=(g1 - g0) * 1e6 / n if n and origin_pids else None,
+        # a Lambda authorizer's function (jwt scenario): ~0 when every result is cached
+        function_cpu_us_per_req=(f1 - f0) * 1e6 / n if n and function_pids else None,
     )
     return r
 

@@ -6,7 +6,7 @@ import http.client
 import json
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import procs
 
@@ -17,7 +17,9 @@ DRIVERS = ("uring", "uring-coop", "uring-defer-taskrun", "legacy")
 PORT_OFFSET = {"origin": 0, "nginx": 1, "haproxy": 2, "tollgate": 3, "nullproxy": 8}
 # The admin API of the one tollgate row of a leg that has it (Variant.admin).
 ADMIN_OFFSET = 9
-PORTS = 10  # every port of a run: --port-base .. --port-base + 9
+# The Lambda function (a second tools/upstream) of a leg with a Lambda authorizer row.
+FUNCTION_OFFSET = 10
+PORTS = 11  # every port of a run: --port-base .. --port-base + 10
 # The smallest upstream keep-alive pool any leg gets: what earlier runs used at 64 clients.
 MIN_POOL = 64
 # A body this large is checked with HEAD, not fetched: a full fetch would warm the proxy's
@@ -34,6 +36,10 @@ class Target:
     proc: procs.Proc | None = None
     variant: object = None  # scenarios.Variant of a tollgate row, or None
     admin_port: int = 0  # tollgate's admin API (0 = none)
+    # made at run time for a variant with `auth` (harness/auth.py): config keys added to the
+    # variant's patch, and the row's own request headers ("N: v"), sent after the leg's
+    patch: dict = field(default_factory=dict)
+    headers: tuple = ()
 
     @property
     def expect(self):
@@ -81,8 +87,8 @@ def targets(kinds, port_base, io_driver, sweep, variants=()):
     return out
 
 
-def free_port_base(first=18090, step=10, tries=50):
-    """The first base whose ports (base .. base+9) nobody listens on."""
+def free_port_base(first=18090, step=PORTS, tries=50):
+    """The first base whose ports (base .. base + PORTS - 1) nobody listens on."""
     for base in range(first, first + step * tries, step):
         if not any(procs.port_open(base + i) for i in range(PORTS)):
             return base
@@ -323,7 +329,7 @@ def start(sup, t, lc, bins, template):
         patch = None
         if t.variant:
             template = os.path.join(os.path.dirname(template), t.variant.template)
-            patch = t.variant.patch
+            patch = {**t.variant.patch, **t.patch}
         if t.admin_port:
             procs.wait_free(t.admin_port)
         write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch, t.admin_port)
@@ -393,6 +399,17 @@ def verify(t, path, ref, tls=None, send=()):
     if method == "HEAD":
         return f"HEAD {path} answered {status}, content-length {got} (the origin: {expected})"
     return f"GET {path} answered {status} {got[:80]!r} (the origin: 200 {expected[:80]!r})"
+
+
+def start_function(sup, bins, port, body):
+    """The Lambda authorizer's function: tools/upstream answering every POST with `body` (the
+    function's result), on port; returns the process."""
+    procs.wait_free(port)
+    argv = [bins["upstream"], "--listen", f"127.0.0.1:{port}", "--mode", "fixed"]
+    argv += ["--workers", "1", "--header", "Content-Type: application/json", "--body", body]
+    proc = sup.start("function", argv, role="load")
+    procs.wait_ready(proc, port)
+    return proc
 
 
 def start_origin(sup, opts, bins, lc, leg):

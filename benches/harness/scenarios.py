@@ -53,6 +53,9 @@ class Variant:
     # the row's admin API listens on --port-base + peers.ADMIN_OFFSET (one such row per leg):
     # the harness reads its stage cache's counters around each run
     admin: bool = False
+    auth: str = ""  # credentials made at run time (harness/auth.py KINDS): "" = none
+    # issue 8's bound on this row's CPU-µs/req ÷ the baseline row's (reported, not checked)
+    max_cpu_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,44 @@ def _cache_hit(quick):
     ]
 
 
+# The jwt scenario (issue 8): an authorizer on every request, each kind a tollgate row beside
+# the same route with none. Keys, tokens and the SigV4 signature are made at run time
+# (harness/auth.py): the tokens expire in 2100, the signature is redone before every run.
+# - jwt-es256, jwt-rs256: a REST Cognito user pool authorizer with its keys from `jwksFile`;
+# - lambda-cached: a REST TOKEN Lambda authorizer, result TTL 3600: after the pre-run check
+#   every request is a cached hit (the function, a second tools/upstream, answers Allow);
+# - sigv4: AWS_IAM, one signed GET replayed (tollgate accepts replays within maxSkewSeconds).
+# Issue 8's bounds, reported beside the figures (not checked: a run is a measurement).
+JWT_MAX_CPU_RATIO = 1.15  # ES256 JWT CPU-µs/req ÷ the plain proxy's, at most
+LAMBDA_MAX_CPU_RATIO = 1.05  # cached Lambda authorizer hit ÷ the plain proxy's, at most
+JWT_VARIANTS = (
+    Variant("plain", "tollgate-proxy.json"),
+    Variant("jwt-es256", "tollgate-jwt.json", auth="jwt-es256", max_cpu_ratio=JWT_MAX_CPU_RATIO),
+    Variant("jwt-rs256", "tollgate-jwt.json", auth="jwt-rs256"),
+    Variant(
+        "lambda-cached",
+        "tollgate-lambda.json",
+        auth="lambda",
+        max_cpu_ratio=LAMBDA_MAX_CPU_RATIO,
+    ),
+    Variant("sigv4", "tollgate-sigv4.json", auth="sigv4"),
+)
+NO_AUTHORIZERS = (
+    "n/a: no equivalent of API Gateway's JWT, Lambda and SigV4 authorizers "
+    "(baseline: tollgate-plain)"
+)
+
+
+def _jwt(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=JWT_VARIANTS,
+            not_measured={"nginx": NO_AUTHORIZERS, "haproxy": NO_AUTHORIZERS},
+        )
+    ]
+
+
 CATALOGUE = [
     Scenario(
         "proxy-small",
@@ -241,7 +282,13 @@ CATALOGUE = [
         "request, vs the same tollgate as a plain proxy and with every request throttled (429)",
         _usage_plan,
     ),
-    Scenario("jwt", "JWT authorizer on every request", not_yet="issue 8 (JWT authorizers)"),
+    Scenario(
+        "jwt",
+        "an authorizer on every request: ES256 and RS256 JWTs (Cognito user pool, keys from "
+        "a file), a cached Lambda TOKEN authorizer hit, SigV4 (AWS_IAM), vs the same tollgate "
+        "as a plain proxy",
+        _jwt,
+    ),
     Scenario(
         "lambda-local",
         "Lambda proxy integration with a local function",
