@@ -276,7 +276,7 @@ async fn dispatch<S: ClientStream>(
                 request_id: &meta.request_id,
                 account_id: &snap.server.account_id,
                 client_cert: conn.client_cert.as_deref(),
-                claims: claims.as_ref(),
+                claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
             };
@@ -301,7 +301,7 @@ fn authorize(
     head: &http1::RequestHead,
     data: &[u8],
     meta: &mut Meta,
-) -> Result<Claims, ErrorKind> {
+) -> Result<Rc<Claims>, ErrorKind> {
     let idx = auth.authorizer.0 as usize;
     let (Some(meters), Some(authorizer)) = (worker.meters_for(snap), snap.authorizers.get(idx))
     else {
@@ -310,11 +310,10 @@ fn authorize(
     let Some(jwt) = meters.authorizers.get(idx) else {
         return Err(ErrorKind::Unauthorized);
     };
-    match authorize::authorize(jwt, authorizer, auth, head, data, meta.now.unix_secs) {
-        Ok(mut claims) => {
-            authorize::stringify_claims(&mut claims);
-            Ok(claims)
-        }
+    let mut tokens = worker.jwt_tokens.borrow_mut();
+    let now = meta.now.unix_secs;
+    match authorize::authorize(jwt, authorizer, auth, head, data, now, &mut tokens) {
+        Ok(claims) => Ok(claims),
         Err(Refusal::Missing) => Err(ErrorKind::Unauthorized),
         Err(Refusal::Token(e)) => {
             if meta.protocol == Some(Protocol::Http) {

@@ -58,6 +58,8 @@ pub struct Worker {
     pub date: DateCache,
     wall: WallClock,
     pub ids: IdGen,
+    /// JWTs this core verified (`authorize.rs`).
+    pub jwt_tokens: RefCell<super::authorize::TokenCache>,
     pub pool: RefCell<Pool>,
     /// Buffers of connections that are not active, for the next active one. Boxed: a
     /// connection holds its `Conn` by pointer, and handing it over moves only the pointer.
@@ -112,6 +114,7 @@ impl Worker {
             date: DateCache::new(),
             wall: WallClock::new(),
             ids: IdGen::new(),
+            jwt_tokens: RefCell::default(),
             pool: RefCell::new(Pool::default()),
             conns: RefCell::new(Vec::new()),
             parked: RefCell::new(Parked::default()),

@@ -180,6 +180,30 @@ impl Verifier {
         self.keys.load_full()
     }
 
+    /// Whether `keys` is the key set in use now (no reference count is taken).
+    pub fn uses_keys(&self, keys: &Arc<KeySet>) -> bool {
+        Arc::ptr_eq(&self.keys.load(), keys)
+    }
+
+    /// The claim checks of [`Verifier::verify_scoped`] alone (times, issuer, audience,
+    /// scopes), for claims whose signature was verified earlier under the same keys.
+    pub fn check_claims<S: AsRef<str>>(
+        &self,
+        claims: &Claims,
+        required_scopes: &[S],
+        now_unix_secs: u64,
+    ) -> Result<(), JwtError> {
+        claims::check(claims, &self.policy(), required_scopes, now_unix_secs)
+    }
+
+    fn policy(&self) -> claims::Policy<'_> {
+        claims::Policy {
+            issuer: &self.issuer,
+            audiences: (!self.any_audience).then_some(&self.audiences[..]),
+            leeway_secs: self.leeway_secs,
+        }
+    }
+
     /// Verifies `token` (already taken out of the header, see [`bearer_token`]) at
     /// `now_unix_secs` for a route that requires any one of `required_scopes` (empty: none).
     pub fn verify(
@@ -195,6 +219,29 @@ impl Verifier {
     /// `Box<str>`s; no per-request `Vec<&str>`).
     pub fn verify_scoped<S: AsRef<str>>(
         &self,
+        token: &str,
+        required_scopes: &[S],
+        now_unix_secs: u64,
+    ) -> Result<Claims, JwtError> {
+        self.verify_with(&self.keys.load(), token, required_scopes, now_unix_secs)
+    }
+
+    /// [`Verifier::verify_scoped`], also giving the key set the signature verified under
+    /// (for a cache of verified tokens: see [`Verifier::uses_keys`]).
+    pub fn verify_keyed<S: AsRef<str>>(
+        &self,
+        token: &str,
+        required_scopes: &[S],
+        now_unix_secs: u64,
+    ) -> Result<(Claims, Arc<KeySet>), JwtError> {
+        let keys = self.keys.load_full();
+        let claims = self.verify_with(&keys, token, required_scopes, now_unix_secs)?;
+        Ok((claims, keys))
+    }
+
+    fn verify_with<S: AsRef<str>>(
+        &self,
+        keys: &KeySet,
         token: &str,
         required_scopes: &[S],
         now_unix_secs: u64,
@@ -218,7 +265,6 @@ impl Verifier {
         let sig = decode_to(sig_b64, &mut sig_buf)?;
         let payload = b64::decode(payload_b64).ok_or(JwtError::Malformed)?;
 
-        let keys = self.keys.load();
         let key = keys
             .find(header.kid.as_deref(), header.alg)
             .map_err(|miss| match miss {
@@ -228,15 +274,9 @@ impl Verifier {
         if sig.is_empty() || !key.verify(header.alg, signed, sig) {
             return Err(JwtError::BadSignature);
         }
-        drop(keys);
 
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
-        let policy = claims::Policy {
-            issuer: &self.issuer,
-            audiences: (!self.any_audience).then_some(&self.audiences[..]),
-            leeway_secs: self.leeway_secs,
-        };
-        claims::check(&claims, &policy, required_scopes, now_unix_secs)?;
+        claims::check(&claims, &self.policy(), required_scopes, now_unix_secs)?;
         Ok(claims)
     }
 }
@@ -269,4 +309,4 @@ pub fn bearer_token(value: &[u8]) -> Option<&str> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

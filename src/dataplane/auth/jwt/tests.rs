@@ -16,31 +16,31 @@ mod attacks;
 mod claims;
 mod jwks;
 
-pub(super) const NOW: u64 = 1_800_000_000;
-pub(super) const ISS: &str = "https://issuer.test/us-east-1_pool";
-pub(super) const AUD: &str = "client-a";
+pub(crate) const NOW: u64 = 1_800_000_000;
+pub(crate) const ISS: &str = "https://issuer.test/us-east-1_pool";
+pub(crate) const AUD: &str = "client-a";
 
-pub(super) const RSA_A: &[u8] = include_bytes!("testdata/rsa2048-a.pk8.der");
-pub(super) const RSA_B: &[u8] = include_bytes!("testdata/rsa2048-b.pk8.der");
-pub(super) const RSA_A_PEM: &[u8] = include_bytes!("testdata/rsa2048-a.pub.pem");
+pub(crate) const RSA_A: &[u8] = include_bytes!("testdata/rsa2048-a.pk8.der");
+pub(crate) const RSA_B: &[u8] = include_bytes!("testdata/rsa2048-b.pk8.der");
+pub(crate) const RSA_A_PEM: &[u8] = include_bytes!("testdata/rsa2048-a.pub.pem");
 
 /// A private key that signs test tokens, and its public JWK.
-pub(super) enum Signer {
+pub(crate) enum Signer {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
 }
 
 impl Signer {
-    pub(super) fn rsa(pkcs8: &[u8]) -> Signer {
+    pub(crate) fn rsa(pkcs8: &[u8]) -> Signer {
         Signer::Rsa(RsaKeyPair::from_pkcs8(pkcs8).expect("test RSA key"))
     }
 
-    pub(super) fn p256() -> Signer {
+    pub(crate) fn p256() -> Signer {
         Signer::ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
     }
 
-    pub(super) fn p384() -> Signer {
+    pub(crate) fn p384() -> Signer {
         Signer::ec(&signature::ECDSA_P384_SHA384_FIXED_SIGNING)
     }
 
@@ -50,13 +50,13 @@ impl Signer {
         Signer::Ec(EcdsaKeyPair::from_pkcs8(alg, doc.as_ref(), &rng).expect("EC key"))
     }
 
-    pub(super) fn ed25519() -> Signer {
+    pub(crate) fn ed25519() -> Signer {
         let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("generate Ed25519");
         Signer::Ed(Ed25519KeyPair::from_pkcs8(doc.as_ref()).expect("Ed25519 key"))
     }
 
     /// The public JWK, with `kid` and (when given) `alg`.
-    pub(super) fn jwk(&self, kid: &str, alg: Option<&str>) -> Value {
+    pub(crate) fn jwk(&self, kid: &str, alg: Option<&str>) -> Value {
         let mut jwk = match self {
             Signer::Rsa(kp) => {
                 let c = signature::RsaPublicKeyComponents::<Vec<u8>>::from(kp.public());
@@ -81,7 +81,7 @@ impl Signer {
         jwk
     }
 
-    pub(super) fn sign(&self, alg: &str, msg: &[u8]) -> Vec<u8> {
+    pub(crate) fn sign(&self, alg: &str, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match self {
             Signer::Rsa(kp) => {
@@ -104,7 +104,7 @@ impl Signer {
 }
 
 /// `b64(header).b64(claims).b64(sig)` with the signature made by `sign` over the first two.
-pub(super) fn assemble(header: &str, claims: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+pub(crate) fn assemble(header: &str, claims: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
     let signed = format!(
         "{}.{}",
         encode(header.as_bytes()),
@@ -116,16 +116,16 @@ pub(super) fn assemble(header: &str, claims: &str, sign: impl FnOnce(&[u8]) -> V
 
 /// The keys of most tests: one RSA key without `alg` (the RSA family) as `rsa`, the same key
 /// pinned to RS256 as `rsa-rs256`, and one key per other algorithm.
-pub(super) struct Fixture {
-    pub(super) rsa: Signer,
-    pub(super) es256: Signer,
-    pub(super) es384: Signer,
-    pub(super) ed: Signer,
-    pub(super) verifier: Verifier,
+pub(crate) struct Fixture {
+    pub(crate) rsa: Signer,
+    pub(crate) es256: Signer,
+    pub(crate) es384: Signer,
+    pub(crate) ed: Signer,
+    pub(crate) verifier: Verifier,
 }
 
 impl Fixture {
-    pub(super) fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let (rsa, es256, es384, ed) = (
             Signer::rsa(RSA_A),
             Signer::p256(),
@@ -149,7 +149,7 @@ impl Fixture {
         }
     }
 
-    pub(super) fn signer(&self, kid: &str) -> &Signer {
+    pub(crate) fn signer(&self, kid: &str) -> &Signer {
         match kid {
             "es256" => &self.es256,
             "es384" => &self.es384,
@@ -159,37 +159,37 @@ impl Fixture {
     }
 
     /// A token with header `{"alg","kid"}` and these claims, signed by `kid`'s key.
-    pub(super) fn token(&self, alg: &str, kid: &str, claims: &Value) -> String {
+    pub(crate) fn token(&self, alg: &str, kid: &str, claims: &Value) -> String {
         let header = json!({"alg": alg, "kid": kid, "typ": "JWT"}).to_string();
         self.token_raw(&header, &claims.to_string(), kid, alg)
     }
 
-    pub(super) fn token_raw(&self, header: &str, claims: &str, kid: &str, alg: &str) -> String {
+    pub(crate) fn token_raw(&self, header: &str, claims: &str, kid: &str, alg: &str) -> String {
         assemble(header, claims, |m| self.signer(kid).sign(alg, m))
     }
 
-    pub(super) fn verify(&self, token: &str) -> Result<Claims, JwtError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, JwtError> {
         self.verifier.verify(token, &[], NOW)
     }
 
     /// An RS256 token with `claims`' JSON text as the payload, verified at `NOW`.
-    pub(super) fn claims_json(&self, claims: &str) -> Result<Claims, JwtError> {
+    pub(crate) fn claims_json(&self, claims: &str) -> Result<Claims, JwtError> {
         let header = r#"{"alg":"RS256","kid":"rsa"}"#;
         self.verify(&self.token_raw(header, claims, "rsa", "RS256"))
     }
 }
 
-pub(super) fn keyset(jwks: &Value) -> KeySet {
+pub(crate) fn keyset(jwks: &Value) -> KeySet {
     let (set, warnings) = KeySet::from_jwks(jwks.to_string().as_bytes()).expect("a JWKS");
     assert_eq!(warnings, [], "fixture keys all load");
     set
 }
 
-pub(super) fn good_claims() -> Value {
+pub(crate) fn good_claims() -> Value {
     json!({"iss": ISS, "aud": AUD, "sub": "bob", "exp": NOW + 600, "iat": NOW - 10})
 }
 
-pub(super) fn with(mut claims: Value, name: &str, value: Value) -> Value {
+pub(crate) fn with(mut claims: Value, name: &str, value: Value) -> Value {
     if value.is_null() {
         claims.as_object_mut().unwrap().remove(name);
     } else {
