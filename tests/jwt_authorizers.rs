@@ -28,13 +28,6 @@ use support::*;
 const AUDIENCE: &str = "tollgate-test";
 const POOL_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
 
-fn did_not_run(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("jwt_authorizers did not run: {why}");
-    }
-    eprintln!("jwt_authorizers did not run: {why}");
-}
-
 /// The provider process; killed by its PID on drop.
 struct Issuer {
     child: Child,
@@ -45,13 +38,7 @@ struct Issuer {
 impl Issuer {
     /// `None` (after saying so) when python3, PyJWT or cryptography is missing.
     fn start() -> Option<Issuer> {
-        let ok = Command::new("python3")
-            .args(["-c", "import jwt, cryptography"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            did_not_run("python3 with PyJWT and cryptography is not available");
+        if !python_with("jwt_authorizers", &["jwt", "cryptography"]) {
             return None;
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/jwt_issuer.py");

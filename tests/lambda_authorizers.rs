@@ -30,13 +30,6 @@ use support::*;
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:auth";
 const AUTH_KEY: &str = "lambda-authorizer-key-0001";
 
-fn did_not_run(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("lambda_authorizers did not run: {why}");
-    }
-    eprintln!("lambda_authorizers did not run: {why}");
-}
-
 /// The function's process; killed by its PID on drop.
 struct Function {
     child: Child,
@@ -47,13 +40,7 @@ struct Function {
 impl Function {
     /// `None` (after saying so) when python3 is missing.
     fn start() -> Option<Function> {
-        let ok = Command::new("python3")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            did_not_run("python3 is not available");
+        if !python_with("lambda_authorizers", &[]) {
             return None;
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_authorizer.py");

@@ -65,6 +65,37 @@ pub fn free_port() -> u16 {
 }
 
 /// Poll `f` every 10 ms until it returns true or `timeout` passes. Returns the last result.
+/// Whether `python3` can import `modules` (none: whether there is a `python3`). If not, says
+/// that `test` did not run and why — and under `CI`, where scripts/test.sh installs them,
+/// fails instead.
+pub fn python_with(test: &str, modules: &[&str]) -> bool {
+    let import = format!("import {}", modules.join(", "));
+    let mut cmd = std::process::Command::new("python3");
+    if modules.is_empty() {
+        cmd.arg("--version");
+    } else {
+        cmd.args(["-c", &import]);
+    }
+    let ok = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let what = if modules.is_empty() {
+            "python3 is not available".to_string()
+        } else {
+            format!("python3 with {} is not available", modules.join(" and "))
+        };
+        let why = format!("{test} did not run: {what}");
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}");
+        }
+        eprintln!("{why}");
+    }
+    ok
+}
+
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {

@@ -97,19 +97,7 @@ impl Signed {
 
 /// Whether botocore can sign; says why not (and fails under `CI`).
 pub fn available(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import botocore"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let why = format!("{test} did not run: python3 with botocore is not available");
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("{why}");
-    }
-    ok
+    super::python_with(test, &["botocore"])
 }
 
 /// Sign each spec with `key` in `us-east-1`.
