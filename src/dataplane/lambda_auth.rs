@@ -66,6 +66,8 @@ pub struct Request<'a> {
     /// The API's resource policy and the client address it is evaluated with: combined with
     /// the authorizer's policy by API Gateway's Table A.
     pub resource_policy: Option<(&'a policy::Policy, IpAddr)>,
+    /// When the request started (`Meta::now`): the result cache's clock.
+    pub now: crate::dataplane::clock::Now,
 }
 
 /// Runs the route's Lambda authorizer `idx`: the grant, or the error to answer with.
@@ -85,7 +87,7 @@ pub async fn authorize(
     let Some(arn) = method_arn(&mut arn_buf, req) else {
         return Err(ErrorKind::AuthorizerDenied);
     };
-    let now = std::time::Instant::now();
+    let now = worker.shared.clock.instant_at(req.now.mono_ns);
     let key = {
         let mut caches = worker.lambda.borrow_mut();
         caches.sync(snap);

@@ -192,6 +192,7 @@ async fn dispatch<S: ClientStream>(
                 let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
                 (p, ip)
             }),
+            now: meta.now,
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
             Ok(g) => grant = Some(g),
