@@ -93,16 +93,26 @@ fn l11_idle_keep_alive_connections_cost_little_memory() {
     for c in &mut clients {
         assert_eq!(c.roundtrip(&get("/hello")).status, 200);
     }
-    // Idle connections park (give back their buffers) after about 100 ms.
+    // Idle connections park (give back their buffers) after about 100 ms; the worker's next
+    // tick frees the surplus buffers and returns the pages to the OS. Measuring the moment the
+    // last one parks would race that tick (and lose it on a loaded machine), so allow a few.
     wait_until_waiting(&gw, N);
-    let per_conn = gw.rss_kb().saturating_sub(rss_before) * 1024 / N as u64;
-    println!("{per_conn} bytes RSS per idle keep-alive connection ({N} connections)");
     // RELIABILITY L11 suggests ≤ 8 KiB per idle connection, and issue 3 aims at 4 KiB: that is
     // measured on the release build by `benches/run --scenario idle-10k`. Tests run the debug
     // build, whose futures are several times larger, so the budget here is looser.
+    const BUDGET: u64 = 24 * 1024;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let per_conn = loop {
+        let per_conn = gw.rss_kb().saturating_sub(rss_before) * 1024 / N as u64;
+        if per_conn <= BUDGET || Instant::now() >= deadline {
+            break per_conn;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!("{per_conn} bytes RSS per idle keep-alive connection ({N} connections)");
     assert!(
-        per_conn <= 24 * 1024,
-        "L11: {per_conn} bytes per idle keep-alive connection"
+        per_conn <= BUDGET,
+        "L11: {per_conn} bytes per idle keep-alive connection, 3 s after all {N} parked"
     );
     for c in clients.iter_mut().step_by(97) {
         assert_eq!(c.roundtrip(&get("/hello")).status, 200);
