@@ -431,7 +431,7 @@ async fn hit<S: ClientStream>(
         return Outcome::Close;
     }
     if let Some(body) = body
-        && !caching::write_body(stream, body, limits.send_timeout).await
+        && !caching::write_body(stream, body, deadline).await
     {
         return Outcome::Close;
     }

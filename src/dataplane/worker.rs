@@ -24,8 +24,8 @@ use monoio::time::Instant;
 
 use super::clock::{DateCache, IdGen, Now, WallClock};
 use super::conn::Conn;
+use super::deadlines;
 use super::meters::Meters;
-use super::parked::Parked;
 use super::pool::Pool;
 use super::shared::Shared;
 use super::throttle::Throttle;
@@ -65,8 +65,6 @@ pub struct Worker {
     /// connection holds its `Conn` by pointer, and handing it over moves only the pointer.
     #[allow(clippy::vec_box)]
     conns: RefCell<Vec<Box<Conn>>>,
-    /// Deadlines of parked connections, swept by the ticker.
-    pub parked: RefCell<Parked>,
     /// Reused buffers for stage cache keys: the builder, and the key being looked up.
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     /// This core's Lambda authorizer results (and the reused key buffer).
@@ -117,7 +115,6 @@ impl Worker {
             jwt_tokens: RefCell::default(),
             pool: RefCell::new(Pool::default()),
             conns: RefCell::new(Vec::new()),
-            parked: RefCell::new(Parked::default()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
             connections: Cell::new(0),
@@ -460,7 +457,7 @@ async fn ticker(worker: &Rc<Worker>) {
         }
         let idle = snapshot.server.limits.upstream_idle_timeout;
         worker.pool.borrow_mut().evict_idle(idle);
-        worker.parked.borrow_mut().wake_expired(Instant::now());
+        deadlines::sweep(Instant::now());
         worker
             .throttle
             .borrow_mut()
