@@ -21,6 +21,7 @@ pub mod cache;
 mod event;
 mod invoke;
 pub mod output;
+mod remote;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +31,7 @@ use std::rc::Rc;
 
 pub use cache::Caches;
 pub use output::{Answer, Grant, Verdict};
+pub use remote::Signing;
 
 use super::auth::policy::{self, Decision};
 use super::tls::ClientCertInfo;
@@ -124,6 +126,7 @@ pub async fn authorize(
     let body = event::build(auth.kind, req, &identity, arn, now_ms);
     let function = &snap.functions[function_idx.0 as usize];
     let answer = match invoke::call(worker, snap, function, &body).await {
+        Ok(reply) if reply.function_error => output::failed(&reply.body),
         Ok(reply) => output::read(auth.kind, reply.status, &reply.body),
         Err(invoke::CallError::Timeout) => Answer::Invalid("the function did not answer in time"),
         Err(invoke::CallError::Failed) => Answer::Invalid("the function could not be reached"),
