@@ -151,6 +151,10 @@ fn a_remote_function_is_invoked_with_a_valid_sigv4_signature() {
     let seen = up.requests();
     let backend = seen.last().expect("the backend got the request");
     assert_eq!(backend.header("X-Principal").as_deref(), Some("user-allow"));
+    // The invocation carries the request's trace (unsigned, as botocore leaves it).
+    let trace = backend.header("X-Amzn-Trace-Id").expect("a trace id");
+    assert!(trace.starts_with("Root=1-"), "{trace}");
+    assert_eq!(headers["x-amzn-trace-id"], trace.as_str());
 
     // Every call is signed afresh (the day's key is cached per core): more calls verify.
     for _ in 0..4 {

@@ -48,6 +48,7 @@ enum Step {
 }
 
 /// `POST`s `event` to `function` and reads the answer.
+#[allow(dead_code)] // Lambda authorizers send their trace (`call_traced`); kept for callers without one.
 pub async fn call(
     worker: &Worker,
     snap: &Snapshot,
