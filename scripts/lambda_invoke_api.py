@@ -13,12 +13,14 @@ and only then runs the authorizer handler of scripts/lambda_authorizer.py.
 
 Usage: lambda_invoke_api.py ACCESS_KEY_ID SECRET [SESSION_TOKEN]. Region `us-east-1`,
 service `lambda`. Binds 127.0.0.1:0 and prints the port on its first stdout line; exits when
-stdin closes or when killed.
+stdin closes or when killed. With TLS_CERT and TLS_KEY (PEM files) in the environment it
+serves HTTPS.
 """
 
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,6 +156,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if os.environ.get("TLS_CERT"):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_port, flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()

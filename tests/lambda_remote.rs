@@ -4,6 +4,9 @@
 //! `SigV4Auth` from the request it received, answers 403 when it does not match (as Lambda
 //! does), and otherwise runs the authorizer handler of `scripts/lambda_authorizer.py`.
 //!
+//! Also an `https://` endpoint (the development CA via `server.upstreamTls`, state read with
+//! `curl`).
+//!
 //! Needs `python3` with `botocore`. Without them each test says it did not run and passes —
 //! except under `CI`, where it fails.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
@@ -34,6 +37,11 @@ struct InvokeApi {
 impl InvokeApi {
     /// `None` (after saying so) when python3 or botocore is missing.
     fn start(test: &str, session_token: Option<&str>) -> Option<InvokeApi> {
+        InvokeApi::start_with(test, session_token, false)
+    }
+
+    /// `tls`: HTTPS with `conf/certs/localhost.pem` (issued by the development CA).
+    fn start_with(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
         if !python_with(test, &["botocore"]) {
             return None;
         }
@@ -42,6 +50,11 @@ impl InvokeApi {
         cmd.arg(&script).args([KEY, SECRET]);
         if let Some(t) = session_token {
             cmd.arg(t);
+        }
+        if tls {
+            let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs");
+            cmd.env("TLS_CERT", certs.join("localhost.pem"))
+                .env("TLS_KEY", certs.join("localhost.key"));
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -66,6 +79,18 @@ impl InvokeApi {
         let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
         assert_eq!(r.status, 200);
         r.json()
+    }
+
+    /// `state` of an HTTPS endpoint (curl with the development CA).
+    fn state_tls(&self) -> Value {
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs/dev-ca.pem");
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5", "--cacert"])
+            .arg(ca)
+            .arg(format!("https://localhost:{}/calls", self.port))
+            .output()
+            .expect("curl");
+        serde_json::from_slice(&out.stdout).expect("the endpoint's state")
     }
 
     fn endpoint(&self) -> String {
@@ -237,4 +262,35 @@ fn wrong_credentials_are_refused_and_the_authorizer_answers_500() {
         (Some(0), Some(1))
     );
     assert_eq!(up.request_count(), 0, "nothing reached the backend");
+}
+
+#[test]
+fn an_https_endpoint_is_reached_through_the_upstream_tls_settings() {
+    let Some(api) = InvokeApi::start_with("lambda_remote", None, true) else {
+        return;
+    };
+    let up = Upstream::echo();
+    let mut cfg = config(
+        &up,
+        json!({ "remote": { "endpoint": format!("https://localhost:{}", api.port),
+                            "credentials": "deploy" } }),
+        json!({ "deploy": { "accessKeyId": KEY, "secretAccessKey": SECRET } }),
+    );
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs/dev-ca.pem");
+    cfg["server"]["upstreamTls"] = json!({ "caBundle": ca });
+    let gw = Gateway::start(cfg);
+    let mut c = gw.client();
+    for _ in 0..3 {
+        let r = get(&mut c, "allow");
+        assert_eq!(r.status, 200, "{}", r.body_str());
+    }
+    let state = api.state_tls();
+    assert_eq!(
+        (state["calls"].as_u64(), state["refused"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(
+        state["last"]["headers"]["host"],
+        format!("localhost:{}", api.port)
+    );
 }
