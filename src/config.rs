@@ -35,6 +35,7 @@ mod http_mapping;
 mod iam;
 mod integration;
 mod lambda_authorizers;
+mod lambda_remote;
 mod mock;
 mod openapi;
 mod parse;
@@ -55,6 +56,7 @@ mod usage;
 
 pub use defaults::*;
 pub use iam::{CredentialTable, Iam, IamCredential};
+pub use lambda_remote::{AwsCredentials, RemoteFunction};
 pub use server::default_http_limits;
 #[cfg(test)]
 pub(crate) use server::default_server;

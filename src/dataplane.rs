@@ -24,6 +24,7 @@ mod shared;
 mod stream;
 pub mod throttle;
 pub mod tls;
+pub mod trace;
 mod transfer;
 mod trim;
 mod upstream_head;

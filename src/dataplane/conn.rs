@@ -229,7 +229,9 @@ async fn active<S: ClientStream>(
             Head::Closed => return Active::Closed,
             Head::Park(deadline) => return Active::Parked(deadline),
             Head::Reject(status) => {
+                let now = worker.now();
                 let meta = Meta {
+                    trace: super::trace::TraceId::fresh(&worker.ids, now.unix_secs),
                     request_id: worker.ids.request_id(),
                     extended_id: worker.ids.extended_id(),
                     protocol: None,
@@ -238,7 +240,7 @@ async fn active<S: ClientStream>(
                     retry_after: None,
                     cache_warning: false,
                     bearer: None,
-                    now: worker.now(),
+                    now,
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());

@@ -39,7 +39,9 @@ async fn dispatch<S: ClientStream>(
     let data = conn.rb.data();
     let head = &conn.head;
     let method = head.method.get(data);
+    let now = worker.now();
     let mut meta = Meta {
+        trace: super::trace::TraceId::for_request(&worker.ids, now.unix_secs, data, &head.headers),
         request_id: worker.ids.request_id(),
         extended_id: worker.ids.extended_id(),
         protocol: None,
@@ -49,7 +51,7 @@ async fn dispatch<S: ClientStream>(
         retry_after: None,
         cache_warning: false,
         bearer: None,
-        now: worker.now(),
+        now,
     };
     let date = worker.date.at(meta.now.unix_secs);
 
@@ -193,6 +195,7 @@ async fn dispatch<S: ClientStream>(
                 (p, ip)
             }),
             now: meta.now,
+            trace: meta.trace.as_bytes(),
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
             Ok(g) => grant = Some(g),
@@ -280,6 +283,7 @@ async fn dispatch<S: ClientStream>(
                 claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
+                trace: meta.trace.as_bytes(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);

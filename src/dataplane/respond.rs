@@ -26,6 +26,9 @@ pub struct Meta {
     pub bearer: Option<crate::dataplane::auth::jwt::JwtError>,
     /// When the request started (one clock read for the whole request path).
     pub now: crate::dataplane::clock::Now,
+    /// The request's `X-Amzn-Trace-Id` (`trace.rs`): sent to upstreams and functions; for
+    /// the access log.
+    pub trace: crate::dataplane::trace::TraceId,
 }
 
 /// The header `SUCCEED_WITH_RESPONSE_HEADER` adds. API Gateway's exact header is not on

@@ -69,6 +69,8 @@ pub struct Worker {
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     /// This core's Lambda authorizer results (and the reused key buffer).
     pub lambda: RefCell<super::lambda_auth::Caches>,
+    /// SigV4 signing of remote function calls: buffers and each day's signing keys.
+    pub invoke_signing: RefCell<super::lambda_auth::Signing>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -117,6 +119,7 @@ impl Worker {
             conns: RefCell::new(Vec::new()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
+            invoke_signing: RefCell::default(),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
