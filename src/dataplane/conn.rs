@@ -231,7 +231,7 @@ async fn active<S: ClientStream>(
             Head::Reject(status) => {
                 let now = worker.now();
                 let meta = Meta {
-                    trace: super::trace::TraceId::fresh(&worker.ids, now.unix_secs),
+                    trace: None,
                     request_id: worker.ids.request_id(),
                     extended_id: worker.ids.extended_id(),
                     protocol: None,

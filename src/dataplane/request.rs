@@ -41,7 +41,7 @@ async fn dispatch<S: ClientStream>(
     let method = head.method.get(data);
     let now = worker.now();
     let mut meta = Meta {
-        trace: super::trace::TraceId::for_request(&worker.ids, now.unix_secs, data, &head.headers),
+        trace: None,
         request_id: worker.ids.request_id(),
         extended_id: worker.ids.extended_id(),
         protocol: None,
@@ -171,6 +171,7 @@ async fn dispatch<S: ClientStream>(
     }
     let mut grant = None;
     if let Some(idx) = api.routes[route.0 as usize].lambda {
+        let trace = meta.trace(&worker.ids, data, head);
         let req = super::lambda_auth::Request {
             data,
             head,
@@ -195,7 +196,7 @@ async fn dispatch<S: ClientStream>(
                 (p, ip)
             }),
             now: meta.now,
-            trace: meta.trace.as_bytes(),
+            trace: trace.as_bytes(),
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
             Ok(g) => grant = Some(g),
@@ -260,6 +261,7 @@ async fn dispatch<S: ClientStream>(
                     return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
                 }
             };
+            let trace = meta.trace(&worker.ids, data, &conn.head);
             let upstream = &snap.upstreams[proxy.upstream.0 as usize];
             let peer = conn.peer.ip();
             let input = upstream_head::Input {
@@ -283,7 +285,7 @@ async fn dispatch<S: ClientStream>(
                 claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
-                trace: meta.trace.as_bytes(),
+                trace: trace.as_bytes(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
