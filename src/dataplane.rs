@@ -11,6 +11,7 @@ mod caching;
 pub mod clock;
 mod conn;
 pub mod iam;
+pub mod lambda;
 pub mod lambda_auth;
 mod meters;
 mod parked;

@@ -171,6 +171,7 @@ pub(crate) fn validate_gateway(
         .map(|n| super::functions::validate_functions(&n, errors))
         .unwrap_or_default();
     super::functions::check_functions(&declared, &stages, &functions, errors);
+    super::lambda_integration::check_integration_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {

@@ -1,5 +1,6 @@
-//! `x-amazon-apigateway-integration` validation: HTTP_PROXY and MOCK are supported; every
-//! other type and every property of a later feature is reported by name.
+//! `x-amazon-apigateway-integration` validation: HTTP_PROXY, MOCK and AWS_PROXY (Lambda,
+//! `lambda_integration.rs`) are supported; every other type and every property of a later
+//! feature is reported by name.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{
 pub(crate) enum IntegrationSpec {
     HttpProxy(HttpProxySpec),
     Mock(MockSpec),
+    Lambda(super::lambda_integration::LambdaSpec),
 }
 
 /// What a mapped value comes from, before a stage's variables are known.
@@ -123,8 +125,8 @@ pub(crate) fn validate_integration(
     let ty = obj.req("type", errors)?;
     let ty_name = ty.str(errors)?.to_ascii_uppercase();
     match ty_name.as_str() {
-        "HTTP_PROXY" | "MOCK" => {}
-        "AWS_PROXY" | "AWS" | "HTTP" => {
+        "HTTP_PROXY" | "MOCK" | "AWS_PROXY" => {}
+        "AWS" | "HTTP" => {
             ty.err(
                 errors,
                 format!("integration type {ty_name} is not supported yet"),
@@ -135,6 +137,16 @@ pub(crate) fn validate_integration(
             ty.err(errors, format!("unknown integration type `{ty_name}`: expected HTTP_PROXY, MOCK, HTTP, AWS or AWS_PROXY"));
             return None;
         }
+    }
+    // HTTP APIs' AWS service integrations are `AWS_PROXY` with an `integrationSubtype`.
+    if ty_name == "AWS_PROXY"
+        && let Some(sub) = obj.opt_non_null("integrationSubtype")
+    {
+        sub.err(
+            errors,
+            "AWS service integrations (`integrationSubtype`) are not supported yet",
+        );
+        return None;
     }
     let before = errors.len();
     common(&mut obj, errors);
@@ -148,9 +160,10 @@ pub(crate) fn validate_integration(
             .map_or(DEFAULT_INTEGRATION_TIMEOUT, Duration::from_millis),
         None => DEFAULT_INTEGRATION_TIMEOUT,
     };
+    // Lambda proxy integrations ignore `requestParameters` (`lambda_integration.rs`).
     let mappings = match obj.opt_non_null("requestParameters") {
-        Some(p) => request_parameters(&p, ctx, errors),
-        None => Vec::new(),
+        Some(p) if ty_name != "AWS_PROXY" => request_parameters(&p, ctx, errors),
+        _ => Vec::new(),
     };
     let spec = if ty_name == "MOCK" {
         if ctx.protocol == Protocol::Http {
@@ -161,6 +174,9 @@ pub(crate) fn validate_integration(
         obj.accept("httpMethod");
         obj.accept("tlsConfig");
         validate_mock(&mut obj, errors).map(IntegrationSpec::Mock)
+    } else if ty_name == "AWS_PROXY" {
+        super::lambda_integration::validate_lambda(&mut obj, node, ctx.protocol, timeout, errors)
+            .map(IntegrationSpec::Lambda)
     } else {
         // Proxy integrations pass the request and response through: API Gateway ignores
         // mapping templates and integration responses on them, and so does tollgate.

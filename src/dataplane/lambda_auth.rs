@@ -19,7 +19,7 @@
 
 pub mod cache;
 mod event;
-mod invoke;
+pub mod invoke;
 pub mod output;
 #[cfg(test)]
 mod tests;

@@ -19,9 +19,9 @@ use super::super::worker::Worker;
 use crate::config::{Function, FunctionTarget, ServerLimits, Snapshot};
 use crate::http1::{self, ChunkedDecoder, ResponseFraming, ResponseHead, Status};
 
-/// Larger answers are refused (Lambda's own synchronous response limit is 6 MB; an
-/// authorizer's output is at most a few KB).
-pub const MAX_RESULT_BYTES: usize = 1024 * 1024;
+/// Larger answers are refused: Lambda's own synchronous response limit (6 MB). An
+/// authorizer's output is at most a few KB; a proxy integration's may be a whole page.
+pub const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
 
 /// Why a call gave no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub enum CallError {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The answer carried `X-Amz-Function-Error` (Lambda's Invoke API: the function raised,
+    /// and `body` is its error payload).
+    pub function_error: bool,
 }
 
 enum Step {
@@ -51,10 +54,22 @@ pub async fn call(
     function: &Function,
     event: &[u8],
 ) -> Result<Reply, CallError> {
+    call_within(worker, snap, function, event, function.timeout).await
+}
+
+/// `call` with the whole call bounded by `timeout` (a Lambda proxy integration's, which is
+/// never longer than the function's own).
+pub async fn call_within(
+    worker: &Worker,
+    snap: &Snapshot,
+    function: &Function,
+    event: &[u8],
+    timeout: std::time::Duration,
+) -> Result<Reply, CallError> {
     let FunctionTarget::Http { upstream, path } = &function.target;
     let upstream = &snap.upstreams[upstream.0 as usize];
     let limits = snap.server.limits;
-    let deadline = Instant::now() + function.timeout;
+    let deadline = Instant::now() + timeout;
     let mut request = Vec::with_capacity(event.len() + 160);
     request.extend_from_slice(b"POST ");
     request.extend_from_slice(path);
@@ -121,6 +136,10 @@ async fn exchange(up: &mut UpstreamConn, request: &mut Vec<u8>, limits: &ServerL
             Err(_) => return Step::Failed,
         }
     }
+    let function_error = head.headers.iter().any(|(n, _)| {
+        n.get(up.rb.data())
+            .eq_ignore_ascii_case(b"x-amz-function-error")
+    });
     up.rb.consume(head.head_len);
     let mut body = Vec::new();
     let keep = match head.framing {
@@ -188,6 +207,7 @@ async fn exchange(up: &mut UpstreamConn, request: &mut Vec<u8>, limits: &ServerL
         Reply {
             status: head.status,
             body,
+            function_error,
         },
         keep,
     )
