@@ -63,7 +63,9 @@ impl ProxyResponse {
             return Ok(());
         }
         let engine = &base64::engine::general_purpose::STANDARD;
-        self.body = engine.decode(self.body.trim_ascii()).map_err(|_| NotBase64)?;
+        self.body = engine
+            .decode(self.body.trim_ascii())
+            .map_err(|_| NotBase64)?;
         self.base64 = false;
         Ok(())
     }
