@@ -13,7 +13,8 @@ The request can choose another answer (header names in any case):
   X-Mode: status500  the endpoint itself answers HTTP 500
   X-Mode: slow       sleep 3 s, then echo
 
-Binds 127.0.0.1:0 and prints the port on its first stdout line. Besides POST (any path, the
+Binds 127.0.0.1:PORT (the first argument; 0, a free port, by default) and prints the port on
+its first stdout line. Besides POST (any path, the
 invocation) it serves GET /calls ({"calls": n, "events": [...], "paths": [...]}). Exits when
 stdin closes or when killed.
 """
@@ -95,7 +96,8 @@ class Endpoint(BaseHTTPRequestHandler):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server = ThreadingHTTPServer(("127.0.0.1", port), Endpoint)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

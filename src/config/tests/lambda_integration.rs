@@ -181,3 +181,14 @@ fn a_definition_alone_compiles_without_functions() {
         "answers 502 when served"
     );
 }
+
+#[test]
+fn lambda_example_compiles() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/examples/lambda.json");
+    let s = load(&file, &FsLoader, 1).unwrap_or_else(|e| panic!("{e:#?}"));
+    let names: Vec<String> = (0..2)
+        .map(|stage| function_name(&s, lambda_of(&s, stage, 0)))
+        .collect();
+    assert_eq!(names, ["hello", "hello-dev"]);
+    assert_eq!(lambda_of(&s, 2, 0).payload, PayloadVersion::V2);
+}
