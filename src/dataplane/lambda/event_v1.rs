@@ -123,6 +123,11 @@ fn context(req: &Request<'_>, method: &str) -> Value {
     if let Some(a) = authorizer(req) {
         ctx.insert("authorizer".into(), a);
     }
+    if rest {
+        // A REST stage's deployment; tollgate has none, so a stable id per API and stage.
+        let deployment = resource_id(&format!("{}/{}", req.api.id, req.stage.name));
+        ctx.insert("deploymentId".into(), deployment.into());
+    }
     ctx.insert("domainName".into(), host.clone().into());
     ctx.insert("domainPrefix".into(), domain_prefix(&host).into());
     ctx.insert("extendedRequestId".into(), text(req.extended_id).into());
@@ -173,7 +178,8 @@ fn authorizer(req: &Request<'_>) -> Option<Value> {
     }))
 }
 
-/// REST resources have a short id (`roq9wj`); tollgate derives a stable one from the path.
+/// REST resources (and deployments) have a short id (`roq9wj`); tollgate derives a stable
+/// one from the path.
 fn resource_id(path: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in path.bytes() {

@@ -46,7 +46,8 @@ fn snapshot() -> Snapshot {
             "paths": {
                 "/items/{id}": { "post": lambda(v), "get": lambda(v) },
                 "/plain": { "get": lambda(v) },
-                "/v1/items/{id}": { "post": lambda(v1) }
+                "/v1/items/{id}": { "post": lambda(v1) },
+                "/{proxy+}": { "x-amazon-apigateway-any-method": lambda(v) }
             } })
     };
     let gateway = json!({
@@ -153,7 +154,7 @@ fn fixture(name: &str) -> Option<Value> {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
     };
-    match std::fs::read(dir.join("events").join(name)) {
+    match std::fs::read(dir.join(name)) {
         Ok(b) => Some(serde_json::from_slice(&b).expect("fixture JSON")),
         Err(e) if std::env::var_os("CI").is_some() => panic!("fixture {name}: {e}"),
         Err(e) => {
@@ -219,22 +220,33 @@ fn rest_event_is_payload_1_0_and_deserializes() {
     assert_eq!(typed.request_context.stage.as_deref(), Some("prod"));
     assert_eq!(typed.body.as_deref(), Some("{\"a\":1}"));
 
-    // Same key sets as recorded REST events: the Go fixture (which predates
-    // `isBase64Encoded`) at the top and in `requestContext`, Powertools' in `identity`.
-    if let (Some(go), Some(pt)) = (
-        fixture("aws-lambda-go/apigw-request.json"),
-        fixture("powertools-lambda-python/apiGatewayProxyEvent.json"),
+    // Same key sets as the REST event recorded on AWS (LocalStack's AWS-validated snapshot),
+    // with `authorizer` (present with an authorizer) and `clientCert` (with mutual TLS) as
+    // the Go and Powertools fixtures show them.
+    if let (Some(rec), Some(go)) = (
+        aws_recorded_event(),
+        fixture("events/aws-lambda-go/apigw-request.json"),
     ) {
-        let mut top = go.clone();
-        top["isBase64Encoded"] = false.into();
-        same_keys(&e, &top, "top level");
-        same_keys(rc, &go["requestContext"], "requestContext");
+        same_keys(&e, &rec, "top level");
+        let mut theirs = rec["requestContext"].clone();
+        theirs["authorizer"] = go["requestContext"]["authorizer"].clone();
+        same_keys(rc, &theirs, "requestContext");
+        let mut theirs = rec["requestContext"]["identity"].clone();
+        theirs["clientCert"] = go["requestContext"]["identity"]["clientCert"].clone();
+        same_keys(&rc["identity"], &theirs, "identity");
         same_keys(
-            &rc["identity"],
-            &pt["requestContext"]["identity"],
-            "identity",
+            &rc["identity"]["clientCert"],
+            &theirs["clientCert"],
+            "clientCert",
         );
     }
+}
+
+/// The proxy event API Gateway sent for `GET /stage/proxy-value` (no query, no body).
+fn aws_recorded_event() -> Option<Value> {
+    let snap = fixture("localstack/aws-recorded-snapshots/test_apigateway_lambda.snapshot.json")?;
+    let test = "tests/aws/services/apigateway/test_apigateway_lambda.py::test_lambda_aws_proxy_integration";
+    Some(snap[test]["recorded-content"]["invocation-payload-without-trailing-slash"].clone())
 }
 
 #[test]
@@ -258,12 +270,62 @@ fn absent_parts_are_null_in_1_0_events() {
     assert_eq!(e["requestContext"].get("authorizer"), None);
     assert_eq!(e["requestContext"]["identity"]["userAgent"], Value::Null);
     assert_eq!(e["requestContext"]["identity"].get("clientCert"), None);
-    if let Some(pt) = fixture("powertools-lambda-python/apiGatewayProxyEvent.json") {
-        // Powertools recorded `pathParameters` and `stageVariables` as null, not `{}`.
-        assert_eq!(pt["pathParameters"], Value::Null);
-        assert_eq!(pt["stageVariables"], Value::Null);
+    if let Some(rec) = aws_recorded_event() {
+        // AWS sent these as null, not `{}`.
+        for k in [
+            "queryStringParameters",
+            "multiValueQueryStringParameters",
+            "stageVariables",
+            "body",
+        ] {
+            assert_eq!(rec[k], Value::Null, "{k}");
+        }
+        same_keys(&e, &rec, "top level");
+        same_keys(
+            &e["requestContext"],
+            &rec["requestContext"],
+            "requestContext",
+        );
+        same_keys(
+            &e["requestContext"]["identity"],
+            &rec["requestContext"]["identity"],
+            "identity",
+        );
     }
     let _: ApiGatewayProxyRequest = serde_json::from_value(e).expect("deserializes");
+}
+
+/// The paths LocalStack recorded on AWS (SPEC-NOTES §1.1): no percent-decoding, double
+/// slashes kept, a leading run of slashes collapsed in `path` only.
+#[test]
+fn rest_paths_are_as_recorded_on_aws() {
+    let snap = snapshot();
+    for (target, path, proxy) in [
+        ("/prod//proxy-value", "/proxy-value", "proxy-value"),
+        (
+            "/prod/proxy-value//double-slash",
+            "/proxy-value//double-slash",
+            "proxy-value//double-slash",
+        ),
+        (
+            "/prod/proxy-value/api/user/test%2Balias@gmail.com/plus/test+alias@gmail.com",
+            "/proxy-value/api/user/test%2Balias@gmail.com/plus/test+alias@gmail.com",
+            "proxy-value/api/user/test%2Balias@gmail.com/plus/test+alias@gmail.com",
+        ),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: r\r\n\r\n");
+        let e = event(&snap, "r", &raw, Extras::default());
+        assert_eq!(e["path"], path, "{target}");
+        assert_eq!(e["pathParameters"]["proxy"], proxy, "{target}");
+        assert_eq!(e["requestContext"]["path"], target);
+    }
+    let raw = "GET /prod/proxy-value/api?dateTimeOffset=2023-06-12T18:05:10.123456+00:00&email=test%2Balias@gmail.com&url=https://www.google.com/&whitespace=foo%20bar HTTP/1.1\r\nHost: r\r\n\r\n";
+    let e = event(&snap, "r", raw, Extras::default());
+    assert_eq!(
+        e["queryStringParameters"],
+        json!({"dateTimeOffset": "2023-06-12T18:05:10.123456 00:00", "email": "test+alias@gmail.com",
+               "url": "https://www.google.com/", "whitespace": "foo bar"})
+    );
 }
 
 #[test]
@@ -318,7 +380,7 @@ fn http_api_events_1_0_and_2_0_deserialize_with_recorded_key_sets() {
     let typed: ApiGatewayV2httpRequest = serde_json::from_value(e.clone()).expect("deserializes");
     assert_eq!(typed.raw_path.as_deref(), Some("/dev/items/42"));
     assert_eq!(typed.cookies.as_ref().map(Vec::len), Some(3));
-    if let Some(pt) = fixture("powertools-lambda-python/apiGatewayProxyV2Event.json") {
+    if let Some(pt) = fixture("events/powertools-lambda-python/apiGatewayProxyV2Event.json") {
         same_keys(&e, &pt, "2.0 top level");
         same_keys(rc, &pt["requestContext"], "2.0 requestContext");
         same_keys(&rc["http"], &pt["requestContext"]["http"], "2.0 http");
@@ -336,9 +398,9 @@ fn http_api_events_1_0_and_2_0_deserialize_with_recorded_key_sets() {
     );
     assert_eq!(e["rawPath"], "/plain");
     assert_eq!(e["rawQueryString"], "");
-    if let Some(min) =
-        fixture("aws-lambda-rust-runtime/lambda-events/example-apigw-v2-request-no-authorizer.json")
-    {
+    if let Some(min) = fixture(
+        "events/aws-lambda-rust-runtime/lambda-events/example-apigw-v2-request-no-authorizer.json",
+    ) {
         same_keys(&e, &min, "minimal 2.0");
         same_keys(
             &e["requestContext"],
@@ -375,7 +437,7 @@ fn http_api_events_1_0_and_2_0_deserialize_with_recorded_key_sets() {
     assert_eq!(rc["identity"]["userArn"], caller.user_arn);
     assert_eq!(rc["identity"]["accessKey"], caller.access_key);
     let _: ApiGatewayProxyRequest = serde_json::from_value(e.clone()).expect("deserializes");
-    if let Some(pt) = fixture("powertools-lambda-python/apiGatewayProxyEvent.json") {
+    if let Some(pt) = fixture("events/powertools-lambda-python/apiGatewayProxyEvent.json") {
         let mut theirs = pt.clone();
         theirs["requestContext"]
             .as_object_mut()
