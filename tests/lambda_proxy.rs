@@ -9,7 +9,8 @@
 //! and query, bodies whole — chunked and larger than one read — and base64 for binary media
 //! types); results mapped as API Gateway maps them (malformed → 502/500, missing statusCode,
 //! multi-value headers merged, base64 bodies, 2.0's inferred format and cookies); a failing,
-//! slow or unreachable function; the function chosen per stage by a stage variable.
+//! slow or unreachable function; the function chosen per stage by a stage variable; a Lambda
+//! authorizer's output in the event (`scripts/lambda_authorizer.py` as the authorizer).
 //!
 //! Needs `python3` (standard library only). Without it each test says it did not run and
 //! passes — except under `CI`, where it fails.
@@ -38,16 +39,22 @@ struct Function {
 impl Function {
     /// `None` (after saying so) when python3 is missing.
     fn start(test: &str) -> Option<Function> {
+        Function::start_script(test, "lambda_function.py")
+    }
+
+    fn start_script(test: &str, script: &str) -> Option<Function> {
         if !python_with(test, &[]) {
             return None;
         }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_function.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(script);
         let mut child = Command::new("python3")
             .arg(&script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start lambda_function.py");
+            .expect("start the function's script");
         let stdin = child.stdin.take().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -595,4 +602,59 @@ fn http_api_results_2_0() {
     assert_eq!((r.status, r.body_str().as_str()), (500, internal));
     let r = get(&mut c, "/dev/items/1", &[("X-Mode", "error")]);
     assert_eq!((r.status, r.body_str().as_str()), (500, internal));
+}
+
+#[test]
+fn the_authorizer_output_reaches_the_event() {
+    let test = "the_authorizer_output_reaches_the_event";
+    let Some(f) = Function::start(test) else {
+        return;
+    };
+    let Some(auth) = Function::start_script(test, "lambda_authorizer.py") else {
+        return;
+    };
+    let auth_uri = uri("auth");
+    let scheme = |authorizer: Value| {
+        json!({ "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": "custom",
+                "x-amazon-apigateway-authorizer": authorizer })
+    };
+    let secured = |extra: Value| {
+        let mut m = op("echo", extra);
+        m["security"] = json!([{ "lam": [] }]);
+        m
+    };
+    let mut config = rest_config(&f);
+    let doc = &mut config["apis"][0]["definition"];
+    doc["paths"]["/secure"] = json!({ "get": secured(json!({})) });
+    doc["components"] = json!({ "securitySchemes": { "lam": scheme(json!({
+        "type": "token", "authorizerUri": auth_uri, "authorizerResultTtlInSeconds": 0 })) } });
+    config["functions"]["auth"] = json!({ "url": format!("http://127.0.0.1:{}/", auth.port) });
+    let gw = Gateway::start(config);
+    let mut c = gw.client();
+    let e = echoed(&get(&mut c, "/prod/secure", &[("Authorization", "allow")]));
+    assert_eq!(
+        e["requestContext"]["authorizer"],
+        json!({ "principalId": "user-allow", "tier": "gold", "count": "3", "admin": "true",
+                "integrationLatency": 0 })
+    );
+    let r = get(&mut c, "/prod/secure", &[("Authorization", "deny")]);
+    assert_eq!(r.status, 403);
+
+    // HTTP API, payload 2.0 event, simple-response authorizer.
+    let mut config = http_config(&f);
+    let doc = &mut config["apis"][0]["definition"];
+    doc["paths"]["/secure"] = json!({ "get": secured(json!({ "payloadFormatVersion": "2.0" })) });
+    doc["components"] = json!({ "securitySchemes": { "lam": scheme(json!({
+        "type": "request", "authorizerUri": auth_uri, "authorizerPayloadFormatVersion": "2.0",
+        "enableSimpleResponses": true, "identitySource": "$request.header.Authorization",
+        "authorizerResultTtlInSeconds": 0 })) } });
+    config["functions"]["auth"] = json!({ "url": format!("http://127.0.0.1:{}/", auth.port) });
+    let gw = Gateway::start(config);
+    let mut c = gw.client();
+    let e = echoed(&get(&mut c, "/dev/secure", &[("Authorization", "yes")]));
+    assert_eq!(
+        e["requestContext"]["authorizer"],
+        json!({ "lambda": { "who": "simple-yes" } })
+    );
 }
