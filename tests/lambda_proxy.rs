@@ -381,6 +381,16 @@ fn rest_results_are_mapped_as_api_gateway_does() {
     );
     assert_eq!((r.status, r.body_str().as_str()), (404, "nope"));
     assert_eq!(r.header("Content-Type").as_deref(), Some("text/plain"));
+    let r = result(
+        &mut c,
+        r#"{"statusCode":200,"body":"x","headers":{"Content-Type":null}}"#,
+        json,
+    );
+    assert_eq!(
+        (r.body_str().as_str(), r.header("Content-Type")),
+        ("x", None),
+        "null: no default"
+    );
 
     // Base64 bodies are decoded only for a binary first Accept type.
     let b64 = r#"{"statusCode":200,"body":"dGVzdC1kYXRh","isBase64Encoded":true}"#;
@@ -597,6 +607,11 @@ fn http_api_results_2_0() {
         r#"{"statusCode":200,"body":"dGVzdC1kYXRh","isBase64Encoded":true}"#,
     );
     assert_eq!(r.body_str(), "test-data");
+    let r = result(&mut c, r#"{"statusCode":200,"body":"plain"}"#);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
     let internal = r#"{"message":"Internal Server Error"}"#;
     let r = result(&mut c, r#"{"statusCode":"abc"}"#);
     assert_eq!((r.status, r.body_str().as_str()), (500, internal));

@@ -214,7 +214,8 @@ async fn call(
 
 /// The function's response: status line, its headers, `Set-Cookie` per 2.0 cookie, the
 /// default `Content-Type` (REST `application/json` [AWS-REC]; HTTP APIs `text/plain;
-/// charset=utf-8`, unverified), the request ids, `Content-Length`, `Date`, the body.
+/// charset=utf-8` [OBS fujiwara/ridge#9, awslabs/aws-lambda-go-api-proxy#116]; none when the
+/// function set it to `null`), the request ids, `Content-Length`, `Date`, the body.
 fn write(wb: &mut Vec<u8>, protocol: Protocol, r: &ProxyResponse, meta: &Meta, date: &[u8; 29]) {
     wb.extend_from_slice(b"HTTP/1.1 ");
     http1::write_decimal(wb, u64::from(r.status));
@@ -228,7 +229,7 @@ fn write(wb: &mut Vec<u8>, protocol: Protocol, r: &ProxyResponse, meta: &Meta, d
         header_line(wb, b"Set-Cookie", c.as_bytes());
     }
     let no_body = matches!(r.status, 204 | 304);
-    if !no_body && !r.has_header("content-type") {
+    if !no_body && !r.no_content_type && !r.has_header("content-type") {
         let default = match protocol {
             Protocol::Rest => &b"application/json"[..],
             Protocol::Http => b"text/plain; charset=utf-8",

@@ -28,6 +28,9 @@ pub struct ProxyResponse {
     /// `isBase64Encoded`: `body` is base64 text, decoded by [`ProxyResponse::decode_body`]
     /// when the request allows it.
     pub base64: bool,
+    /// `"Content-Type": null` in `headers`: no default `Content-Type` is added (what API
+    /// Gateway does, aws/aws-sam-cli#1218 [OBS]).
+    pub no_content_type: bool,
 }
 
 /// `isBase64Encoded` with a body that is not base64.
@@ -125,6 +128,7 @@ fn v1(value: Value) -> Result<ProxyResponse, &'static str> {
         cookies: Vec::new(),
         body: body(obj.get("body"))?,
         base64: base64_flag(obj.get("isBase64Encoded"))?,
+        no_content_type: null_content_type(obj.get("headers")),
     })
 }
 
@@ -142,6 +146,7 @@ fn v2(value: Value) -> Result<ProxyResponse, &'static str> {
                 cookies: Vec::new(),
                 body,
                 base64: false,
+                no_content_type: false,
             });
         }
     };
@@ -167,6 +172,14 @@ fn v2(value: Value) -> Result<ProxyResponse, &'static str> {
         cookies,
         body: body(obj.get("body"))?,
         base64: base64_flag(obj.get("isBase64Encoded"))?,
+        no_content_type: null_content_type(obj.get("headers")),
+    })
+}
+
+fn null_content_type(headers: Option<&Value>) -> bool {
+    headers.and_then(Value::as_object).is_some_and(|m| {
+        m.iter()
+            .any(|(k, v)| v.is_null() && k.eq_ignore_ascii_case("content-type"))
     })
 }
 

@@ -504,6 +504,8 @@ fn proxy_results_are_validated_as_api_gateway_does() {
         assert!(read(V1, bad.clone()).is_err(), "{bad}");
     }
     assert!(response::read(V1, b"not json").is_err());
+    assert!(ok(json!({"statusCode": 200, "headers": {"Content-Type": null}})).no_content_type);
+    assert!(!ok(json!({"statusCode": 200})).no_content_type);
     // Framing headers are the gateway's own.
     let r = ok(json!({"statusCode": 200, "headers": {"Content-Length": "99", "x": "1"}}));
     assert_eq!(r.headers, vec![("x".into(), "1".into())]);
