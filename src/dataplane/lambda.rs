@@ -197,7 +197,13 @@ async fn call(
         Err(CallError::Failed) => return Err(failed("the function could not be reached", name)),
     };
     if reply.function_error || reply.status >= 400 {
-        return Err(failed("the function failed", name));
+        let shown = &reply.body[..reply.body.len().min(500)];
+        let why = format!(
+            "the function failed (status {}): {}",
+            reply.status,
+            String::from_utf8_lossy(shown)
+        );
+        return Err(failed(&why, name));
     }
     let mut r = response::read(lambda.payload, &reply.body)
         .map_err(|why| failed(&format!("malformed Lambda proxy response: {why}"), name))?;

@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::config::PayloadVersion;
 
+#[cfg(test)]
+mod tests;
+
 /// A function's result, ready to write.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ProxyResponse {
