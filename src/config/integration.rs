@@ -149,7 +149,11 @@ pub(crate) fn validate_integration(
         return None;
     }
     let before = errors.len();
-    common(&mut obj, errors);
+    let lambda = ty_name == "AWS_PROXY";
+    if lambda {
+        super::lambda_integration::lambda_only(&mut obj, errors);
+    }
+    common(&mut obj, lambda, errors);
     let timeout = match obj.opt_non_null("timeoutInMillis") {
         Some(n) => n
             .u64_in(
@@ -188,8 +192,9 @@ pub(crate) fn validate_integration(
     if errors.len() > before { None } else { spec }
 }
 
-/// Properties every integration type accepts.
-fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
+/// Properties every integration type accepts (`lambda`: `lambda_only` read the ones only
+/// Lambda proxy integrations support).
+fn common(obj: &mut Obj<'_>, lambda: bool, errors: &mut Errors) {
     if let Some(n) = obj.opt_non_null("passthroughBehavior")
         && let Some(s) = n.str(errors)
         && !["when_no_match", "when_no_templates", "never"]
@@ -232,10 +237,12 @@ fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
     if let Some(n) = obj.opt("connectionId") {
         n.err(errors, "VPC links are not supported yet (`connectionId`)");
     }
-    obj.unsupported(
-        &["credentials", "contentHandling", "integrationSubtype"],
-        errors,
-    );
+    if !lambda {
+        obj.unsupported(
+            &["credentials", "contentHandling", "integrationSubtype"],
+            errors,
+        );
+    }
 }
 
 fn http_proxy(

@@ -101,6 +101,27 @@ pub(crate) fn validate_lambda(
     })
 }
 
+/// Properties API Gateway takes on a Lambda proxy integration that tollgate accepts and
+/// ignores (read before the common ones, which report them as not supported elsewhere):
+/// `credentials` (the role API Gateway assumes to invoke the function; the gateway file's
+/// `functions` say how a function is reached) and `contentHandling` (exports carry
+/// `CONVERT_TO_TEXT` on proxy integrations; the event's body encoding follows
+/// `binaryMediaTypes`).
+pub(crate) fn lambda_only(obj: &mut Obj<'_>, errors: &mut Errors) {
+    if let Some(n) = obj.opt_non_null("credentials") {
+        n.str(errors);
+    }
+    if let Some(n) = obj.opt_non_null("contentHandling")
+        && let Some(s) = n.str(errors)
+        && !["CONVERT_TO_TEXT", "CONVERT_TO_BINARY"].contains(&s)
+    {
+        n.err(
+            errors,
+            format!("unknown contentHandling `{s}`: expected CONVERT_TO_TEXT or CONVERT_TO_BINARY"),
+        );
+    }
+}
+
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations` →
 /// the function ARN's pieces.
 fn function_of(uri: &str, loc: &Loc, errors: &mut Errors) -> Option<Vec<FnPiece>> {

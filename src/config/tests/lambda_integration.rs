@@ -192,3 +192,24 @@ fn lambda_example_compiles() {
     assert_eq!(names, ["hello", "hello-dev"]);
     assert_eq!(lambda_of(&s, 2, 0).payload, PayloadVersion::V2);
 }
+
+#[test]
+fn credentials_and_content_handling_are_accepted_and_ignored() {
+    let d = |handling: &str| {
+        doc(
+            json!({"/a": {"get": op(lambda("arn:aws:lambda:us-east-1:1:function:blue", json!({
+                "credentials": "arn:aws:iam::123456789012:role/apigw-invoke",
+                "contentHandling": handling,
+                "passthroughBehavior": "when_no_match",
+                "responses": {"default": {"statusCode": "200"}}
+            })))}}),
+        )
+    };
+    assert!(definition(d("CONVERT_TO_TEXT")).is_ok());
+    assert_eq!(
+        errors_of(definition(d("TEXT"))),
+        vec![
+            "api.json: $.paths./a.get.x-amazon-apigateway-integration.contentHandling: unknown contentHandling `TEXT`: expected CONVERT_TO_TEXT or CONVERT_TO_BINARY"
+        ]
+    );
+}
