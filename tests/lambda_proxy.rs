@@ -262,6 +262,14 @@ fn rest_events_are_payload_1_0() {
     );
     assert!(rc["requestTime"].as_str().unwrap().ends_with(" +0000"));
     assert_eq!(f.last_path(), "/fn/echo");
+    // API Gateway's X-Ray trace header, in the event and on the response.
+    let trace = e["headers"]["X-Amzn-Trace-Id"].as_str().unwrap();
+    assert!(trace.starts_with("Root=1-") && trace.len() == 40, "{trace}");
+    assert_eq!(r.header("X-Amzn-Trace-Id").as_deref(), Some(trace));
+    let sent = "Root=1-5e9f0c65-1de4d666d4dd26aced652b6c";
+    let r = get(&mut c, "/prod/pets/7", &[("X-Amzn-Trace-Id", sent)]);
+    assert_eq!(echoed(&r)["headers"]["X-Amzn-Trace-Id"], sent);
+    assert_eq!(r.header("X-Amzn-Trace-Id").as_deref(), Some(sent));
 
     // No query, no body: null, not {}.
     let e = echoed(&get(&mut c, "/prod/anything/else", &[]));

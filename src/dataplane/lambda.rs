@@ -91,6 +91,8 @@ pub struct Prepared {
     /// REST: the first `Accept` type is a binary media type, so a base64 result body is
     /// decoded. HTTP APIs always decode.
     pub decode_binary: bool,
+    /// `X-Amzn-Trace-Id` of the event, repeated on a REST response.
+    pub trace_id: String,
 }
 
 /// The request's body when it is all in `data`: `Some((framed length, payload))`.
@@ -141,6 +143,7 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
         event: serde_json::to_vec(&value).unwrap_or_default(),
         consumed,
         decode_binary,
+        trace_id: event::trace_id(req),
     }
 }
 
@@ -158,11 +161,17 @@ pub async fn respond<S: ClientStream>(
 ) -> Outcome {
     conn.rb.consume(prepared.consumed);
     let answer = call(worker, snap, api, lambda, &prepared).await;
-    drop(prepared);
     conn.wb.clear();
     let date = worker.date.now();
     match answer {
-        Ok(r) => write(&mut conn.wb, api.protocol, &r, meta, &date),
+        Ok(r) => write(
+            &mut conn.wb,
+            api.protocol,
+            &r,
+            &prepared.trace_id,
+            meta,
+            &date,
+        ),
         Err(kind) => respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date),
     }
     super::request::finish(stream, conn, &snap.server.limits, meta).await
@@ -221,8 +230,15 @@ async fn call(
 /// The function's response: status line, its headers, `Set-Cookie` per 2.0 cookie, the
 /// default `Content-Type` (REST `application/json` [AWS-REC]; HTTP APIs `text/plain;
 /// charset=utf-8` [OBS fujiwara/ridge#9, awslabs/aws-lambda-go-api-proxy#116]; none when the
-/// function set it to `null`), the request ids, `Content-Length`, `Date`, the body.
-fn write(wb: &mut Vec<u8>, protocol: Protocol, r: &ProxyResponse, meta: &Meta, date: &[u8; 29]) {
+/// function set it to `null`), the request ids, `X-Amzn-Trace-Id` (REST), `Content-Length`, `Date`, the body.
+fn write(
+    wb: &mut Vec<u8>,
+    protocol: Protocol,
+    r: &ProxyResponse,
+    trace: &str,
+    meta: &Meta,
+    date: &[u8; 29],
+) {
     wb.extend_from_slice(b"HTTP/1.1 ");
     http1::write_decimal(wb, u64::from(r.status));
     wb.push(b' ');
@@ -243,6 +259,9 @@ fn write(wb: &mut Vec<u8>, protocol: Protocol, r: &ProxyResponse, meta: &Meta, d
         header_line(wb, b"Content-Type", default);
     }
     respond::id_headers(wb, meta);
+    if protocol == Protocol::Rest {
+        header_line(wb, b"X-Amzn-Trace-Id", trace.as_bytes());
+    }
     if !no_body {
         wb.extend_from_slice(b"Content-Length: ");
         http1::write_decimal(wb, r.body.len() as u64);

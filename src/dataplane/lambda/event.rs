@@ -194,6 +194,23 @@ pub(super) fn client_cert(req: &Request<'_>) -> Option<Value> {
     }))
 }
 
+/// The request's X-Ray trace header: the client's `X-Amzn-Trace-Id`, else a new root
+/// (`Root=1-{epoch secs, hex}-{24 hex digits}`, here from the request id) as API Gateway adds
+/// to the integration request and the response (SPEC-NOTES §1.1, §2 [AWS-REC]).
+pub fn trace_id(req: &Request<'_>) -> String {
+    if let Some(v) = header(req, b"x-amzn-trace-id") {
+        return text(v);
+    }
+    let digits: String = req
+        .request_id
+        .iter()
+        .filter(|b| b.is_ascii_hexdigit())
+        .take(24)
+        .map(|&b| char::from(b).to_ascii_lowercase())
+        .collect();
+    format!("Root=1-{:08x}-{digits:0<24}", req.now_ms / 1000)
+}
+
 /// The host's first label (`domainPrefix`).
 pub(super) fn domain_prefix(host: &str) -> &str {
     host.split('.').next().unwrap_or_default()

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Request;
 use super::event::{
     body, civil, claims, client_cert, domain_prefix, forwarded, header, path_parameters,
-    query_pairs, scopes, stage_variables, text,
+    query_pairs, scopes, stage_variables, text, trace_id,
 };
 use crate::config::Protocol;
 
@@ -29,6 +29,11 @@ pub fn build(req: &Request<'_>) -> Value {
                 multi.insert(name, json!([value]));
             }
         }
+    }
+    if header(req, b"x-amzn-trace-id").is_none() {
+        let trace = trace_id(req);
+        headers.insert("X-Amzn-Trace-Id".into(), trace.clone().into());
+        multi.insert("X-Amzn-Trace-Id".into(), json!([trace]));
     }
     let mut query = Map::new();
     let mut multi_query: Map<String, Value> = Map::new();

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Request;
 use super::event::{
     body, civil, claims, client_cert, domain_prefix, forwarded, header, path_parameters,
-    query_pairs, scopes, stage_variables, text,
+    query_pairs, scopes, stage_variables, text, trace_id,
 };
 
 /// The 2.0 event as a JSON value.
@@ -32,6 +32,9 @@ pub fn build(req: &Request<'_>) -> Value {
             continue;
         }
         join(&mut headers, name, value);
+    }
+    if header(req, b"x-amzn-trace-id").is_none() {
+        headers.insert("x-amzn-trace-id".into(), trace_id(req).into());
     }
     let mut query: Map<String, Value> = Map::new();
     for (k, v) in query_pairs(req) {

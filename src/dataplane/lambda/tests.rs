@@ -366,6 +366,10 @@ fn http_api_events_1_0_and_2_0_deserialize_with_recorded_key_sets() {
     assert_eq!(e["cookies"], json!(["c1=v1", "c2=v2", "c3=v3"]));
     assert_eq!(e["headers"]["x-multi"], "one,two");
     assert_eq!(e["headers"]["content-length"], "5");
+    assert_eq!(
+        e["headers"]["x-amzn-trace-id"], "Root=1-5e5ffe45-c6af9ac67b6111e69a4193e8",
+        "epoch seconds and the request id"
+    );
     assert_eq!(e["headers"].get("cookie"), None);
     assert_eq!(e["queryStringParameters"], json!({"a": "1,2", "b": "x y"}));
     assert_eq!(e["body"], "hello");
