@@ -329,6 +329,23 @@ fn rest_bodies_arrive_whole_and_binary_types_as_base64() {
     // The connection still serves the next request.
     let e = echoed(&get(&mut c, "/prod/pets/3", &[]));
     assert_eq!(e["pathParameters"]["id"], "3");
+
+    // Over maxBodyBytes: 413 without calling the function, announced or found while reading.
+    let calls = f.calls();
+    let gw = Gateway::start(support::config::with_limits(
+        rest_config(&f),
+        json!({ "maxBodyBytes": 100_000 }),
+    ));
+    let r = gw.client().roundtrip(&raw);
+    assert_eq!(
+        (r.status, r.body_str().as_str()),
+        (413, r#"{"message":"Request Too Long"}"#)
+    );
+    let r = gw
+        .client()
+        .roundtrip(&request("POST", "/prod/pets/1", &[], Some(big.as_bytes())));
+    assert_eq!(r.status, 413);
+    assert_eq!(f.calls(), calls, "the function was not called");
 }
 
 fn result(c: &mut Client, value: &str, accept: &str) -> Response {

@@ -137,6 +137,12 @@ async fn dispatch<S: ClientStream>(
     {
         return match iam::read_body(stream, conn, &limits).await {
             Ok(()) => Box::pin(dispatch(worker, stream, conn)).await,
+            // Over `maxBodyBytes`: API Gateway's 413, as when HTTP_PROXY streams it.
+            Err(Some(413)) => {
+                meta.close = true;
+                let kind = ErrorKind::RequestTooLarge;
+                error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await
+            }
             Err(Some(status)) => reject(worker, stream, conn, status, &meta).await,
             Err(None) => Outcome::Close,
         };
