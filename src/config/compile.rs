@@ -155,6 +155,7 @@ pub(crate) fn compile(
             api,
             &mut upstreams,
             &mut limits,
+            &function_specs,
             &mut errors,
         ));
     }
@@ -278,6 +279,12 @@ fn api_shell(a: &ApiEntry) -> Api {
         responses: render_responses(a.protocol, &a.def.responses),
         api_key_source: a.def.api_key_source,
         resource_policy: a.def.policy.as_ref().and_then(|p| p.policy.clone()),
+        binary_media_types: a
+            .def
+            .binary_media_types
+            .iter()
+            .map(|t| t.as_str().into())
+            .collect(),
     }
 }
 
@@ -287,6 +294,7 @@ fn compile_stage(
     api: &Api,
     ups: &mut Upstreams,
     limits: &mut Limits,
+    functions: &[super::functions::FunctionSpec],
     errors: &mut Errors,
 ) -> Stage {
     let mut integrations = Vec::with_capacity(entry.def.routes.len());
@@ -308,6 +316,9 @@ fn compile_stage(
                 Some(p) => Integration::HttpProxy(p),
                 None => Integration::Mock(mock(&MockSpec::default(), api)),
             },
+            IntegrationSpec::Lambda(l) => Integration::Lambda(
+                super::lambda_integration::compile_lambda_integration(l, s, functions),
+            ),
         };
         integrations.push(integration);
     }

@@ -97,6 +97,19 @@ impl TokenPattern {
     }
 }
 
+/// A Lambda proxy integration (`type: aws_proxy`) on one stage (SPEC-NOTES §1;
+/// `dataplane/lambda.rs`). No stage cache: API Gateway's cache applies, but tollgate's
+/// stage cache serves HTTP_PROXY only for now.
+pub struct LambdaProxy {
+    /// The function the `uri` names on this stage; `None` when the gateway file's
+    /// `functions` was not consulted (`load_definition`): the route answers 502.
+    pub function: Option<FunctionIdx>,
+    /// REST APIs: always `V1`; HTTP APIs: `payloadFormatVersion`.
+    pub payload: PayloadVersion,
+    /// `min(timeoutInMillis, the function's timeoutMs)`.
+    pub timeout: Duration,
+}
+
 /// One entry of the gateway file's `functions`.
 pub struct Function {
     /// The key it is written under (a function name or ARN).
