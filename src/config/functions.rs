@@ -1,11 +1,14 @@
 //! The gateway file's `functions`: where the Lambda functions that authorizers name run.
-//! Today each is an HTTP endpoint that speaks the Lambda JSON: it takes the invocation event
-//! as a POST body and answers with the function's result.
+//! Each is an HTTP endpoint that speaks the Lambda JSON (`url`: it takes the invocation event
+//! as a POST body and answers with the function's result), or a local process on the Lambda
+//! Runtime API (`local`, `functions/local.rs`), which tollgate's function host serves over the
+//! same kind of endpoint.
 //!
 //! ```json
 //! "functions": {
 //!   "auth": {"url": "http://127.0.0.1:9001/invoke", "timeoutMs": 10000},
-//!   "arn:aws:lambda:us-east-1:123456789012:function:other:live": {"url": "http://10.0.0.5/"}
+//!   "arn:aws:lambda:us-east-1:123456789012:function:other:live": {"url": "http://10.0.0.5/"},
+//!   "hello": {"local": {"command": ["python3", "-m", "awslambdaric", "app.handler"]}}
 //! }
 //! ```
 //!
@@ -16,6 +19,10 @@
 //! validation, an error naming an unmapped function and the entry to add), and compiling the
 //! authorizers and functions into the snapshot.
 
+mod local;
+
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::Fnv;
@@ -26,15 +33,17 @@ use super::regex::Regex;
 use super::uri::{Piece, instantiate, parse_template};
 use super::{
     DEFAULT_FUNCTION_TIMEOUT, Function, FunctionIdx, FunctionTarget, LambdaAuthorizer, LambdaIdx,
-    MAX_FUNCTION_TIMEOUT_MS, Scheme, StageIdx, TokenPattern, UpstreamIdx,
+    LocalFunction, MAX_FUNCTION_TIMEOUT_MS, Scheme, StageIdx, TokenPattern, UpstreamIdx,
 };
 
 /// One validated `functions` entry.
 #[derive(Clone, Debug)]
 pub(crate) struct FunctionSpec {
     pub name: String,
-    /// As written (part of an authorizer's fingerprint).
+    /// As written (part of an authorizer's fingerprint); for `local`, a description of it.
     pub url: String,
+    /// `local`: the host's `127.0.0.1:0` placeholder above, and how to start the process.
+    pub local: Option<Arc<LocalFunction>>,
     pub scheme: Scheme,
     pub host: String,
     pub port: u16,
@@ -44,13 +53,30 @@ pub(crate) struct FunctionSpec {
     pub loc: Loc,
 }
 
-pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<FunctionSpec> {
+pub(crate) fn validate_functions(
+    node: &Node<'_>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Vec<FunctionSpec> {
     let mut out = Vec::new();
     for (name, n) in node.entries(errors).unwrap_or_default() {
         let Some(mut obj) = n.obj(errors) else {
             continue;
         };
-        let url = obj.req("url", errors);
+        let (url, local) = match (obj.opt_non_null("url"), obj.opt_non_null("local")) {
+            (Some(_), Some(l)) => {
+                l.err(errors, "give `url` or `local`, not both");
+                (None, None)
+            }
+            (None, None) => {
+                n.err(
+                    errors,
+                    "missing required property `url` (an HTTP endpoint) or `local` (a process on the Lambda Runtime API)",
+                );
+                (None, None)
+            }
+            (url, local) => (url, local),
+        };
         let timeout = obj
             .opt_non_null("timeoutMs")
             .and_then(|t| t.u64_in(errors, 1, MAX_FUNCTION_TIMEOUT_MS))
@@ -58,6 +84,22 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
         obj.finish(errors);
         if name.is_empty() {
             n.err(errors, "a function needs a name (or ARN) as its key");
+            continue;
+        }
+        if let Some(l) = local {
+            if let Some(process) = local::validate_local(&l, base_dir, errors) {
+                out.push(FunctionSpec {
+                    name: name.to_string(),
+                    url: format!("local:{process:?}"),
+                    local: Some(Arc::new(process)),
+                    scheme: Scheme::Http,
+                    host: "127.0.0.1".into(),
+                    port: 0,
+                    path: local::invoke_path(name),
+                    timeout,
+                    loc: l.loc(),
+                });
+            }
             continue;
         }
         let Some(url_node) = url else { continue };
@@ -100,6 +142,7 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
         out.push(FunctionSpec {
             name: name.to_string(),
             url: text.to_string(),
+            local: None,
             scheme: parsed.scheme,
             host: parsed.host,
             port: parsed.port,
@@ -215,12 +258,18 @@ pub(crate) fn compile_lambda(
                 UpstreamIdx(0)
             }
         };
+        let path = f.path.as_bytes().into();
+        let target = match &f.local {
+            Some(process) => FunctionTarget::Local {
+                upstream,
+                path,
+                process: process.clone(),
+            },
+            None => FunctionTarget::Http { upstream, path },
+        };
         functions.push(Function {
             name: f.name.clone(),
-            target: FunctionTarget::Http {
-                upstream,
-                path: f.path.as_bytes().into(),
-            },
+            target,
             timeout: f.timeout,
         });
     }

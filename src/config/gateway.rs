@@ -168,7 +168,7 @@ pub(crate) fn validate_gateway(
     );
     let functions = obj
         .opt_non_null("functions")
-        .map(|n| super::functions::validate_functions(&n, errors))
+        .map(|n| super::functions::validate_functions(&n, &base_dir, errors))
         .unwrap_or_default();
     super::functions::check_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);

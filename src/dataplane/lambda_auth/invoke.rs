@@ -16,7 +16,7 @@ use super::super::pool::UpstreamConn;
 use super::super::proxy::{UpstreamError, acquire};
 use super::super::readbuf::FillError;
 use super::super::worker::Worker;
-use crate::config::{Function, FunctionTarget, ServerLimits, Snapshot};
+use crate::config::{Function, ServerLimits, Snapshot};
 use crate::http1::{self, ChunkedDecoder, ResponseFraming, ResponseHead, Status};
 
 /// Larger answers are refused (Lambda's own synchronous response limit is 6 MB; an
@@ -51,7 +51,7 @@ pub async fn call(
     function: &Function,
     event: &[u8],
 ) -> Result<Reply, CallError> {
-    let FunctionTarget::Http { upstream, path } = &function.target;
+    let (upstream, path) = function.target.endpoint();
     let upstream = &snap.upstreams[upstream.0 as usize];
     let limits = snap.server.limits;
     let deadline = Instant::now() + function.timeout;
