@@ -241,17 +241,23 @@ pub(crate) struct Compiled {
     pub first: Vec<u32>,
 }
 
-/// `intern` makes (or finds) the upstream of a function's URL.
+/// `intern` makes (or finds) the upstream of a function's URL; `function_host` is the
+/// upstream of every `local` function (present when there is one).
 pub(crate) fn compile_lambda(
     apis: &[ApiEntry],
     stages: &[StageEntry],
     specs: &[FunctionSpec],
+    function_host: Option<UpstreamIdx>,
     intern: &mut dyn FnMut(Scheme, &str, u16) -> Result<UpstreamIdx, String>,
     errors: &mut Errors,
 ) -> Compiled {
     let mut functions = Vec::with_capacity(specs.len());
     for f in specs {
-        let upstream = match intern(f.scheme, &f.host, f.port) {
+        let interned = match (&f.local, function_host) {
+            (Some(_), Some(host)) => Ok(host),
+            _ => intern(f.scheme, &f.host, f.port),
+        };
+        let upstream = match interned {
             Ok(u) => u,
             Err(e) => {
                 f.loc.err(errors, e);

@@ -120,7 +120,7 @@ pub enum FunctionTarget {
     /// `local`: a process tollgate's function host (control/functions/) runs and serves the
     /// Runtime API. Called like `Http`, over the host's Invoke API
     /// (`POST /2015-03-31/functions/{name}/invocations`): `upstream` is the host's loopback
-    /// address, compiled as `127.0.0.1:0` and filled in by the control plane before the
+    /// address, compiled without one and filled in by the control plane before the
     /// snapshot is published (as DNS names are).
     Local {
         upstream: UpstreamIdx,

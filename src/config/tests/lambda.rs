@@ -399,11 +399,9 @@ fn local_functions_compile_to_the_function_host() {
     };
     assert_eq!(&**path, b"/2015-03-31/functions/hello/invocations");
     let up = &snap.upstreams[upstream.0 as usize];
-    assert_eq!(
-        (up.host.as_str(), up.port),
-        ("127.0.0.1", 0),
-        "filled in by the host"
-    );
+    assert_eq!((up.host.as_str(), up.port), ("127.0.0.1", 0));
+    assert!(up.addrs.load().is_empty(), "filled in by the function host");
+    assert_eq!(&*up.host_header, b"localhost");
     assert_eq!(
         **process,
         LocalFunction {
