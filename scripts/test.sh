@@ -46,6 +46,8 @@ fi
 # Third-party fixtures are read in place (../shared/fixtures by default).
 export TOLLGATE_FIXTURES="${TOLLGATE_FIXTURES:-$PWD/../shared/fixtures}"
 cargo build --bins
+# The Rust local function of tests/local_functions.rs (its own workspace: tokio, hyper).
+cargo build --locked --manifest-path tests/functions/lambda-echo/Cargo.toml --target-dir target/lambda-echo
 status=0
 cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 

@@ -10,13 +10,18 @@
 //! lines tagged with the request id, reload (unchanged functions keep their processes),
 //! `--watch`, and no process left behind when tollgate exits or is killed.
 //!
+//! The Rust function `tests/functions/lambda-echo` (the official `lambda_runtime` crate; its own
+//! workspace, built on demand into `target/lambda-echo`) runs as an authorizer and on the
+//! Invoke API too.
+//!
 //! Needs `python3` with `awslambdaric` (scripts/test.sh installs it): without it each test
 //! says it did not run and passes, except under `CI`.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -495,8 +500,9 @@ pub fn authorizer_gateway(up: &Upstream, function: Value) -> Value {
     })
 }
 
-/// Allow, explicit deny and `Unauthorized` through TOKEN, allow and deny through REQUEST.
-pub fn check_authorizer(gw: &Gateway, up: &Upstream) {
+/// Allow, explicit deny and `Unauthorized` through TOKEN, allow and deny through REQUEST;
+/// `principal`: what the function's Allow names.
+pub fn check_authorizer(gw: &Gateway, up: &Upstream, principal: &str) {
     let mut c = gw.client();
     let get = |c: &mut Client, path: &str, h: (&str, &str)| {
         c.roundtrip(&request("GET", path, &[h], None))
@@ -506,7 +512,7 @@ pub fn check_authorizer(gw: &Gateway, up: &Upstream) {
     let seen = up.requests();
     assert_eq!(
         seen.last().unwrap().header("X-Principal").as_deref(),
-        Some("user-allow")
+        Some(principal)
     );
     let r = get(&mut c, "/pets", ("Authorization", "deny"));
     assert_eq!(r.status, 403, "{}", r.body_str());
@@ -536,5 +542,87 @@ fn a_python_function_on_awslambdaric_is_a_token_and_request_authorizer() {
             "cwd": scripts.display().to_string()
         }, "timeoutMs": 5000 }),
     ));
-    check_authorizer(&gw, &up);
+    check_authorizer(&gw, &up, "user-allow");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A Rust function on the `lambda_runtime` crate.
+
+/// Build `tests/functions/lambda-echo` (at most 15 minutes) and return its binary; `None` (after saying
+/// so) when cargo cannot build it, e.g. offline — a failure under `CI`.
+fn lambda_echo(test: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target/lambda-echo");
+    let mut child = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .arg("build")
+        .arg("--quiet")
+        .arg("--locked")
+        .arg("--manifest-path")
+        .arg(root.join("tests/functions/lambda-echo/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("run cargo");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let ok = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !ok {
+        let why = format!("{test} did not run: cannot build tests/functions/lambda-echo");
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}");
+        }
+        eprintln!("{why}");
+        return None;
+    }
+    Some(target.join("debug/lambda-echo"))
+}
+
+#[test]
+fn a_rust_function_on_lambda_runtime_is_a_token_and_request_authorizer() {
+    let Some(bin) = lambda_echo("a_rust_function_on_lambda_runtime_is_an_authorizer") else {
+        return;
+    };
+    let up = Upstream::echo();
+    let gw = Gateway::start(authorizer_gateway(
+        &up,
+        json!({ "local": { "command": [bin.display().to_string()] }, "timeoutMs": 5000 }),
+    ));
+    check_authorizer(&gw, &up, "rust-allow");
+}
+
+#[test]
+fn a_rust_function_on_lambda_runtime_answers_the_invoke_api() {
+    let Some(bin) = lambda_echo("a_rust_function_on_lambda_runtime_answers_the_invoke_api") else {
+        return;
+    };
+    let gw = Gateway::start(functions_only(json!({
+        "echo": { "local": { "command": [bin.display().to_string()], "memoryMb": 512 } }
+    })));
+    let r = invoke(&gw, "echo", json!({"hello": "rust"}));
+    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
+    let out = r.json();
+    assert_eq!(out["event"], json!({"hello": "rust"}));
+    assert_eq!(out["function"], "echo");
+    assert_eq!(out["memory"], 512);
+    assert_eq!(
+        out["arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:echo"
+    );
+    let id = out["requestId"].as_str().unwrap();
+    let line = format!("function `echo` [{id}]: rust echo {id}");
+    assert!(
+        wait_until(Duration::from_secs(5), || gw.stderr().contains(&line)),
+        "no `{line}` in:\n{}",
+        gw.stderr()
+    );
 }
