@@ -311,7 +311,8 @@ fn a_full_queue_is_refused_at_once() {
         })
         .collect();
     assert!(wait_until(Duration::from_secs(5), || {
-        gw.status()["functionHost"]["functions"]["one"]["queued"] == 1
+        let f = &gw.status()["functionHost"]["functions"]["one"];
+        f["queued"] == 1 && f["processes"][0]["state"] == "busy"
     }));
     let t = Instant::now();
     let r = invoke(&gw, "one", json!({}));
@@ -624,5 +625,21 @@ fn a_rust_function_on_lambda_runtime_answers_the_invoke_api() {
         wait_until(Duration::from_secs(5), || gw.stderr().contains(&line)),
         "no `{line}` in:\n{}",
         gw.stderr()
+    );
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(support::gateway::BIN)
+        .arg("check")
+        .arg(root.join("conf/examples/local-functions.json"))
+        .output()
+        .expect("run tollgate check");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

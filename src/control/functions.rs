@@ -99,6 +99,7 @@ impl FunctionHost {
                     }
                     f.spec = spec.clone();
                     f.timeout = timeout;
+                    supervisor::trim(&mut f);
                     f
                 }
                 None => Function::new(spec.clone(), timeout),

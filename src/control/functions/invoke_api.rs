@@ -99,7 +99,8 @@ fn serve(host: &Host, stream: TcpStream) {
             }
         };
         let trace = req.header("x-amzn-trace-id").map(str::to_string);
-        let context = req.header("x-amz-client-context").map(str::to_string);
+        // Base64 on the Invoke API, the JSON itself on the Runtime API (as Lambda does).
+        let context = req.header("x-amz-client-context").and_then(base64_text);
         let outcome = invoke(host, &name, req.body, trace, context);
         let written = answer(&mut conn, &name, outcome, req.close);
         if written.is_err() || req.close {
@@ -207,6 +208,29 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Standard base64 (padding optional) that decodes to UTF-8 text.
+fn base64_text(s: &str) -> Option<String> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.trim_end_matches('=').bytes() {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
@@ -240,4 +264,23 @@ fn trace_id() -> String {
         hex(&random::<12>()),
         hex(&random::<8>())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn client_context_is_decoded() {
+        assert_eq!(
+            super::base64_text("eyJjdXN0b20iOnsiYSI6MX19").as_deref(),
+            Some(r#"{"custom":{"a":1}}"#)
+        );
+        assert_eq!(super::base64_text("aGk=").as_deref(), Some("hi"));
+        assert_eq!(super::base64_text("not base64!"), None);
+    }
+
+    #[test]
+    fn names_are_percent_decoded() {
+        assert_eq!(super::percent_decode("a%20b%3A"), "a b:");
+        assert_eq!(super::percent_decode("100%"), "100%");
+    }
 }

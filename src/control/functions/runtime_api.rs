@@ -72,9 +72,11 @@ pub(super) fn spawn_accept(
     Ok(())
 }
 
-/// Mark a process dead (the supervisor kills and reaps it) and stop its accept loop.
+/// Kill a process (the supervisor reaps it) and stop its accept loop. Killed before its
+/// pending `next` can see it gone, so a runtime never reports the host's refusal.
 pub(super) fn let_go(process: &mut Process) {
     process.phase = Phase::Dead;
+    super::process::kill(&process.child);
     if !process.stop.swap(true, Ordering::AcqRel) {
         // Wake the accept loop so it sees `stop`.
         let _ = TcpStream::connect_timeout(&process.runtime_addr, Duration::from_millis(200));

@@ -286,3 +286,21 @@ pub(super) fn retire_all(f: &mut Function) {
     f.init_error = None;
     f.not_before = Instant::now();
 }
+
+/// A lowered `concurrency`: idle processes beyond it go now (busy ones after their
+/// invocation).
+pub(super) fn trim(f: &mut Function) {
+    let mut extra = f.live().saturating_sub(f.spec.concurrency as usize);
+    for p in f.processes.iter_mut().rev() {
+        if extra == 0 {
+            break;
+        }
+        match p.phase {
+            Phase::Dead => continue,
+            Phase::Busy(_) if p.retire => continue,
+            Phase::Busy(_) => p.retire = true,
+            _ => let_go(p),
+        }
+        extra -= 1;
+    }
+}
