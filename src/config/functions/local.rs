@@ -36,6 +36,11 @@ pub(crate) fn validate_local(
 ) -> Option<LocalFunction> {
     let mut obj = node.obj(errors)?;
     let before = errors.len();
+    // A gateway file named without a directory: its directory is the current one.
+    let base_dir = match base_dir.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => base_dir,
+    };
     let mut command = Vec::new();
     if let Some(n) = obj.req("command", errors)
         && let Some(items) = n.arr(errors)

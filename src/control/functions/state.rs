@@ -116,6 +116,7 @@ pub(super) struct Process {
     /// Replace after the current invocation (its function changed, or its files did).
     pub retire: bool,
     pub served: u64,
+    pub started: Instant,
     /// Its Runtime API listener, and the flag that stops its accept loop.
     pub runtime_addr: SocketAddr,
     pub stop: Arc<AtomicBool>,

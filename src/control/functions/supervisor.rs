@@ -2,8 +2,9 @@
 //! death signal). Every [`TICK`], or sooner when something changes, it
 //! reaps processes that exited (the invocation of one that exited mid-invocation gets
 //! `Runtime.ExitError`), kills a process whose invocation passed its deadline (the
-//! invocation gets `Sandbox.Timedout`), answers invocations that waited a whole timeout for
-//! a process with 429, starts processes (one kept warm per function, more up to
+//! invocation gets `Sandbox.Timedout`) or that did not reach `next` within 10 s of starting,
+//! answers invocations that waited a whole timeout for a process with 429 (or
+//! `Sandbox.Timedout` while no process has started yet), starts processes (one kept warm per function, more up to
 //! `concurrency` while invocations wait; after a failed start only once the backoff
 //! passed), and under `--watch` restarts a function whose files changed.
 
@@ -21,6 +22,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// How often `--watch` looks at a function's files.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A process must ask for its first invocation within this (Lambda's init phase limit).
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Wait before the next start after `failures` failed ones in a row.
 pub(super) fn backoff(failures: u32) -> Duration {
@@ -71,7 +74,17 @@ fn tick(host: &Arc<Host>, state: &mut State) {
     } = state;
     for (name, f) in functions.iter_mut() {
         reap(name, f);
+        let mut init_timeouts = 0;
         for p in &mut f.processes {
+            if matches!(p.phase, Phase::Starting) && now.duration_since(p.started) >= INIT_TIMEOUT {
+                log(format!(
+                    "function `{name}`: process {} did not ask for an invocation within {} s; killing it",
+                    p.child.id(),
+                    INIT_TIMEOUT.as_secs()
+                ));
+                let_go(p);
+                init_timeouts += 1;
+            }
             let late = matches!(&p.phase, Phase::Busy(b) if b.deadline <= now);
             if late && let Phase::Busy(b) = std::mem::replace(&mut p.phase, Phase::Dead) {
                 let secs = f.timeout.as_secs_f64();
@@ -94,12 +107,36 @@ fn tick(host: &Arc<Host>, state: &mut State) {
                 kill(&p.child);
             }
         }
+        if init_timeouts > 0 {
+            f.failures += init_timeouts;
+            f.not_before = now + backoff(f.failures);
+            f.init_error = Some(error_json(
+                "Sandbox.Timedout",
+                &format!(
+                    "Error: the runtime did not ask for an invocation within {} seconds of starting (init phase timed out)",
+                    INIT_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        // Waited a whole timeout: for busy processes, throttled; for one still starting, the
+        // cold start ate the invocation's time (as on Lambda, init counts).
+        let healthy = f.healthy();
         while let Some(front) = f.queue.front()
             && now.duration_since(front.queued) >= f.timeout
         {
-            if let Some(p) = f.queue.pop_front() {
-                let _ = p.reply.try_send(Outcome::Throttled);
-            }
+            let Some(p) = f.queue.pop_front() else { break };
+            let outcome = match healthy {
+                true => Outcome::Throttled,
+                false => Outcome::FunctionError(error_json(
+                    "Sandbox.Timedout",
+                    &format!(
+                        "RequestId: {} Error: Task timed out after {:.2} seconds (the function's process was still starting)",
+                        p.id,
+                        f.timeout.as_secs_f64()
+                    ),
+                )),
+            };
+            let _ = p.reply.try_send(outcome);
         }
         if let Some(error) = &f.init_error
             && !f.healthy()
@@ -237,6 +274,7 @@ fn start(
         phase: Phase::Starting,
         retire: false,
         served: 0,
+        started: Instant::now(),
         runtime_addr,
         stop: stop.clone(),
         log: started.log,
