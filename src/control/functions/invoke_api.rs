@@ -6,7 +6,7 @@
 //!   `errorMessage`, ...) for a function error, an init error, a timeout
 //!   (`Sandbox.Timedout`) or a process that exited mid-invocation (`Runtime.ExitError`);
 //! - 429 `TooManyRequestsException` when the queue is full, or an invocation waited a whole
-//!   `timeoutMs` for a process;
+//!   `timeoutMs` for a busy process (for one still starting: `Sandbox.Timedout`);
 //! - 404 `ResourceNotFoundException` for a function the current config has no `local`
 //!   entry for; 413 `RequestTooLargeException` over 6 MB.
 //!
