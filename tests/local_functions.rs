@@ -252,10 +252,13 @@ fn a_timeout_kills_the_process_and_the_next_invocation_runs_on_a_new_one() {
         wait_until(Duration::from_secs(5), || !running(first)),
         "the timed-out process {first} was not killed"
     );
+    // Replaced (a cold start can take longer than this function's 1 s timeout on a busy
+    // machine, so wait for the new process before invoking it).
+    let second = one_idle(&gw, "slow");
+    assert_ne!(second, first);
     let r = invoke(&gw, "slow", json!({}));
     assert_eq!(r.status, 200, "{}", r.body_str());
-    let second = r.json()["pid"].as_u64().unwrap() as u32;
-    assert_ne!(second, first);
+    assert_eq!(r.json()["pid"].as_u64().unwrap() as u32, second);
     assert!(gw.stderr().contains("Task timed out after 1.00 seconds"));
 }
 
