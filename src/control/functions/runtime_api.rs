@@ -77,6 +77,11 @@ pub(super) fn spawn_accept(
 pub(super) fn let_go(process: &mut Process) {
     process.phase = Phase::Dead;
     super::process::kill(&process.child);
+    stop_accepting(process);
+}
+
+/// Stop a process's accept loop (after it exited: never `kill` a reaped child's PID).
+pub(super) fn stop_accepting(process: &Process) {
     if !process.stop.swap(true, Ordering::AcqRel) {
         // Wake the accept loop so it sees `stop`.
         let _ = TcpStream::connect_timeout(&process.runtime_addr, Duration::from_millis(200));

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::process::{self, kill};
-use super::runtime_api::{self, let_go};
+use super::runtime_api::{self, let_go, stop_accepting};
 use super::state::{Function, Host, Outcome, Phase, Process, State, error_json};
 use super::watch;
 use crate::control::log::log;
@@ -243,7 +243,7 @@ fn reap(name: &str, f: &mut Function) {
             Phase::Dead => {}
         }
         f.not_before = Instant::now() + backoff(f.failures);
-        let_go(&mut p);
+        stop_accepting(&p);
     }
 }
 
