@@ -260,3 +260,20 @@ fn emit(label: &str, id: Option<&str>, line: &[u8]) {
         None => log(format!("{label}: {text}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn function_names_inside_arns() {
+        assert_eq!(super::short_name("hello"), "hello");
+        assert_eq!(
+            super::short_name("arn:aws:lambda:us-east-1:1:function:auth:live"),
+            "auth"
+        );
+        let stream = super::log_stream();
+        assert!(
+            stream.contains("/[$LATEST]") && stream.len() == 11 + 9 + 32,
+            "{stream}"
+        );
+    }
+}

@@ -342,3 +342,16 @@ pub(super) fn trim(f: &mut Function) {
         extra -= 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_ten_seconds() {
+        let ms = |n| super::backoff(n).as_millis();
+        assert_eq!((ms(0), ms(1), ms(2), ms(3)), (0, 100, 200, 400));
+        assert_eq!(super::backoff(8), Duration::from_secs(10));
+        assert_eq!(super::backoff(1000), Duration::from_secs(10));
+    }
+}
