@@ -47,6 +47,8 @@ def handler(event, context):
         os._exit(7)
     elif action == "fail":
         raise ValueError("failed on purpose")
+    elif action == "big":
+        return "x" * (7 * 1024 * 1024)
     names = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "LAMBDA_TASK_ROOT",
              "AWS_LAMBDA_LOG_STREAM_NAME", "_HANDLER", "GREETING"]
@@ -336,6 +338,50 @@ fn a_full_queue_is_refused_at_once() {
     for b in busy {
         assert_eq!(b.join().unwrap(), 200);
     }
+}
+
+#[test]
+fn processes_start_up_to_the_concurrency_and_oversized_results_fail() {
+    if !python_with("processes_start_up_to_the_concurrency", MODULES) {
+        return;
+    }
+    let dir = function_dir();
+    let gw = Gateway::start(functions_only(json!({
+        "two": { "local": local(&dir.path, json!({"concurrency": 2, "queue": 0})), "timeoutMs": 5000 }
+    })));
+    one_idle(&gw, "two");
+    let port = host_port(&gw);
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let body = json!({"action": "sleep", "seconds": 3}).to_string();
+                c.roundtrip(&request(
+                    "POST",
+                    "/2015-03-31/functions/two/invocations",
+                    &[("Host", "127.0.0.1")],
+                    Some(body.as_bytes()),
+                ))
+            })
+        })
+        .collect();
+    let pids: Vec<u64> = calls
+        .into_iter()
+        .map(|c| {
+            let r = c.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.body_str());
+            r.json()["pid"].as_u64().unwrap()
+        })
+        .collect();
+    assert_ne!(
+        pids[0], pids[1],
+        "the second invocation got a second process"
+    );
+    assert_eq!(processes(&gw, "two").len(), 2);
+
+    // A result over Lambda's 6 MB: the invocation fails as on Lambda.
+    let r = invoke(&gw, "two", json!({"action": "big"}));
+    assert_function_error(&r, "Function.ResponseSizeTooLarge");
 }
 
 #[test]

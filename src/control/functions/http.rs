@@ -39,6 +39,8 @@ pub(super) enum ReadError {
     Closed,
     /// Answer with this status, then close.
     Bad(u16),
+    /// The body of a request to this path is over the limit: 413, then close.
+    TooLarge(String),
 }
 
 pub(super) struct Conn {
@@ -111,7 +113,7 @@ impl Conn {
         self.buf.drain(..head.head_len);
         let body = match head.framing {
             Framing::None => Vec::new(),
-            Framing::Length(n) if n as usize > max_body => return Err(ReadError::Bad(413)),
+            Framing::Length(n) if n as usize > max_body => return Err(ReadError::TooLarge(path)),
             Framing::Length(n) => {
                 let n = n as usize;
                 while self.buf.len() < n {
@@ -119,7 +121,10 @@ impl Conn {
                 }
                 self.buf.drain(..n).collect()
             }
-            Framing::Chunked => self.read_chunked(max_body)?,
+            Framing::Chunked => self.read_chunked(max_body).map_err(|e| match e {
+                ReadError::Bad(413) => ReadError::TooLarge(path.clone()),
+                e => e,
+            })?,
         };
         Ok(Request {
             method,

@@ -66,7 +66,7 @@ fn serve(host: &Host, stream: TcpStream) {
         let req = match conn.read_request(MAX_PAYLOAD) {
             Ok(r) => r,
             Err(ReadError::Closed) => return,
-            Err(ReadError::Bad(413)) => {
+            Err(ReadError::TooLarge(_)) => {
                 let body = json!({"Type": "User", "message": format!("Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation")});
                 let _ = conn.json(
                     413,

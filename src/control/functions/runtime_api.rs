@@ -95,7 +95,19 @@ fn serve(host: &Host, stream: TcpStream, name: &str, serial: u64) {
         let req = match conn.read_request(MAX_PAYLOAD) {
             Ok(r) => r,
             Err(ReadError::Closed) => return,
-            Err(ReadError::Bad(413)) => {
+            Err(ReadError::TooLarge(path)) => {
+                // A result over Lambda's limit fails the invocation, as on Lambda.
+                let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                if let ["2018-06-01", "runtime", "invocation", id, "response"] = segments.as_slice()
+                {
+                    let error = error_json(
+                        "Function.ResponseSizeTooLarge",
+                        &format!(
+                            "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."
+                        ),
+                    );
+                    complete(host, name, serial, id, Outcome::FunctionError(error));
+                }
                 let body = error_json(
                     "RequestEntityTooLarge",
                     &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
