@@ -45,7 +45,7 @@ pub(super) fn spawn_accept(host: Arc<Host>, listener: TcpListener) -> std::io::R
                 let (host, held) = (host.clone(), open.clone());
                 let spawned = std::thread::Builder::new()
                     .name("tollgate-fn-invoke".into())
-                    .stack_size(128 * 1024)
+                    .stack_size(256 * 1024)
                     .spawn(move || {
                         serve(&host, stream);
                         held.fetch_sub(1, Ordering::AcqRel);

@@ -59,7 +59,8 @@ pub(super) fn spawn_accept(
                 let (host, name, held) = (host.clone(), name.clone(), open.clone());
                 let spawned = std::thread::Builder::new()
                     .name("tollgate-fn-runtime".into())
-                    .stack_size(128 * 1024)
+                    // Room for serde_json's 128 levels of nesting in an error body (debug builds).
+                    .stack_size(1024 * 1024)
                     .spawn(move || {
                         serve(&host, stream, &name, serial);
                         held.fetch_sub(1, Ordering::AcqRel);
