@@ -111,6 +111,19 @@ impl Conn {
             .collect();
         let close = head.close;
         self.buf.drain(..head.head_len);
+        // curl (and libcurl-based runtime clients) wait for it before sending a large body.
+        let refused = matches!(head.framing, Framing::Length(n) if n as usize > max_body);
+        if head.expect_continue
+            && head.framing != Framing::None
+            && !refused
+            && self.buf.is_empty()
+            && self
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .is_err()
+        {
+            return Err(ReadError::Closed);
+        }
         let body = match head.framing {
             Framing::None => Vec::new(),
             Framing::Length(n) if n as usize > max_body => return Err(ReadError::TooLarge(path)),
