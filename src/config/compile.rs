@@ -115,6 +115,25 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// The function host's Invoke API (`FunctionTarget::Local`): `127.0.0.1:0` with no
+    /// address until the control plane fills in the host's (never resolved: an IP literal),
+    /// outside the index so no `url` shares it, `Host: localhost`.
+    fn function_host(&mut self) -> UpstreamIdx {
+        let idx = UpstreamIdx(self.list.len() as u32);
+        self.list.push(Upstream {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 0,
+            host_header: (*b"localhost").into(),
+            addrs: ArcSwap::from_pointee(Vec::new()),
+            key: upstream_key(Scheme::Http, "tollgate-function-host", 0, 0),
+            tls: None,
+        });
+        idx
+    }
+}
+
 pub(crate) fn compile(
     spec: GatewaySpec,
     source: PathBuf,
@@ -159,10 +178,15 @@ pub(crate) fn compile(
             &mut errors,
         ));
     }
+    let function_host = function_specs
+        .iter()
+        .any(|f| f.local.is_some())
+        .then(|| upstreams.function_host());
     let lambda = super::functions::compile_lambda(
         &api_entries,
         &stage_entries,
         &function_specs,
+        function_host,
         &mut |scheme, host, port| upstreams.intern(scheme, host, port, false),
         &mut errors,
     );

@@ -62,7 +62,7 @@ pub async fn call(
     let deadline = Instant::now() + timeout;
     let mut request = Vec::with_capacity(event.len() + 160);
     let upstream = match &function.target {
-        FunctionTarget::Http { upstream, path } => {
+        FunctionTarget::Http { upstream, path } | FunctionTarget::Local { upstream, path, .. } => {
             let upstream = &snap.upstreams[upstream.0 as usize];
             request.extend_from_slice(b"POST ");
             request.extend_from_slice(path);
