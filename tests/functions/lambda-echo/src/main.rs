@@ -5,7 +5,10 @@
 //! As a Lambda authorizer (an event with `type` `TOKEN` or `REQUEST`), the token (TOKEN:
 //! `authorizationToken`; REQUEST: header `X-Key`) picks the answer: `allow` (Allow on the
 //! whole stage, principalId `rust-allow`), `deny` (explicit Deny), anything else fails
-//! with `Unauthorized`. Any other event is echoed with the invocation's context.
+//! with `Unauthorized`. An API Gateway proxy event (payload 1.0 or 2.0: `requestContext`
+//! with `httpMethod` or `routeKey`) gets a proxy result: 200, `hello world\n` as text, with
+//! the invocation's request id and the event's path in `x-request-id` / `x-path` headers.
+//! Any other event is echoed with the invocation's context.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::{Value, json};
@@ -20,6 +23,23 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let kind = payload["type"].as_str().unwrap_or("");
     if kind == "TOKEN" || kind == "REQUEST" {
         return authorize(&payload);
+    }
+    if payload.get("requestContext").is_some()
+        && (payload.get("httpMethod").is_some() || payload.get("routeKey").is_some())
+    {
+        let path = payload["path"]
+            .as_str()
+            .or_else(|| payload["rawPath"].as_str())
+            .unwrap_or("");
+        return Ok(json!({
+            "statusCode": 200,
+            "headers": {
+                "content-type": "text/plain",
+                "x-request-id": context.request_id,
+                "x-path": path,
+            },
+            "body": "hello world\n",
+        }));
     }
     println!("rust echo {}", context.request_id);
     Ok(json!({
