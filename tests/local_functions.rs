@@ -20,12 +20,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, openapi, stage};
+use support::functions::lambda_echo;
 use support::http::request;
 use support::*;
 
@@ -598,45 +599,6 @@ fn a_python_function_on_awslambdaric_is_a_token_and_request_authorizer() {
 
 // ---------------------------------------------------------------------------------------------
 // A Rust function on the `lambda_runtime` crate.
-
-/// Build `tests/functions/lambda-echo` (at most 15 minutes) and return its binary; `None` (after saying
-/// so) when cargo cannot build it, e.g. offline — a failure under `CI`.
-fn lambda_echo(test: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = root.join("target/lambda-echo");
-    let mut child = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-        .arg("build")
-        .arg("--quiet")
-        .arg("--locked")
-        .arg("--manifest-path")
-        .arg(root.join("tests/functions/lambda-echo/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("run cargo");
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let ok = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status.success();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    if !ok {
-        let why = format!("{test} did not run: cannot build tests/functions/lambda-echo");
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("{why}");
-        return None;
-    }
-    Some(target.join("debug/lambda-echo"))
-}
 
 #[test]
 fn a_rust_function_on_lambda_runtime_is_a_token_and_request_authorizer() {

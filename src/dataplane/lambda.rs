@@ -217,6 +217,11 @@ async fn call(
         Err(CallError::Timeout) => return Err(ErrorKind::FunctionTimeout),
         Err(CallError::Failed) => return Err(failed("the function could not be reached", name)),
     };
+    // A function that ran out of its own time (Lambda's `Sandbox.Timedout`, as tollgate's
+    // function host and Lambda report it) is the integration timing out, not failing.
+    if reply.function_error && error_type(&reply.body).as_deref() == Some("Sandbox.Timedout") {
+        return Err(ErrorKind::FunctionTimeout);
+    }
     if reply.function_error || reply.status >= 400 {
         let shown = &reply.body[..reply.body.len().min(500)];
         let why = format!(
@@ -290,4 +295,16 @@ fn header_line(wb: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     wb.extend_from_slice(b": ");
     wb.extend_from_slice(value);
     wb.extend_from_slice(b"\r\n");
+}
+
+/// The `errorType` of a function error's payload (`{"errorType": ..., "errorMessage": ...}`).
+fn error_type(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct FunctionError {
+        #[serde(rename = "errorType")]
+        error_type: Option<String>,
+    }
+    serde_json::from_slice::<FunctionError>(body)
+        .ok()?
+        .error_type
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use serde_json::{Map, Value, json};
 
-use super::{Caller, Request, buffered_body, event_v1, event_v2, is_binary};
+use super::{Caller, Request, buffered_body, error_type, event_v1, event_v2, is_binary};
 use crate::config::{Integration, Params, PayloadVersion, RouteMatch, Snapshot};
 use crate::dataplane::lambda_auth::{Grant, Verdict};
 use crate::dataplane::tls::ClientCertInfo;
@@ -459,4 +459,15 @@ fn http_api_events_1_0_and_2_0_deserialize_with_recorded_key_sets() {
         same_keys(&e, &theirs, "HTTP 1.0 top level");
         same_keys(rc, &theirs["requestContext"], "HTTP 1.0 requestContext");
     }
+}
+
+#[test]
+fn a_function_errors_type_is_read_from_its_payload() {
+    let timed_out = br#"{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: x Error: Task timed out after 1.00 seconds"}"#;
+    assert_eq!(error_type(timed_out).as_deref(), Some("Sandbox.Timedout"));
+    // Only the type counts, not a message that mentions it.
+    let raised = br#"{"errorType":"ValueError","errorMessage":"Sandbox.Timedout"}"#;
+    assert_eq!(error_type(raised).as_deref(), Some("ValueError"));
+    assert_eq!(error_type(b"not json"), None);
+    assert_eq!(error_type(br#"{"errorMessage":"no type"}"#), None);
 }
