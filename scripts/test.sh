@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need
-# (curl, cargo-nextest, Python's botocore, PyJWT, cryptography and awslambdaric), runs the whole suite with nextest, then the benchmark harness's unit
+# (curl, cargo-nextest, Python's botocore, PyJWT, cryptography, awslambdaric and Playwright, Debian's chromium), runs the whole suite with nextest, then the benchmark harness's unit
 # tests and `benches/run --quick`: every benchmark scenario briefly, checking that its numbers
 # are sane (a smoke test, not a gate on speed; benches/run installs nginx, HAProxy and openssl
 # itself when missing). TOLLGATE_BENCH_SMOKE=0 skips the benchmark part locally; CI runs it.
@@ -37,6 +37,19 @@ if ! python3 -c 'import awslambdaric' >/dev/null 2>&1; then
   echo "scripts/test.sh: installing awslambdaric" >&2
   python3 -m pip install --quiet awslambdaric ||
     python3 -m pip install --quiet --break-system-packages awslambdaric
+fi
+# Headless Chromium (Debian's package) driven by Playwright (PyPI, using that Chromium: no
+# browser download) loads the admin dashboard in tests/dashboard.rs.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+if ! python3 -c 'import playwright' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing playwright" >&2
+  python3 -m pip install --quiet playwright ||
+    python3 -m pip install --quiet --break-system-packages playwright
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "scripts/test.sh: installing cargo-nextest" >&2
