@@ -8,11 +8,12 @@ the target afresh for every single measurement and stop them after it.
 """
 
 import json
+import os
 import resource
 import time
 from dataclasses import dataclass, field
 
-from . import auth, cache, client, measure, peers, procs, report, samebytes
+from . import auth, cache, client, functions, measure, peers, procs, report, samebytes
 from .measure import ClientFailed, note
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
@@ -76,13 +77,7 @@ def run_leg(bench, leg, targets, unavailable):
     lc = leg_config(bench, leg)
     rows = [Row(t) for t in targets]
     res = LegResult(leg, lc, rows, client=describe_client(bench, leg))
-    for row in rows:
-        why = leg.not_measured.get(row.target.kind)
-        if why:
-            row.status = "not yet" if why.startswith("not yet") else "n/a"
-            row.reason = why
-        elif row.target.kind in unavailable:
-            row.status, row.reason = "not measured", unavailable[row.target.kind]
+    mark_rows(leg, rows, unavailable)
     if leg.upload_bytes and bench.opts.origin == "nginx" and not bench.opts.origin_cmd:
         res.skipped = (
             "nginx as the origin answers `return 200` before it has read the request body, so "
@@ -119,6 +114,21 @@ def run_leg(bench, leg, targets, unavailable):
     return res
 
 
+def mark_rows(leg, rows, unavailable):
+    """The rows this leg does not drive, and why: not meaningful for a peer (the leg's
+    not_measured), or a binary missing (unavailable: a target kind or a local function)."""
+    for row in rows:
+        why = leg.not_measured.get(row.target.kind)
+        local = row.target.variant.local if row.target.variant else ""
+        if why:
+            row.status = "not yet" if why.startswith("not yet") else "n/a"
+            row.reason = why
+        elif row.target.kind in unavailable:
+            row.status, row.reason = "not measured", unavailable[row.target.kind]
+        elif local in unavailable:
+            row.status, row.reason = "not measured", unavailable[local]
+
+
 def describe_client(bench, leg):
     """The load generator's command line, for the report."""
     o = bench.opts
@@ -149,6 +159,10 @@ def _start(bench, leg, lc, row, origin, ref, res):
     if kind:
         t.patch = credentials(bench).patch(kind, function_port(lc))
         t.headers = credentials(bench).headers(kind, t.port, bench.opts.path)
+    local = t.variant.local if t.variant else ""
+    if local:
+        template = os.path.join(os.path.dirname(bench.template), t.variant.template)
+        t.patch = functions.patch(template, bench.bins[local], lc.connections)
     try:
         peers.start(bench.sup, t, lc, bench.bins, bench.template)
     except procs.StartError as e:
@@ -159,6 +173,12 @@ def _start(bench, leg, lc, row, origin, ref, res):
     if why:
         row.stop_measuring(why)
         return None
+    if local:
+        # tollgate's own CPU (workers, function host threads) without its children, the
+        # function processes, which are measured apart
+        proc = t.proc
+        t.function_pids = lambda: functions.children(proc.pid) if proc.alive() else []
+        return lambda: [proc.pid] if proc.alive() else []
     return t.proc.pids
 
 
@@ -290,6 +310,12 @@ def progress(leg, r):
             f"{r['handshakes']}  p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms{errs}"
         )
     p999 = f"{r['p999_ms']:.3f}" if r["p999_ms"] is not None else "—"
+    if "local_fn_cpu_us_per_req" in r:
+        n0, n1 = r["local_fn_processes"]
+        errs += (
+            f"  function {r['local_fn_cpu_us_per_req']:.2f} CPU-µs/req, processes {n0} → {n1}"
+            + (f", {r['local_fn_exited']} exited" if r["local_fn_exited"] else "")
+        )
     if "cache_stats" in r:
         errs += f"  cache: {r['cache_stats']}"
     elif "cache_misses" in r:

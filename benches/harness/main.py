@@ -15,6 +15,7 @@ from . import (
     cli,
     client,
     env,
+    functions,
     handshake,
     legs,
     markdown,
@@ -110,7 +111,7 @@ def run(o, argv, sup, work):
     env.raise_nofile()
     if o.port_base is None:
         o.port_base = peers.free_port_base()
-    bins, unavailable = build(o, work)
+    bins, unavailable = build(o, work, chosen)
     loadgen = client.Loadgen(bins["loadgen"])
     bench = Bench(o, sup, work, bins, os.path.join(HERE, "conf", "tollgate-proxy.json"), loadgen)
     load_at_start = procfs.loadavg()
@@ -220,8 +221,15 @@ def metadata(o, argv, started, finished, bins, loadgen, load_at_start, problems)
     }
 
 
-def build(o, work):
-    """The binaries: {name: path}, and {target kind: why it cannot run}."""
+def local_functions(o, chosen):
+    """The local functions (bins keys, Variant.local) the chosen scenarios' tollgate rows run."""
+    if "tollgate" not in o.target_list:
+        return set()
+    return {v.local for s in chosen for leg in s.legs(o.quick) for v in leg.variants if v.local}
+
+
+def build(o, work, chosen=()):
+    """The binaries: {name: path}, and {target kind or local function: why it cannot run}."""
     tdir = os.path.join(env.target_dir(REPO), "release")
     bins = {
         name: os.path.join(tdir, name) for name in ("loadgen", "upstream", "tollgate", "nullproxy")
@@ -248,7 +256,24 @@ def build(o, work):
             unavailable[pkg] = f"no binary at {bins[pkg]}"
     if o.loadgen and not os.access(bins["loadgen"], os.X_OK):
         raise Fatal(f"--loadgen {o.loadgen}: not an executable")
+    target = env.target_dir(REPO)
+    command = " ".join(functions.build_argv(_shown(target)))
+    for name in local_functions(o, chosen):  # only lambda-echo so far
+        bins[name] = functions.binary(target)
+        if not o.no_build:
+            note(command)
+            failed = functions.build(REPO, target, os.path.join(work, f"cargo-build-{name}.log"))
+            if failed:
+                unavailable[name] = f"{command} failed: {failed}"
+                continue
+        if not os.access(bins[name], os.X_OK):
+            unavailable[name] = f"no {name} binary at {_shown(bins[name])} (build it: {command})"
     return bins, unavailable
+
+
+def _shown(path):
+    """A path under the repository relative to it (as the commands in the docs are)."""
+    return os.path.relpath(path, REPO) if path.startswith(REPO + os.sep) else path
 
 
 def write(o, meta, results):

@@ -7,9 +7,10 @@ import json
 import math
 import os
 
-from . import auth, cache, handshake, report, samebytes
+from . import auth, cache, functions, handshake, report, samebytes
 from .scenarios import HANDSHAKE, IDLE, STREAM
 
+CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 # benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
 MARKER = "<!-- benches/run inserts each run's results below this line, newest first -->"
 
@@ -164,12 +165,13 @@ def _leg(meta, sc, res):
         base = f"tollgate-{leg.variants[0].name}"
         out.append(f"CPU-µs/req ÷ {base} (same run, rows alternated):")
         out.append("")
-        bounds = {f"tollgate-{v.name}": v.max_cpu_ratio for v in leg.variants}
+        by = {f"tollgate-{v.name}": v for v in leg.variants}
         for name, m, each in ratios:
             per = " ".join(report._num(x, 3) for x in each)
-            bound = f"; issue 8 asks ≤ {bounds[name]:g}" if bounds.get(name) else ""
+            v = by.get(name)
+            bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v and v.max_cpu_ratio else ""
             out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per}){bound}")
-        out += auth_lines(res) + [""]
+        out += auth_lines(res) + local_lines(res) + [""]
     if leg.cache:
         out += cache.lines(res)
     return out
@@ -187,6 +189,38 @@ def auth_lines(res):
                 f"- the Lambda function's CPU-µs per request {row.target.name} served: {cpu} "
                 "(~0: every request a cached authorizer result)"
             )
+    return out
+
+
+def local_lines(res):
+    """Below the ratios of a leg with a local-function row: how the function runs, its own
+    CPU per request (not in tollgate's), the two together, and issue 9's context line."""
+    out = []
+    for row in res.rows:
+        v = row.target.variant
+        if not (v and v.local):
+            continue
+        out.append(
+            f"- {row.target.name}: the function is {v.local} (tests/functions/{v.local}, "
+            f"`lambda_runtime`, release build) run by tollgate's function host, "
+            f"{functions.settings(os.path.join(CONF, v.template))}; tollgate's CPU-µs/req "
+            "counts the tollgate process (workers and function host threads), not the "
+            "function processes (its children)"
+        )
+        if row.runs:
+            m = row.median
+            fn, own = m.get("local_fn_cpu_us_per_req"), m.get("cpu_us_per_req")
+            both = fn + own if fn is not None and own is not None else None
+            counts = " ".join(
+                "→".join(str(n) for n in r.get("local_fn_processes", ())) for r in row.runs
+            )
+            out.append(
+                f"- {row.target.name}: the function processes' CPU-µs per request: "
+                f"{report._num(fn, 2)} (tollgate + function: {report._num(both, 2)}); "
+                f"function processes at the start → end of each run: {counts}; their RSS: "
+                f"{report._num(m.get('local_fn_rss_kib'), 0)} KiB"
+            )
+        out.append(f"- {functions.SAM_CONTEXT}")
     return out
 
 

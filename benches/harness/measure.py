@@ -6,7 +6,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from . import client, handshake, procfs
+from . import client, functions, handshake, procfs
 from .scenarios import THROUGHPUT
 
 HZ = procfs.CLK_TCK
@@ -111,13 +111,17 @@ def throughput(bench, leg, t, pids_of, secs, conns):
     pids = pids_of()
     origin_pids, function_pids = _named(bench, "origin"), _named(bench, "function")
     g0, f0 = procfs.cpu_seconds(origin_pids), procfs.cpu_seconds(function_pids)
+    # a local function's processes (tollgate's children), per pid: some start during the run
+    local0 = functions.cpu_by_pid(t.function_pids()) if t.function_pids else None
     w0, s0, o0, c0 = _children_cpu(), procfs.sys_ticks(), _ours(bench), procfs.cpu_seconds(pids)
     parse = client.parse_wrk if argv[0] == "wrk" else client.parse_loadgen
     with client.ClientRun(argv, out, parse, bench.load_cpus()) as run:
         # RSS at the end of the run, while the load is still on.
         time.sleep(max(secs - 0.25, secs * 0.8))
         rss = procfs.rss_kib(pids_of())
+        local_rss = procfs.rss_kib(t.function_pids()) if t.function_pids else 0
         r = _finish(run, secs + CLIENT_GRACE_S)
+    local1 = functions.cpu_by_pid(t.function_pids()) if t.function_pids else None
     c1, o1, s1, w1 = procfs.cpu_seconds(pids), _ours(bench), procfs.sys_ticks(), _children_cpu()
     g1, f1 = procfs.cpu_seconds(origin_pids), procfs.cpu_seconds(function_pids)
     n = r["requests"]
@@ -141,6 +145,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
         # a Lambda authorizer's function (jwt scenario): ~0 when every result is cached
         function_cpu_us_per_req=(f1 - f0) * 1e6 / n if n and function_pids else None,
     )
+    if local0 is not None:
+        r.update(functions.window(local0, local1, n, local_rss))
     return r
 
 

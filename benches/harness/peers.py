@@ -51,6 +51,9 @@ class Target:
     # variant's patch, and the row's own request headers ("N: v"), sent after the leg's
     patch: dict = field(default_factory=dict)
     headers: tuple = ()
+    # a row with a local function (Variant.local): () -> the function processes' pids, once
+    # started (tollgate's children, measured apart from tollgate's own CPU)
+    function_pids: object = None
 
     @property
     def expect(self):
@@ -310,7 +313,8 @@ def write_tollgate(path, template, port, driver, lc, patch=None, admin_port=0):
         limits["maxBodyBytes"] = 2 * lc.stream_bytes
     ops = cfg["apis"][0]["definition"]["paths"]["/{proxy+}"]
     integration = ops["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
-    integration["uri"] = f"http://127.0.0.1:{lc.origin_port}/{{proxy}}"
+    if integration.get("type", "").lower() == "http_proxy":  # AWS_PROXY names a function
+        integration["uri"] = f"http://127.0.0.1:{lc.origin_port}/{{proxy}}"
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
 
@@ -388,6 +392,8 @@ def reference(port, path, size_hint, tls=None):
     return "GET", body
 
 
+# The header a local function's answer carries (harness/functions.py: lambda-echo's request id).
+LOCAL_FUNCTION_HEADER = "x-request-id"
 # What a tollgate row that expects 429 must answer (SPEC-NOTES §5, THROTTLED).
 TOO_MANY = b'{"message":"Too Many Requests"}'
 
@@ -409,6 +415,12 @@ def verify(t, path, ref, tls=None, send=()):
         return f"{method} {path} failed: {e}"
     got = headers.get("content-length") if method == "HEAD" else body
     if status == 200 and got == expected:
+        if t.variant and t.variant.local and not headers.get(LOCAL_FUNCTION_HEADER):
+            # lambda-echo sets it to the invocation's request id: the answer came through it
+            return (
+                f"{method} {path} answered 200 {got[:80]!r} without {LOCAL_FUNCTION_HEADER}: "
+                f"not through the function {t.variant.local}"
+            )
         return None
     if method == "HEAD":
         return f"HEAD {path} answered {status}, content-length {got} (the origin: {expected})"

@@ -4,7 +4,7 @@ record and the --quick sanity checks."""
 import math
 import statistics
 
-from . import handshake, peers
+from . import functions, handshake, peers
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 # Per leg kind: the figures (run field, column title, decimals) each reported as a median with
@@ -80,9 +80,13 @@ def variant_ratios(res, key="cpu_us_per_req"):
     return out
 
 
+def _variant(res, name):
+    return next((v for v in res.leg.variants if f"tollgate-{v.name}" == name), None)
+
+
 def _bound(res, name):
-    """The bound issue 8 sets on a variant row's ratio to the first variant, or None."""
-    v = next((v for v in res.leg.variants if f"tollgate-{v.name}" == name), None)
+    """The bound an issue sets on a variant row's ratio to the first variant, or None."""
+    v = _variant(res, name)
     return v.max_cpu_ratio if v else None
 
 
@@ -116,6 +120,8 @@ def _extra_keys(kind):
             "util_pct",
             "origin_cpu_us_per_req",
             "function_cpu_us_per_req",
+            "local_fn_cpu_us_per_req",
+            "local_fn_rss_kib",
         }
     if kind == HANDSHAKE:
         return {
@@ -268,6 +274,7 @@ def _run_problems(res, r):
                 f"the Lambda authorizer's function used {fn:.2f} CPU-µs per request: "
                 "it was called during the run, not the cached-hit path"
             )
+        out += functions.problems(r)
     elif kind == HANDSHAKE:
         out += handshake.problems(r)
     elif kind == IDLE:
@@ -302,7 +309,13 @@ def leg_json(res):
         "tls": res.leg.tls,
         "headers": list(res.leg.headers),
         "cpu_us_per_req_ratio_to_first_variant": [
-            {"target": name, "median_ratio": m, "per_repetition": each, "max": bound}
+            {
+                "target": name,
+                "median_ratio": m,
+                "per_repetition": each,
+                "max": bound,
+                "issue": _variant(res, name).issue if bound else None,
+            }
             for name, m, each in variant_ratios(res)
             for bound in [_bound(res, name)]
         ],

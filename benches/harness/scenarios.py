@@ -54,8 +54,13 @@ class Variant:
     # the harness reads its stage cache's counters around each run
     admin: bool = False
     auth: str = ""  # credentials made at run time (harness/auth.py KINDS): "" = none
-    # issue 8's bound on this row's CPU-µs/req ÷ the baseline row's (reported, not checked)
+    # an issue's bound on this row's CPU-µs/req ÷ the baseline row's (reported, not checked)
     max_cpu_ratio: float | None = None
+    issue: int = 8  # the issue that sets max_cpu_ratio
+    # the bins key of a local function this row's tollgate runs (harness/functions.py): its
+    # `functions` entries with `local` run that binary; the function processes (tollgate's
+    # children) are measured apart from tollgate's own CPU
+    local: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +247,39 @@ def _jwt(quick):
     ]
 
 
+# The lambda-local scenario (issue 9): a REST `/{proxy+}` ANY whose AWS_PROXY integration
+# invokes a local function (tests/functions/lambda-echo on the `lambda_runtime` crate, built
+# release, run warm by tollgate's function host: `concurrency` 4 processes on a 2-core box so
+# that one process's Runtime API round trip overlaps another's handler) beside the same
+# tollgate as a plain HTTP_PROXY. tollgate's CPU-µs/req counts the tollgate process (workers
+# and function host threads); the function processes' CPU is reported apart.
+LAMBDA_LOCAL_MAX_CPU_RATIO = 2.0  # tollgate-lambda-local ÷ tollgate-plain, at most
+LAMBDA_LOCAL_VARIANTS = (
+    Variant("plain", "tollgate-proxy.json"),
+    Variant(
+        "lambda-local",
+        "tollgate-lambda-local.json",
+        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
+        issue=9,
+        local="lambda-echo",
+    ),
+)
+NO_LAMBDA = (
+    "n/a: no equivalent of Lambda proxy integrations with local functions "
+    "(baseline: tollgate-plain)"
+)
+
+
+def _lambda_local(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=LAMBDA_LOCAL_VARIANTS,
+            not_measured={"nginx": NO_LAMBDA, "haproxy": NO_LAMBDA},
+        )
+    ]
+
+
 CATALOGUE = [
     Scenario(
         "proxy-small",
@@ -300,8 +338,10 @@ CATALOGUE = [
     ),
     Scenario(
         "lambda-local",
-        "Lambda proxy integration with a local function",
-        not_yet="issue 9 (Lambda integrations)",
+        "Lambda proxy integration (AWS_PROXY, REST payload 1.0) with a local Rust function "
+        "(lambda_runtime, 4 warm processes), --connections (64) connections, vs the same "
+        "tollgate as a plain proxy; the function's own CPU apart",
+        _lambda_local,
     ),
     Scenario(
         "full-pipeline",

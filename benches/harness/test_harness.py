@@ -3,10 +3,12 @@ sanity checks. `python3 -B -m unittest discover -s benches -p 'test_*.py'` (scri
 it); the processes themselves are exercised by `benches/run --quick`."""
 
 import base64
+import http.server
 import json
 import math
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -17,6 +19,7 @@ from harness import (
     cache,
     cli,
     client,
+    functions,
     handshake,
     legs,
     markdown,
@@ -1025,6 +1028,243 @@ class JwtScenarioTests(unittest.TestCase):
         self.assertEqual(main.needed_packages(o, [scenarios.BY_NAME["jwt"]]), {})
 
 
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
+
+
+def local_leg(plain_runs, local_runs):
+    leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
+    res = legs.LegResult(leg, config(), [])
+    for v, runs in zip(leg.variants, (plain_runs, local_runs), strict=True):
+        t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v)
+        res.rows.append(legs.Row(t, runs=list(runs)))
+    report.summarize(res)
+    return res
+
+
+def local_run(rep, fn_cpu=8.0, processes=(4, 4), exited=0, **kw):
+    return run(
+        rep,
+        local_fn_cpu_us_per_req=fn_cpu,
+        local_fn_processes=list(processes),
+        local_fn_started=0,
+        local_fn_exited=exited,
+        local_fn_rss_kib=4000,
+        **kw,
+    )
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """hello world, with an x-request-id (as lambda-echo through tollgate) on /fn."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if self.path.startswith("/fn"):
+            self.send_header("x-request-id", "1b7c3d2a-0000-4000-8000-000000000000")
+        self.send_header("Content-Length", str(len(scenarios.SMALL_BODY)))
+        self.end_headers()
+        self.wfile.write(scenarios.SMALL_BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+class LambdaLocalScenarioTests(unittest.TestCase):
+    def test_the_scenario(self):
+        sc = scenarios.BY_NAME["lambda-local"]
+        self.assertTrue(sc.available)
+        self.assertIn("lambda-local", cli.parse(["--quick"]).scenario_list)
+        (leg,) = sc.legs(True)
+        self.assertEqual((leg.kind, leg.connections, leg.headers), (THROUGHPUT, None, ()))
+        self.assertEqual(
+            [(v.name, v.template, v.max_cpu_ratio, v.local) for v in leg.variants],
+            [
+                ("plain", "tollgate-proxy.json", None, ""),
+                ("lambda-local", "tollgate-lambda-local.json", 2.0, functions.NAME),
+            ],
+        )
+        self.assertEqual(leg.variants[1].issue, 9)
+        self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
+        rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
+        self.assertEqual(
+            [t.name for t in rows],
+            ["origin", "nginx", "haproxy", "nullproxy", "tollgate-plain", "tollgate-lambda-local"],
+        )
+        self.assertEqual(len({t.port for t in rows}), len(rows))
+
+    def test_configs(self):
+        leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
+        plain, local = leg.variants
+        template = f"{HERE}/conf/{local.template}"
+        (name,) = functions.local_entries(template)
+        with tempfile.TemporaryDirectory() as d:
+            for connections, queue in ((64, 100), (256, 256)):
+                patch = functions.patch(template, "/abs/lambda-echo", connections)
+                peers.write_tollgate(
+                    f"{d}/t.json", template, 18094, "legacy", config(connections=connections), patch
+                )
+                cfg = json.loads(read(f"{d}/t.json"))
+                fn = cfg["functions"][name]
+                self.assertEqual(fn["local"]["command"], ["/abs/lambda-echo"])
+                self.assertEqual(fn["local"]["queue"], queue)
+                self.assertEqual(fn["local"]["concurrency"], 4)
+                integration = cfg["apis"][0]["definition"]["paths"]["/{proxy+}"][
+                    "x-amazon-apigateway-any-method"
+                ]["x-amazon-apigateway-integration"]
+                # the AWS_PROXY uri names the function; only HTTP_PROXY uris go to the origin
+                self.assertEqual(integration["type"], "aws_proxy")
+                self.assertTrue(integration["uri"].endswith(f":function:{name}/invocations"))
+            # the template's own command is where scripts/test.sh and benches/run build it
+            with open(template) as f:
+                command = json.load(f)["functions"][name]["local"]["command"]
+            self.assertTrue(command[0].endswith("target/lambda-echo/release/lambda-echo"))
+            peers.write_tollgate(
+                f"{d}/p.json", f"{HERE}/conf/{plain.template}", 18093, "legacy", config()
+            )
+            cfg = json.loads(read(f"{d}/p.json"))
+            self.assertEqual(
+                cfg["apis"][0]["definition"]["paths"]["/{proxy+}"][
+                    "x-amazon-apigateway-any-method"
+                ]["x-amazon-apigateway-integration"]["uri"],
+                "http://127.0.0.1:18090/{proxy}",
+            )
+        self.assertIn("`concurrency` 4", functions.settings(template))
+
+    def test_build_and_missing_binary(self):
+        self.assertEqual(
+            functions.build_argv("target")[-4:],
+            ["--manifest-path", functions.MANIFEST, "--target-dir", "target/lambda-echo"],
+        )
+        self.assertEqual(functions.binary("/t"), "/t/lambda-echo/release/lambda-echo")
+        from harness import main
+
+        chosen = [scenarios.BY_NAME["lambda-local"]]
+        self.assertEqual(main.local_functions(cli.parse(["--quick"]), chosen), {"lambda-echo"})
+        no_tollgate = cli.parse(["--scenario", "lambda-local", "--targets", "nginx"])
+        self.assertEqual(main.local_functions(no_tollgate, chosen), set())
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(f"{d}/release")
+            for name in ("loadgen", "upstream", "tollgate", "nullproxy"):
+                with open(f"{d}/release/{name}", "w") as f:
+                    f.write("#!/bin/sh\n")
+                os.chmod(f"{d}/release/{name}", 0o755)
+            o = cli.parse(["--scenario", "lambda-local", "--no-build"])
+            old = os.environ.get("CARGO_TARGET_DIR")
+            os.environ["CARGO_TARGET_DIR"] = d
+            try:
+                bins, unavailable = main.build(o, d, chosen)
+            finally:
+                if old is None:
+                    del os.environ["CARGO_TARGET_DIR"]
+                else:
+                    os.environ["CARGO_TARGET_DIR"] = old
+        self.assertEqual(bins["lambda-echo"], f"{d}/lambda-echo/release/lambda-echo")
+        self.assertEqual(list(unavailable), ["lambda-echo"])
+        self.assertIn("no lambda-echo binary at", unavailable["lambda-echo"])
+        self.assertIn(
+            "--manifest-path tests/functions/lambda-echo/Cargo.toml", unavailable["lambda-echo"]
+        )
+        # the row that runs it is not measured, with that reason; the others are driven
+        leg = chosen[0].legs(True)[0]
+        rows = [
+            legs.Row(t) for t in peers.targets(list(peers.KINDS), 1, "legacy", False, leg.variants)
+        ]
+        legs.mark_rows(leg, rows, unavailable)
+        status = {r.target.name: r.status for r in rows}
+        self.assertEqual(status["tollgate-lambda-local"], "not measured")
+        self.assertEqual((status["tollgate-plain"], status["nginx"]), ("measured", "n/a"))
+        res = legs.LegResult(leg, config(), rows)
+        report.summarize(res)
+        self.assertTrue(
+            any(
+                "tollgate-lambda-local: not measured: no lambda-echo" in p
+                for p in report.sanity("lambda-local", res)
+            )
+        )
+
+    def test_function_processes_are_tollgates_children(self):
+        child = subprocess.Popen(["sleep", "30"])
+        try:
+            kids = functions.children(os.getpid())
+            self.assertIn(child.pid, kids)
+            self.assertNotIn(os.getpid(), kids)
+            self.assertEqual(functions.children(0), [])
+        finally:
+            child.kill()
+            child.wait()
+
+    def test_window(self):
+        before = {10: 1.0, 11: 2.0, 12: 0.5}
+        after = {10: 1.5, 11: 2.25, 13: 0.25}  # 12 exited, 13 started during the run
+        w = functions.window(before, after, 1000, rss_kib=1234)
+        self.assertAlmostEqual(w["local_fn_cpu_s"], 1.0)
+        self.assertAlmostEqual(w["local_fn_cpu_us_per_req"], 1000.0)
+        self.assertEqual(w["local_fn_processes"], [3, 3])
+        self.assertEqual((w["local_fn_started"], w["local_fn_exited"]), (1, 1))
+        self.assertEqual(w["local_fn_rss_kib"], 1234)
+        self.assertEqual(functions.window({}, {}, 0)["local_fn_cpu_us_per_req"], 0.0)
+
+    def test_sanity(self):
+        res = local_leg([run(1, cpu_us_per_req=10.0)], [local_run(1, cpu_us_per_req=15.0)])
+        self.assertEqual(report.sanity("lambda-local", res), [])
+        res = local_leg([run(1)], [local_run(1, fn_cpu=0.0, exited=1)])
+        problems = report.sanity("lambda-local", res)
+        self.assertEqual(len(problems), 2, problems)
+        self.assertIn("did not reach the function", problems[0])
+        self.assertIn("1 function process(es) exited during the run", problems[1])
+        res = local_leg([run(1)], [local_run(1, processes=(1, 0))])
+        self.assertIn("no function process", report.sanity("lambda-local", res)[0])
+        # a 502 from the gateway is a response other than 2xx
+        res = local_leg([run(1)], [local_run(1, non2xx=3, status={200: 97, 502: 3})])
+        self.assertIn("3 responses were not 2xx", report.sanity("lambda-local", res)[0])
+
+    def test_report(self):
+        res = local_leg(
+            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
+            [
+                local_run(1, cpu_us_per_req=15.0, fn_cpu=6.0),
+                local_run(2, cpu_us_per_req=30.0, processes=(1, 4)),
+            ],
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
+        self.assertIn(
+            "- tollgate-lambda-local: 2.045 (per repetition: 1.500 2.500); issue 9 asks ≤ 2", md
+        )
+        self.assertIn(
+            "the function processes' CPU-µs per request: 7.00 (tollgate + function: 29.50)", md
+        )
+        self.assertIn("start → end of each run: 4→4 1→4", md)
+        self.assertIn("`concurrency` 4", md)
+        self.assertIn("`sam local start-api`", md)
+        self.assertIn("1–10 s per request", md)
+        (ratio,) = report.leg_json(res)["cpu_us_per_req_ratio_to_first_variant"]
+        self.assertEqual((ratio["max"], ratio["issue"]), (2.0, 9))
+        self.assertEqual(res.rows[1].median["local_fn_rss_kib"], 4000)
+        self.assertIn(
+            "function 6.00 CPU-µs/req, processes 4 → 4", legs.progress(res.leg, res.rows[1].runs[0])
+        )
+
+    def test_pre_run_check_needs_the_functions_answer(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            port = server.server_address[1]
+            local = scenarios.LAMBDA_LOCAL_VARIANTS[1]
+            t = peers.Target("tollgate-lambda-local", "tollgate", port, variant=local)
+            ref = ("GET", scenarios.SMALL_BODY)
+            self.assertIsNone(peers.verify(t, "/fn/x", ref))
+            why = peers.verify(t, "/bench/x", ref)
+            self.assertIn("without x-request-id: not through the function lambda-echo", why)
+            plain = peers.Target(
+                "tollgate-plain", "tollgate", port, variant=scenarios.LAMBDA_LOCAL_VARIANTS[0]
+            )
+            self.assertIsNone(peers.verify(plain, "/bench/x", ref))
+            self.assertIn("(the origin: 200", peers.verify(t, "/fn/x", ("GET", b"other\n")))
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 class CatalogueAndCliTests(unittest.TestCase):
     def test_every_scenario_is_runnable_or_says_why(self):
         for s in scenarios.CATALOGUE:
@@ -1042,7 +1282,7 @@ class CatalogueAndCliTests(unittest.TestCase):
     def test_bounds(self):
         for bad in (
             ["--reps", "0"],
-            ["--scenario", "lambda-local"],
+            ["--scenario", "full-pipeline"],
             ["--scenario", "nope"],
             ["--targets", "origin,squid"],
             ["--driver-sweep", "--targets", "nginx"],
