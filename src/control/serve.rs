@@ -137,13 +137,13 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
                 functions.shutdown();
                 if let Some(store) = &store {
                     let file = store.file();
-                    if store.close(&shared) {
-                        log(format!("quota counts saved to {}", file.display()));
-                    } else {
-                        log(format!(
+                    match store.close(&shared) {
+                        Some(true) => log(format!("quota counts saved to {}", file.display())),
+                        Some(false) => log(format!(
                             "warning: quota counts not saved to {}: see above",
                             file.display()
-                        ));
+                        )),
+                        None => {}
                     }
                 }
                 log("exiting");

@@ -139,12 +139,20 @@ impl QuotaStore {
     }
 
     /// The final write after a drain; the persister stops. Returns whether the file holds
-    /// every count.
-    pub fn close(&self, shared: &Shared) -> bool {
+    /// every count;
+    /// `None` when there was nothing to save: no quota or usage counter, and no file.
+    pub fn close(&self, shared: &Shared) -> Option<bool> {
         let mut inner = self.lock();
         self.flush_locked(&mut inner, shared);
         inner.closed = true;
-        !inner.failing && !inner.disabled
+        let nothing = inner
+            .last
+            .as_ref()
+            .is_some_and(|(q, u)| q.is_empty() && u.is_empty());
+        if nothing && !self.file().exists() {
+            return None;
+        }
+        Some(!inner.failing && !inner.disabled)
     }
 
     /// Start the persister thread.
