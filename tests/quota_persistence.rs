@@ -227,3 +227,34 @@ fn counts_of_a_reloaded_config_are_what_a_restart_restores() {
     assert_eq!(admitted_until_exceeded(&gw, ALICE), LIMIT - 3);
     assert_eq!(admitted_until_exceeded(&gw, BOB), LIMIT - 4);
 }
+
+#[test]
+fn without_quotas_shutdown_writes_no_state_and_says_so() {
+    let state = TempDir::new("quota-state-none");
+    let config = json!({
+        "server": {
+            "defaultApi": { "apiId": API, "stage": STAGE },
+            "stateDir": state.path.join("quota-state").display().to_string()
+        },
+        "apis": [{ "id": API, "protocolType": "REST", "definition": openapi(json!({ "/x": { "get": mock_ok() } })) }],
+        "stages": [stage(API, STAGE)]
+    });
+    let mut gw = Gateway::start(config);
+    assert_eq!(
+        gw.client()
+            .roundtrip(&request("GET", "/x", &[], None))
+            .status,
+        200
+    );
+    gw.sigterm();
+    let st = gw
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits on SIGTERM");
+    assert!(st.success(), "{st}");
+    assert!(!state_file(&state).exists());
+    assert!(
+        !gw.stderr().contains("quota counts saved"),
+        "claims a save that did not happen:\n{}",
+        gw.stderr()
+    );
+}
