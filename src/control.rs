@@ -10,6 +10,7 @@ mod cli;
 mod jwks;
 mod keystore;
 mod log;
+mod metrics;
 mod reload;
 mod resolve;
 mod serve;
@@ -18,6 +19,7 @@ mod usage;
 
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;
+pub use metrics::Metrics;
 
 use std::path::Path;
 

@@ -13,6 +13,7 @@ mod conn;
 pub mod iam;
 pub mod lambda_auth;
 mod meters;
+pub mod metrics;
 mod parked;
 mod pool;
 mod proxy;

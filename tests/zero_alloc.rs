@@ -1,7 +1,7 @@
 //! DESIGN §4: the fast path does not allocate in steady state. The data plane runs in this
 //! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK,
 //! stage-cache-hit and Lambda-authorizer-cache-hit requests on keep-alive connections must
-//! not allocate at all.
+//! not allocate at all — with the per-core metrics recording and the aggregator merging.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -207,6 +207,9 @@ fn steady_state_requests_do_not_allocate() {
         tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
     let shared = Arc::new(tollgate::dataplane::Shared::new(snapshot, 1));
     tollgate::dataplane::start(Arc::clone(&shared), 1).expect("worker starts");
+    // Metrics on: the core records every request and its ticker hands the counts to the
+    // aggregator, which merges them while allocations are counted.
+    let metrics = tollgate::control::Metrics::spawn(&shared);
 
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     client
@@ -247,6 +250,17 @@ fn steady_state_requests_do_not_allocate() {
         cache.stats().hits >= N,
         "the cached route was not served from the cache: {:?}",
         cache.stats()
+    );
+    let counted = metrics.json(&shared)["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Count"].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(
+        counted >= 5 * N,
+        "the metrics saw {counted} requests of {}",
+        5 * (N + 2_000)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -91,6 +91,7 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         warnings,
     };
     let reloader = Arc::new(Reloader::new(path.to_path_buf(), shared.clone(), first));
+    let metrics = super::metrics::Metrics::spawn(&shared);
     if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
         log(format!("admin API on http://{}", cfg.address));
         AdminServer {
@@ -98,6 +99,7 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
             token: cfg.token,
             reloader: reloader.clone(),
             shared: shared.clone(),
+            metrics,
             started: now_secs(),
         }
         .spawn();

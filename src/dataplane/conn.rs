@@ -158,8 +158,14 @@ pub async fn serve_tls(
 ) {
     let deadline = Instant::now() + worker.snapshot().server.limits.header_timeout;
     match TlsStream::accept(stream, &certs, deadline).await {
-        Ok(tls) => serve(worker, tls, peer, port, Some(certs)).await,
-        Err(_) => worker.connection_closed(),
+        Ok(tls) => {
+            worker.count(&worker.shared.tls_handshakes);
+            serve(worker, tls, peer, port, Some(certs)).await
+        }
+        Err(_) => {
+            worker.count(&worker.shared.tls_failures);
+            worker.connection_closed()
+        }
     }
 }
 
@@ -248,9 +254,18 @@ async fn active<S: ClientStream>(
                     cache_warning: false,
                     bearer: None,
                     now: worker.now(),
+                    done: Default::default(),
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
+                // A malformed request: counted under the edge series (no API is known).
+                let (status, len) = respond::written(&conn.wb, 0);
+                let done = crate::dataplane::metrics::Completion {
+                    status,
+                    response_len: len,
+                    ..Default::default()
+                };
+                worker.metrics.borrow_mut().record(&done, 0);
                 if write_all(stream, &mut conn.wb, limits.send_timeout).await {
                     linger_close(stream).await;
                 }

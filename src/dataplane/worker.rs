@@ -71,6 +71,8 @@ pub struct Worker {
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     /// This core's Lambda authorizer results (and the reused key buffer).
     pub lambda: RefCell<super::lambda_auth::Caches>,
+    /// This core's request metrics, handed to the control plane by the ticker.
+    pub metrics: RefCell<super::metrics::CoreMetrics>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -102,9 +104,18 @@ impl Worker {
         monoio::time::Instant::from_std(self.shared.clock.instant_at(now.mono_ns)) + d
     }
 
+    /// Add one to this core's slot of a per-core health counter in `Shared`.
+    #[inline]
+    pub fn count(&self, counters: &[super::shared::PaddedCounter]) {
+        if let Some(c) = counters.get(self.id) {
+            c.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn new(id: usize, shared: Arc<Shared>) -> Worker {
         let (snapshot, meters) = shared.current_with_meters();
         let throttle = Throttle::new(&meters.limits);
+        let metrics = super::metrics::CoreMetrics::new(id, shared.metrics.clone());
         Worker {
             id,
             shared,
@@ -120,6 +131,7 @@ impl Worker {
             parked: RefCell::new(Parked::default()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
+            metrics: RefCell::new(metrics),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -459,7 +471,15 @@ async fn ticker(worker: &Rc<Worker>) {
             worker.sync_listeners(&snapshot);
         }
         let idle = snapshot.server.limits.upstream_idle_timeout;
-        worker.pool.borrow_mut().evict_idle(idle);
+        let pooled = {
+            let mut pool = worker.pool.borrow_mut();
+            pool.evict_idle(idle);
+            pool.idle_count()
+        };
+        worker.shared.pool_idle[worker.id]
+            .0
+            .store(pooled, Ordering::Relaxed);
+        worker.metrics.borrow_mut().hand_over();
         worker.parked.borrow_mut().wake_expired(Instant::now());
         worker
             .throttle
@@ -496,6 +516,7 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 // Counted here, not in the task, so the cap check above sees it at once.
                 worker.connection_opened();
+                worker.count(&worker.shared.accepted);
                 // HTTPS or not, with the certificates of the snapshot current at accept.
                 let tls = worker
                     .snapshot()
