@@ -3,6 +3,7 @@
 //!
 //! Architecture Invariant: nothing here sits on the request path.
 
+mod access_log;
 mod admin;
 mod apikeys;
 mod cache;
@@ -17,6 +18,7 @@ mod serve;
 mod state;
 mod usage;
 
+pub use access_log::LogWriter;
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;
 pub use metrics::Metrics;

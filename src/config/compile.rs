@@ -142,6 +142,7 @@ pub(crate) fn compile(
     };
     let mut apis: Vec<Api> = api_entries.iter().map(api_shell).collect();
     let mut stages = Vec::with_capacity(stage_entries.len());
+    let mut log_destinations: Vec<std::sync::Arc<super::LogDestination>> = Vec::new();
     for (i, s) in stage_entries.iter().enumerate() {
         let api = &mut apis[s.api];
         let idx = StageIdx(i as u32);
@@ -149,14 +150,29 @@ pub(crate) fn compile(
         if s.name == "$default" {
             api.default_stage = Some(idx);
         }
-        stages.push(compile_stage(
+        let mut stage = compile_stage(
             s,
             &api_entries[s.api],
             api,
             &mut upstreams,
             &mut limits,
             &mut errors,
-        ));
+        );
+        stage.access_log = s.access_log.as_ref().map(|spec| {
+            let dest = super::access_log::destination(&spec.destination, &source);
+            let idx = match log_destinations.iter().position(|d| **d == dest) {
+                Some(i) => i,
+                None => {
+                    log_destinations.push(std::sync::Arc::new(dest));
+                    log_destinations.len() - 1
+                }
+            };
+            super::AccessLog {
+                destination: idx as u32,
+                format: spec.format.clone(),
+            }
+        });
+        stages.push(stage);
     }
     let lambda = super::functions::compile_lambda(
         &api_entries,
@@ -255,6 +271,7 @@ pub(crate) fn compile(
         iam,
         lambda_authorizers: lambda.authorizers,
         functions: lambda.functions,
+        log_destinations,
         warnings,
     })
 }
@@ -341,6 +358,7 @@ fn compile_stage(
         integrations,
         routes,
         cache,
+        access_log: None,
     }
 }
 

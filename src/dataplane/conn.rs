@@ -63,6 +63,9 @@ pub struct Conn {
     pub tls: Option<(Arc<CertSet>, usize)>,
     /// Mutual TLS: the client certificate the handshake verified (`context.identity.clientCert`).
     pub client_cert: Option<Rc<ClientCertInfo>>,
+    /// The request fields the access log needs, copied when the stage is known
+    /// (`access_log::capture`); empty unless the stage logs.
+    pub logged: Vec<u8>,
     /// Cancels the idle read when the connection parks.
     canceller: Canceller,
 }
@@ -81,6 +84,7 @@ impl Conn {
             port,
             tls: None,
             client_cert: None,
+            logged: Vec::new(),
             canceller: Canceller::new(),
         }
     }
@@ -110,6 +114,7 @@ impl Conn {
             freed += self.wb.capacity();
             self.wb = Vec::with_capacity(CLIENT_BUF);
         }
+        self.logged.clear();
         self.up.clear();
         if self.up.capacity() > 4 * CLIENT_BUF {
             freed += self.up.capacity();

@@ -198,6 +198,8 @@ pub struct Completion {
     /// The usage plan (metric id) and key of a keyed request.
     pub plan: Option<u32>,
     pub key: Option<crate::config::KeyId>,
+    /// The request fields an access log line needs (stages that log).
+    pub captured: super::access_log::Captured,
 }
 
 /// One core's counts for one series since its last hand-over.

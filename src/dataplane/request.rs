@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use super::access_log;
 use super::auth::jwt::{Claims, JwtError};
 use super::authorize::{self, Refusal};
 use super::caching;
@@ -12,7 +13,7 @@ use super::metrics::{CacheUse, Completion};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::upstream_head;
-use super::worker::Worker;
+use super::worker::{SnapshotRef, Worker};
 use crate::config::{
     Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
     Snapshot, StageIdx,
@@ -25,6 +26,7 @@ pub async fn handle<S: ClientStream>(
     conn: &mut Conn,
 ) -> Outcome {
     worker.request_started();
+    let snap = worker.snapshot();
     let head = &conn.head;
     let mut meta = Meta {
         request_id: worker.ids.request_id(),
@@ -39,14 +41,35 @@ pub async fn handle<S: ClientStream>(
         now: worker.now(),
         done: Completion::default(),
     };
-    let outcome = dispatch(worker, stream, conn, &mut meta).await;
-    // The one place a request's outcome is complete: metrics.
+    let outcome = dispatch(worker, stream, conn, &snap, &mut meta).await;
+    // The one place a request's outcome is complete: metrics and the access log.
     let latency = worker
         .shared
         .clock
         .now_ns()
         .saturating_sub(meta.now.mono_ns);
     worker.metrics.borrow_mut().record(&meta.done, latency);
+    if let Some(log) = meta
+        .done
+        .stage
+        .and_then(|s| snap.stages.get(s.0 as usize))
+        .and_then(|s| s.access_log.as_ref())
+    {
+        let line = access_log::Line {
+            snap: &snap,
+            meta: &meta,
+            logged: &conn.logged,
+            latency_ns: latency,
+        };
+        let dropped = worker.access_logs.borrow_mut().line(&snap, log, |out| {
+            access_log::render(out, &log.format, &line);
+        });
+        if dropped > 0 {
+            worker.shared.log_dropped[worker.id]
+                .0
+                .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     worker.request_finished();
     outcome
 }
@@ -55,9 +78,11 @@ async fn dispatch<S: ClientStream>(
     worker: &Rc<Worker>,
     stream: &mut S,
     conn: &mut Conn,
+    snap: &SnapshotRef,
     meta: &mut Meta,
 ) -> Outcome {
-    let snap = worker.snapshot();
+    // The request's snapshot, taken once in `handle` (a non-atomic `Rc` increment).
+    let snap = snap.clone();
     let limits = snap.server.limits;
     let data = conn.rb.data();
     let head = &conn.head;
@@ -123,6 +148,10 @@ async fn dispatch<S: ClientStream>(
             .map_or(0, |m| m.series.of(target.stage, route))
     };
     meta.done.series = series_of(None);
+    if snap.stages[target.stage.0 as usize].access_log.is_some() {
+        let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
+        meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
+    }
     if !body_fits {
         return error(
             worker,
@@ -170,7 +199,7 @@ async fn dispatch<S: ClientStream>(
             // A signed body not all read yet: read it, then route the request again.
             Err(iam::Refusal::NeedBody) => {
                 return match iam::read_body(stream, conn, &limits).await {
-                    Ok(()) => Box::pin(dispatch(worker, stream, conn, meta)).await,
+                    Ok(()) => Box::pin(dispatch(worker, stream, conn, &snap, meta)).await,
                     Err(Some(status)) => reject(worker, stream, conn, status, meta).await,
                     Err(None) => Outcome::Close,
                 };

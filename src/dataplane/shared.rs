@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use arc_swap::ArcSwap;
 
+use super::access_log::{BatchSender, LogBatch, MAX_BATCHES};
 use super::cache::StageCache;
 use super::meters::Meters;
 use super::metrics::{Delta, DeltaSender};
@@ -50,6 +51,10 @@ pub struct Shared {
     /// Reloads published / refused since start (the first load is not counted).
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// Where the cores hand their access log batches (`dataplane/access_log.rs`).
+    pub access_logs: BatchSender,
+    #[allow(clippy::disallowed_types)]
+    access_logs_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
     /// Where the cores hand their metrics `Delta`s (`dataplane/metrics.rs`).
     pub metrics: DeltaSender,
     /// The aggregator's end, taken once by the control plane (`take_metrics`). A lock only
@@ -66,6 +71,7 @@ impl Shared {
         let meters = Meters::build(&snapshot, None, workers, clock.now_ns(), unix_secs());
         // Two hand-overs per core in flight at most (each core has two `Delta`s).
         let (metrics_tx, metrics_rx) = sync_channel(2 * workers.max(1));
+        let (logs_tx, logs_rx) = sync_channel(MAX_BATCHES * workers.max(1));
         Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             meters: ArcSwap::from_pointee(meters),
@@ -83,6 +89,9 @@ impl Shared {
             log_dropped: counters(),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            access_logs: logs_tx,
+            #[allow(clippy::disallowed_types)]
+            access_logs_rx: std::sync::Mutex::new(Some(logs_rx)),
             metrics: metrics_tx,
             #[allow(clippy::disallowed_types)]
             metrics_rx: std::sync::Mutex::new(Some(metrics_rx)),
@@ -92,6 +101,14 @@ impl Shared {
     /// The receiving end of the cores' metrics hand-over, for the one aggregator.
     pub fn take_metrics(&self) -> Option<Receiver<Box<Delta>>> {
         match self.metrics_rx.lock() {
+            Ok(mut rx) => rx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// The receiving end of the cores' access log hand-over, for the one log writer.
+    pub fn take_access_logs(&self) -> Option<Receiver<Box<LogBatch>>> {
+        match self.access_logs_rx.lock() {
             Ok(mut rx) => rx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         }

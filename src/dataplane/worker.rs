@@ -73,6 +73,8 @@ pub struct Worker {
     pub lambda: RefCell<super::lambda_auth::Caches>,
     /// This core's request metrics, handed to the control plane by the ticker.
     pub metrics: RefCell<super::metrics::CoreMetrics>,
+    /// This core's access log batches, handed to the log writer when full and by the ticker.
+    pub access_logs: RefCell<super::access_log::CoreLogs>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -116,6 +118,7 @@ impl Worker {
         let (snapshot, meters) = shared.current_with_meters();
         let throttle = Throttle::new(&meters.limits);
         let metrics = super::metrics::CoreMetrics::new(id, shared.metrics.clone());
+        let access_logs = super::access_log::CoreLogs::new(shared.access_logs.clone());
         Worker {
             id,
             shared,
@@ -132,6 +135,7 @@ impl Worker {
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
             metrics: RefCell::new(metrics),
+            access_logs: RefCell::new(access_logs),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -451,7 +455,13 @@ async fn worker_main(
     }
     ticker(&worker).await;
     // Connections finish on their own; the control plane decides when the process exits.
-    while worker.connections.get() > 0 {
+    loop {
+        // Requests finishing during the drain still reach the metrics and access logs.
+        worker.metrics.borrow_mut().hand_over();
+        worker.access_logs.borrow_mut().hand_over_all();
+        if worker.connections.get() == 0 {
+            break;
+        }
         monoio::time::sleep(TICK).await;
     }
 }
@@ -480,6 +490,7 @@ async fn ticker(worker: &Rc<Worker>) {
             .0
             .store(pooled, Ordering::Relaxed);
         worker.metrics.borrow_mut().hand_over();
+        worker.access_logs.borrow_mut().hand_over_all();
         worker.parked.borrow_mut().wake_expired(Instant::now());
         worker
             .throttle

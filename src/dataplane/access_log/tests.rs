@@ -1,0 +1,64 @@
+use super::*;
+
+#[test]
+fn clf_time_is_apache_style_utc() {
+    let mut out = Vec::new();
+    clf_time(&mut out, 784_111_777);
+    assert_eq!(out, b"06/Nov/1994:08:49:37 +0000");
+}
+
+#[test]
+fn values_cannot_break_out_of_a_quoted_field() {
+    let mut out = Vec::new();
+    text(&mut out, b"a\"b\\c\x01d");
+    assert_eq!(out, b"a\\\"b\\\\c?d");
+    out.clear();
+    text(&mut out, b"");
+    assert_eq!(out, b"-");
+}
+
+#[test]
+fn a_core_drops_lines_once_its_batches_are_all_out() {
+    let (tx, rx) = sync_channel(64);
+    let mut logs = CoreLogs::new(tx);
+    let snap = snapshot_with_log();
+    let log = snap.stages[0].access_log.clone().unwrap();
+    let mut dropped = 0;
+    for _ in 0..MAX_BATCHES {
+        dropped += logs.line(&snap, &log, |out| out.extend_from_slice(b"x"));
+        logs.hand_over_all();
+    }
+    assert_eq!(dropped, 0);
+    assert_eq!(rx.try_iter().count(), MAX_BATCHES);
+    assert_eq!(logs.line(&snap, &log, |out| out.push(b'y')), 1);
+}
+
+struct OneFile(Vec<u8>);
+
+impl crate::config::Loader for OneFile {
+    fn read(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        if path.ends_with("gateway.json") {
+            Ok(self.0.clone())
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+    }
+}
+
+fn snapshot_with_log() -> Snapshot {
+    let gateway = serde_json::json!({
+        "server": { "listeners": [{ "address": "127.0.0.1:1" }] },
+        "apis": [{ "id": "a", "protocolType": "REST", "definition": {
+            "openapi": "3.0.1", "info": { "title": "t", "version": "1" }, "paths": {}
+        } }],
+        "stages": [{ "apiId": "a", "stageName": "s",
+                     "accessLogSettings": { "destinationArn": "-", "format": "$context.requestId" } }]
+    });
+    let bytes = serde_json::to_vec(&gateway).unwrap();
+    crate::config::load(
+        std::path::Path::new("/cfg/gateway.json"),
+        &OneFile(bytes),
+        1,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
+}
