@@ -265,7 +265,7 @@ pub fn compile_format(format: &str) -> Result<Vec<LogPiece>, String> {
     }
     if !unknown.is_empty() {
         return Err(format!(
-            "unknown access log variable(s): {} (SPEC-NOTES §3 lists the supported `$context` variables)",
+            "unknown access log variable(s): {} (README, \"Access logs\", lists the supported ones)",
             unknown.join(", ")
         ));
     }
