@@ -36,6 +36,7 @@ mod http_mapping;
 mod iam;
 mod integration;
 mod lambda_authorizers;
+mod lambda_remote;
 mod mock;
 mod openapi;
 mod parse;
@@ -57,6 +58,7 @@ mod usage;
 pub use access_log::{AccessLog, LogDestination, LogPiece, LogVar, compile_format};
 pub use defaults::*;
 pub use iam::{CredentialTable, Iam, IamCredential};
+pub use lambda_remote::{AwsCredentials, RemoteFunction};
 pub use responses::error_context;
 pub use server::default_http_limits;
 #[cfg(test)]

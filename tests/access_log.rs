@@ -120,12 +120,27 @@ fn aws_doc_formats_write_real_values() {
     std::fs::create_dir_all(gw.dir.file("logs")).unwrap();
     let mut c = gw.client();
     let mut ids = Vec::new();
-    for s in ["clf", "httpclf", "json", "xml", "csv", "more"] {
+    for s in ["clf", "httpclf", "json", "xml", "csv"] {
         let r = get(&mut c, s, "/items/7");
         assert_eq!(r.status, 200, "{s}: {}", r.body_str());
         assert_eq!(r.body_str(), BODY);
         ids.push(r.header("x-amzn-RequestId").unwrap());
     }
+    // A client's trace is continued: its Root is the logged `xrayTraceId`.
+    let r = c.roundtrip(&request(
+        "GET",
+        "/more/items/7",
+        &[
+            ("Host", "tapi.execute-api.localhost"),
+            ("User-Agent", "doc-agent/1.0 \"quoted\""),
+            (
+                "X-Amzn-Trace-Id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            ),
+        ],
+        None,
+    ));
+    assert_eq!(r.status, 200);
     let refused = get(&mut c, "more", "/nope");
     assert_eq!(refused.status, 403);
     let len = BODY.len().to_string();
@@ -209,7 +224,7 @@ fn aws_doc_formats_write_real_values() {
     let more = lines(&gw.dir.file("logs/more.log"), 2);
     let f: Vec<&str> = more[0].split(' ').collect();
     // 200 - "-" - - "doc-agent/1.0 \"quoted\"" /more/items/7 GET /items/{id} more tapi
-    // tapi.execute-api.localhost <epoch ms> <latency ms> - false
+    // tapi.execute-api.localhost <epoch ms> <latency ms> <trace root> false
     assert_eq!(&f[..5], ["200", "-", "\"-\"", "-", "-"], "{}", more[0]);
     assert_eq!(
         &f[5..7],
@@ -238,7 +253,7 @@ fn aws_doc_formats_write_real_values() {
         "{epoch_ms} vs {now_ms}"
     );
     assert!(f[14].parse::<u64>().is_ok(), "{}", more[0]);
-    assert_eq!(&f[15..], ["-", "false"]);
+    assert_eq!(&f[15..], ["1-5759e988-bd862e3fe1be46a994272793", "false"]);
     // The refused request: its gateway response type and message.
     assert!(
         more[1]
@@ -247,6 +262,13 @@ fn aws_doc_formats_write_real_values() {
         more[1]
     );
     assert!(more[1].contains(" /more/nope - more tapi "), "{}", more[1]);
+    // No client trace: a new one, made for the log (`1-{8 hex}-{24 hex}`).
+    let root = more[1].split(' ').rev().nth(1).unwrap();
+    assert!(
+        root.len() == 35 && root.starts_with("1-") && root.as_bytes()[10] == b'-',
+        "{}",
+        more[1]
+    );
 }
 
 #[test]

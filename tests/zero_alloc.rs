@@ -198,7 +198,7 @@ fn steady_state_requests_do_not_allocate() {
             "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
             "accessLogSettings": {
                 "destinationArn": "access.log",
-                "format": "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId {\"ua\":\"$context.identity.userAgent\",\"path\":\"$context.path\",\"lat\":$context.responseLatency,\"int\":\"$context.integrationLatency\",\"err\":\"$context.error.responseType\",\"epoch\":$context.requestTimeEpoch,\"xid\":\"$context.extendedRequestId\"}"
+                "format": "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId {\"ua\":\"$context.identity.userAgent\",\"path\":\"$context.path\",\"lat\":$context.responseLatency,\"int\":\"$context.integrationLatency\",\"err\":\"$context.error.responseType\",\"epoch\":$context.requestTimeEpoch,\"xid\":\"$context.extendedRequestId\",\"trace\":\"$context.xrayTraceId\"}"
             },
             "methodSettings": {
                 "*/*": {"cachingEnabled": false},

@@ -28,6 +28,8 @@ Targets and settings:
                        (tools/nullproxy) forwards bytes without parsing HTTP: the floor of
                        what any proxy costs on this machine. origin = the load generator
                        against the origin directly: the ceiling of the client+origin pair
+                       (cache-hit: with tollgate, also origin-same-bytes, a bare origin
+                       answering tollgate-cache-hit's response bytes)
   --workers N          worker processes/threads per proxy (default 1)
   --io-driver D        tollgate server.ioDriver: uring, uring-coop, uring-defer-taskrun, legacy
                        (default uring-defer-taskrun, the gateway's default)
@@ -41,9 +43,9 @@ Targets and settings:
   --port-base N        first loopback port: origin N, nginx N+1, haproxy N+2, tollgate N+3..
                        (one per ioDriver in a sweep or per variant row), nullproxy N+8,
                        tollgate's admin API N+9 (cache-hit: the stage cache's counters), the
-                       Lambda authorizer's function N+10 (jwt). Default: the first of 18090,
-                       18101, 18112, ... whose ports are all free (another run may be using
-                       18090 on a shared machine)
+                       Lambda authorizer's function N+10 (jwt), origin-same-bytes N+11
+                       (cache-hit). Default: the first of 18090, 18102, 18114, ... whose
+                       ports are all free (another run may be using 18090 on a shared machine)
 
 Workload:
   --reps N             repetitions per target (default 3; --quick 1)

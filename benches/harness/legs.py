@@ -12,7 +12,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from . import auth, cache, client, measure, peers, procs, report
+from . import auth, cache, client, measure, peers, procs, report, samebytes
 from .measure import ClientFailed, note
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
@@ -45,6 +45,8 @@ class LegResult:
     skipped: str = ""  # the leg could not run here (a limit of this machine)
     failed: str = ""  # the leg broke (its origin did not start or died)
     fill: dict = field(default_factory=dict)  # cache legs: target name -> its fill step
+    # the origin-same-bytes row's byte lengths (harness/samebytes.py), once it started
+    same_bytes: dict = field(default_factory=dict)
 
 
 def connections(bench, leg):
@@ -135,12 +137,14 @@ def describe_client(bench, leg):
     return f"loadgen -t {o.threads} -c {connections(bench, leg)} -d {secs} --json{tls}{hdrs} {url}"
 
 
-def _start(bench, leg, lc, row, origin, ref):
+def _start(bench, leg, lc, row, origin, ref, res):
     """Start row's target (the origin row is the origin itself) and check it; returns the
     function giving its process tree, or None (and the row says why)."""
     t = row.target
     if t.kind == "origin":
         return origin.pids
+    if t.kind == peers.SAME_BYTES:
+        return samebytes.start_row(bench, leg, lc, row, res, ref)
     kind = t.variant.auth if t.variant else ""
     if kind:
         t.patch = credentials(bench).patch(kind, function_port(lc))
@@ -180,12 +184,15 @@ def _start_origin(bench, leg, lc, res):
 def _persistent(bench, leg, lc, res):
     o = bench.opts
     origin, ref = _start_origin(bench, leg, lc, res)
-    live = []
-    for row in res.rows:
+    started = {}
+    # origin-same-bytes copies a tollgate row's response: started after every other row has
+    # answered its check; driven in the rows' order (right after the origin)
+    for row in sorted(res.rows, key=lambda r: r.target.kind == peers.SAME_BYTES):
         if row.driven:
-            pids_of = _start(bench, leg, lc, row, origin, ref)
+            pids_of = _start(bench, leg, lc, row, origin, ref, res)
             if pids_of:
-                live.append((row, pids_of))
+                started[row.target.name] = pids_of
+    live = [(row, started[row.target.name]) for row in res.rows if row.target.name in started]
     if o.warmup > 0 and live:
         note(f"warm-up {o.warmup:g}s each: {' '.join(r.target.name for r, _ in live)}")
         for row, pids_of in live:
@@ -211,7 +218,7 @@ def _fresh(bench, leg, lc, res):
                 continue
             try:
                 origin, ref = _start_origin(bench, leg, lc, res)
-                pids_of = _start(bench, leg, lc, row, origin, ref)
+                pids_of = _start(bench, leg, lc, row, origin, ref, res)
                 if pids_of:
                     time.sleep(measure.SETTLE_S)
                     _once(bench, leg, row, pids_of, origin, rep, 0)

@@ -130,7 +130,12 @@ def run(o, argv, sup, work):
             if leg.tls and not bench.tls:
                 bench.tls = env.make_cert(work)
             targets = peers.targets(
-                o.target_list, o.port_base, o.io_driver, o.driver_sweep, leg.variants
+                o.target_list,
+                o.port_base,
+                o.io_driver,
+                o.driver_sweep,
+                leg.variants,
+                leg.same_bytes,
             )
             res = legs.run_leg(bench, leg, targets, unavailable)
             if res.skipped:

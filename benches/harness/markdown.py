@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from . import auth, cache, handshake, report
+from . import auth, cache, handshake, report, samebytes
 from .scenarios import HANDSHAKE, IDLE, STREAM
 
 # benches/RESULTS.md: a run's block goes right below this line, so the newest comes first.
@@ -145,6 +145,7 @@ def _leg(meta, sc, res):
             "`age`); the null proxy has no cache "
             "(every request goes to the origin)"
         )
+    out += samebytes.describe(res)
     if leg.variants:
         out.append(
             "- tollgate rows: "

@@ -13,13 +13,24 @@ from . import procs
 # Targets in the order they are driven; a tollgate row per ioDriver under --driver-sweep.
 KINDS = ("origin", "nginx", "haproxy", "nullproxy", "tollgate")
 DRIVERS = ("uring", "uring-coop", "uring-defer-taskrun", "legacy")
+# A cache leg's second bare origin, answering a tollgate row's response bytes (Leg.same_bytes):
+# not a --targets kind, it comes with the origin row.
+SAME_BYTES = "origin-same-bytes"
+ORIGINS = ("origin", SAME_BYTES)  # rows measured without a proxy in front
 # Port offsets from --port-base: tollgate takes +3.. (one per ioDriver in a sweep).
-PORT_OFFSET = {"origin": 0, "nginx": 1, "haproxy": 2, "tollgate": 3, "nullproxy": 8}
+PORT_OFFSET = {
+    "origin": 0,
+    "nginx": 1,
+    "haproxy": 2,
+    "tollgate": 3,
+    "nullproxy": 8,
+    SAME_BYTES: 11,
+}
 # The admin API of the one tollgate row of a leg that has it (Variant.admin).
 ADMIN_OFFSET = 9
 # The Lambda function (a second tools/upstream) of a leg with a Lambda authorizer row.
 FUNCTION_OFFSET = 10
-PORTS = 11  # every port of a run: --port-base .. --port-base + 10
+PORTS = 12  # every port of a run: --port-base .. --port-base + 11
 # The smallest upstream keep-alive pool any leg gets: what earlier runs used at 64 clients.
 MIN_POOL = 64
 # A body this large is checked with HEAD, not fetched: a full fetch would warm the proxy's
@@ -64,13 +75,16 @@ class LegConfig:
     cache: bool = False  # nginx and HAProxy cache GET responses
 
 
-def targets(kinds, port_base, io_driver, sweep, variants=()):
+def targets(kinds, port_base, io_driver, sweep, variants=(), same_bytes=""):
     """The rows of a leg. A leg with tollgate variants gets one tollgate row per variant, on
-    --io-driver only (a driver sweep would need more ports than tollgate has: +3..+6)."""
+    --io-driver only (a driver sweep would need more ports than tollgate has: +3..+6). With
+    same_bytes (Leg.same_bytes), the origin row is followed by the origin-same-bytes row."""
     out = []
     for kind in kinds:
         if kind != "tollgate":
             out.append(Target(kind, kind, port_base + PORT_OFFSET[kind]))
+            if kind == "origin" and same_bytes and "tollgate" in kinds:
+                out.append(Target(SAME_BYTES, SAME_BYTES, port_base + PORT_OFFSET[SAME_BYTES]))
             continue
         if variants:
             for i, v in enumerate(variants):

@@ -4,7 +4,7 @@ record and the --quick sanity checks."""
 import math
 import statistics
 
-from . import handshake
+from . import handshake, peers
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 # Per leg kind: the figures (run field, column title, decimals) each reported as a median with
@@ -102,7 +102,7 @@ def summarize(res):
     base = {b: _row(res, b) for b in BASES}
     for row in res.rows:
         row.ratios = {b: {} for b in BASES}
-        if not row.median or row.target.kind == "origin":
+        if not row.median or row.target.kind in peers.ORIGINS:
             continue
         for b, brow in base.items():
             for key, _, _ in FIGURES[kind]:
@@ -182,6 +182,10 @@ def table(res):
         name = row.target.name
         if row.target.kind == "origin":
             name = "origin (direct, no proxy)"
+        elif row.target.kind == peers.SAME_BYTES:
+            n = res.same_bytes.get("bytes")
+            size = f"{n}-byte responses" if n else "the response bytes"
+            name = f"{name} (direct, no proxy; {size} of tollgate-{res.leg.same_bytes})"
         if not row.runs:
             cells = [_reason(row)] + ["—"] * (len(head) - 2)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -6,10 +6,25 @@ import base64
 import json
 import math
 import os
+import socket
 import tempfile
+import threading
 import unittest
+from types import SimpleNamespace
 
-from harness import auth, cache, cli, client, handshake, legs, markdown, peers, report, scenarios
+from harness import (
+    auth,
+    cache,
+    cli,
+    client,
+    handshake,
+    legs,
+    markdown,
+    peers,
+    report,
+    samebytes,
+    scenarios,
+)
 from harness.scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT, Leg
 
 LOADGEN_JSON = json.dumps(
@@ -394,11 +409,14 @@ class ReportTests(unittest.TestCase):
         )
 
 
-def cache_leg(hit_runs, plain_runs, origin_runs=(), fill=None):
+def cache_leg(hit_runs, plain_runs, origin_runs=(), fill=None, same_runs=None):
     leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
     res = legs.LegResult(leg, config(cache=True), [])
     if origin_runs:
         res.rows.append(legs.Row(peers.Target("origin", "origin", 0), runs=list(origin_runs)))
+    if same_runs is not None:
+        t = peers.Target(peers.SAME_BYTES, peers.SAME_BYTES, 11)
+        res.rows.append(legs.Row(t, runs=list(same_runs)))
     for v, runs in zip(leg.variants, (plain_runs, hit_runs), strict=True):
         t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v, admin_port=9 * v.admin)
         res.rows.append(legs.Row(t, runs=list(runs)))
@@ -583,6 +601,203 @@ class CacheTests(unittest.TestCase):
         del stored_none["cache_stats"]
         res = cache_leg([run(1, **unavailable)], [run(1)], fill={"t": stored_none})
         self.assertEqual(len(cache.sanity("cache-hit", res)), 2)
+
+
+# One response of tollgate-cache-hit, as the gateway sends it (246 bytes).
+TOLLGATE_HIT = (
+    b"HTTP/1.1 200 OK\r\nx-amzn-Remapped-Content-Length: 12\r\n"
+    b"Content-Type: application/json\r\n"
+    b"x-amzn-RequestId: d7976cf0-9a11-4df4-a7a1-3d51463ffe26\r\n"
+    b"x-amz-apigw-id: mkPgkSq4/2LBgcY=\r\nContent-Length: 12\r\n"
+    b"Date: Sat, 21 Nov 2026 21:37:10 GMT\r\n\r\nhello world\n"
+)
+
+
+def upstream_render(headers, body):
+    """What tools/upstream --mode fixed sends for --header lines and --body (response.rs)."""
+    head = "HTTP/1.1 200 OK\r\n" + "".join(f"{h}\r\n" for h in headers)
+    data = body.encode()
+    return (head + f"content-length: {len(data)}\r\n\r\n").encode() + data
+
+
+def serve_once(answer):
+    """A loopback listener answering one request with `answer`, sent in two pieces; its port."""
+    ls = socket.create_server(("127.0.0.1", 0))
+
+    def run():
+        with ls:
+            conn, _ = ls.accept()
+            with conn:
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    got += conn.recv(4096)
+                conn.sendall(answer[:20])
+                conn.sendall(answer[20:])
+                conn.recv(1)  # until the client closes
+
+    threading.Thread(target=run, daemon=True).start()
+    return ls.getsockname()[1]
+
+
+class SameBytesTests(unittest.TestCase):
+    def test_the_row(self):
+        leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
+        self.assertEqual(leg.same_bytes, "cache-hit")
+        rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants, "cache-hit")
+        self.assertEqual(
+            [(t.name, t.kind, t.port) for t in rows[:3]],
+            [
+                ("origin", "origin", 18090),
+                ("origin-same-bytes", peers.SAME_BYTES, 18101),
+                ("nginx", "nginx", 18091),
+            ],
+        )
+        ports = [t.port for t in rows] + [18090 + peers.ADMIN_OFFSET, 18090 + peers.FUNCTION_OFFSET]
+        self.assertEqual(len(set(ports)), len(ports), "every row: its own port")
+        self.assertLess(max(ports), 18090 + peers.PORTS)
+        # the existing ports stay where they were
+        self.assertEqual([peers.PORT_OFFSET[k] for k in peers.KINDS], [0, 1, 2, 8, 3])
+        # nothing to copy without tollgate, no origin row without the origin; other legs: none
+        for kinds in (["origin", "nginx"], ["nginx", "tollgate"]):
+            names = [
+                t.name for t in peers.targets(kinds, 18090, "legacy", False, leg.variants, "x")
+            ]
+            self.assertNotIn(peers.SAME_BYTES, names)
+        self.assertEqual(scenarios.BY_NAME["usage-plan"].legs(True)[0].same_bytes, "")
+
+    def test_copy_keeps_the_byte_length(self):
+        self.assertEqual(samebytes.response_length(TOLLGATE_HIT), len(TOLLGATE_HIT))
+        self.assertEqual(samebytes.response_length(TOLLGATE_HIT[:240]), len(TOLLGATE_HIT))
+        self.assertIsNone(samebytes.response_length(TOLLGATE_HIT[:60]))
+        headers, body = samebytes.copy(TOLLGATE_HIT)
+        self.assertEqual(body, "hello world\n")
+        self.assertEqual(
+            [h.partition(":")[0] for h in headers],
+            [
+                "x-amzn-Remapped-Content-Length",
+                "Content-Type",
+                "x-amzn-RequestId",
+                "x-amz-apigw-id",
+                "Date",
+            ],
+        )
+        self.assertIn("Date: Sat, 21 Nov 2026 21:37:10 GMT", headers)
+        mine = upstream_render(headers, body)
+        self.assertEqual(len(mine), 246)
+        self.assertIsNone(samebytes.mismatch("tollgate-cache-hit", mine, TOLLGATE_HIT))
+        argv = samebytes.argv("/bin/upstream", 18101, 1, headers, body)
+        self.assertEqual(
+            argv[:7],
+            ["/bin/upstream", "--listen", "127.0.0.1:18101", "--mode", "fixed", "--workers", "1"],
+        )
+        self.assertEqual(argv.count("--header"), 5)
+        self.assertEqual(argv[-2:], ["--body", "hello world\n"])
+        # the plain origin's response is what the origin row measures: 51 bytes
+        short = upstream_render([], "hello world\n")
+        why = samebytes.mismatch("tollgate-cache-hit", short, TOLLGATE_HIT)
+        self.assertIn("its response is 51 bytes, tollgate-cache-hit's 246", why)
+
+    def test_what_is_not_copied(self):
+        chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        for data, said in [
+            (chunked, "only a Content-Length body"),
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", "without Content-Length"),
+        ]:
+            with self.assertRaises(ValueError) as e:
+                samebytes.response_length(data)
+            self.assertIn(said, str(e.exception))
+        for data, said in [
+            (TOLLGATE_HIT.replace(b"200 OK", b"404 Not Found"), "not a 200"),
+            (TOLLGATE_HIT.replace(b"hello world\n", b"\xff" * 12), "not UTF-8"),
+            (TOLLGATE_HIT[:40], "no complete response head"),
+        ]:
+            with self.assertRaises(ValueError) as e:
+                samebytes.copy(data)
+            self.assertIn(said, str(e.exception))
+
+    def test_raw_get_reads_one_whole_response(self):
+        port = serve_once(TOLLGATE_HIT + b"trailing bytes of a next response")
+        self.assertEqual(samebytes.raw_get(port, "/bench/x", timeout=5), TOLLGATE_HIT)
+
+    def test_no_row_to_copy_is_said(self):
+        leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
+        res = legs.LegResult(leg, config(cache=True), [])
+        hit = legs.Row(peers.Target("tollgate-cache-hit", "tollgate", 18094))
+        hit.stop_measuring("did not start: boom")
+        same = legs.Row(peers.Target(peers.SAME_BYTES, peers.SAME_BYTES, 18101))
+        res.rows += [same, hit]
+        bench = SimpleNamespace(opts=SimpleNamespace(path="/bench/x"))
+        self.assertIsNone(samebytes.start_row(bench, leg, res.config, same, res, ("GET", b"")))
+        self.assertEqual(same.status, "not measured")
+        self.assertIn("tollgate-cache-hit is not measured: did not start: boom", same.reason)
+
+    def test_ratios_lines_and_the_issue5_bound(self):
+        hit = dict(cache_hits=1000, cache_misses=0, hit_ratio=1.0)
+        res = cache_leg(
+            [run(1, cpu_us_per_req=6.0, **hit), run(2, cpu_us_per_req=6.6, **hit)],
+            [run(1), run(2)],
+            [run(1, cpu_us_per_req=5.0), run(2, cpu_us_per_req=5.0)],
+            same_runs=[run(1, cpu_us_per_req=5.5), run(2, cpu_us_per_req=6.0)],
+        )
+        res.same_bytes = {
+            "source": "tollgate-cache-hit",
+            "bytes": 246,
+            "source_bytes": 246,
+            "origin_bytes": 51,
+            "headers": samebytes.copy(TOLLGATE_HIT)[0],
+        }
+        same = res.rows[1]
+        self.assertEqual(same.ratios, {"nginx": {}, "nullproxy": {}})  # an origin: no ratios
+        s = cache.summary(res)
+        self.assertEqual(s["issue5_bounds"]["cpu_bound_read_against"], cache.CPU_OVER_SAME_BYTES)
+        self.assertAlmostEqual(s[cache.CPU_OVER_SAME_BYTES]["median_ratio"], 6.3 / 5.75)
+        self.assertEqual(s[cache.CPU_OVER_SAME_BYTES]["per_repetition"], [6.0 / 5.5, 6.6 / 6.0])
+        self.assertEqual(s[cache.CPU_OVER_SAME_BYTES]["response_bytes"], 246)
+        self.assertAlmostEqual(s[cache.CPU_OVER_ORIGIN]["median_ratio"], 1.26)
+        self.assertEqual(s[cache.CPU_OVER_ORIGIN]["origin_response_bytes"], 51)
+        text = "\n".join(cache.lines(res))
+        self.assertIn(
+            "- CPU-µs/req tollgate-cache-hit ÷ origin (the bare tools/upstream answering its own "
+            "51-byte response, loadgen straight at it): **1.26** (per repetition: 1.20 1.32); "
+            "kept beside the next line, which issue 5's bound is read against",
+            text,
+        )
+        self.assertIn(
+            "- CPU-µs/req tollgate-cache-hit ÷ origin-same-bytes (the bare origin answering "
+            "tollgate's response bytes: 246 bytes): **1.10** (per repetition: 1.09 1.10); issue 5 "
+            "asks ≤ 1.2: measured against an origin sending the same bytes",
+            text,
+        )
+        self.assertEqual(text.count("issue 5 asks ≤ 1.2"), 1)
+        self.assertNotIn("origin-same-bytes 0.", text)  # not among the rows behind a proxy
+        self.assertEqual(cache.sanity("cache-hit", res), [])
+        self.assertIn(
+            "| origin-same-bytes (direct, no proxy; 246-byte responses of tollgate-cache-hit) |",
+            report.table(res),
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
+        self.assertIn("- origin-same-bytes: a second `tools/upstream --mode fixed`", md)
+        self.assertIn(
+            "246 bytes per response, as tollgate-cache-hit's (246); the origin row's are 51", md
+        )
+        self.assertIn("`x-amz-apigw-id`, `Date`, then its own `content-length`", md)
+        # not measured (say, its bytes differed): the bound stays on the origin line
+        res.rows[1].runs = []
+        res.rows[1].stop_measuring("its response is 51 bytes, tollgate-cache-hit's 246")
+        report.summarize(res)
+        s = cache.summary(res)
+        self.assertEqual(s["issue5_bounds"]["cpu_bound_read_against"], cache.CPU_OVER_ORIGIN)
+        self.assertIsNone(s[cache.CPU_OVER_SAME_BYTES]["median_ratio"])
+        text = "\n".join(cache.lines(res))
+        self.assertIn(
+            "loadgen straight at it): **1.26** (per repetition: 1.20 1.32); issue 5 asks ≤ 1.2",
+            text,
+        )
+        self.assertNotIn("÷ origin-same-bytes", text)
+        self.assertIn(
+            "cache-hit origin-same-bytes: not measured: its response is 51 bytes",
+            report.sanity("cache-hit", res)[0],
+        )
 
 
 FIXTURES = os.environ.get("TOLLGATE_FIXTURES") or os.path.join(

@@ -22,6 +22,9 @@ pub struct AccessLog {
     /// Index into `Snapshot.log_destinations`.
     pub destination: u32,
     pub format: Arc<[LogPiece]>,
+    /// The format names `$context.xrayTraceId`: the request's trace id is made at routing
+    /// even when nothing else needs it.
+    pub needs_trace: bool,
 }
 
 /// One piece of a compiled format: literal text or a `$context` variable.
@@ -65,7 +68,7 @@ pub enum LogVar {
     /// The integration's (backend's) status (`integration.status`, `integrationStatus`,
     /// `integration.integrationStatus`).
     IntegrationStatus,
-    /// `xrayTraceId`: the request's trace id once trace propagation keeps one; `-` until then.
+    /// `xrayTraceId`: the `Root` of the request's `X-Amzn-Trace-Id` (`1-{8 hex}-{24 hex}`).
     TraceId,
     /// A variable API Gateway defines that has no value here: always `-`.
     Dash,

@@ -170,6 +170,10 @@ pub(crate) fn compile(
             super::AccessLog {
                 destination: idx as u32,
                 format: spec.format.clone(),
+                needs_trace: spec
+                    .format
+                    .iter()
+                    .any(|p| *p == super::LogPiece::Var(super::LogVar::TraceId)),
             }
         });
         stages.push(stage);

@@ -42,6 +42,8 @@ pub(crate) struct FunctionSpec {
     pub path: String,
     pub timeout: Duration,
     pub loc: Loc,
+    /// A `remote` entry (Lambda's Invoke API, `lambda_remote.rs`); `None` for a `url`.
+    pub remote: Option<Box<super::lambda_remote::RemoteSpec>>,
 }
 
 pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<FunctionSpec> {
@@ -50,7 +52,11 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
         let Some(mut obj) = n.obj(errors) else {
             continue;
         };
-        let url = obj.req("url", errors);
+        let remote = obj.opt_non_null("remote");
+        let url = match remote {
+            Some(_) => obj.opt_non_null("url"),
+            None => obj.req("url", errors),
+        };
         let timeout = obj
             .opt_non_null("timeoutMs")
             .and_then(|t| t.u64_in(errors, 1, MAX_FUNCTION_TIMEOUT_MS))
@@ -58,6 +64,15 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
         obj.finish(errors);
         if name.is_empty() {
             n.err(errors, "a function needs a name (or ARN) as its key");
+            continue;
+        }
+        if let Some(r) = remote {
+            match url {
+                Some(_) => n.err(errors, "give `url` or `remote`, not both"),
+                None => out.extend(super::lambda_remote::validate_remote(
+                    name, &r, timeout, errors,
+                )),
+            }
             continue;
         }
         let Some(url_node) = url else { continue };
@@ -106,6 +121,7 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
             path,
             timeout,
             loc: url_node.loc(),
+            remote: None,
         });
     }
     out
@@ -215,12 +231,16 @@ pub(crate) fn compile_lambda(
                 UpstreamIdx(0)
             }
         };
-        functions.push(Function {
-            name: f.name.clone(),
-            target: FunctionTarget::Http {
+        let target = match &f.remote {
+            Some(r) => super::lambda_remote::target(r, upstream),
+            None => FunctionTarget::Http {
                 upstream,
                 path: f.path.as_bytes().into(),
             },
+        };
+        functions.push(Function {
+            name: f.name.clone(),
+            target,
             timeout: f.timeout,
         });
     }

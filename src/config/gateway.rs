@@ -166,10 +166,12 @@ pub(crate) fn validate_gateway(
         &server.account_id,
         errors,
     );
-    let functions = obj
+    let mut functions = obj
         .opt_non_null("functions")
         .map(|n| super::functions::validate_functions(&n, errors))
         .unwrap_or_default();
+    let aws_credentials = obj.opt_non_null("awsCredentials");
+    super::lambda_remote::resolve_credentials(aws_credentials, &mut functions, env, errors);
     super::functions::check_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();

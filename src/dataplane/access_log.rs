@@ -197,7 +197,11 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
             Some((_, status)) => number(out, status as u64),
             None => out.push(b'-'),
         },
-        LogVar::TraceId | LogVar::Dash => out.push(b'-'),
+        LogVar::TraceId => match &meta.trace {
+            Some(t) => out.extend_from_slice(t.root()),
+            None => out.push(b'-'),
+        },
+        LogVar::Dash => out.push(b'-'),
     }
 }
 

@@ -642,10 +642,14 @@ pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29])
 }
 
 /// Writes a stored body that `write_hit` did not copy; false if the client is gone or slow.
-pub async fn write_body<S: ClientStream>(stream: &mut S, body: Bytes, limit: Duration) -> bool {
+pub async fn write_body<S: ClientStream>(
+    stream: &mut S,
+    body: Bytes,
+    deadline: monoio::time::Instant,
+) -> bool {
     use monoio::io::AsyncWriteRentExt;
     matches!(
-        monoio::time::timeout(limit, stream.write_all(body)).await,
-        Ok((Ok(_), _))
+        super::deadlines::within(deadline, stream.write_all(body)).await,
+        Some((Ok(_), _))
     )
 }

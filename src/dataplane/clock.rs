@@ -208,6 +208,11 @@ impl IdGen {
         ((t >> 64) as u64) ^ (t as u64)
     }
 
+    /// 64 random bits (trace ids).
+    pub fn random_u64(&self) -> u64 {
+        self.next_u64()
+    }
+
     /// A version-4 UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (`$context.requestId`).
     pub fn request_id(&self) -> [u8; 36] {
         const HEX: &[u8; 16] = b"0123456789abcdef";

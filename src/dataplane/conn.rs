@@ -11,7 +11,7 @@
 //! boxed, both only while the connection is active. Idle for `PARK_AFTER`, it *parks*: the
 //! in-flight read is cancelled (and awaited, so bytes that won the race are kept), the buffers
 //! go back to the pool, the box is freed, and the task waits for readability with no buffer
-//! lent to the kernel and a coarse deadline (`parked`) instead of a timer.
+//! lent to the kernel and a coarse deadline (`deadlines`) instead of a timer.
 
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
@@ -25,6 +25,7 @@ use std::time::Duration;
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, Canceller};
 use monoio::time::Instant;
 
+use super::deadlines::{self, Coarse};
 use super::readbuf::{FillError, ReadBuf};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
@@ -200,7 +201,7 @@ pub async fn serve<S: ClientStream>(
         };
         worker.connection_parked();
         stream.park();
-        let woke = wait_parked(&worker, &stream, deadline).await;
+        let woke = wait_parked(&stream, deadline).await;
         worker.connection_unparked();
         // Idle timeout: a silent close (RELIABILITY L05). Readable includes EOF, which the
         // next read reports.
@@ -212,25 +213,15 @@ pub async fn serve<S: ClientStream>(
 }
 
 /// Wait, holding no buffer, until `stream` is readable (true) or `deadline` passes (false),
-/// give or take one worker tick (`parked`).
-async fn wait_parked<S: ClientStream>(worker: &Worker, stream: &S, deadline: Instant) -> bool {
-    struct Registered<'a>(&'a Worker, usize);
-    impl Drop for Registered<'_> {
-        fn drop(&mut self) {
-            self.0.parked.borrow_mut().remove(self.1);
-        }
-    }
-    let key = Registered(worker, worker.parked.borrow_mut().insert(deadline));
+/// give or take one worker tick (`deadlines`).
+async fn wait_parked<S: ClientStream>(stream: &S, deadline: Instant) -> bool {
+    let timer = Coarse::new(deadline);
     let mut readable = pin!(stream.readable());
     poll_fn(|cx| {
         if let Poll::Ready(r) = readable.as_mut().poll(cx) {
             return Poll::Ready(r.is_ok());
         }
-        worker
-            .parked
-            .borrow_mut()
-            .poll_expired(key.1, cx)
-            .map(|()| false)
+        timer.poll_expired(cx).map(|()| false)
     })
     .await
 }
@@ -249,7 +240,9 @@ async fn active<S: ClientStream>(
             Head::Closed => return Active::Closed,
             Head::Park(deadline) => return Active::Parked(deadline),
             Head::Reject(status) => {
+                let now = worker.now();
                 let meta = Meta {
+                    trace: None,
                     request_id: worker.ids.request_id(),
                     extended_id: worker.ids.extended_id(),
                     protocol: None,
@@ -258,7 +251,7 @@ async fn active<S: ClientStream>(
                     retry_after: None,
                     cache_warning: false,
                     bearer: None,
-                    now: worker.now(),
+                    now,
                     done: Default::default(),
                 };
                 conn.wb.clear();
@@ -385,7 +378,9 @@ async fn wait_for_request<S: ClientStream>(
     let park_at = (now + PARK_AFTER).min(deadline);
     let handle = conn.canceller.handle();
     let mut read = pin!(conn.rb.fill_cancelable(stream, max, handle));
-    let mut timer = pin!(monoio::time::sleep_until(park_at));
+    // Coarse: the park happens one to two ticks after the last request, and the idle deadline
+    // fires up to a tick late; no timer-wheel work per request.
+    let timer = Coarse::new(park_at);
     let mut canceled = false;
     poll_fn(|cx| {
         if let Poll::Ready(r) = read.as_mut().poll(cx) {
@@ -394,7 +389,7 @@ async fn wait_for_request<S: ClientStream>(
                 r => Some(r),
             });
         }
-        if timer.as_mut().poll(cx).is_pending() {
+        if timer.poll_expired(cx).is_pending() {
             return Poll::Pending;
         }
         if canceled || park_at >= deadline {
@@ -405,7 +400,7 @@ async fn wait_for_request<S: ClientStream>(
         // should a driver not cancel), keeping any bytes that won the race.
         canceled = true;
         conn.canceller = std::mem::take(&mut conn.canceller).cancel();
-        timer.as_mut().reset(deadline);
+        timer.reset(deadline);
         cx.waker().wake_by_ref();
         Poll::Pending
     })
@@ -439,8 +434,8 @@ pub async fn write_all_by<S: AsyncWriteRent>(
     deadline: Instant,
 ) -> bool {
     let ok = matches!(
-        monoio::time::timeout_at(deadline, write_vec(stream, buf)).await,
-        Ok(Ok(()))
+        deadlines::within(deadline, write_vec(stream, buf)).await,
+        Some(Ok(()))
     );
     buf.clear();
     ok

@@ -21,6 +21,7 @@ pub mod cache;
 mod event;
 mod invoke;
 pub mod output;
+mod remote;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +31,7 @@ use std::rc::Rc;
 
 pub use cache::Caches;
 pub use output::{Answer, Grant, Verdict};
+pub use remote::Signing;
 
 use super::auth::policy::{self, Decision};
 use super::tls::ClientCertInfo;
@@ -68,6 +70,8 @@ pub struct Request<'a> {
     pub resource_policy: Option<(&'a policy::Policy, IpAddr)>,
     /// When the request started (`Meta::now`): the result cache's clock.
     pub now: crate::dataplane::clock::Now,
+    /// The request's `X-Amzn-Trace-Id` (`Meta::trace`), sent with the invocation.
+    pub trace: &'a [u8],
 }
 
 /// Runs the route's Lambda authorizer `idx`: the grant, or the error to answer with.
@@ -123,7 +127,8 @@ pub async fn authorize(
         .map_or(0, |d| d.as_millis() as u64);
     let body = event::build(auth.kind, req, &identity, arn, now_ms);
     let function = &snap.functions[function_idx.0 as usize];
-    let answer = match invoke::call(worker, snap, function, &body).await {
+    let answer = match invoke::call_traced(worker, snap, function, &body, Some(req.trace)).await {
+        Ok(reply) if reply.function_error => output::failed(&reply.body),
         Ok(reply) => output::read(auth.kind, reply.status, &reply.body),
         Err(invoke::CallError::Timeout) => Answer::Invalid("the function did not answer in time"),
         Err(invoke::CallError::Failed) => Answer::Invalid("the function could not be reached"),

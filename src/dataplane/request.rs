@@ -29,6 +29,7 @@ pub async fn handle<S: ClientStream>(
     let snap = worker.snapshot();
     let head = &conn.head;
     let mut meta = Meta {
+        trace: None,
         request_id: worker.ids.request_id(),
         extended_id: worker.ids.extended_id(),
         protocol: None,
@@ -148,9 +149,12 @@ async fn dispatch<S: ClientStream>(
             .map_or(0, |m| m.series.of(target.stage, route))
     };
     meta.done.series = series_of(None);
-    if snap.stages[target.stage.0 as usize].access_log.is_some() {
+    if let Some(log) = &snap.stages[target.stage.0 as usize].access_log {
         let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
         meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
+        if log.needs_trace {
+            meta.trace(&worker.ids, data, head);
+        }
     }
     if !body_fits {
         return error(
@@ -221,6 +225,7 @@ async fn dispatch<S: ClientStream>(
     }
     let mut grant = None;
     if let Some(idx) = api.routes[route.0 as usize].lambda {
+        let trace = meta.trace(&worker.ids, data, head);
         let req = super::lambda_auth::Request {
             data,
             head,
@@ -245,6 +250,7 @@ async fn dispatch<S: ClientStream>(
                 (p, ip)
             }),
             now: meta.now,
+            trace: trace.as_bytes(),
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
             Ok(g) => grant = Some(g),
@@ -304,6 +310,7 @@ async fn dispatch<S: ClientStream>(
                     return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
                 }
             };
+            let trace = meta.trace(&worker.ids, data, &conn.head);
             let upstream = &snap.upstreams[proxy.upstream.0 as usize];
             let peer = conn.peer.ip();
             let input = upstream_head::Input {
@@ -327,6 +334,7 @@ async fn dispatch<S: ClientStream>(
                 claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
+                trace: trace.as_bytes(),
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
@@ -484,7 +492,7 @@ async fn hit<S: ClientStream>(
         return Outcome::Close;
     }
     if let Some(body) = body
-        && !caching::write_body(stream, body, limits.send_timeout).await
+        && !caching::write_body(stream, body, deadline).await
     {
         return Outcome::Close;
     }

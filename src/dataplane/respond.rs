@@ -28,6 +28,25 @@ pub struct Meta {
     pub now: crate::dataplane::clock::Now,
     /// What the responders noted for the metrics and the access log.
     pub done: crate::dataplane::metrics::Completion,
+    /// The request's `X-Amzn-Trace-Id` (`trace.rs`), made when first needed (`Meta::trace`):
+    /// a request answered without an upstream or a function (a cache hit, a refusal) never
+    /// pays for it.
+    pub trace: Option<crate::dataplane::trace::TraceId>,
+}
+
+impl Meta {
+    /// The request's trace id: the client's continued or a new one, made on first use.
+    pub fn trace(
+        &mut self,
+        ids: &crate::dataplane::clock::IdGen,
+        data: &[u8],
+        head: &crate::http1::RequestHead,
+    ) -> crate::dataplane::trace::TraceId {
+        let unix_secs = self.now.unix_secs;
+        *self.trace.get_or_insert_with(|| {
+            crate::dataplane::trace::TraceId::for_request(ids, unix_secs, data, &head.headers)
+        })
+    }
 }
 
 /// The header `SUCCEED_WITH_RESPONSE_HEADER` adds. API Gateway's exact header is not on

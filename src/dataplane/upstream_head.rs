@@ -40,6 +40,8 @@ pub struct Input<'a> {
     pub caller: Option<&'a super::iam::Caller<'a>>,
     /// The Lambda authorizer's grant, when the route has one.
     pub authorizer: Option<&'a crate::dataplane::lambda_auth::Grant>,
+    /// The request's `X-Amzn-Trace-Id` value (`Meta::trace`); the client's is replaced.
+    pub trace: &'a [u8],
 }
 
 /// An `AWS_IAM` request: a header the signature does not cover is neither forwarded nor
@@ -164,10 +166,18 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     let mut xff_len = 0;
     let mut proto_from_client = None;
     let mut port_from_client = None;
+    let traceparent_ok = super::trace::forward_traceparent(data, &head.headers);
     for &(name_span, value_span) in &head.headers {
         let name = name_span.get(data);
         let value = value_span.get(data);
         if is_dropped(name) || nominated.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-amzn-trace-id")
+            || (!traceparent_ok
+                && (name.eq_ignore_ascii_case(b"traceparent")
+                    || name.eq_ignore_ascii_case(b"tracestate")))
+        {
             continue;
         }
         if name.eq_ignore_ascii_case(b"x-forwarded-for") {
@@ -225,6 +235,8 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     }
     out.extend_from_slice(b"\r\nX-Amzn-Apigateway-Api-Id: ");
     out.extend_from_slice(input.api.id.as_bytes());
+    out.extend_from_slice(b"\r\nX-Amzn-Trace-Id: ");
+    out.extend_from_slice(input.trace);
     out.extend_from_slice(b"\r\n");
     for mapping in &proxy.request_parameters {
         if let ParamTarget::Header(name) | ParamTarget::AppendHeader(name) = &mapping.target

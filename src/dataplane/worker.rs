@@ -24,8 +24,8 @@ use monoio::time::Instant;
 
 use super::clock::{DateCache, IdGen, Now, WallClock};
 use super::conn::Conn;
+use super::deadlines;
 use super::meters::Meters;
-use super::parked::Parked;
 use super::pool::Pool;
 use super::shared::Shared;
 use super::throttle::Throttle;
@@ -65,8 +65,6 @@ pub struct Worker {
     /// connection holds its `Conn` by pointer, and handing it over moves only the pointer.
     #[allow(clippy::vec_box)]
     conns: RefCell<Vec<Box<Conn>>>,
-    /// Deadlines of parked connections, swept by the ticker.
-    pub parked: RefCell<Parked>,
     /// Reused buffers for stage cache keys: the builder, and the key being looked up.
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     /// This core's Lambda authorizer results (and the reused key buffer).
@@ -75,6 +73,8 @@ pub struct Worker {
     pub metrics: RefCell<super::metrics::CoreMetrics>,
     /// This core's access log batches, handed to the log writer when full and by the ticker.
     pub access_logs: RefCell<super::access_log::CoreLogs>,
+    /// SigV4 signing of remote function calls: buffers and each day's signing keys.
+    pub invoke_signing: RefCell<super::lambda_auth::Signing>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -131,11 +131,11 @@ impl Worker {
             jwt_tokens: RefCell::default(),
             pool: RefCell::new(Pool::default()),
             conns: RefCell::new(Vec::new()),
-            parked: RefCell::new(Parked::default()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
             metrics: RefCell::new(metrics),
             access_logs: RefCell::new(access_logs),
+            invoke_signing: RefCell::default(),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -491,7 +491,7 @@ async fn ticker(worker: &Rc<Worker>) {
             .store(pooled, Ordering::Relaxed);
         worker.metrics.borrow_mut().hand_over();
         worker.access_logs.borrow_mut().hand_over_all();
-        worker.parked.borrow_mut().wake_expired(Instant::now());
+        deadlines::sweep(Instant::now());
         worker
             .throttle
             .borrow_mut()

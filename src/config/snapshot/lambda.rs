@@ -115,4 +115,6 @@ pub enum FunctionTarget {
         /// Request target, e.g. `/invoke` or `/2015-03-31/functions/auth/invocations`.
         path: Box<[u8]>,
     },
+    /// `remote`: Lambda's Invoke API, SigV4-signed per call (`config/lambda_remote.rs`).
+    Remote(Box<super::super::lambda_remote::RemoteFunction>),
 }

@@ -104,10 +104,14 @@ fn rest_lambda_authorizers_compile_with_their_functions() {
         Duration::from_secs(10),
         "default timeout"
     );
-    let FunctionTarget::Http { upstream, path } = &f(tok, 0).target;
+    let FunctionTarget::Http { upstream, path } = &f(tok, 0).target else {
+        panic!("an HTTP function");
+    };
     assert_eq!(&**path, b"/invoke");
     assert_eq!(snap.upstreams[upstream.0 as usize].port, 9001);
-    let FunctionTarget::Http { path, .. } = &f(req, 0).target;
+    let FunctionTarget::Http { path, .. } = &f(req, 0).target else {
+        panic!("an HTTP function");
+    };
     assert_eq!(&**path, b"/");
     let routes = &snap.apis[0].routes;
     assert_eq!(routes[0].lambda, Some(LambdaIdx(0)));

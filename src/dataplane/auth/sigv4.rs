@@ -42,6 +42,7 @@ use std::borrow::Cow;
 mod canonical;
 mod error;
 mod parse;
+mod sign;
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +52,7 @@ pub use canonical::{
 };
 pub use error::{Missing, SigV4Error};
 pub use parse::{Auth, Form, Scope, amz_date_to_unix, parse, scope};
+pub use sign::{SignInput, Signer, amz_date};
 
 /// The only algorithm API Gateway accepts (SigV4A is not supported, SPEC-NOTES §10).
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -36,6 +36,9 @@ pub enum CallError {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The answer carried `X-Amz-Function-Error` (Lambda's Invoke API and runtime emulators:
+    /// the function raised, or timed out; the body is the error object, not a result).
+    pub function_error: bool,
 }
 
 enum Step {
@@ -45,25 +48,60 @@ enum Step {
 }
 
 /// `POST`s `event` to `function` and reads the answer.
+#[allow(dead_code)] // Lambda authorizers send their trace (`call_traced`); kept for callers without one.
 pub async fn call(
     worker: &Worker,
     snap: &Snapshot,
     function: &Function,
     event: &[u8],
 ) -> Result<Reply, CallError> {
-    let FunctionTarget::Http { upstream, path } = &function.target;
-    let upstream = &snap.upstreams[upstream.0 as usize];
+    call_traced(worker, snap, function, event, None).await
+}
+
+/// [`call`], with the request's `X-Amzn-Trace-Id` value sent along.
+pub async fn call_traced(
+    worker: &Worker,
+    snap: &Snapshot,
+    function: &Function,
+    event: &[u8],
+    trace: Option<&[u8]>,
+) -> Result<Reply, CallError> {
     let limits = snap.server.limits;
     let deadline = Instant::now() + function.timeout;
     let mut request = Vec::with_capacity(event.len() + 160);
-    request.extend_from_slice(b"POST ");
-    request.extend_from_slice(path);
-    request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    request.extend_from_slice(&upstream.host_header);
-    request.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
-    http1::write_decimal(&mut request, event.len() as u64);
-    request.extend_from_slice(b"\r\n\r\n");
-    request.extend_from_slice(event);
+    let upstream = match &function.target {
+        FunctionTarget::Http { upstream, path } => {
+            let upstream = &snap.upstreams[upstream.0 as usize];
+            request.extend_from_slice(b"POST ");
+            request.extend_from_slice(path);
+            request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+            request.extend_from_slice(&upstream.host_header);
+            if let Some(t) = trace {
+                request.extend_from_slice(b"\r\nX-Amzn-Trace-Id: ");
+                request.extend_from_slice(t);
+            }
+            request.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
+            http1::write_decimal(&mut request, event.len() as u64);
+            request.extend_from_slice(b"\r\n\r\n");
+            request.extend_from_slice(event);
+            upstream
+        }
+        FunctionTarget::Remote(remote) => {
+            let upstream = &snap.upstreams[remote.upstream.0 as usize];
+            let secs = worker.now().unix_secs;
+            let mut signing = worker.invoke_signing.borrow_mut();
+            super::remote::write_request(
+                &mut signing,
+                upstream,
+                remote,
+                event,
+                trace,
+                secs,
+                &mut request,
+            );
+            upstream
+        }
+    };
     for attempt in 0..2 {
         let (mut up, reused) = match acquire(worker, upstream, deadline, &limits).await {
             Ok(c) => c,
@@ -121,6 +159,10 @@ async fn exchange(up: &mut UpstreamConn, request: &mut Vec<u8>, limits: &ServerL
             Err(_) => return Step::Failed,
         }
     }
+    let function_error = head.headers.iter().any(|(n, _)| {
+        n.get(up.rb.data())
+            .eq_ignore_ascii_case(b"x-amz-function-error")
+    });
     up.rb.consume(head.head_len);
     let mut body = Vec::new();
     let keep = match head.framing {
@@ -188,6 +230,7 @@ async fn exchange(up: &mut UpstreamConn, request: &mut Vec<u8>, limits: &ServerL
         Reply {
             status: head.status,
             body,
+            function_error,
         },
         keep,
     )

@@ -58,6 +58,21 @@ pub enum Answer {
     Invalid(&'static str),
 }
 
+/// A function error (`X-Amz-Function-Error`): never an authorization answer, except the
+/// error `Unauthorized`, which is how an authorizer says 401.
+pub fn failed(body: &[u8]) -> Answer {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v.get("errorMessage"))
+        .and_then(Value::as_str);
+    if message == Some("Unauthorized") {
+        Answer::Unauthorized
+    } else {
+        Answer::Invalid("the function failed")
+    }
+}
+
 /// Reads the function's result: `status` and `body` of the endpoint's answer.
 pub fn read(kind: LambdaKind, status: u16, body: &[u8]) -> Answer {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();

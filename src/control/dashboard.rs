@@ -1,0 +1,84 @@
+//! The admin listener's live dashboard: one self-contained page (`dashboard.html`: inline CSS
+//! and script, no external assets) that polls `GET /metrics.json` every second and shows
+//! request rate, error rates, latency percentiles and cache hit ratio per API/stage/method,
+//! throttled counts per usage plan and the gateway's gauges.
+//!
+//! The page holds no data, so `GET /dashboard` needs no token; its script reads the admin
+//! token from the URL fragment (`/dashboard#token=...`, never sent to a server) for its
+//! `/metrics.json` requests. A Content-Security-Policy allows exactly the page's own inline
+//! script and style (by hash), connections to this origin only, and nothing else.
+
+use std::sync::OnceLock;
+
+use ring::digest::{SHA256, digest};
+
+pub const PAGE: &str = include_str!("dashboard.html");
+
+/// The page's `Content-Security-Policy`, computed once.
+pub fn content_security_policy() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; \
+             img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            inline_hash(PAGE, "script"),
+            inline_hash(PAGE, "style"),
+        )
+    })
+}
+
+/// `sha256-…` of the text inside the page's first `<tag>…</tag>`, as CSP hashes it.
+fn inline_hash(page: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let body = page
+        .split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&close))
+        .map_or("", |(inner, _)| inner);
+    format!(
+        "sha256-{}",
+        base64(digest(&SHA256, body.as_bytes()).as_ref())
+    )
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_exactly_the_inline_script_and_style() {
+        let csp = content_security_policy();
+        assert!(csp.starts_with("default-src 'none'; script-src 'sha256-"), "{csp}");
+        assert!(csp.contains("style-src 'sha256-"), "{csp}");
+        // One script and one style block: a second would not be covered by the policy.
+        assert_eq!(PAGE.matches("<script>").count(), 1);
+        assert_eq!(PAGE.matches("<style>").count(), 1);
+        assert!(!PAGE.contains("src=\"http"), "no external assets");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}
