@@ -172,8 +172,7 @@ pub(crate) fn compile(
                 format: spec.format.clone(),
                 needs_trace: spec
                     .format
-                    .iter()
-                    .any(|p| *p == super::LogPiece::Var(super::LogVar::TraceId)),
+                    .contains(&super::LogPiece::Var(super::LogVar::TraceId)),
             }
         });
         stages.push(stage);
