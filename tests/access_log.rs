@@ -408,3 +408,84 @@ fn a_stuck_writer_makes_cores_drop_and_count_lines_without_waiting() {
     assert_eq!(get(&mut c, "prod", "/items/1").status, 200);
     assert!(t.elapsed() < Duration::from_secs(1));
 }
+
+/// A Lambda authorizer function endpoint that allows everything with principal `user-1` and
+/// context `{"tier": "gold", "n": 7}`; one request per connection.
+fn authorizer_function() -> u16 {
+    use std::io::{Read, Write};
+    const ANSWER: &[u8] = br#"{"principalId":"user-1","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]},"context":{"tier":"gold","n":7}}"#;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = s.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                let Some(end) = text.find("\r\n\r\n") else {
+                    continue;
+                };
+                let cl: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + cl {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        ANSWER.len()
+                    );
+                    let _ = s.write_all(ANSWER);
+                    break;
+                }
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn authorizer_values_reach_the_line() {
+    let function = authorizer_function();
+    let mut cfg = config(vec![logging_stage(
+        "prod",
+        "auth.log",
+        "$context.authorizer.principalId $context.authorizer.tier $context.authorizer.n $context.authorizer.missing $context.authorizer.claims.sub $context.status",
+    )]);
+    let doc = &mut cfg["apis"][0]["definition"];
+    doc["paths"]["/items/{id}"]["get"]["security"] = json!([{ "lambda": [] }]);
+    doc["components"] = json!({ "securitySchemes": { "lambda": {
+        "type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "custom",
+        "x-amazon-apigateway-authorizer": {
+            "type": "token", "authorizerResultTtlInSeconds": 300,
+            "authorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations"
+        }
+    } } });
+    cfg["functions"] = json!({ "auth": { "url": format!("http://127.0.0.1:{function}/") } });
+    let gw = Gateway::start(cfg);
+    let mut c = gw.client();
+    let r = c.roundtrip(&request(
+        "GET",
+        "/prod/items/1",
+        &[
+            ("Host", "tapi.execute-api.localhost"),
+            ("Authorization", "Bearer t"),
+        ],
+        None,
+    ));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    // No token: refused before the authorizer runs; nothing to log from it.
+    assert_eq!(get(&mut c, "prod", "/items/1").status, 401);
+    let l = lines(&gw.dir.file("auth.log"), 2);
+    assert_eq!(l, ["user-1 gold 7 - - 200", "- - - - - 401"]);
+}

@@ -25,6 +25,9 @@ pub struct AccessLog {
     /// The format names `$context.xrayTraceId`: the request's trace id is made at routing
     /// even when nothing else needs it.
     pub needs_trace: bool,
+    /// The format names `authorizer.*` values: the request keeps its claims and grant for
+    /// the line.
+    pub needs_authorizer: bool,
 }
 
 /// One piece of a compiled format: literal text or a `$context` variable.
@@ -68,6 +71,12 @@ pub enum LogVar {
     /// The integration's (backend's) status (`integration.status`, `integrationStatus`,
     /// `integration.integrationStatus`).
     IntegrationStatus,
+    /// `authorizer.principalId`: the Lambda authorizer's `principalId`.
+    AuthorizerPrincipalId,
+    /// `authorizer.claims.<name>`: a claim of the token a JWT authorizer verified.
+    AuthorizerClaim(Box<str>),
+    /// `authorizer.<key>`: a value of the Lambda authorizer's `context`.
+    AuthorizerValue(Box<str>),
     /// `xrayTraceId`: the `Root` of the request's `X-Amzn-Trace-Id` (`1-{8 hex}-{24 hex}`).
     TraceId,
     /// A variable API Gateway defines that has no value here: always `-`.
@@ -142,7 +151,6 @@ const DASH_VARS: &[&str] = &[
     "authorizer.latency",
     "authorizer.requestId",
     "authorizer.status",
-    "authorizer.principalId",
     "authenticate.error",
     "authenticate.latency",
     "authenticate.status",
@@ -155,9 +163,9 @@ const DASH_VARS: &[&str] = &[
     "waf.status",
 ];
 
-/// Families of variables with a caller-chosen last part (`authorizer.<key>`,
-/// `authorizer.claims.<claim>`, `requestOverride.header.<name>`, ...): accepted, rendered `-`.
-const DASH_PREFIXES: &[&str] = &["authorizer.", "requestOverride.", "responseOverride."];
+/// Families of variables with a caller-chosen last part (`requestOverride.header.<name>`,
+/// ...): accepted, rendered `-`.
+const DASH_PREFIXES: &[&str] = &["requestOverride.", "responseOverride."];
 
 /// The longest format accepted (API Gateway limits HTTP API formats to 3 KB; REST to more).
 const MAX_FORMAT: usize = 16 * 1024;
@@ -285,10 +293,27 @@ fn lookup(name: &str) -> Option<LogVar> {
     if let Some((_, v)) = VARS.iter().find(|(n, _)| *n == name) {
         return Some(v.clone());
     }
-    let dash = DASH_VARS.contains(&name)
-        || DASH_PREFIXES
-            .iter()
-            .any(|p| name.len() > p.len() && name.starts_with(p));
+    if DASH_VARS.contains(&name) {
+        return Some(LogVar::Dash);
+    }
+    if name == "authorizer.principalId" {
+        return Some(LogVar::AuthorizerPrincipalId);
+    }
+    if let Some(claim) = name
+        .strip_prefix("authorizer.claims.")
+        .filter(|c| !c.is_empty())
+    {
+        return Some(LogVar::AuthorizerClaim(claim.into()));
+    }
+    if let Some(key) = name
+        .strip_prefix("authorizer.")
+        .filter(|k| !k.is_empty() && *k != "claims")
+    {
+        return Some(LogVar::AuthorizerValue(key.into()));
+    }
+    let dash = DASH_PREFIXES
+        .iter()
+        .any(|p| name.len() > p.len() && name.starts_with(p));
     dash.then_some(LogVar::Dash)
 }
 
@@ -321,7 +346,7 @@ mod tests {
             ]
         );
         let p = compile_format("$context.authorizer.claims.sub $5 $contextual").unwrap();
-        assert_eq!(p[0], LogPiece::Var(LogVar::Dash));
+        assert_eq!(p[0], LogPiece::Var(LogVar::AuthorizerClaim("sub".into())));
         assert_eq!(p[1], LogPiece::Literal(b" $5 $contextual".to_vec().into()));
     }
 

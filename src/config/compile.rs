@@ -173,6 +173,16 @@ pub(crate) fn compile(
                 needs_trace: spec
                     .format
                     .contains(&super::LogPiece::Var(super::LogVar::TraceId)),
+                needs_authorizer: spec.format.iter().any(|p| {
+                    matches!(
+                        p,
+                        super::LogPiece::Var(
+                            super::LogVar::AuthorizerPrincipalId
+                                | super::LogVar::AuthorizerClaim(_)
+                                | super::LogVar::AuthorizerValue(_)
+                        )
+                    )
+                }),
             }
         });
         stages.push(stage);

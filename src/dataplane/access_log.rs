@@ -14,10 +14,13 @@
 
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
+use super::auth::jwt::Claims;
 use super::clock::CivilTime;
+use super::lambda_auth::Grant;
 use super::respond::Meta;
 use crate::config::{AccessLog, LogDestination, LogPiece, LogVar, Protocol, Snapshot};
 use crate::http1::{self, RequestHead};
@@ -83,12 +86,34 @@ pub fn capture(
     }
 }
 
+/// What the route's authorizers granted, kept for the line when its format names
+/// `authorizer.*` (`Conn::log_auth`; reference counts, no copies).
+#[derive(Default)]
+pub struct Authorized {
+    pub claims: Option<Rc<Claims>>,
+    pub grant: Option<Rc<Grant>>,
+}
+
 /// Everything a line is rendered from.
 pub struct Line<'a> {
     pub snap: &'a Snapshot,
     pub meta: &'a Meta,
     pub logged: &'a [u8],
+    pub authorized: &'a Authorized,
     pub latency_ns: u64,
+}
+
+/// Writes through `escaped`, so JSON text of a claim is escaped as it is formatted.
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Escaping<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        escaped(self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Line<'_> {
@@ -197,6 +222,24 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
             Some((_, status)) => number(out, status as u64),
             None => out.push(b'-'),
         },
+        LogVar::AuthorizerPrincipalId => {
+            let v = line.authorized.grant.as_ref().map(|g| &*g.principal_id);
+            text(out, v.unwrap_or_default().as_bytes());
+        }
+        LogVar::AuthorizerValue(key) => {
+            let v = line.authorized.grant.as_ref().and_then(|g| g.value(key));
+            text(out, v.unwrap_or_default().as_bytes());
+        }
+        LogVar::AuthorizerClaim(name) => {
+            match line.authorized.claims.as_ref().and_then(|c| c.get(&**name)) {
+                Some(serde_json::Value::String(s)) => text(out, s.as_bytes()),
+                // A number, boolean, array or object: its JSON text, escaped like a value.
+                Some(v) => {
+                    let _ = write!(Escaping(out), "{v}");
+                }
+                None => out.push(b'-'),
+            }
+        }
         LogVar::TraceId => match &meta.trace {
             Some(t) => out.extend_from_slice(t.root()),
             None => out.push(b'-'),

@@ -67,6 +67,8 @@ pub struct Conn {
     /// The request fields the access log needs, copied when the stage is known
     /// (`access_log::capture`); empty unless the stage logs.
     pub logged: Vec<u8>,
+    /// The authorizers' claims and grant, kept for a line that names `authorizer.*`.
+    pub log_auth: super::access_log::Authorized,
     /// Cancels the idle read when the connection parks.
     canceller: Canceller,
 }
@@ -86,6 +88,7 @@ impl Conn {
             tls: None,
             client_cert: None,
             logged: Vec::new(),
+            log_auth: Default::default(),
             canceller: Canceller::new(),
         }
     }
@@ -116,6 +119,7 @@ impl Conn {
             self.wb = Vec::with_capacity(CLIENT_BUF);
         }
         self.logged.clear();
+        self.log_auth = Default::default();
         self.up.clear();
         if self.up.capacity() > 4 * CLIENT_BUF {
             freed += self.up.capacity();

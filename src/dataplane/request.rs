@@ -60,6 +60,7 @@ pub async fn handle<S: ClientStream>(
             snap: &snap,
             meta: &meta,
             logged: &conn.logged,
+            authorized: &conn.log_auth,
             latency_ns: latency,
         };
         let dropped = worker.access_logs.borrow_mut().line(&snap, log, |out| {
@@ -70,6 +71,7 @@ pub async fn handle<S: ClientStream>(
                 .0
                 .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
         }
+        conn.log_auth = access_log::Authorized::default();
     }
     worker.request_finished();
     outcome
@@ -149,7 +151,9 @@ async fn dispatch<S: ClientStream>(
             .map_or(0, |m| m.series.of(target.stage, route))
     };
     meta.done.series = series_of(None);
+    let mut logs_authorizer = false;
     if let Some(log) = &snap.stages[target.stage.0 as usize].access_log {
+        logs_authorizer = log.needs_authorizer;
         let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
         meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
         if log.needs_trace {
@@ -214,7 +218,12 @@ async fn dispatch<S: ClientStream>(
     let mut claims = None;
     if let Some(auth) = &route_def.auth {
         match authorize(worker, &snap, auth, head, data, meta) {
-            Ok(c) => claims = Some(c),
+            Ok(c) => {
+                if logs_authorizer {
+                    conn.log_auth.claims = Some(c.clone());
+                }
+                claims = Some(c)
+            }
             Err(kind) => {
                 return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
             }
@@ -253,7 +262,12 @@ async fn dispatch<S: ClientStream>(
             trace: trace.as_bytes(),
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
-            Ok(g) => grant = Some(g),
+            Ok(g) => {
+                if logs_authorizer {
+                    conn.log_auth.grant = Some(g.clone());
+                }
+                grant = Some(g)
+            }
             Err(kind) => {
                 return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
             }

@@ -62,3 +62,47 @@ fn snapshot_with_log() -> Snapshot {
     )
     .unwrap_or_else(|e| panic!("{e:?}"))
 }
+
+#[test]
+fn claims_render_as_text_or_escaped_json() {
+    let snap = snapshot_with_log();
+    let meta = Meta {
+        request_id: [b'r'; 36],
+        extended_id: [b'e'; 16],
+        protocol: None,
+        head_request: false,
+        close: false,
+        retry_after: None,
+        cache_warning: false,
+        bearer: None,
+        now: crate::dataplane::clock::Now {
+            mono_ns: 0,
+            unix_secs: 0,
+        },
+        done: Default::default(),
+        trace: None,
+    };
+    let claims: Claims =
+        serde_json::from_str(r#"{"sub":"a\"b","groups":["x","y"],"n":3}"#).unwrap();
+    let authorized = Authorized {
+        claims: Some(Rc::new(claims)),
+        grant: None,
+    };
+    let line = Line {
+        snap: &snap,
+        meta: &meta,
+        logged: b"",
+        authorized: &authorized,
+        latency_ns: 0,
+    };
+    let format = crate::config::compile_format(
+        "$context.authorizer.claims.sub $context.authorizer.claims.groups $context.authorizer.claims.n $context.authorizer.claims.none $context.authorizer.principalId",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    render(&mut out, &format, &line);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"a\"b [\"x\",\"y\"] 3 - -"#
+    );
+}
