@@ -289,6 +289,18 @@ fn integration_latency_and_status_of_a_proxied_request() {
     assert_eq!((f[0], f[1], f[4]), ("201", "201", "4"), "{line}");
     let (integration, response): (u64, u64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
     assert!(integration <= response, "{line}");
+    // A chunked body: its length is counted as it is relayed.
+    up.set_mode(Mode::raw(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        After::KeepAlive,
+    ));
+    let r = get(&mut c, "prod", "/up");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "hello world"));
+    let line = &lines(&gw.dir.file("proxy.log"), 2)[1];
+    assert!(
+        line.starts_with("200 200 ") && line.ends_with(" 11"),
+        "{line}"
+    );
 }
 
 #[test]

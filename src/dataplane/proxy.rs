@@ -180,8 +180,8 @@ pub async fn forward<S: ClientStream>(
     let head_len = conn.resp.head_len;
     up.rb.consume(head_len);
     meta.done.status = conn.resp.status;
-    // Known up front for a Content-Length body; a chunked or close-delimited one is not
-    // counted (0).
+    // Known up front for a Content-Length body; a chunked or close-delimited one is counted
+    // as it is relayed.
     meta.done.response_len = match resp_framing {
         ResponseFraming::Length(n) if !meta.head_request => n,
         _ => 0,
@@ -196,6 +196,7 @@ pub async fn forward<S: ClientStream>(
         &limits,
         proxy.timeout,
         fill.as_deref_mut(),
+        &mut meta.done.response_len,
     )
     .await;
     let clean = match body {
