@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: installs what the tests need
-# (curl, cargo-nextest, Python's botocore, PyJWT and cryptography), runs the whole suite with nextest, then the benchmark harness's unit
+# (curl, cargo-nextest, Python's botocore, PyJWT, cryptography and awslambdaric), runs the whole suite with nextest, then the benchmark harness's unit
 # tests and `benches/run --quick`: every benchmark scenario briefly, checking that its numbers
 # are sane (a smoke test, not a gate on speed; benches/run installs nginx, HAProxy and openssl
 # itself when missing). TOLLGATE_BENCH_SMOKE=0 skips the benchmark part locally; CI runs it.
@@ -31,6 +31,13 @@ if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
   python3 -m pip install --quiet PyJWT cryptography ||
     python3 -m pip install --quiet --break-system-packages PyJWT cryptography
 fi
+# awslambdaric, Lambda's Python runtime interface client, runs the local functions of
+# tests/local_functions.rs on tollgate's Runtime API.
+if ! python3 -c 'import awslambdaric' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing awslambdaric" >&2
+  python3 -m pip install --quiet awslambdaric ||
+    python3 -m pip install --quiet --break-system-packages awslambdaric
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "scripts/test.sh: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked
@@ -39,6 +46,8 @@ fi
 # Third-party fixtures are read in place (../shared/fixtures by default).
 export TOLLGATE_FIXTURES="${TOLLGATE_FIXTURES:-$PWD/../shared/fixtures}"
 cargo build --bins
+# The Rust local function of tests/local_functions.rs (its own workspace: tokio, hyper).
+cargo build --locked --manifest-path tests/functions/lambda-echo/Cargo.toml --target-dir target/lambda-echo
 status=0
 cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 

@@ -36,6 +36,7 @@ mod http_mapping;
 mod iam;
 mod integration;
 mod lambda_authorizers;
+mod lambda_integration;
 mod lambda_remote;
 mod mock;
 mod openapi;

@@ -1,5 +1,6 @@
 //! The control plane: everything that may block, on ordinary threads — signals, reload,
-//! the admin API, DNS refresh, quota persistence, and the command line.
+//! the admin API, DNS refresh, quota persistence, the Lambda function host, and the command
+//! line.
 //!
 //! Architecture Invariant: nothing here sits on the request path.
 
@@ -8,6 +9,7 @@ mod admin;
 mod apikeys;
 mod cache;
 mod cli;
+mod functions;
 mod jwks;
 mod keystore;
 mod log;
@@ -42,7 +44,11 @@ pub fn main(args: &[String]) -> i32 {
             println!("tollgate {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Ok(Command::Serve { config, workers }) => serve::run(&config, workers),
+        Ok(Command::Serve {
+            config,
+            workers,
+            watch,
+        }) => serve::run(&config, workers, watch),
         Ok(Command::Check { file, definition }) => check(&file, definition),
         Ok(Command::Routes { file }) => routes(&file),
     }

@@ -13,6 +13,7 @@ pub mod clock;
 mod conn;
 mod deadlines;
 pub mod iam;
+pub mod lambda;
 pub mod lambda_auth;
 mod meters;
 pub mod metrics;

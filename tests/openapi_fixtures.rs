@@ -178,9 +178,20 @@ fn openapi_fixtures() {
         get("openapi/awsdocs-developer-guide/setup-http-integrations__block0.json").ok(),
         Some(&1)
     );
-    // Lambda proxy integrations are named as unsupported.
-    fails_with(
-        "openapi/awsdocs-developer-guide/api-gateway-extensions-integrations__block0.json",
-        "integration type AWS_PROXY is not supported yet",
-    );
+    // Lambda proxy integrations compile: shared through `$ref` with payload 1.0, an ANY
+    // `{proxy+}`, next to MOCKs, with `contentHandling` as exports carry it.
+    for (name, routes) in [
+        (
+            "openapi/awsdocs-developer-guide/api-gateway-extensions-integrations__block0.json",
+            3,
+        ),
+        (
+            "openapi/awsdocs-developer-guide/set-up-lambda-proxy-integrations__block0.json",
+            1,
+        ),
+        ("localstack/openapi/swagger-mock-cors.json", 4),
+        ("localstack/openapi/openapi.spec.tf.json", 2),
+    ] {
+        assert_eq!(get(name).ok(), Some(&routes), "{name}");
+    }
 }

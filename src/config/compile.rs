@@ -115,6 +115,25 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// The function host's Invoke API (`FunctionTarget::Local`): `127.0.0.1:0` with no
+    /// address until the control plane fills in the host's (never resolved: an IP literal),
+    /// outside the index so no `url` shares it, `Host: localhost`.
+    fn function_host(&mut self) -> UpstreamIdx {
+        let idx = UpstreamIdx(self.list.len() as u32);
+        self.list.push(Upstream {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 0,
+            host_header: (*b"localhost").into(),
+            addrs: ArcSwap::from_pointee(Vec::new()),
+            key: upstream_key(Scheme::Http, "tollgate-function-host", 0, 0),
+            tls: None,
+        });
+        idx
+    }
+}
+
 pub(crate) fn compile(
     spec: GatewaySpec,
     source: PathBuf,
@@ -156,6 +175,7 @@ pub(crate) fn compile(
             api,
             &mut upstreams,
             &mut limits,
+            &function_specs,
             &mut errors,
         );
         stage.access_log = s.access_log.as_ref().map(|spec| {
@@ -187,10 +207,15 @@ pub(crate) fn compile(
         });
         stages.push(stage);
     }
+    let function_host = function_specs
+        .iter()
+        .any(|f| f.local.is_some())
+        .then(|| upstreams.function_host());
     let lambda = super::functions::compile_lambda(
         &api_entries,
         &stage_entries,
         &function_specs,
+        function_host,
         &mut |scheme, host, port| upstreams.intern(scheme, host, port, false),
         &mut errors,
     );
@@ -308,6 +333,12 @@ fn api_shell(a: &ApiEntry) -> Api {
         responses: render_responses(a.protocol, &a.def.responses),
         api_key_source: a.def.api_key_source,
         resource_policy: a.def.policy.as_ref().and_then(|p| p.policy.clone()),
+        binary_media_types: a
+            .def
+            .binary_media_types
+            .iter()
+            .map(|t| t.as_str().into())
+            .collect(),
     }
 }
 
@@ -317,6 +348,7 @@ fn compile_stage(
     api: &Api,
     ups: &mut Upstreams,
     limits: &mut Limits,
+    functions: &[super::functions::FunctionSpec],
     errors: &mut Errors,
 ) -> Stage {
     let mut integrations = Vec::with_capacity(entry.def.routes.len());
@@ -338,6 +370,9 @@ fn compile_stage(
                 Some(p) => Integration::HttpProxy(p),
                 None => Integration::Mock(mock(&MockSpec::default(), api)),
             },
+            IntegrationSpec::Lambda(l) => Integration::Lambda(
+                super::lambda_integration::compile_lambda_integration(l, s, functions),
+            ),
         };
         integrations.push(integration);
     }

@@ -158,3 +158,15 @@ pub const MAX_AUTHORIZER_TTL_SECS: u64 = 3600;
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest `timeoutMs` of a function (Lambda's own maximum, 15 minutes).
 pub const MAX_FUNCTION_TIMEOUT_MS: u64 = 900_000;
+/// A local function's `memoryMb` (reported as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, not
+/// enforced): Lambda's default and range.
+pub const DEFAULT_LOCAL_MEMORY_MB: u32 = 128;
+pub const MIN_LOCAL_MEMORY_MB: u64 = 128;
+pub const MAX_LOCAL_MEMORY_MB: u64 = 10_240;
+/// A local function's warm processes at most (`concurrency`): one unless set.
+pub const DEFAULT_LOCAL_CONCURRENCY: u32 = 1;
+pub const MAX_LOCAL_CONCURRENCY: u64 = 64;
+/// Invocations waiting for a free process (`queue`); beyond it, 429 `TooManyRequestsException`
+/// (Lambda throttles instead of queueing a synchronous call).
+pub const DEFAULT_LOCAL_QUEUE: u32 = 100;
+pub const MAX_LOCAL_QUEUE: u64 = 10_000;

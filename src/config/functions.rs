@@ -1,11 +1,14 @@
 //! The gateway file's `functions`: where the Lambda functions that authorizers name run.
-//! Today each is an HTTP endpoint that speaks the Lambda JSON: it takes the invocation event
-//! as a POST body and answers with the function's result.
+//! Each is an HTTP endpoint that speaks the Lambda JSON (`url`: it takes the invocation event
+//! as a POST body and answers with the function's result), or a local process on the Lambda
+//! Runtime API (`local`, `functions/local.rs`), which tollgate's function host serves over the
+//! same kind of endpoint.
 //!
 //! ```json
 //! "functions": {
 //!   "auth": {"url": "http://127.0.0.1:9001/invoke", "timeoutMs": 10000},
-//!   "arn:aws:lambda:us-east-1:123456789012:function:other:live": {"url": "http://10.0.0.5/"}
+//!   "arn:aws:lambda:us-east-1:123456789012:function:other:live": {"url": "http://10.0.0.5/"},
+//!   "hello": {"local": {"command": ["python3", "-m", "awslambdaric", "app.handler"]}}
 //! }
 //! ```
 //!
@@ -16,6 +19,10 @@
 //! validation, an error naming an unmapped function and the entry to add), and compiling the
 //! authorizers and functions into the snapshot.
 
+mod local;
+
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::Fnv;
@@ -26,15 +33,17 @@ use super::regex::Regex;
 use super::uri::{Piece, instantiate, parse_template};
 use super::{
     DEFAULT_FUNCTION_TIMEOUT, Function, FunctionIdx, FunctionTarget, LambdaAuthorizer, LambdaIdx,
-    MAX_FUNCTION_TIMEOUT_MS, Scheme, StageIdx, TokenPattern, UpstreamIdx,
+    LocalFunction, MAX_FUNCTION_TIMEOUT_MS, Scheme, StageIdx, TokenPattern, UpstreamIdx,
 };
 
 /// One validated `functions` entry.
 #[derive(Clone, Debug)]
 pub(crate) struct FunctionSpec {
     pub name: String,
-    /// As written (part of an authorizer's fingerprint).
+    /// As written (part of an authorizer's fingerprint); for `local`, a description of it.
     pub url: String,
+    /// `local`: the host's `127.0.0.1:0` placeholder above, and how to start the process.
+    pub local: Option<Arc<LocalFunction>>,
     pub scheme: Scheme,
     pub host: String,
     pub port: u16,
@@ -46,16 +55,33 @@ pub(crate) struct FunctionSpec {
     pub remote: Option<Box<super::lambda_remote::RemoteSpec>>,
 }
 
-pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<FunctionSpec> {
+pub(crate) fn validate_functions(
+    node: &Node<'_>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Vec<FunctionSpec> {
     let mut out = Vec::new();
     for (name, n) in node.entries(errors).unwrap_or_default() {
         let Some(mut obj) = n.obj(errors) else {
             continue;
         };
         let remote = obj.opt_non_null("remote");
-        let url = match remote {
-            Some(_) => obj.opt_non_null("url"),
-            None => obj.req("url", errors),
+        let local = obj.opt_non_null("local");
+        let url = obj.opt_non_null("url");
+        let given = [url.is_some(), local.is_some(), remote.is_some()];
+        let (url, local, remote) = match given.iter().filter(|&&g| g).count() {
+            1 => (url, local, remote),
+            0 => {
+                n.err(
+                    errors,
+                    "missing required property `url` (an HTTP endpoint), `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API)",
+                );
+                (None, None, None)
+            }
+            _ => {
+                n.err(errors, "give one of `url`, `local` or `remote`");
+                (None, None, None)
+            }
         };
         let timeout = obj
             .opt_non_null("timeoutMs")
@@ -67,11 +93,25 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
             continue;
         }
         if let Some(r) = remote {
-            match url {
-                Some(_) => n.err(errors, "give `url` or `remote`, not both"),
-                None => out.extend(super::lambda_remote::validate_remote(
-                    name, &r, timeout, errors,
-                )),
+            out.extend(super::lambda_remote::validate_remote(
+                name, &r, timeout, errors,
+            ));
+            continue;
+        }
+        if let Some(l) = local {
+            if let Some(process) = local::validate_local(&l, base_dir, errors) {
+                out.push(FunctionSpec {
+                    name: name.to_string(),
+                    url: format!("local:{process:?}"),
+                    local: Some(Arc::new(process)),
+                    scheme: Scheme::Http,
+                    host: "127.0.0.1".into(),
+                    port: 0,
+                    path: local::invoke_path(name),
+                    timeout,
+                    loc: l.loc(),
+                    remote: None,
+                });
             }
             continue;
         }
@@ -115,6 +155,7 @@ pub(crate) fn validate_functions(node: &Node<'_>, errors: &mut Errors) -> Vec<Fu
         out.push(FunctionSpec {
             name: name.to_string(),
             url: text.to_string(),
+            local: None,
             scheme: parsed.scheme,
             host: parsed.host,
             port: parsed.port,
@@ -214,29 +255,38 @@ pub(crate) struct Compiled {
     pub first: Vec<u32>,
 }
 
-/// `intern` makes (or finds) the upstream of a function's URL.
+/// `intern` makes (or finds) the upstream of a function's URL; `function_host` is the
+/// upstream of every `local` function (present when there is one).
 pub(crate) fn compile_lambda(
     apis: &[ApiEntry],
     stages: &[StageEntry],
     specs: &[FunctionSpec],
+    function_host: Option<UpstreamIdx>,
     intern: &mut dyn FnMut(Scheme, &str, u16) -> Result<UpstreamIdx, String>,
     errors: &mut Errors,
 ) -> Compiled {
     let mut functions = Vec::with_capacity(specs.len());
     for f in specs {
-        let upstream = match intern(f.scheme, &f.host, f.port) {
+        let interned = match (&f.local, function_host) {
+            (Some(_), Some(host)) => Ok(host),
+            _ => intern(f.scheme, &f.host, f.port),
+        };
+        let upstream = match interned {
             Ok(u) => u,
             Err(e) => {
                 f.loc.err(errors, e);
                 UpstreamIdx(0)
             }
         };
-        let target = match &f.remote {
-            Some(r) => super::lambda_remote::target(r, upstream),
-            None => FunctionTarget::Http {
+        let path = f.path.as_bytes().into();
+        let target = match (&f.remote, &f.local) {
+            (Some(r), _) => super::lambda_remote::target(r, upstream),
+            (None, Some(process)) => FunctionTarget::Local {
                 upstream,
-                path: f.path.as_bytes().into(),
+                path,
+                process: process.clone(),
             },
+            (None, None) => FunctionTarget::Http { upstream, path },
         };
         functions.push(Function {
             name: f.name.clone(),

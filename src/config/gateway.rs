@@ -168,11 +168,12 @@ pub(crate) fn validate_gateway(
     );
     let mut functions = obj
         .opt_non_null("functions")
-        .map(|n| super::functions::validate_functions(&n, errors))
+        .map(|n| super::functions::validate_functions(&n, &base_dir, errors))
         .unwrap_or_default();
     let aws_credentials = obj.opt_non_null("awsCredentials");
     super::lambda_remote::resolve_credentials(aws_credentials, &mut functions, env, errors);
     super::functions::check_functions(&declared, &stages, &functions, errors);
+    super::lambda_integration::check_integration_functions(&declared, &stages, &functions, errors);
     obj.finish(errors);
     let mut apis = Vec::new();
     for (_, _, entry) in declared.apis {

@@ -105,6 +105,7 @@ pub(crate) fn resolve(s: &Snapshot, host: &[u8], path: &[u8]) -> Result<Target, 
 fn integration_text(s: &Snapshot, route: &Route, integration: &Integration) -> String {
     match integration {
         Integration::Mock(m) => format!("MOCK {}", m.response.status),
+        Integration::Lambda(l) => super::lambda_integration::describe(l, &s.functions),
         Integration::HttpProxy(h) => {
             let up = &s.upstreams[h.upstream.0 as usize];
             let method = h

@@ -1,5 +1,6 @@
-//! `x-amazon-apigateway-integration` validation: HTTP_PROXY and MOCK are supported; every
-//! other type and every property of a later feature is reported by name.
+//! `x-amazon-apigateway-integration` validation: HTTP_PROXY, MOCK and AWS_PROXY (Lambda,
+//! `lambda_integration.rs`) are supported; every other type and every property of a later
+//! feature is reported by name.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{
 pub(crate) enum IntegrationSpec {
     HttpProxy(HttpProxySpec),
     Mock(MockSpec),
+    Lambda(super::lambda_integration::LambdaSpec),
 }
 
 /// What a mapped value comes from, before a stage's variables are known.
@@ -123,8 +125,8 @@ pub(crate) fn validate_integration(
     let ty = obj.req("type", errors)?;
     let ty_name = ty.str(errors)?.to_ascii_uppercase();
     match ty_name.as_str() {
-        "HTTP_PROXY" | "MOCK" => {}
-        "AWS_PROXY" | "AWS" | "HTTP" => {
+        "HTTP_PROXY" | "MOCK" | "AWS_PROXY" => {}
+        "AWS" | "HTTP" => {
             ty.err(
                 errors,
                 format!("integration type {ty_name} is not supported yet"),
@@ -136,8 +138,22 @@ pub(crate) fn validate_integration(
             return None;
         }
     }
+    // HTTP APIs' AWS service integrations are `AWS_PROXY` with an `integrationSubtype`.
+    if ty_name == "AWS_PROXY"
+        && let Some(sub) = obj.opt_non_null("integrationSubtype")
+    {
+        sub.err(
+            errors,
+            "AWS service integrations (`integrationSubtype`) are not supported yet",
+        );
+        return None;
+    }
     let before = errors.len();
-    common(&mut obj, errors);
+    let lambda = ty_name == "AWS_PROXY";
+    if lambda {
+        super::lambda_integration::lambda_only(&mut obj, errors);
+    }
+    common(&mut obj, lambda, errors);
     let timeout = match obj.opt_non_null("timeoutInMillis") {
         Some(n) => n
             .u64_in(
@@ -148,9 +164,10 @@ pub(crate) fn validate_integration(
             .map_or(DEFAULT_INTEGRATION_TIMEOUT, Duration::from_millis),
         None => DEFAULT_INTEGRATION_TIMEOUT,
     };
+    // Lambda proxy integrations ignore `requestParameters` (`lambda_integration.rs`).
     let mappings = match obj.opt_non_null("requestParameters") {
-        Some(p) => request_parameters(&p, ctx, errors),
-        None => Vec::new(),
+        Some(p) if ty_name != "AWS_PROXY" => request_parameters(&p, ctx, errors),
+        _ => Vec::new(),
     };
     let spec = if ty_name == "MOCK" {
         if ctx.protocol == Protocol::Http {
@@ -161,6 +178,9 @@ pub(crate) fn validate_integration(
         obj.accept("httpMethod");
         obj.accept("tlsConfig");
         validate_mock(&mut obj, errors).map(IntegrationSpec::Mock)
+    } else if ty_name == "AWS_PROXY" {
+        super::lambda_integration::validate_lambda(&mut obj, node, ctx.protocol, timeout, errors)
+            .map(IntegrationSpec::Lambda)
     } else {
         // Proxy integrations pass the request and response through: API Gateway ignores
         // mapping templates and integration responses on them, and so does tollgate.
@@ -172,8 +192,9 @@ pub(crate) fn validate_integration(
     if errors.len() > before { None } else { spec }
 }
 
-/// Properties every integration type accepts.
-fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
+/// Properties every integration type accepts (`lambda`: `lambda_only` read the ones only
+/// Lambda proxy integrations support).
+fn common(obj: &mut Obj<'_>, lambda: bool, errors: &mut Errors) {
     if let Some(n) = obj.opt_non_null("passthroughBehavior")
         && let Some(s) = n.str(errors)
         && !["when_no_match", "when_no_templates", "never"]
@@ -216,10 +237,12 @@ fn common(obj: &mut Obj<'_>, errors: &mut Errors) {
     if let Some(n) = obj.opt("connectionId") {
         n.err(errors, "VPC links are not supported yet (`connectionId`)");
     }
-    obj.unsupported(
-        &["credentials", "contentHandling", "integrationSubtype"],
-        errors,
-    );
+    if !lambda {
+        obj.unsupported(
+            &["credentials", "contentHandling", "integrationSubtype"],
+            errors,
+        );
+    }
 }
 
 fn http_proxy(

@@ -198,6 +198,7 @@ pub(crate) fn validate_remote(
         path: path.clone(),
         timeout,
         loc: n.loc(),
+        local: None,
         remote: Some(Box::new(RemoteSpec {
             region,
             path,

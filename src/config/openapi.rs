@@ -29,6 +29,8 @@ pub(crate) struct ApiSpec {
     pub policy: Option<super::iam::PolicyDoc>,
     /// The Lambda authorizers its security schemes define (routes index into it).
     pub lambda_authorizers: Vec<super::lambda_authorizers::LambdaScheme>,
+    /// `x-amazon-apigateway-binary-media-types`, lower-case.
+    pub binary_media_types: Vec<String>,
 }
 
 pub(crate) struct RouteSpec {
@@ -188,9 +190,13 @@ pub(crate) fn validate_definition(
             responses = validate_gateway_responses(&r, errors);
         }
     }
+    let mut binary_media_types = Vec::new();
     if let Some(b) = obj.opt_non_null("x-amazon-apigateway-binary-media-types") {
         for item in b.arr(errors).unwrap_or_default() {
-            item.str(errors);
+            if let Some(t) = item.str(errors) {
+                // API Gateway's PATCH form escapes `/` as `~1`; exports carry it plain.
+                binary_media_types.push(t.replace("~1", "/").trim().to_ascii_lowercase());
+            }
         }
     }
     if let Some(v) = obj.opt_non_null("x-amazon-apigateway-importexport-version") {
@@ -238,6 +244,7 @@ pub(crate) fn validate_definition(
         authorizers: schemes.jwt,
         policy,
         lambda_authorizers: schemes.lambda,
+        binary_media_types,
     })
 }
 

@@ -102,7 +102,7 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
         ),
         // Captures of API Gateway's 504 carry `x-amzn-ErrorType: InternalServerErrorException`
         // with this body (SPEC-NOTES §2 marks the type as unverified).
-        ErrorKind::IntegrationTimeout if rest => b(
+        ErrorKind::IntegrationTimeout | ErrorKind::FunctionTimeout if rest => b(
             504,
             Some("INTEGRATION_TIMEOUT"),
             "Endpoint request timed out",
@@ -116,7 +116,7 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             r#"{"message":"Gateway Timeout"}"#,
             None,
         ),
-        ErrorKind::IntegrationFailure if rest => b(
+        ErrorKind::IntegrationFailure | ErrorKind::FunctionFailure if rest => b(
             502,
             Some("INTEGRATION_FAILURE"),
             "Internal server error",
@@ -238,6 +238,22 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
             None,
             "Internal Server Error",
             r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
+        // SPEC-NOTES §1.3 "HTTP API error bodies": a malformed response or integration error
+        // → 500; a timeout → 503.
+        ErrorKind::FunctionFailure => b(
+            500,
+            None,
+            "Internal Server Error",
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+        ),
+        ErrorKind::FunctionTimeout => b(
+            503,
+            None,
+            "Service Unavailable",
+            r#"{"message":"Service Unavailable"}"#,
             None,
         ),
     }

@@ -54,8 +54,8 @@ pub struct Snapshot {
     pub iam: super::Iam,
     /// Every Lambda authorizer of every API, indexed by `LambdaIdx` (routes name theirs).
     pub lambda_authorizers: Vec<LambdaAuthorizer>,
-    /// The gateway file's `functions` that some route's Lambda authorizer calls, indexed by
-    /// `FunctionIdx`.
+    /// The gateway file's `functions` (in order), indexed by `FunctionIdx`: Lambda
+    /// authorizers and Lambda proxy integrations name theirs.
     pub functions: Vec<Function>,
     /// Every access log destination some stage writes to (deduplicated), indexed by
     /// `AccessLog::destination`.
@@ -245,6 +245,9 @@ pub struct Api {
     pub api_key_source: ApiKeySource,
     /// `x-amazon-apigateway-policy` (REST), evaluated per request (`dataplane/iam.rs`).
     pub resource_policy: Option<crate::dataplane::auth::policy::Policy>,
+    /// `x-amazon-apigateway-binary-media-types` (REST), lower-case, e.g. `image/png`,
+    /// `image/*`, `*/*`: Lambda proxy events base64-encode such bodies.
+    pub binary_media_types: Box<[Box<str>]>,
 }
 
 /// Where a REST API reads the API key of a method with `apiKeyRequired`.
@@ -375,6 +378,8 @@ pub struct StageRoute {
 pub enum Integration {
     HttpProxy(HttpProxy),
     Mock(Mock),
+    /// `aws_proxy`: a Lambda proxy integration (`snapshot/lambda.rs`).
+    Lambda(LambdaProxy),
 }
 
 pub struct HttpProxy {
@@ -553,10 +558,17 @@ pub enum ErrorKind {
     /// A Lambda authorizer could not be called or answered something unusable (500
     /// AUTHORIZER_CONFIGURATION_ERROR, `{"message": null}`).
     AuthorizerConfiguration,
+    /// A Lambda proxy integration's function failed, could not be reached or answered a
+    /// malformed proxy response (REST 502 `{"message": "Internal server error"}` as
+    /// `IntegrationFailure`; HTTP APIs 500 `{"message":"Internal Server Error"}`).
+    FunctionFailure,
+    /// A Lambda proxy integration's function did not answer within the integration timeout
+    /// (REST 504 as `IntegrationTimeout`; HTTP APIs 503 `{"message":"Service Unavailable"}`).
+    FunctionTimeout,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 18;
     pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::MissingAuthenticationToken,
         ErrorKind::NotFound,
@@ -574,6 +586,8 @@ impl ErrorKind {
         ErrorKind::AuthorizerDenied,
         ErrorKind::AuthorizerExplicitDeny,
         ErrorKind::AuthorizerConfiguration,
+        ErrorKind::FunctionFailure,
+        ErrorKind::FunctionTimeout,
     ];
 }
 

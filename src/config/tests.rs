@@ -12,6 +12,7 @@ mod files;
 mod gateway;
 mod iam;
 mod lambda;
+mod lambda_integration;
 mod lambda_remote;
 mod openapi;
 mod usage;

@@ -163,6 +163,7 @@ impl AdminServer {
             "apis": snap.apis.len(),
             "stages": snap.stages.len(),
             "lastReload": self.reloader.last().to_json(),
+            "functionHost": self.reloader.functions.status(),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Command line: `tollgate serve [-c FILE] [--workers N]`, `tollgate check FILE`,
+//! Command line: `tollgate serve [-c FILE] [--workers N] [--watch]`, `tollgate check FILE`,
 //! `tollgate check --definition FILE`, `tollgate routes FILE`.
 
 use std::path::PathBuf;
@@ -8,7 +8,9 @@ pub const DEFAULT_CONFIG: &str = "conf/tollgate.json";
 
 pub const USAGE: &str = "\
 usage:
-  tollgate [serve] [-c FILE] [--workers N]   serve FILE (default conf/tollgate.json)
+  tollgate [serve] [-c FILE] [--workers N] [--watch]
+                                             serve FILE (default conf/tollgate.json);
+                                             --watch restarts a local function when its files change
   tollgate check FILE                        validate a gateway file; every error with its JSON path
   tollgate check --definition FILE           validate one OpenAPI/Swagger document on its own
   tollgate routes FILE                       print the compiled route table
@@ -20,6 +22,8 @@ pub enum Command {
     Serve {
         config: PathBuf,
         workers: Option<usize>,
+        /// Restart a local function's processes when files under its `cwd` change.
+        watch: bool,
     },
     Check {
         file: PathBuf,
@@ -38,6 +42,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         None => Ok(Command::Serve {
             config: DEFAULT_CONFIG.into(),
             workers: None,
+            watch: false,
         }),
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version" | "version") => Ok(Command::Version),
@@ -69,8 +74,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             let mut config = PathBuf::from(DEFAULT_CONFIG);
             let mut workers = None;
+            let mut watch = false;
             while let Some(a) = rest.next() {
                 match a {
+                    "--watch" => watch = true,
                     "-c" | "--config" => config = rest.next().ok_or("serve: -c needs FILE")?.into(),
                     "--workers" => {
                         let n = rest.next().ok_or("serve: --workers needs N")?;
@@ -85,7 +92,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     other => return Err(format!("serve: unexpected argument `{other}`")),
                 }
             }
-            Ok(Command::Serve { config, workers })
+            Ok(Command::Serve {
+                config,
+                workers,
+                watch,
+            })
         }
     }
 }
@@ -107,14 +118,24 @@ mod tests {
             parse(&args("")).unwrap(),
             Command::Serve {
                 config: DEFAULT_CONFIG.into(),
-                workers: None
+                workers: None,
+                watch: false
             }
         );
         assert_eq!(
             parse(&args("serve -c x.json --workers 3")).unwrap(),
             Command::Serve {
                 config: "x.json".into(),
-                workers: Some(3)
+                workers: Some(3),
+                watch: false
+            }
+        );
+        assert_eq!(
+            parse(&args("serve --watch")).unwrap(),
+            Command::Serve {
+                config: DEFAULT_CONFIG.into(),
+                workers: None,
+                watch: true
             }
         );
         assert_eq!(

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use super::functions::FunctionHost;
 use super::log::{log, now_secs, rfc3339};
 use super::resolve;
 use crate::config::{self, ConfigError, FsLoader, Loader, Snapshot};
@@ -67,14 +68,22 @@ impl Loader for Overlay<'_> {
 pub struct Reloader {
     pub path: PathBuf,
     pub shared: Arc<Shared>,
+    /// Runs the config's local functions; applied before each publish.
+    pub functions: Arc<FunctionHost>,
     state: Mutex<LastReload>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, shared: Arc<Shared>, first: LastReload) -> Reloader {
+    pub fn new(
+        path: PathBuf,
+        shared: Arc<Shared>,
+        functions: Arc<FunctionHost>,
+        first: LastReload,
+    ) -> Reloader {
         Reloader {
             path,
             shared,
+            functions,
             state: Mutex::new(first),
         }
     }
@@ -142,6 +151,9 @@ impl Reloader {
                     next.warnings.iter().map(|w| w.to_string()).collect();
                 warnings.extend(restart_only_changes(&current, &next));
                 warnings.extend(resolve::resolve_all(&next));
+                if let Err(e) = self.functions.apply(&next) {
+                    warnings.push(format!("function host: {e}"));
+                }
                 for w in &warnings {
                     log(format!("reload: warning: {w}"));
                 }

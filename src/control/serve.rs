@@ -1,6 +1,7 @@
-//! `tollgate serve`: first load → restore quota counts → start the cores and the persister →
-//! admin API → signal loop (reload on SIGHUP; on SIGTERM/SIGINT drain, then a final write of
-//! the quota counts).
+//! `tollgate serve`: first load → the function host starts the local functions → restore
+//! quota counts → start the cores and the persister → admin API → signal loop (reload on
+//! SIGHUP; on SIGTERM/SIGINT drain, stop the functions' processes, then a final write of the
+//! quota counts).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use super::admin::{self, AdminServer};
+use super::functions::FunctionHost;
 use super::log::{log, now_secs};
 use super::reload::{LastReload, Reloader};
 use super::resolve;
@@ -20,7 +22,7 @@ use crate::dataplane::{self, Shared};
 /// How long after the drain flag the workers take to close their listeners.
 const LISTENER_CLOSE: Duration = Duration::from_millis(250);
 
-pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
+pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     let mut snapshot = match config::load(path, &FsLoader, 1) {
         Ok(s) => s,
         Err(errors) => {
@@ -37,6 +39,11 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
     };
     if let Some(n) = workers_override {
         snapshot.server.workers = n;
+    }
+    let functions = Arc::new(FunctionHost::new(watch));
+    if let Err(e) = functions.apply(&snapshot) {
+        eprintln!("tollgate: function host: {e}");
+        return 1;
     }
     let workers = snapshot.server.workers.max(1);
     let mut warnings: Vec<String> = snapshot.warnings.iter().map(|w| w.to_string()).collect();
@@ -90,7 +97,12 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
         errors: vec![],
         warnings,
     };
-    let reloader = Arc::new(Reloader::new(path.to_path_buf(), shared.clone(), first));
+    let reloader = Arc::new(Reloader::new(
+        path.to_path_buf(),
+        shared.clone(),
+        functions.clone(),
+        first,
+    ));
     let metrics = super::metrics::Metrics::spawn(&shared);
     let access_logs = super::access_log::LogWriter::spawn(&shared);
     if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
@@ -134,6 +146,7 @@ pub fn run(path: &Path, workers_override: Option<usize>) -> i32 {
                     // the writer that long to write them.
                     std::thread::sleep(Duration::from_millis(300));
                 }
+                functions.shutdown();
                 if let Some(store) = &store {
                     let file = store.file();
                     if store.close(&shared) {

@@ -49,6 +49,7 @@ use crate::http1::{self, RequestHead};
 
 mod body;
 
+pub(crate) use body::chunked_end;
 use body::payload_sha256;
 pub use body::read_body;
 

@@ -19,7 +19,7 @@
 
 pub mod cache;
 mod event;
-mod invoke;
+pub mod invoke;
 pub mod output;
 mod remote;
 #[cfg(test)]
@@ -127,7 +127,16 @@ pub async fn authorize(
         .map_or(0, |d| d.as_millis() as u64);
     let body = event::build(auth.kind, req, &identity, arn, now_ms);
     let function = &snap.functions[function_idx.0 as usize];
-    let answer = match invoke::call_traced(worker, snap, function, &body, Some(req.trace)).await {
+    let answer = match invoke::call(
+        worker,
+        snap,
+        function,
+        &body,
+        Some(req.trace),
+        function.timeout,
+    )
+    .await
+    {
         Ok(reply) if reply.function_error => output::failed(&reply.body),
         Ok(reply) => output::read(auth.kind, reply.status, &reply.body),
         Err(invoke::CallError::Timeout) => Answer::Invalid("the function did not answer in time"),

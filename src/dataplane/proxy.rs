@@ -390,6 +390,7 @@ async fn fail<S: ClientStream>(
         UpstreamError::EarlyResponse => return Outcome::Close,
         UpstreamError::ClientBody(413) => {
             meta.close = true;
+            meta.done.error = Some(ErrorKind::RequestTooLarge);
             respond::gateway_error(
                 &mut conn.wb,
                 snap,
@@ -412,6 +413,7 @@ async fn fail<S: ClientStream>(
             } else {
                 ErrorKind::IntegrationFailure
             };
+            meta.done.error = Some(kind);
             respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date);
         }
     }

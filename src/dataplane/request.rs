@@ -190,6 +190,23 @@ async fn dispatch<S: ClientStream>(
         }
     };
     let route_def = &api.routes[route.0 as usize];
+    // A Lambda integration sends the whole body in its event: read it before anything is
+    // checked or counted, then route the request again (as for a signed body).
+    if let Integration::Lambda(_) = &stage.integrations[route.0 as usize]
+        && !super::lambda::body_ready(head, data, &limits)
+    {
+        return match iam::read_body(stream, conn, &limits).await {
+            Ok(()) => Box::pin(dispatch(worker, stream, conn, &snap, meta)).await,
+            // Over `maxBodyBytes`: API Gateway's 413, as when HTTP_PROXY streams it.
+            Err(Some(413)) => {
+                meta.close = true;
+                let kind = ErrorKind::RequestTooLarge;
+                error(worker, stream, conn, &snap, Some(api), kind, meta).await
+            }
+            Err(Some(status)) => reject(worker, stream, conn, status, meta).await,
+            Err(None) => Outcome::Close,
+        };
+    }
     let gate = iam::Target {
         api,
         stage,
@@ -278,6 +295,44 @@ async fn dispatch<S: ClientStream>(
         return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
     }
     match &stage.integrations[route.0 as usize] {
+        Integration::Lambda(lambda) => {
+            let Some((body_len, body)) = super::lambda::buffered_body(head, data, &limits) else {
+                return reject(worker, stream, conn, 400, meta).await;
+            };
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let trace = meta.trace(&worker.ids, data, head);
+            let req = super::lambda::Request {
+                data,
+                head,
+                api,
+                stage,
+                route: route_def,
+                resource_path,
+                path,
+                host,
+                params: &conn.params,
+                source_ip: iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data),
+                request_id: &meta.request_id,
+                extended_id: &meta.extended_id,
+                account_id: &snap.server.account_id,
+                client_cert: conn.client_cert.as_deref(),
+                claims: claims.as_deref(),
+                grant: grant.as_deref(),
+                caller: caller.as_ref().map(|c| super::lambda::Caller {
+                    user_arn: c.user_arn,
+                    access_key: c.access_key,
+                    account: c.account,
+                }),
+                body: &body,
+                now_ms,
+                trace,
+            };
+            let prepared = super::lambda::prepare(&req, lambda, head.head_len + body_len);
+            drop(body);
+            super::lambda::respond(worker, stream, conn, &snap, api, lambda, prepared, meta).await
+        }
         Integration::Mock(mock) => {
             settle_unread_body(conn, meta);
             conn.wb.clear();

@@ -19,6 +19,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// How long to wait for admin `/health`.
     pub ready_timeout: Duration,
+    /// More arguments for `tollgate serve` (e.g. `--watch`).
+    pub args: Vec<String>,
 }
 
 impl Default for Options {
@@ -27,6 +29,7 @@ impl Default for Options {
             workers: 2,
             env: Vec::new(),
             ready_timeout: Duration::from_secs(10),
+            args: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Gateway {
             .arg(&config_path)
             .arg("--workers")
             .arg(opts.workers.to_string())
+            .args(&opts.args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_path).unwrap())
             .stderr(std::fs::File::create(&stderr_path).unwrap());

@@ -8,6 +8,8 @@
 //! A per-core result cache (`dataplane/lambda_auth/cache.rs`) keeps an authorizer's entries
 //! over a reload when its `identity` and `fingerprint` are unchanged.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ContextVar, StageIdx, UpstreamIdx};
@@ -97,6 +99,19 @@ impl TokenPattern {
     }
 }
 
+/// A Lambda proxy integration (`type: aws_proxy`) on one stage (SPEC-NOTES §1;
+/// `dataplane/lambda.rs`). No stage cache: API Gateway's cache applies, but tollgate's
+/// stage cache serves HTTP_PROXY only for now.
+pub struct LambdaProxy {
+    /// The function the `uri` names on this stage; `None` when the gateway file's
+    /// `functions` was not consulted (`load_definition`): the route answers 502.
+    pub function: Option<FunctionIdx>,
+    /// REST APIs: always `V1`; HTTP APIs: `payloadFormatVersion`.
+    pub payload: PayloadVersion,
+    /// `min(timeoutInMillis, the function's timeoutMs)`.
+    pub timeout: Duration,
+}
+
 /// One entry of the gateway file's `functions`.
 pub struct Function {
     /// The key it is written under (a function name or ARN).
@@ -117,4 +132,33 @@ pub enum FunctionTarget {
     },
     /// `remote`: Lambda's Invoke API, SigV4-signed per call (`config/lambda_remote.rs`).
     Remote(Box<super::super::lambda_remote::RemoteFunction>),
+    /// `local`: a process tollgate's function host (control/functions/) runs and serves the
+    /// Runtime API. Called like `Http`, over the host's Invoke API
+    /// (`POST /2015-03-31/functions/{name}/invocations`): `upstream` is the host's loopback
+    /// address, compiled without one and filled in by the control plane before the
+    /// snapshot is published (as DNS names are).
+    Local {
+        upstream: UpstreamIdx,
+        path: Box<[u8]>,
+        process: Arc<LocalFunction>,
+    },
+}
+
+/// How the function host starts a local function's processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFunction {
+    /// Program and arguments (no shell).
+    pub command: Vec<String>,
+    /// `cwd`, joined to the gateway file's directory; also `LAMBDA_TASK_ROOT`.
+    pub cwd: PathBuf,
+    /// `env`, in order, on top of tollgate's own environment and the Lambda variables.
+    pub env: Vec<(String, String)>,
+    /// `handler` → `_HANDLER`.
+    pub handler: Option<String>,
+    /// `memoryMb` → `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (reported, not enforced).
+    pub memory_mb: u32,
+    /// Warm processes at most.
+    pub concurrency: u32,
+    /// Invocations waiting for a process at most.
+    pub queue: u32,
 }

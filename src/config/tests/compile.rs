@@ -47,7 +47,7 @@ fn gateway() -> Value {
 fn proxy_of(s: &Snapshot, stage: usize, route: usize) -> &HttpProxy {
     match &s.stages[stage].integrations[route] {
         Integration::HttpProxy(h) => h,
-        Integration::Mock(_) => panic!("a mock"),
+        _ => panic!("not an HTTP proxy"),
     }
 }
 

@@ -302,12 +302,12 @@ fn definition_files_and_their_errors() {
             {"id": "c", "definition": 5}
         ]
     });
-    let yaml = "openapi: 3.0.1\ninfo: {title: A}\npaths:\n  /x:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n";
+    let yaml = "openapi: 3.0.1\ninfo: {title: A}\npaths:\n  /x:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws\n";
     let errors = errors_of(load_files(&gateway, &[("apis/a.yaml", yaml)]));
     assert_eq!(
         errors,
         vec![
-            "apis/a.yaml: $.paths./x.get.x-amazon-apigateway-integration.type: integration type AWS_PROXY is not supported yet",
+            "apis/a.yaml: $.paths./x.get.x-amazon-apigateway-integration.type: integration type AWS is not supported yet",
             "gateway.json: $.apis[1].definition: cannot read `/cfg/apis/missing.json`: no such file",
             "gateway.json: $.apis[2].definition: `definition` is a file path or an inline OpenAPI document",
         ]

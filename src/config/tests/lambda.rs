@@ -105,12 +105,12 @@ fn rest_lambda_authorizers_compile_with_their_functions() {
         "default timeout"
     );
     let FunctionTarget::Http { upstream, path } = &f(tok, 0).target else {
-        panic!("an HTTP function");
+        panic!("a url function is an HTTP target");
     };
     assert_eq!(&**path, b"/invoke");
     assert_eq!(snap.upstreams[upstream.0 as usize].port, 9001);
     let FunctionTarget::Http { path, .. } = &f(req, 0).target else {
-        panic!("an HTTP function");
+        panic!("a url function is an HTTP target");
     };
     assert_eq!(&**path, b"/");
     let routes = &snap.apis[0].routes;
@@ -371,8 +371,94 @@ fn functions_section_errors() {
             "gateway.json: $.functions.auth.timeoutMs: 0 is out of range: expected 1 to 900000",
             "gateway.json: $.functions.auth.url: `ftp://x/`: the integration URI must be an absolute `http://` or `https://` URL",
             "gateway.json: $.functions.b.url: `http://h/{p}`: a function URL has no `{parameters}`",
-            "gateway.json: $.functions.c: missing required property `url`",
+            "gateway.json: $.functions.c: missing required property `url` (an HTTP endpoint), `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API)",
             "gateway.json: $.functions.c.uri: unknown property `uri`",
+        ]
+    );
+}
+
+#[test]
+fn local_functions_compile_to_the_function_host() {
+    let functions = json!({
+        "hello": {"local": {"command": ["python3", "-m", "awslambdaric", "app.handler"],
+                            "cwd": "fn", "env": {"K": "v"}, "handler": "app.handler",
+                            "memoryMb": 256, "concurrency": 3, "queue": 5},
+                  "timeoutMs": 3000},
+        "arn:aws:lambda:us-east-1:1:function:x y": {"local": {"command": ["./bootstrap"]}}
+    });
+    let snap = load_json(json!({"functions": functions})).unwrap();
+    let hello = snap.functions.iter().find(|f| f.name == "hello").unwrap();
+    assert_eq!(hello.timeout, Duration::from_secs(3));
+    let FunctionTarget::Local {
+        upstream,
+        path,
+        process,
+    } = &hello.target
+    else {
+        panic!("a local function is a Local target");
+    };
+    assert_eq!(&**path, b"/2015-03-31/functions/hello/invocations");
+    let up = &snap.upstreams[upstream.0 as usize];
+    assert_eq!((up.host.as_str(), up.port), ("127.0.0.1", 0));
+    assert!(up.addrs.load().is_empty(), "filled in by the function host");
+    assert_eq!(&*up.host_header, b"localhost");
+    assert_eq!(
+        **process,
+        LocalFunction {
+            command: vec![
+                "python3".into(),
+                "-m".into(),
+                "awslambdaric".into(),
+                "app.handler".into()
+            ],
+            cwd: PathBuf::from("/cfg/fn"),
+            env: vec![("K".into(), "v".into())],
+            handler: Some("app.handler".into()),
+            memory_mb: 256,
+            concurrency: 3,
+            queue: 5,
+        }
+    );
+    let other = snap.functions.iter().find(|f| f.name != "hello").unwrap();
+    let FunctionTarget::Local { path, process, .. } = &other.target else {
+        panic!("a local function is a Local target");
+    };
+    assert_eq!(
+        &**path,
+        b"/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:x%20y/invocations"
+    );
+    assert_eq!(
+        (process.memory_mb, process.concurrency, process.queue),
+        (128, 1, 100),
+        "defaults"
+    );
+    assert_eq!(
+        process.cwd,
+        PathBuf::from("/cfg"),
+        "the gateway file's directory"
+    );
+}
+
+#[test]
+fn local_function_errors() {
+    let f = json!({
+        "a": {"url": "http://h/", "local": {"command": ["x"]}},
+        "b": {"local": {"command": [], "memoryMb": 64, "concurrency": 0, "queue": -1}},
+        "c": {"local": {"cwd": 3, "env": {"AWS_LAMBDA_RUNTIME_API": "x", "A=B": "1"}, "cmd": ["x"]}}
+    });
+    assert_eq!(
+        errors_of(load_json(json!({"functions": f}))),
+        vec![
+            "gateway.json: $.functions.a: give one of `url`, `local` or `remote`",
+            "gateway.json: $.functions.b.local.command: a command needs at least the program to run",
+            "gateway.json: $.functions.b.local.memoryMb: 64 is out of range: expected 128 to 10240",
+            "gateway.json: $.functions.b.local.concurrency: 0 is out of range: expected 1 to 64",
+            "gateway.json: $.functions.b.local.queue: expected an integer from 0 to 10000, found -1",
+            "gateway.json: $.functions.c.local: missing required property `command`",
+            "gateway.json: $.functions.c.local.cwd: expected a string, found a number",
+            "gateway.json: $.functions.c.local.env.AWS_LAMBDA_RUNTIME_API: `AWS_LAMBDA_RUNTIME_API` is set by tollgate's function host",
+            "gateway.json: $.functions.c.local.env.A=B: an environment variable needs a name without `=` or NUL bytes and a value without NUL bytes",
+            "gateway.json: $.functions.c.local.cmd: unknown property `cmd`",
         ]
     );
 }

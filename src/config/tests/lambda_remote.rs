@@ -29,7 +29,7 @@ fn deploy() -> Value {
 fn remote(snap: &Snapshot) -> &RemoteFunction {
     match &snap.functions[0].target {
         FunctionTarget::Remote(r) => r,
-        FunctionTarget::Http { .. } => panic!("a remote function"),
+        _ => panic!("a remote function"),
     }
 }
 
@@ -135,7 +135,7 @@ fn remote_errors_name_the_entry() {
             json!({ARN: {"url": "http://x/", "remote": {"credentials": "deploy"}}}),
             deploy()
         )[0],
-        format!("{f}.{ARN}: give `url` or `remote`, not both")
+        format!("{f}.{ARN}: give one of `url`, `local` or `remote`")
     );
     assert_eq!(
         errors(

@@ -74,7 +74,7 @@ fn unresolved_placeholders_are_named() {
 #[test]
 fn unsupported_integrations_are_named() {
     let path = "api.json: $.paths./pets/{id}.get.x-amazon-apigateway-integration";
-    for (ty, shown) in [("aws_proxy", "AWS_PROXY"), ("AWS", "AWS"), ("http", "HTTP")] {
+    for (ty, shown) in [("aws", "AWS"), ("AWS", "AWS"), ("http", "HTTP")] {
         let e = one_error(definition(get(
             json!({"type": ty, "uri": "arn:aws:x", "httpMethod": "POST"}),
         )));
@@ -412,7 +412,7 @@ fn integration_refs() {
         "shared": proxy("http://shared/"),
         "loop1": {"$ref": "#/components/x-amazon-apigateway-integrations/loop2"},
         "loop2": {"$ref": "#/components/x-amazon-apigateway-integrations/loop1"},
-        "bad": {"type": "aws_proxy"}
+        "bad": {"type": "aws"}
     }});
     d["x-amazon-apigateway-integrations"] = json!({"root": mock_integration(200, "{}")});
     assert_eq!(
@@ -421,7 +421,7 @@ fn integration_refs() {
             "api.json: $.components.x-amazon-apigateway-integrations.loop2: `$ref` cycle: #/components/x-amazon-apigateway-integrations/loop1 → #/components/x-amazon-apigateway-integrations/loop2 → #/components/x-amazon-apigateway-integrations/loop1",
             "api.json: $.paths./d.get.x-amazon-apigateway-integration: `$ref` target `#/components/nothing` does not exist",
             "api.json: $.paths./e.get.x-amazon-apigateway-integration: only local `$ref`s (`#/...`) are supported: `other.json#/x`",
-            "api.json: $.components.x-amazon-apigateway-integrations.bad.type: integration type AWS_PROXY is not supported yet",
+            "api.json: $.components.x-amazon-apigateway-integrations.bad.type: integration type AWS is not supported yet",
         ]
     );
     for p in ["/c", "/d", "/e", "/f", "/g"] {

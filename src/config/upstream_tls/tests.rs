@@ -120,7 +120,7 @@ fn gateway(upstream_tls: Value, uri: &str) -> Value {
 fn upstream_of(s: &Snapshot, route: usize) -> &crate::config::Upstream {
     match &s.stages[0].integrations[route] {
         Integration::HttpProxy(h) => &s.upstreams[h.upstream.0 as usize],
-        Integration::Mock(_) => panic!("a mock"),
+        _ => panic!("not an HTTP proxy"),
     }
 }
 

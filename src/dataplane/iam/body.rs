@@ -33,7 +33,7 @@ pub(super) fn payload_sha256(
 /// Decode the chunked body at the start of `body` without consuming it: `Ok(Some(len))` when
 /// it is complete (`len` framed bytes), `Ok(None)` when more is needed, `Err(status)` when
 /// it is malformed (400) or over `maxBodyBytes` (413). `data` sees each payload piece.
-pub(super) fn chunked_end(
+pub(crate) fn chunked_end(
     body: &[u8],
     limits: &ServerLimits,
     mut data: impl FnMut(&[u8]),

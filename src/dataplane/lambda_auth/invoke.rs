@@ -19,9 +19,9 @@ use super::super::worker::Worker;
 use crate::config::{Function, FunctionTarget, ServerLimits, Snapshot};
 use crate::http1::{self, ChunkedDecoder, ResponseFraming, ResponseHead, Status};
 
-/// Larger answers are refused (Lambda's own synchronous response limit is 6 MB; an
-/// authorizer's output is at most a few KB).
-pub const MAX_RESULT_BYTES: usize = 1024 * 1024;
+/// Larger answers are refused: Lambda's own synchronous response limit (6 MB). An
+/// authorizer's output is at most a few KB; a proxy integration's may be a whole page.
+pub const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
 
 /// Why a call gave no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,30 +47,22 @@ enum Step {
     Failed,
 }
 
-/// `POST`s `event` to `function` and reads the answer.
-#[allow(dead_code)] // Lambda authorizers send their trace (`call_traced`); kept for callers without one.
+/// `POST`s `event` to `function` and reads the answer, the whole call bounded by `timeout`
+/// (the function's own, or a Lambda proxy integration's, which is never longer), with the
+/// request's `X-Amzn-Trace-Id` value sent along when there is one.
 pub async fn call(
     worker: &Worker,
     snap: &Snapshot,
     function: &Function,
     event: &[u8],
-) -> Result<Reply, CallError> {
-    call_traced(worker, snap, function, event, None).await
-}
-
-/// [`call`], with the request's `X-Amzn-Trace-Id` value sent along.
-pub async fn call_traced(
-    worker: &Worker,
-    snap: &Snapshot,
-    function: &Function,
-    event: &[u8],
     trace: Option<&[u8]>,
+    timeout: std::time::Duration,
 ) -> Result<Reply, CallError> {
     let limits = snap.server.limits;
-    let deadline = Instant::now() + function.timeout;
+    let deadline = Instant::now() + timeout;
     let mut request = Vec::with_capacity(event.len() + 160);
     let upstream = match &function.target {
-        FunctionTarget::Http { upstream, path } => {
+        FunctionTarget::Http { upstream, path } | FunctionTarget::Local { upstream, path, .. } => {
             let upstream = &snap.upstreams[upstream.0 as usize];
             request.extend_from_slice(b"POST ");
             request.extend_from_slice(path);

@@ -1,0 +1,226 @@
+//! The Lambda function host: runs the gateway file's `local` functions as processes and
+//! serves them the Lambda Runtime API, and serves the workers the Lambda Invoke API.
+//!
+//! ```text
+//! worker ──POST /2015-03-31/functions/{name}/invocations──▶ invoke_api (one loopback port)
+//!                                                             │ queue (bounded) per function
+//! process ◀──GET /2018-06-01/runtime/invocation/next────── runtime_api (a port per process)
+//! process ───POST .../invocation/{id}/response|error──────▶ answers the waiting invoke
+//! ```
+//!
+//! Std threads, bounded: the Invoke API (a thread per connection, at most 1,024), per
+//! process an accept thread, its connections (at most 8) and a log pump, and the supervisor
+//! (`supervisor.rs`), the one thread that starts and reaps processes. All state sits behind
+//! one `Mutex` + `Condvar` (`state.rs`); nothing here is on a worker's path except the
+//! loopback connection the worker makes.
+//!
+//! Lifecycle of a process (`state::Phase`): *Starting* (spawned with
+//! `AWS_LAMBDA_RUNTIME_API` set to its own listener) → *Waiting* (in `next`; reaching it
+//! clears the function's init error and backoff) → *Busy* (an invocation with its deadline)
+//! → *Ready* (answered) → *Waiting* … → *Dead* (killed: timeout, `init/error`, retired by a
+//! reload or `--watch`, shutdown; or exited) → reaped by the supervisor. Processes start
+//! eagerly: one per function as soon as the config is applied (so the first request is warm
+//! and an init error shows at once), more while invocations wait, up to `concurrency`. A
+//! process that exits is replaced, after a backoff (100 ms doubling, at most 10 s) when
+//! processes keep failing before or during an invocation.
+//!
+//! Reload ([`FunctionHost::apply`], before the snapshot is published): an unchanged
+//! function keeps its processes (`concurrency`, `queue`, `timeoutMs` change in place); one
+//! whose `command`, `cwd`, `env`, `handler` or `memoryMb` changed gets new processes (busy
+//! ones finish their invocation first); a removed one is stopped. Shutdown kills every
+//! process by PID (and its process group) and reaps it; if tollgate dies without a
+//! shutdown, the kernel kills them (`PR_SET_PDEATHSIG`).
+
+mod http;
+mod invoke_api;
+mod process;
+mod runtime_api;
+mod state;
+mod supervisor;
+mod watch;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::config::{FunctionTarget, LocalFunction, Snapshot};
+use state::{Function, Host, Outcome, Phase, State, error_json};
+
+/// The host, started on the first config with a `local` function.
+pub struct FunctionHost {
+    watch: bool,
+    host: OnceLock<Arc<Host>>,
+}
+
+impl FunctionHost {
+    /// `watch`: `tollgate serve --watch`.
+    pub fn new(watch: bool) -> FunctionHost {
+        FunctionHost {
+            watch,
+            host: OnceLock::new(),
+        }
+    }
+
+    /// Make `snapshot`'s local functions run here and point their upstream at the host.
+    /// Call before publishing it. Errs only when the host cannot start.
+    pub fn apply(&self, snapshot: &Snapshot) -> std::io::Result<()> {
+        let locals: Vec<_> = snapshot
+            .functions
+            .iter()
+            .filter_map(|f| match &f.target {
+                FunctionTarget::Local {
+                    upstream, process, ..
+                } => Some((f.name.as_str(), *upstream, process, f.timeout)),
+                _ => None,
+            })
+            .collect();
+        let host = match self.host.get() {
+            Some(h) => h,
+            None if locals.is_empty() => return Ok(()),
+            None => self.start()?,
+        };
+        for (_, upstream, _, _) in &locals {
+            snapshot.upstreams[upstream.0 as usize]
+                .addrs
+                .store(Arc::new(vec![host.invoke_addr]));
+        }
+        let mut state = host.lock();
+        state.region = snapshot.server.region.clone();
+        state.account = snapshot.server.account_id.clone();
+        let mut keep: HashMap<String, Function> = HashMap::new();
+        for (name, _, spec, timeout) in locals {
+            let f = match state.functions.remove(name) {
+                Some(mut f) => {
+                    if !same_process(&f.spec, spec) {
+                        supervisor::retire_all(&mut f);
+                    }
+                    f.spec = spec.clone();
+                    f.timeout = timeout;
+                    supervisor::trim(&mut f);
+                    f
+                }
+                None => Function::new(spec.clone(), timeout),
+            };
+            keep.insert(name.to_string(), f);
+        }
+        for (name, mut f) in std::mem::replace(&mut state.functions, keep) {
+            stop_function(&name, &mut f, "the function was removed by a reload");
+            state.retired.append(&mut f.processes);
+        }
+        host.changed.notify_all();
+        Ok(())
+    }
+
+    fn start(&self) -> std::io::Result<&Arc<Host>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let invoke_addr: SocketAddr = listener.local_addr()?;
+        let host = Arc::new(Host {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            invoke_addr,
+            watch: self.watch,
+        });
+        invoke_api::spawn_accept(host.clone(), listener)?;
+        supervisor::spawn(host.clone())?;
+        super::log::log(format!(
+            "function host: Invoke API on http://{invoke_addr}{}",
+            if self.watch {
+                " (watching function files)"
+            } else {
+                ""
+            }
+        ));
+        Ok(self.host.get_or_init(|| host))
+    }
+
+    /// Kill every process (by PID and process group) and reap it, waiting up to 2 s.
+    pub fn shutdown(&self) {
+        let Some(host) = self.host.get() else { return };
+        let mut state = host.lock();
+        state.shutting_down = true;
+        let mut all = std::mem::take(&mut state.retired);
+        for (name, f) in state.functions.iter_mut() {
+            stop_function(name, f, "tollgate is shutting down");
+            all.append(&mut f.processes);
+        }
+        host.changed.notify_all();
+        drop(state);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for p in &mut all {
+            process::kill(&p.child);
+        }
+        for mut p in all {
+            while matches!(p.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if matches!(p.child.try_wait(), Ok(None)) {
+                let _ = p.child.wait();
+            }
+        }
+    }
+
+    /// For admin `/status`: the Invoke API's address and each function's processes.
+    pub fn status(&self) -> Value {
+        let Some(host) = self.host.get() else {
+            return Value::Null;
+        };
+        let state = host.lock();
+        let mut functions = serde_json::Map::new();
+        let mut names: Vec<&String> = state.functions.keys().collect();
+        names.sort();
+        for name in names {
+            let f = &state.functions[name];
+            let processes: Vec<Value> = f
+                .processes
+                .iter()
+                .map(|p| {
+                    let phase = match &p.phase {
+                        Phase::Starting => "starting",
+                        Phase::Ready | Phase::Waiting => "idle",
+                        Phase::Busy(_) => "busy",
+                        Phase::Dead => "stopping",
+                    };
+                    json!({"pid": p.child.id(), "state": phase, "invocations": p.served})
+                })
+                .collect();
+            let init_error = f
+                .init_error
+                .as_ref()
+                .and_then(|e| serde_json::from_slice::<Value>(e).ok());
+            functions.insert(
+                name.clone(),
+                json!({"processes": processes, "queued": f.queue.len(), "initError": init_error}),
+            );
+        }
+        json!({"invokeApi": format!("http://{}", host.invoke_addr), "functions": functions})
+    }
+}
+
+/// The settings a process is started with (the rest change in place).
+fn same_process(a: &LocalFunction, b: &LocalFunction) -> bool {
+    (&a.command, &a.cwd, &a.env, &a.handler, a.memory_mb)
+        == (&b.command, &b.cwd, &b.env, &b.handler, b.memory_mb)
+}
+
+/// Fail what is queued (404) and in flight (an exit error), and let every process go.
+fn stop_function(name: &str, f: &mut Function, why: &str) {
+    for p in f.queue.drain(..) {
+        let _ = p.reply.try_send(Outcome::NotFound);
+    }
+    for p in &mut f.processes {
+        if let Phase::Busy(b) = std::mem::replace(&mut p.phase, Phase::Dead) {
+            let error = error_json(
+                "Runtime.ExitError",
+                &format!("RequestId: {} Error: {why}", b.id),
+            );
+            let _ = b.reply.try_send(Outcome::FunctionError(error));
+        }
+        runtime_api::let_go(p);
+    }
+    if !f.processes.is_empty() {
+        super::log::log(format!("function `{name}`: stopping its processes: {why}"));
+    }
+}

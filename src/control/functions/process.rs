@@ -1,0 +1,279 @@
+//! Starting a function's process and carrying its output to tollgate's log.
+//!
+//! The child runs in its own process group (so a kill reaches what it started) with
+//! `PR_SET_PDEATHSIG` = SIGKILL: if tollgate dies, even by SIGKILL, the kernel kills the
+//! child. The death signal fires when the *thread* that forked exits, so only the
+//! supervisor thread (which lives as long as tollgate) spawns.
+//!
+//! stdout and stderr share one pipe; a pump thread logs it line by line as
+//! `function NAME [REQUEST-ID]: line`. Which invocation a line belongs to is decided by
+//! byte offset: when an invocation is dispatched or completes, [`LogTag::mark`] records how
+//! many bytes the process has written so far (bytes read + bytes still in the pipe), so a
+//! line the pump reads late is still tagged with the invocation that printed it.
+
+use std::collections::VecDeque;
+use std::io::{PipeReader, Read};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use super::super::log::{log, now_secs, rfc3339};
+use crate::config::LocalFunction;
+
+/// Longer output lines are logged in pieces of this size.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Which invocation the bytes of a process's output belong to.
+pub(super) struct LogTag {
+    inner: Mutex<Tag>,
+}
+
+struct Tag {
+    fd: RawFd,
+    /// Bytes the pump has read.
+    read: u64,
+    /// (offset, invocation): from `offset` on, output belongs to the invocation.
+    marks: VecDeque<(u64, Option<Arc<str>>)>,
+    open: bool,
+}
+
+impl LogTag {
+    /// From the process's next byte of output on, it belongs to `id` (`None`: to none).
+    pub fn mark(&self, id: Option<Arc<str>>) {
+        let Ok(mut t) = self.inner.lock() else { return };
+        if !t.open {
+            return;
+        }
+        let at = t.read + unread(t.fd) as u64;
+        t.marks.push_back((at, id));
+        // Bounded: a process that prints nothing between many invocations.
+        while t.marks.len() > 64 {
+            t.marks.pop_front();
+        }
+    }
+}
+
+/// What a started process needs from the host.
+pub(super) struct Started {
+    pub child: Child,
+    pub log: Arc<LogTag>,
+}
+
+/// Start one process of function `name`, its Runtime API at `runtime`.
+pub(super) fn spawn(
+    name: &str,
+    spec: &LocalFunction,
+    runtime: SocketAddr,
+    region: &str,
+) -> std::io::Result<Started> {
+    let (reader, writer) = std::io::pipe()?;
+    let root = std::path::absolute(&spec.cwd).unwrap_or_else(|_| spec.cwd.clone());
+    let short = short_name(name);
+    let mut cmd = Command::new(&spec.command[0]);
+    cmd.args(&spec.command[1..])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", short)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        )
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{short}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream())
+        .env("AWS_REGION", region)
+        .env("AWS_DEFAULT_REGION", region)
+        .env("LAMBDA_TASK_ROOT", &root);
+    if let Some(h) = &spec.handler {
+        cmd.env("_HANDLER", h);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    let parent = std::process::id();
+    // SAFETY: runs in the forked child before exec; `prctl` and `getppid` are
+    // async-signal-safe and touch no memory of the parent.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the death signal was armed.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::other("tollgate exited"));
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    // The Command holds the pipe's write ends: drop them so the pump sees the end of output.
+    drop(cmd);
+    let tag = Arc::new(LogTag {
+        inner: Mutex::new(Tag {
+            fd: reader.as_raw_fd(),
+            read: 0,
+            marks: VecDeque::new(),
+            open: true,
+        }),
+    });
+    let pump_tag = tag.clone();
+    let label = format!("function `{name}`");
+    std::thread::Builder::new()
+        .name("tollgate-fn-log".into())
+        .stack_size(64 * 1024)
+        .spawn(move || pump(reader, &pump_tag, &label))?;
+    Ok(Started { child, log: tag })
+}
+
+/// SIGKILL the process's group and the process.
+pub(super) fn kill(child: &Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: plain syscalls on a child this host started and has not reaped, so neither the
+    // pid nor its group id can have been reused.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// `arn:aws:lambda:..:function:NAME[:alias]` → `NAME`; anything else as it is.
+pub(super) fn short_name(name: &str) -> &str {
+    name.split_once(":function:")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+        .unwrap_or(name)
+}
+
+/// `YYYY/MM/DD/[$LATEST]` and 32 hex digits, as Lambda names its log streams.
+fn log_stream() -> String {
+    let date = rfc3339(now_secs());
+    let mut bytes = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}/{}/{}/[$LATEST]{hex}",
+        &date[0..4],
+        &date[5..7],
+        &date[8..10]
+    )
+}
+
+/// Bytes waiting in the pipe.
+fn unread(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid for the call;
+    // `fd` is the pipe's read end, kept open by the pump for as long as marks are taken.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if r == 0 { n.max(0) as usize } else { 0 }
+}
+
+/// Wait until the pipe has bytes or is closed.
+fn wait_readable(fd: RawFd) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::poll(&mut p, 1, -1);
+    }
+}
+
+fn pump(mut reader: PipeReader, tag: &LogTag, label: &str) {
+    let fd = reader.as_raw_fd();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut line: Vec<u8> = Vec::new();
+    // Offset of the next byte, and the invocation the current line belongs to.
+    let mut offset = 0u64;
+    let mut current: Option<Arc<str>> = None;
+    let mut marks: VecDeque<(u64, Option<Arc<str>>)> = VecDeque::new();
+    loop {
+        wait_readable(fd);
+        let got = {
+            let Ok(mut t) = tag.inner.lock() else { return };
+            // Only what is there: the read cannot block while the lock is held.
+            let n = unread(fd).clamp(1, chunk.len());
+            let got = match reader.read(&mut chunk[..n]) {
+                Ok(0) | Err(_) => {
+                    t.open = false;
+                    0
+                }
+                Ok(k) => k,
+            };
+            t.read += got as u64;
+            while let Some(&(at, _)) = t.marks.front() {
+                if at > t.read {
+                    break;
+                }
+                if let Some(m) = t.marks.pop_front() {
+                    marks.push_back(m);
+                }
+            }
+            got
+        };
+        if got == 0 {
+            break;
+        }
+        for &b in &chunk[..got] {
+            if line.is_empty() {
+                while let Some((at, _)) = marks.front() {
+                    if *at > offset {
+                        break;
+                    }
+                    if let Some((_, id)) = marks.pop_front() {
+                        current = id;
+                    }
+                }
+            }
+            offset += 1;
+            if b == b'\n' || line.len() >= MAX_LINE {
+                if b != b'\n' {
+                    line.push(b);
+                }
+                emit(label, current.as_deref(), &line);
+                line.clear();
+            } else {
+                line.push(b);
+            }
+        }
+    }
+    if !line.is_empty() {
+        emit(label, current.as_deref(), &line);
+    }
+}
+
+fn emit(label: &str, id: Option<&str>, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches('\r').replace('\r', " ");
+    match id {
+        Some(id) => log(format!("{label} [{id}]: {text}")),
+        None => log(format!("{label}: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn function_names_inside_arns() {
+        assert_eq!(super::short_name("hello"), "hello");
+        assert_eq!(
+            super::short_name("arn:aws:lambda:us-east-1:1:function:auth:live"),
+            "auth"
+        );
+        let stream = super::log_stream();
+        assert!(
+            stream.contains("/[$LATEST]") && stream.len() == 11 + 9 + 32,
+            "{stream}"
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! What the 1.0 and 2.0 events share: decoding, the body and its encoding, path parameters,
+//! stage variables, the request time, the mTLS client certificate.
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use super::Request;
+use crate::config::Protocol;
+use crate::dataplane::clock::CivilTime;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Request headers API Gateway drops before the integration (SPEC-NOTES §1.1, from
+/// LocalStack's `header_utils.py`): hop-by-hop and framing headers.
+const DROPPED: [&str; 11] = [
+    "connection",
+    "content-md5",
+    "expect",
+    "max-forwards",
+    "proxy-authenticate",
+    "server",
+    "te",
+    "transfer-encoding",
+    "trailer",
+    "upgrade",
+    "www-authenticate",
+];
+
+pub(super) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether a request header reaches the event. 1.0 events also lose `Content-Length`
+/// (SPEC-NOTES §1.1 [AWS-REC]); 2.0 events keep it (fixture
+/// `example-apigw-v2-request-no-authorizer.json`).
+pub(super) fn forwarded(name: &[u8], v1: bool) -> bool {
+    let dropped = DROPPED
+        .iter()
+        .any(|d| name.eq_ignore_ascii_case(d.as_bytes()));
+    !(dropped || v1 && name.eq_ignore_ascii_case(b"content-length"))
+}
+
+/// Form-style decoding of a query key or value: `+` is a space, `%XX` a byte (SPEC-NOTES §1.1).
+pub(super) fn form_decode(b: &[u8]) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let pair = (
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        );
+        match (b[i], pair) {
+            (b'+', _) => out.push(b' '),
+            (b'%', (Some(h), Some(l))) => {
+                out.push(h << 4 | l);
+                i += 2;
+            }
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query's `key=value` pairs, decoded, in order.
+pub(super) fn query_pairs(req: &Request<'_>) -> Vec<(String, String)> {
+    let q = req.head.query.map(|q| q.get(req.data)).unwrap_or_default();
+    q.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (form_decode(&pair[..eq]), form_decode(&pair[eq + 1..])),
+            None => (form_decode(pair), String::new()),
+        })
+        .collect()
+}
+
+pub(super) fn header<'a>(req: &Request<'a>, name: &[u8]) -> Option<&'a [u8]> {
+    req.head
+        .headers
+        .iter()
+        .find(|(n, _)| n.get(req.data).eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.get(req.data))
+}
+
+/// `pathParameters`, as sent (API Gateway does not percent-decode the path, SPEC-NOTES §1.1);
+/// `None` for a route without parameters.
+pub(super) fn path_parameters(req: &Request<'_>) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    for (i, name) in req.route.params.iter().enumerate().take(req.params.len) {
+        let (s, e) = req.params.spans[i];
+        let v = req
+            .resource_path
+            .get(s as usize..e as usize)
+            .unwrap_or_default();
+        out.insert(name.clone(), text(v).into());
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+pub(super) fn stage_variables(req: &Request<'_>) -> Option<Map<String, Value>> {
+    let out: Map<String, Value> = req
+        .stage
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+/// `dd/MMM/yyyy:HH:mm:ss +0000`.
+pub(super) fn civil(now_ms: u64) -> String {
+    let t = CivilTime::from_unix(now_ms / 1000);
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        t.day,
+        MONTHS[(t.month as usize).saturating_sub(1) % 12],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
+    )
+}
+
+/// The media type of a `Content-Type` or one `Accept` entry: before `;`, trimmed.
+pub(super) fn media_type(v: &[u8]) -> &[u8] {
+    let end = v.iter().position(|&b| b == b';').unwrap_or(v.len());
+    v[..end].trim_ascii()
+}
+
+/// `media` matches one of `binaryMediaTypes` (lower-case; `type/*` and `*/*` wildcards).
+pub fn is_binary(types: &[Box<str>], media: &[u8]) -> bool {
+    if media.is_empty() {
+        return types.iter().any(|t| &**t == "*/*");
+    }
+    let slash = media.iter().position(|&b| b == b'/');
+    types.iter().any(|t| {
+        let t = t.as_bytes();
+        t == b"*/*"
+            || t.eq_ignore_ascii_case(media)
+            || t.strip_suffix(b"/*")
+                .is_some_and(|major| slash.is_some_and(|s| media[..s].eq_ignore_ascii_case(major)))
+    })
+}
+
+/// Text media types HTTP APIs pass as text; any other body (or one that is not UTF-8) is
+/// base64-encoded. API Gateway's exact rule for HTTP APIs is not on record (SPEC-NOTES §1.3
+/// marks it unverified): this is the documented "binary or not text" behaviour.
+fn is_text(media: &[u8]) -> bool {
+    let m = text(media).to_ascii_lowercase();
+    m.starts_with("text/")
+        || m.ends_with("+json")
+        || m.ends_with("+xml")
+        || [
+            "application/json",
+            "application/xml",
+            "application/javascript",
+            "application/graphql",
+        ]
+        .contains(&m.as_str())
+}
+
+/// `body` (string or null) and `isBase64Encoded`: base64 when the `Content-Type` matches
+/// the API's `binaryMediaTypes` (SPEC-NOTES §1.1); HTTP APIs also for non-text bodies.
+pub(super) fn body(req: &Request<'_>) -> (Value, bool) {
+    if req.body.is_empty() {
+        return (Value::Null, false);
+    }
+    let media = header(req, b"content-type")
+        .map(media_type)
+        .unwrap_or_default();
+    let binary = is_binary(&req.api.binary_media_types, media)
+        || req.api.protocol == Protocol::Http
+            && (!is_text(media) || std::str::from_utf8(req.body).is_err());
+    if binary {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(req.body);
+        (Value::String(b64), true)
+    } else {
+        (Value::String(text(req.body)), false)
+    }
+}
+
+/// `identity.clientCert` (1.0) / `authentication.clientCert` (2.0), with mutual TLS.
+pub(super) fn client_cert(req: &Request<'_>) -> Option<Value> {
+    let c = req.client_cert?;
+    Some(json!({
+        "clientCertPem": c.client_cert_pem,
+        "subjectDN": c.subject_dn,
+        "issuerDN": c.issuer_dn,
+        "serialNumber": c.serial_number,
+        "validity": {"notBefore": c.not_before, "notAfter": c.not_after},
+    }))
+}
+
+/// The request's X-Ray trace header as the event and the response show it: the client's
+/// `X-Amzn-Trace-Id` as sent, else `Root=` and the root of the trace tollgate started for the
+/// request (`Meta::trace`), as API Gateway adds to the integration request and the response
+/// (SPEC-NOTES §1.1, §2 [AWS-REC]).
+pub fn trace_id(req: &Request<'_>) -> String {
+    if let Some(v) = header(req, b"x-amzn-trace-id") {
+        return text(v);
+    }
+    format!("Root={}", String::from_utf8_lossy(req.trace.root()))
+}
+
+/// The host's first label (`domainPrefix`).
+pub(super) fn domain_prefix(host: &str) -> &str {
+    host.split('.').next().unwrap_or_default()
+}
+
+/// JWT claims as API Gateway passes them: every value a string (JSON text for the rest).
+pub(super) fn claims(c: &Map<String, Value>) -> Map<String, Value> {
+    c.iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), Value::String(s))
+        })
+        .collect()
+}
+
+/// The token's scopes (`scope`, space-separated, or `scp`, an array or string).
+pub(super) fn scopes(c: &Map<String, Value>) -> Option<Vec<Value>> {
+    let v = c.get("scope").or_else(|| c.get("scp"))?;
+    Some(match v {
+        Value::String(s) => s.split_whitespace().map(|s| s.into()).collect(),
+        Value::Array(a) => a.clone(),
+        _ => return None,
+    })
+}
