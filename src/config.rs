@@ -19,6 +19,7 @@
 //! variable `admin.tokenEnv` names); no DNS; nothing here knows about monoio. Only `compile`
 //! constructs a `Snapshot`.
 
+mod access_log;
 pub(crate) mod arn;
 mod authorizers;
 mod cache;
@@ -55,9 +56,11 @@ pub(crate) mod upstream_tls;
 mod uri;
 mod usage;
 
+pub use access_log::{AccessLog, LogDestination, LogPiece, LogVar, compile_format};
 pub use defaults::*;
 pub use iam::{CredentialTable, Iam, IamCredential};
 pub use lambda_remote::{AwsCredentials, RemoteFunction};
+pub use responses::error_context;
 pub use server::default_http_limits;
 #[cfg(test)]
 pub(crate) use server::default_server;
@@ -183,6 +186,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             throttles: Vec::new(),
             cache: Default::default(),
             cache_settings: Vec::new(),
+            access_log: None,
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),

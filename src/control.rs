@@ -4,6 +4,7 @@
 //!
 //! Architecture Invariant: nothing here sits on the request path.
 
+mod access_log;
 mod admin;
 mod apikeys;
 mod cache;
@@ -12,14 +13,17 @@ mod functions;
 mod jwks;
 mod keystore;
 mod log;
+mod metrics;
 mod reload;
 mod resolve;
 mod serve;
 mod state;
 mod usage;
 
+pub use access_log::LogWriter;
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;
+pub use metrics::Metrics;
 
 use std::path::Path;
 

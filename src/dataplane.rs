@@ -4,6 +4,7 @@
 //! Architecture Invariant: nothing here blocks (no std::fs, DNS, std Mutex, sleep), holds an
 //! arc-swap Guard across `.await`, or shares mutable state between cores by reference.
 
+pub mod access_log;
 pub mod auth;
 pub mod authorize;
 pub mod cache;
@@ -15,6 +16,7 @@ pub mod iam;
 pub mod lambda;
 pub mod lambda_auth;
 mod meters;
+pub mod metrics;
 mod pool;
 mod proxy;
 mod readbuf;

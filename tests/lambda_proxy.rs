@@ -463,7 +463,11 @@ fn slow_and_unreachable_functions() {
     let Some(f) = Function::start("slow_and_unreachable_functions") else {
         return;
     };
-    let gw = Gateway::start(rest_config(&f));
+    let mut cfg = rest_config(&f);
+    // Issue 7: the access log and metrics see the function's latency and the failure.
+    cfg["stages"][0]["accessLogSettings"] = json!({ "destinationArn": "access.log",
+        "format": "$context.status $context.error.responseType $context.integrationLatency $context.resourcePath" });
+    let gw = Gateway::start(cfg);
     let mut c = gw.client();
     let started = Instant::now();
     let r = get(&mut c, "/prod/slow", &[("X-Mode", "slow")]);
@@ -475,6 +479,37 @@ fn slow_and_unreachable_functions() {
     );
     let r = get(&mut c, "/prod/down", &[]);
     assert_eq!((r.status, r.body_str().as_str()), (502, REST_502));
+    let log = gw.dir.file("access.log");
+    assert!(
+        wait_until(Duration::from_secs(5), || std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.lines().count() == 2)),
+        "access log: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!((lines[0][0], lines[0][3]), ("504", "/slow"), "{text}");
+    let waited: u64 = lines[0][2].parse().unwrap();
+    assert!((450..2500).contains(&waited), "{text}");
+    assert_eq!((lines[1][0], lines[1][3]), ("502", "/down"), "{text}");
+    assert!(
+        lines[1][1].starts_with("INTEGRATION_") || lines[1][1].starts_with("DEFAULT_5XX"),
+        "{text}"
+    );
+    let slow = || {
+        let m = gw.admin("GET", "/metrics.json").json();
+        m["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["resource"] == "/slow" && s["stage"] == "prod")
+            .cloned()
+            .unwrap()
+    };
+    assert!(wait_until(Duration::from_secs(5), || slow()["Count"] == 1));
+    let slow = slow();
+    assert_eq!(slow["5XXError"], 1, "{slow}");
+    assert_eq!(slow["IntegrationLatency"]["count"], 1, "{slow}");
 
     let gw = Gateway::start(http_config(&f));
     let mut c = gw.client();

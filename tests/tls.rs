@@ -164,7 +164,7 @@ fn tls_1_2_and_1_3_both_negotiate() {
 fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
     let pki = pki();
     let up = Upstream::echo();
-    let (_gw, port) = start(&pki, &up);
+    let (gw, port) = start(&pki, &up);
     let good = [
         "--cert",
         &pki.path("client.pem"),
@@ -212,6 +212,17 @@ fn mutual_tls_requires_a_client_certificate_from_the_truststore() {
         "a certificate from another CA was accepted"
     );
     assert_eq!(up.request_count(), before);
+    // The handshakes are counted (issue 7 metrics): two completed, the refused ones (and the
+    // harness's readiness probe, a bare TCP connect) failed; every accepted connection is one.
+    let g = gw.admin("GET", "/metrics.json").json()["gateway"].clone();
+    let n = |k: &str| g[k].as_u64().unwrap();
+    assert_eq!(n("tls_handshakes_total"), 2, "{g}");
+    assert!(n("tls_handshake_failures_total") >= 2, "{g}");
+    assert_eq!(
+        n("connections_accepted_total"),
+        n("tls_handshakes_total") + n("tls_handshake_failures_total"),
+        "{g}"
+    );
 }
 
 #[test]

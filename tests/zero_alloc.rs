@@ -1,7 +1,8 @@
 //! DESIGN §4: the fast path does not allocate in steady state. The data plane runs in this
 //! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK,
 //! stage-cache-hit and Lambda-authorizer-cache-hit requests on keep-alive connections must
-//! not allocate at all.
+//! not allocate at all — with the per-core metrics recording and the aggregator merging, and
+//! an access log formatted on the core and written by the log writer.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -195,6 +196,10 @@ fn steady_state_requests_do_not_allocate() {
         "functions": {"auth": {"url": format!("http://127.0.0.1:{function_port}/")}},
         "stages": [{
             "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
+            "accessLogSettings": {
+                "destinationArn": "access.log",
+                "format": "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId {\"ua\":\"$context.identity.userAgent\",\"path\":\"$context.path\",\"lat\":$context.responseLatency,\"int\":\"$context.integrationLatency\",\"err\":\"$context.error.responseType\",\"epoch\":$context.requestTimeEpoch,\"xid\":\"$context.extendedRequestId\",\"trace\":\"$context.xrayTraceId\"}"
+            },
             "methodSettings": {
                 "*/*": {"cachingEnabled": false},
                 "/cached/GET": {"cachingEnabled": true, "cacheTtlInSeconds": 3600}
@@ -207,6 +212,11 @@ fn steady_state_requests_do_not_allocate() {
         tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
     let shared = Arc::new(tollgate::dataplane::Shared::new(snapshot, 1));
     tollgate::dataplane::start(Arc::clone(&shared), 1).expect("worker starts");
+    // Metrics on: the core records every request and its ticker hands the counts to the
+    // aggregator, which merges them while allocations are counted.
+    let metrics = tollgate::control::Metrics::spawn(&shared);
+    // Access logging on: the core formats each line into its batch, the writer appends.
+    let _writer = tollgate::control::LogWriter::spawn(&shared);
 
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     client
@@ -247,6 +257,28 @@ fn steady_state_requests_do_not_allocate() {
         cache.stats().hits >= N,
         "the cached route was not served from the cache: {:?}",
         cache.stats()
+    );
+    let counted = metrics.json(&shared)["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Count"].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(
+        counted >= 5 * N,
+        "the metrics saw {counted} requests of {}",
+        5 * (N + 2_000)
+    );
+    let logged = std::fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+    assert!(
+        logged.lines().count() as u64 >= 5 * N,
+        "{} access log lines",
+        logged.lines().count()
+    );
+    assert!(
+        logged.contains("\"GET /cached HTTP/1.1\" 200 12 "),
+        "{}",
+        &logged[..logged.len().min(2000)]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -161,6 +161,7 @@ pub(crate) fn compile(
     };
     let mut apis: Vec<Api> = api_entries.iter().map(api_shell).collect();
     let mut stages = Vec::with_capacity(stage_entries.len());
+    let mut log_destinations: Vec<std::sync::Arc<super::LogDestination>> = Vec::new();
     for (i, s) in stage_entries.iter().enumerate() {
         let api = &mut apis[s.api];
         let idx = StageIdx(i as u32);
@@ -168,7 +169,7 @@ pub(crate) fn compile(
         if s.name == "$default" {
             api.default_stage = Some(idx);
         }
-        stages.push(compile_stage(
+        let mut stage = compile_stage(
             s,
             &api_entries[s.api],
             api,
@@ -176,7 +177,35 @@ pub(crate) fn compile(
             &mut limits,
             &function_specs,
             &mut errors,
-        ));
+        );
+        stage.access_log = s.access_log.as_ref().map(|spec| {
+            let dest = super::access_log::destination(&spec.destination, &source);
+            let idx = match log_destinations.iter().position(|d| **d == dest) {
+                Some(i) => i,
+                None => {
+                    log_destinations.push(std::sync::Arc::new(dest));
+                    log_destinations.len() - 1
+                }
+            };
+            super::AccessLog {
+                destination: idx as u32,
+                format: spec.format.clone(),
+                needs_trace: spec
+                    .format
+                    .contains(&super::LogPiece::Var(super::LogVar::TraceId)),
+                needs_authorizer: spec.format.iter().any(|p| {
+                    matches!(
+                        p,
+                        super::LogPiece::Var(
+                            super::LogVar::AuthorizerPrincipalId
+                                | super::LogVar::AuthorizerClaim(_)
+                                | super::LogVar::AuthorizerValue(_)
+                        )
+                    )
+                }),
+            }
+        });
+        stages.push(stage);
     }
     let function_host = function_specs
         .iter()
@@ -280,6 +309,7 @@ pub(crate) fn compile(
         iam,
         lambda_authorizers: lambda.authorizers,
         functions: lambda.functions,
+        log_destinations,
         warnings,
     })
 }
@@ -376,6 +406,7 @@ fn compile_stage(
         integrations,
         routes,
         cache,
+        access_log: None,
     }
 }
 

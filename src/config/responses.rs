@@ -259,6 +259,19 @@ fn built_in(kind: ErrorKind, protocol: Protocol) -> BuiltIn {
     }
 }
 
+/// `$context.error.message` and `$context.error.responseType` of the built-in response for
+/// `kind` (access logs). A kind without its own type on `protocol` reports its default
+/// class, `DEFAULT_4XX` or `DEFAULT_5XX`.
+pub fn error_context(kind: ErrorKind, protocol: Protocol) -> (&'static str, &'static str) {
+    let b = built_in(kind, protocol);
+    let ty = b.ty.unwrap_or(if b.status >= 500 {
+        "DEFAULT_5XX"
+    } else {
+        "DEFAULT_4XX"
+    });
+    (b.message, ty)
+}
+
 /// The table of an API (or the edge, with an empty spec): a configured specific type wins,
 /// then DEFAULT_4XX/DEFAULT_5XX by the type's default status class, then the built-in.
 /// Customized responses keep the built-in `x-amzn-ErrorType`.

@@ -57,6 +57,9 @@ pub struct Snapshot {
     /// The gateway file's `functions` (in order), indexed by `FunctionIdx`: Lambda
     /// authorizers and Lambda proxy integrations name theirs.
     pub functions: Vec<Function>,
+    /// Every access log destination some stage writes to (deduplicated), indexed by
+    /// `AccessLog::destination`.
+    pub log_destinations: Vec<std::sync::Arc<super::LogDestination>>,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -352,6 +355,8 @@ pub struct Stage {
     pub routes: Vec<StageRoute>,
     /// The stage response cache (`cacheClusterEnabled`, REST only); `None` when off.
     pub cache: Option<StageCachePolicy>,
+    /// `accessLogSettings`; `None` when the stage does not log.
+    pub access_log: Option<super::AccessLog>,
 }
 
 /// One route on one stage: what the usage layer checks before the integration runs.

@@ -1,7 +1,8 @@
 //! `stages[]`: AWS Stage shape (`apiId`/`restApiId`, `stageName`, `variables`/`stageVariables`,
 //! `description`, `deploymentId`, `tags`, throttling in `methodSettings` (REST) or
 //! `defaultRouteSettings`/`routeSettings` (HTTP APIs)), the response cache
-//! (`cacheClusterEnabled`, `cacheClusterSize`, caching fields of `methodSettings`; REST);
+//! (`cacheClusterEnabled`, `cacheClusterSize`, caching fields of `methodSettings`; REST),
+//! `accessLogSettings` (`access_log.rs`);
 //! properties of later features are reported by name.
 
 use super::Protocol;
@@ -24,10 +25,11 @@ pub(crate) struct StageEntry {
     /// `RouteIdx`), and whether a key naming the route's method set `cachingEnabled`; empty
     /// when the stage has no cache.
     pub cache_settings: Vec<(CachePartial, bool)>,
+    /// `accessLogSettings` (destination as written, compiled format).
+    pub access_log: Option<super::access_log::AccessLogSpec>,
 }
 
-const STAGE_UNSUPPORTED: [&str; 6] = [
-    "accessLogSettings",
+const STAGE_UNSUPPORTED: [&str; 5] = [
     "canarySettings",
     "throttle",
     "tracingEnabled",
@@ -59,6 +61,9 @@ pub(crate) fn stage(
     let cache_enabled = obj.opt_non_null("cacheClusterEnabled");
     let cache_size = obj.opt_non_null("cacheClusterSize");
     let cache_bytes = obj.opt_non_null("cacheCapacityBytes");
+    let access_log = obj
+        .opt_non_null("accessLogSettings")
+        .and_then(|n| super::access_log::read(&n, errors));
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -126,5 +131,6 @@ pub(crate) fn stage(
         throttles,
         cache,
         cache_settings,
+        access_log,
     })
 }

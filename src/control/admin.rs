@@ -31,6 +31,7 @@ pub struct AdminServer {
     pub token: Option<String>,
     pub reloader: Arc<Reloader>,
     pub shared: Arc<Shared>,
+    pub metrics: Arc<super::metrics::Metrics>,
     pub started: u64,
 }
 
@@ -59,21 +60,18 @@ impl AdminServer {
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         let (status, body) = match read_request(&mut stream) {
+            // Prometheus text, not JSON.
+            Ok(req) if (req.method.as_str(), req.target.as_str()) == ("GET", "/metrics") => {
+                if self.authorized(req.auth.as_deref()) {
+                    let text = self.metrics.prometheus(&self.shared);
+                    return write_response(&mut stream, 200, PROMETHEUS_TEXT, &text);
+                }
+                (401, json!({"message": "Unauthorized"}))
+            }
             Ok(req) => self.route(&req),
             Err(status) => (status, json!({"message": reason(status)})),
         };
-        let body = body.to_string();
-        let mut out = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-            reason(status),
-            body.len()
-        );
-        if status == 401 {
-            out.push_str("www-authenticate: Bearer\r\n");
-        }
-        out.push_str("\r\n");
-        out.push_str(&body);
-        let _ = stream.write_all(out.as_bytes());
+        write_response(&mut stream, status, "application/json", &body.to_string());
     }
 
     fn route(&self, req: &AdminRequest) -> (u16, Value) {
@@ -89,7 +87,7 @@ impl AdminServer {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let known = matches!(
             segments.as_slice(),
-            ["health" | "status" | "reload" | "apikeys"]
+            ["health" | "status" | "reload" | "apikeys" | "metrics.json"]
                 | ["apikeys", _]
                 | ["usageplans", _, "keys" | "usage"]
                 | ["usageplans", _, "keys", _]
@@ -110,6 +108,7 @@ impl AdminServer {
         let body = req.body.as_slice();
         match (method, segments.as_slice()) {
             ("GET", ["status"]) => (200, self.status()),
+            ("GET", ["metrics.json"]) => (200, self.metrics.json(&self.shared)),
             ("POST", ["reload"]) => match self.reloader.reload() {
                 Ok(generation) => (200, json!({"generation": generation})),
                 Err(errors) => (
@@ -167,6 +166,23 @@ impl AdminServer {
             "functionHost": self.reloader.functions.status(),
         })
     }
+}
+
+/// Prometheus text exposition format 0.0.4.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn write_response(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        reason(status),
+        body.len()
+    );
+    if status == 401 {
+        out.push_str("www-authenticate: Bearer\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    let _ = stream.write_all(out.as_bytes());
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -2,6 +2,7 @@
 //! A config that fails keeps the old snapshot serving and is reported with every error.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -157,6 +158,7 @@ impl Reloader {
                     log(format!("reload: warning: {w}"));
                 }
                 self.shared.publish(next);
+                self.shared.reloads.fetch_add(1, Ordering::Relaxed);
                 log(format!("reload: generation {generation} is serving"));
                 *state = LastReload {
                     ok: true,
@@ -169,6 +171,7 @@ impl Reloader {
             }
             Err(errors) if change => Err(ReloadError::Invalid(errors)),
             Err(errors) => {
+                self.shared.reload_failures.fetch_add(1, Ordering::Relaxed);
                 log(format!(
                     "reload: {} error(s); generation {} keeps serving",
                     errors.len(),

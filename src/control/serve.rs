@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use super::admin::{self, AdminServer};
@@ -72,7 +72,7 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     }
 
     // Signals first, so a SIGTERM during start-up is not lost.
-    let mut signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
+    let mut signals = match Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tollgate: cannot install signal handlers: {e}");
@@ -103,6 +103,8 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
         functions.clone(),
         first,
     ));
+    let metrics = super::metrics::Metrics::spawn(&shared);
+    let access_logs = super::access_log::LogWriter::spawn(&shared);
     if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
         log(format!("admin API on http://{}", cfg.address));
         AdminServer {
@@ -110,6 +112,7 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
             token: cfg.token,
             reloader: reloader.clone(),
             shared: shared.clone(),
+            metrics,
             started: now_secs(),
         }
         .spawn();
@@ -131,9 +134,18 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
                 log("SIGHUP: reloading");
                 let _ = reloader.reload();
             }
+            SIGUSR1 => {
+                log("SIGUSR1: reopening access log files");
+                access_logs.reopen();
+            }
             _ => {
                 log("shutting down: draining in-flight requests");
                 drain(&shared, drain_timeout);
+                if !shared.current().log_destinations.is_empty() {
+                    // The cores hand over their last access log lines within a tick; give
+                    // the writer that long to write them.
+                    std::thread::sleep(Duration::from_millis(300));
+                }
                 functions.shutdown();
                 if let Some(store) = &store {
                     let file = store.file();

@@ -64,6 +64,11 @@ pub struct Conn {
     pub tls: Option<(Arc<CertSet>, usize)>,
     /// Mutual TLS: the client certificate the handshake verified (`context.identity.clientCert`).
     pub client_cert: Option<Rc<ClientCertInfo>>,
+    /// The request fields the access log needs, copied when the stage is known
+    /// (`access_log::capture`); empty unless the stage logs.
+    pub logged: Vec<u8>,
+    /// The authorizers' claims and grant, kept for a line that names `authorizer.*`.
+    pub log_auth: super::access_log::Authorized,
     /// Cancels the idle read when the connection parks.
     canceller: Canceller,
 }
@@ -82,6 +87,8 @@ impl Conn {
             port,
             tls: None,
             client_cert: None,
+            logged: Vec::new(),
+            log_auth: Default::default(),
             canceller: Canceller::new(),
         }
     }
@@ -111,6 +118,8 @@ impl Conn {
             freed += self.wb.capacity();
             self.wb = Vec::with_capacity(CLIENT_BUF);
         }
+        self.logged.clear();
+        self.log_auth = Default::default();
         self.up.clear();
         if self.up.capacity() > 4 * CLIENT_BUF {
             freed += self.up.capacity();
@@ -159,8 +168,14 @@ pub async fn serve_tls(
 ) {
     let deadline = Instant::now() + worker.snapshot().server.limits.header_timeout;
     match TlsStream::accept(stream, &certs, deadline).await {
-        Ok(tls) => serve(worker, tls, peer, port, Some(certs)).await,
-        Err(_) => worker.connection_closed(),
+        Ok(tls) => {
+            worker.count(&worker.shared.tls_handshakes);
+            serve(worker, tls, peer, port, Some(certs)).await
+        }
+        Err(_) => {
+            worker.count(&worker.shared.tls_failures);
+            worker.connection_closed()
+        }
     }
 }
 
@@ -241,9 +256,18 @@ async fn active<S: ClientStream>(
                     cache_warning: false,
                     bearer: None,
                     now,
+                    done: Default::default(),
                 };
                 conn.wb.clear();
                 respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
+                // A malformed request: counted under the edge series (no API is known).
+                let (status, len) = respond::written(&conn.wb, 0);
+                let done = crate::dataplane::metrics::Completion {
+                    status,
+                    response_len: len,
+                    ..Default::default()
+                };
+                worker.metrics.borrow_mut().record(&done, 0);
                 if write_all(stream, &mut conn.wb, limits.send_timeout).await {
                     linger_close(stream).await;
                 }

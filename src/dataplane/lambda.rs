@@ -165,7 +165,11 @@ pub async fn respond<S: ClientStream>(
     meta: &mut Meta,
 ) -> Outcome {
     conn.rb.consume(prepared.consumed);
+    let started = worker.shared.clock.now_ns();
     let answer = call(worker, snap, api, lambda, &prepared).await;
+    // Metrics and access log: IntegrationLatency, and the function's statusCode.
+    let ns = worker.shared.clock.now_ns().saturating_sub(started);
+    meta.done.integration = Some((ns, answer.as_ref().map_or(0, |r| r.status)));
     conn.wb.clear();
     let date = worker.date.now();
     match answer {
@@ -177,7 +181,10 @@ pub async fn respond<S: ClientStream>(
             meta,
             &date,
         ),
-        Err(kind) => respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date),
+        Err(kind) => {
+            meta.done.error = Some(kind);
+            respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date)
+        }
     }
     super::request::finish(stream, conn, &snap.server.limits, meta).await
 }

@@ -15,6 +15,7 @@ use crate::config::Snapshot;
 
 use super::authorize::JwtAuth;
 use super::cache::{CachePolicy, CacheSet, StageCache};
+use super::metrics::Series;
 use super::throttle::{DailyTable, LeasePolicy, LedgerTable, LimitSpec, QuotaTable};
 
 pub struct Meters {
@@ -31,6 +32,8 @@ pub struct Meters {
     /// The JWT authorizers, indexed by `AuthorizerIdx`: kept across a reload (verifier and
     /// keys) when identity and fingerprint are unchanged.
     pub authorizers: Vec<Arc<JwtAuth>>,
+    /// Metrics series ids (interned across reloads by identity).
+    pub series: Series,
 }
 
 impl Meters {
@@ -102,8 +105,10 @@ impl Meters {
             .iter()
             .map(|a| JwtAuth::carry(a, prev_auth))
             .collect();
+        let series = Series::build(snapshot, prev.map(|p| &p.series));
         Meters {
             generation: snapshot.generation,
+            series,
             authorizers,
             limits,
             quotas,

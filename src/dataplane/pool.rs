@@ -67,6 +67,11 @@ impl Pool {
         });
     }
 
+    /// Idle connections held, over every upstream (a metrics gauge).
+    pub fn idle_count(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
     /// Close connections idle longer than `max_idle`.
     pub fn evict_idle(&mut self, max_idle: Duration) {
         for list in self.idle.values_mut() {

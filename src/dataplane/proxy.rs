@@ -74,6 +74,7 @@ pub async fn forward<S: ClientStream>(
     }
     let replayable = framing == Framing::None || body_in_head;
     let deadline = Instant::now() + proxy.timeout;
+    let started = worker.shared.clock.now_ns();
     let mut progress = Progress {
         sent_continue: false,
         body_complete: true,
@@ -85,7 +86,11 @@ pub async fn forward<S: ClientStream>(
         attempt += 1;
         let (mut up, reused) = match acquire(worker, upstream, deadline, &limits).await {
             Ok(c) => c,
-            Err(e) => return fail(worker, client, conn, snap, api, e, meta, replayable).await,
+            Err(e) => {
+                let ns = worker.shared.clock.now_ns().saturating_sub(started);
+                meta.done.integration = Some((ns, 0));
+                return fail(worker, client, conn, snap, api, e, meta, replayable).await;
+            }
         };
         // One timer for the whole exchange: head, body, response head share the deadline.
         let exchange = exchange(
@@ -105,7 +110,11 @@ pub async fn forward<S: ClientStream>(
         // A stale pooled connection: try once more on a fresh one if the request can be sent again.
         let retry = reused && replayable && attempt == 1;
         let e = match step {
-            Ok(()) => break up,
+            Ok(()) => {
+                let ns = worker.shared.clock.now_ns().saturating_sub(started);
+                meta.done.integration = Some((ns, conn.resp.status));
+                break up;
+            }
             Err(Failed::Send | Failed::ClosedBeforeResponse) if retry => continue,
             Err(Failed::Send | Failed::ClosedBeforeResponse | Failed::Malformed) => {
                 UpstreamError::Failure
@@ -114,6 +123,10 @@ pub async fn forward<S: ClientStream>(
             Err(Failed::Body(e)) => e,
             Err(Failed::ClientGone) => return Outcome::Close,
         };
+        if matches!(e, UpstreamError::Failure | UpstreamError::Timeout) {
+            let ns = worker.shared.clock.now_ns().saturating_sub(started);
+            meta.done.integration = Some((ns, 0));
+        }
         return fail(worker, client, conn, snap, api, e, meta, progress.body_read).await;
     };
     // The upstream answered before the whole body was sent: relay its answer; the rest of
@@ -166,6 +179,13 @@ pub async fn forward<S: ClientStream>(
     }
     let head_len = conn.resp.head_len;
     up.rb.consume(head_len);
+    meta.done.status = conn.resp.status;
+    // Known up front for a Content-Length body; a chunked or close-delimited one is counted
+    // as it is relayed.
+    meta.done.response_len = match resp_framing {
+        ResponseFraming::Length(n) if !meta.head_request => n,
+        _ => 0,
+    };
 
     let body = transfer::response_body(
         client,
@@ -176,6 +196,7 @@ pub async fn forward<S: ClientStream>(
         &limits,
         proxy.timeout,
         fill.as_deref_mut(),
+        &mut meta.done.response_len,
     )
     .await;
     let clean = match body {
@@ -369,6 +390,7 @@ async fn fail<S: ClientStream>(
         UpstreamError::EarlyResponse => return Outcome::Close,
         UpstreamError::ClientBody(413) => {
             meta.close = true;
+            meta.done.error = Some(ErrorKind::RequestTooLarge);
             respond::gateway_error(
                 &mut conn.wb,
                 snap,
@@ -391,6 +413,7 @@ async fn fail<S: ClientStream>(
             } else {
                 ErrorKind::IntegrationFailure
             };
+            meta.done.error = Some(kind);
             respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date);
         }
     }

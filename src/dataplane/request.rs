@@ -3,15 +3,17 @@
 
 use std::rc::Rc;
 
+use super::access_log;
 use super::auth::jwt::{Claims, JwtError};
 use super::authorize::{self, Refusal};
 use super::caching;
 use super::conn::{self, Conn, Outcome};
 use super::iam;
+use super::metrics::{CacheUse, Completion};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::upstream_head;
-use super::worker::Worker;
+use super::worker::{SnapshotRef, Worker};
 use crate::config::{
     Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
     Snapshot, StageIdx,
@@ -24,7 +26,53 @@ pub async fn handle<S: ClientStream>(
     conn: &mut Conn,
 ) -> Outcome {
     worker.request_started();
-    let outcome = dispatch(worker, stream, conn).await;
+    let snap = worker.snapshot();
+    let head = &conn.head;
+    let mut meta = Meta {
+        trace: None,
+        request_id: worker.ids.request_id(),
+        extended_id: worker.ids.extended_id(),
+        protocol: None,
+        head_request: head.method.get(conn.rb.data()) == b"HEAD",
+        // A proxy does not keep HTTP/1.0 client connections (RFC 9112 §9.3, P23).
+        close: head.close || head.version == Version::Http10 || worker.is_draining(),
+        retry_after: None,
+        cache_warning: false,
+        bearer: None,
+        now: worker.now(),
+        done: Completion::default(),
+    };
+    let outcome = dispatch(worker, stream, conn, &snap, &mut meta).await;
+    // The one place a request's outcome is complete: metrics and the access log.
+    let latency = worker
+        .shared
+        .clock
+        .now_ns()
+        .saturating_sub(meta.now.mono_ns);
+    worker.metrics.borrow_mut().record(&meta.done, latency);
+    if let Some(log) = meta
+        .done
+        .stage
+        .and_then(|s| snap.stages.get(s.0 as usize))
+        .and_then(|s| s.access_log.as_ref())
+    {
+        let line = access_log::Line {
+            snap: &snap,
+            meta: &meta,
+            logged: &conn.logged,
+            authorized: &conn.log_auth,
+            latency_ns: latency,
+        };
+        let dropped = worker.access_logs.borrow_mut().line(&snap, log, |out| {
+            access_log::render(out, &log.format, &line);
+        });
+        if dropped > 0 {
+            worker.shared.log_dropped[worker.id]
+                .0
+                .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+        }
+        conn.log_auth = access_log::Authorized::default();
+    }
     worker.request_finished();
     outcome
 }
@@ -33,26 +81,15 @@ async fn dispatch<S: ClientStream>(
     worker: &Rc<Worker>,
     stream: &mut S,
     conn: &mut Conn,
+    snap: &SnapshotRef,
+    meta: &mut Meta,
 ) -> Outcome {
-    let snap = worker.snapshot();
+    // The request's snapshot, taken once in `handle` (a non-atomic `Rc` increment).
+    let snap = snap.clone();
     let limits = snap.server.limits;
     let data = conn.rb.data();
     let head = &conn.head;
     let method = head.method.get(data);
-    let now = worker.now();
-    let mut meta = Meta {
-        trace: None,
-        request_id: worker.ids.request_id(),
-        extended_id: worker.ids.extended_id(),
-        protocol: None,
-        head_request: method == b"HEAD",
-        // A proxy does not keep HTTP/1.0 client connections (RFC 9112 §9.3, P23).
-        close: head.close || head.version == Version::Http10 || worker.is_draining(),
-        retry_after: None,
-        cache_warning: false,
-        bearer: None,
-        now,
-    };
     let date = worker.date.at(meta.now.unix_secs);
 
     let authority = match head.form {
@@ -66,7 +103,7 @@ async fn dispatch<S: ClientStream>(
             .and_then(|a| http1::normalize_host(a.host, &mut host_buf))
         {
             Ok(h) => h,
-            Err(()) => return reject(worker, stream, conn, 400, &meta).await,
+            Err(()) => return reject(worker, stream, conn, 400, meta).await,
         },
     };
     // HTTPS: a Host that belongs to another certificate entry (another custom domain, or an
@@ -80,12 +117,12 @@ async fn dispatch<S: ClientStream>(
             .is_some_and(|owner| owner != *entry)
     });
     if misdirected {
-        return reject(worker, stream, conn, 421, &meta).await;
+        return reject(worker, stream, conn, 421, meta).await;
     }
     let raw_path = head.path.get(data);
     let path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
     if has_dot_segment(path) {
-        return reject(worker, stream, conn, 400, &meta).await;
+        return reject(worker, stream, conn, 400, meta).await;
     }
 
     let body_fits = match head.framing {
@@ -101,11 +138,28 @@ async fn dispatch<S: ClientStream>(
                 Some(Protocol::Http) => ErrorKind::NotFound,
                 _ => ErrorKind::Forbidden,
             };
-            return error(worker, stream, conn, &snap, api, kind, &mut meta).await;
+            return error(worker, stream, conn, &snap, api, kind, meta).await;
         }
     };
     let api = &snap.apis[target.api.0 as usize];
     meta.protocol = Some(api.protocol);
+    meta.done.stage = Some(target.stage);
+    let series = worker.meters_for(&snap);
+    let series_of = |route| {
+        series
+            .as_ref()
+            .map_or(0, |m| m.series.of(target.stage, route))
+    };
+    meta.done.series = series_of(None);
+    let mut logs_authorizer = false;
+    if let Some(log) = &snap.stages[target.stage.0 as usize].access_log {
+        logs_authorizer = log.needs_authorizer;
+        let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
+        meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
+        if log.needs_trace {
+            meta.trace(&worker.ids, data, head);
+        }
+    }
     if !body_fits {
         return error(
             worker,
@@ -114,7 +168,7 @@ async fn dispatch<S: ClientStream>(
             &snap,
             Some(api),
             ErrorKind::RequestTooLarge,
-            &mut meta,
+            meta,
         )
         .await;
     }
@@ -122,13 +176,17 @@ async fn dispatch<S: ClientStream>(
     let rest = &path[target.prefix_len.min(path.len())..];
     let resource_path: &[u8] = if rest.is_empty() { b"/" } else { rest };
     let route = match api.router.find(method, resource_path, &mut conn.params) {
-        RouteMatch::Found(r) => r,
+        RouteMatch::Found(r) => {
+            meta.done.route = Some(r);
+            meta.done.series = series_of(Some(r));
+            r
+        }
         RouteMatch::NotFound => {
             let kind = match api.protocol {
                 Protocol::Rest => ErrorKind::MissingAuthenticationToken,
                 Protocol::Http => ErrorKind::NotFound,
             };
-            return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+            return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
         }
     };
     let route_def = &api.routes[route.0 as usize];
@@ -138,14 +196,14 @@ async fn dispatch<S: ClientStream>(
         && !super::lambda::body_ready(head, data, &limits)
     {
         return match iam::read_body(stream, conn, &limits).await {
-            Ok(()) => Box::pin(dispatch(worker, stream, conn)).await,
+            Ok(()) => Box::pin(dispatch(worker, stream, conn, &snap, meta)).await,
             // Over `maxBodyBytes`: API Gateway's 413, as when HTTP_PROXY streams it.
             Err(Some(413)) => {
                 meta.close = true;
                 let kind = ErrorKind::RequestTooLarge;
-                error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await
+                error(worker, stream, conn, &snap, Some(api), kind, meta).await
             }
-            Err(Some(status)) => reject(worker, stream, conn, status, &meta).await,
+            Err(Some(status)) => reject(worker, stream, conn, status, meta).await,
             Err(None) => Outcome::Close,
         };
     }
@@ -166,24 +224,29 @@ async fn dispatch<S: ClientStream>(
             // A signed body not all read yet: read it, then route the request again.
             Err(iam::Refusal::NeedBody) => {
                 return match iam::read_body(stream, conn, &limits).await {
-                    Ok(()) => Box::pin(dispatch(worker, stream, conn)).await,
-                    Err(Some(status)) => reject(worker, stream, conn, status, &meta).await,
+                    Ok(()) => Box::pin(dispatch(worker, stream, conn, &snap, meta)).await,
+                    Err(Some(status)) => reject(worker, stream, conn, status, meta).await,
                     Err(None) => Outcome::Close,
                 };
             }
-            Err(r) => return iam::refuse(worker, stream, conn, &snap, api, r, &mut meta).await,
+            Err(r) => return iam::refuse(worker, stream, conn, &snap, api, r, meta).await,
         }
     }
     let mut claims = None;
     if let Some(auth) = &route_def.auth {
-        match authorize(worker, &snap, auth, head, data, &mut meta) {
-            Ok(c) => claims = Some(c),
+        match authorize(worker, &snap, auth, head, data, meta) {
+            Ok(c) => {
+                if logs_authorizer {
+                    conn.log_auth.claims = Some(c.clone());
+                }
+                claims = Some(c)
+            }
             Err(kind) => {
-                return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+                return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
             }
         }
         if let Err(r) = iam::after_authorizer(&snap, &gate) {
-            return iam::refuse(worker, stream, conn, &snap, api, r, &mut meta).await;
+            return iam::refuse(worker, stream, conn, &snap, api, r, meta).await;
         }
     }
     let mut grant = None;
@@ -216,29 +279,25 @@ async fn dispatch<S: ClientStream>(
             trace: trace.as_bytes(),
         };
         match super::lambda_auth::authorize(worker, &snap, idx, &req).await {
-            Ok(g) => grant = Some(g),
+            Ok(g) => {
+                if logs_authorizer {
+                    conn.log_auth.grant = Some(g.clone());
+                }
+                grant = Some(g)
+            }
             Err(kind) => {
-                return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+                return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
             }
         }
     }
     let key = grant.as_ref().and_then(|g| g.usage_key.as_deref());
-    if let Err(kind) = meter(
-        worker,
-        &snap,
-        target.stage,
-        route,
-        head,
-        data,
-        key,
-        &mut meta,
-    ) {
-        return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+    if let Err(kind) = meter(worker, &snap, target.stage, route, head, data, key, meta) {
+        return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
     }
     match &stage.integrations[route.0 as usize] {
         Integration::Lambda(lambda) => {
             let Some((body_len, body)) = super::lambda::buffered_body(head, data, &limits) else {
-                return reject(worker, stream, conn, 400, &meta).await;
+                return reject(worker, stream, conn, 400, meta).await;
             };
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -272,16 +331,13 @@ async fn dispatch<S: ClientStream>(
             };
             let prepared = super::lambda::prepare(&req, lambda, head.head_len + body_len);
             drop(body);
-            super::lambda::respond(
-                worker, stream, conn, &snap, api, lambda, prepared, &mut meta,
-            )
-            .await
+            super::lambda::respond(worker, stream, conn, &snap, api, lambda, prepared, meta).await
         }
         Integration::Mock(mock) => {
-            settle_unread_body(conn, &mut meta);
+            settle_unread_body(conn, meta);
             conn.wb.clear();
-            respond::rendered(&mut conn.wb, &mock.response, &meta, &date);
-            finish(stream, conn, &limits, &meta).await
+            respond::rendered(&mut conn.wb, &mock.response, meta, &date);
+            finish(stream, conn, &limits, meta).await
         }
         Integration::HttpProxy(proxy) => {
             let req = caching::Request {
@@ -303,20 +359,24 @@ async fn dispatch<S: ClientStream>(
                 route,
                 &req,
                 proxy.timeout,
-                &mut meta,
+                meta,
             )
             .await
             {
                 caching::Plan::Pass => {
                     caching::invalidation(worker, &snap, api, target.stage, stage, &req)
                 }
-                caching::Plan::Fill(fill) => Some(caching::Work::Fill(fill)),
+                caching::Plan::Fill(fill) => {
+                    meta.done.cache = CacheUse::Miss;
+                    Some(caching::Work::Fill(fill))
+                }
                 caching::Plan::Hit(stored) => {
-                    return hit(worker, stream, conn, &limits, &stored, &mut meta).await;
+                    meta.done.cache = CacheUse::Hit;
+                    return hit(worker, stream, conn, &limits, &stored, meta).await;
                 }
                 caching::Plan::Deny => {
                     let kind = ErrorKind::CacheInvalidationDenied;
-                    return error(worker, stream, conn, &snap, Some(api), kind, &mut meta).await;
+                    return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
                 }
             };
             let trace = meta.trace(&worker.ids, data, &conn.head);
@@ -348,7 +408,7 @@ async fn dispatch<S: ClientStream>(
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
             super::proxy::forward(
-                worker, stream, conn, &snap, api, upstream, proxy, work, &mut meta,
+                worker, stream, conn, &snap, api, upstream, proxy, work, meta,
             )
             .await
         }
@@ -424,12 +484,13 @@ fn meter(
                     .find(|(n, _)| n.get(data).eq_ignore_ascii_case(b"x-api-key"))
                     .map(|(_, v)| v.get(data)),
             };
-            let key = value
-                .and_then(|v| usage.key(v))
-                .map(|k| &usage.keys[k.0 as usize])
-                .filter(|k| k.enabled);
+            let id = value.and_then(|v| usage.key(v));
+            let key = id.map(|k| &usage.keys[k.0 as usize]).filter(|k| k.enabled);
             match key.and_then(|k| k.stage(stage)) {
-                Some(ks) => Some(ks),
+                Some(ks) => {
+                    meta.done.key = id;
+                    Some(ks)
+                }
                 None => return Err(ErrorKind::InvalidApiKey),
             }
         }
@@ -452,6 +513,9 @@ fn meter(
     let Some(meters) = worker.meters_for(snap) else {
         return Ok(());
     };
+    if let Some(ks) = key_stage {
+        meta.done.plan = meters.series.plan(ks.plan.0);
+    }
     let now = meta.now.mono_ns;
     let mut throttle = worker.throttle.borrow_mut();
     if let Err(t) = throttle.admit(&ids[..n], now) {
@@ -490,6 +554,8 @@ async fn hit<S: ClientStream>(
         meta,
         &worker.date.at(meta.now.unix_secs),
     );
+    (meta.done.status, meta.done.response_len) =
+        respond::written(&conn.wb, body.as_ref().map_or(0, |b| b.len()));
     let deadline = worker.deadline(meta.now, limits.send_timeout);
     if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
         return Outcome::Close;
@@ -513,6 +579,7 @@ pub async fn error<S: ClientStream>(
     meta: &mut Meta,
 ) -> Outcome {
     settle_unread_body(conn, meta);
+    meta.done.error = Some(kind);
     conn.wb.clear();
     respond::gateway_error(&mut conn.wb, snap, api, kind, meta, &worker.date.now());
     finish(stream, conn, &snap.server.limits, meta).await
@@ -523,12 +590,12 @@ async fn reject<S: ClientStream>(
     stream: &mut S,
     conn: &mut Conn,
     status: u16,
-    meta: &Meta,
+    meta: &mut Meta,
 ) -> Outcome {
-    let mut meta = *meta;
     meta.close = true;
     conn.wb.clear();
-    respond::reject(&mut conn.wb, status, &meta, &worker.date.now());
+    respond::reject(&mut conn.wb, status, meta, &worker.date.now());
+    (meta.done.status, meta.done.response_len) = respond::written(&conn.wb, 0);
     let limits = worker.snapshot().server.limits;
     if conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
         Outcome::LingerClose
@@ -556,8 +623,9 @@ pub async fn finish<S: ClientStream>(
     stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
-    meta: &Meta,
+    meta: &mut Meta,
 ) -> Outcome {
+    (meta.done.status, meta.done.response_len) = respond::written(&conn.wb, 0);
     if !conn::write_all(stream, &mut conn.wb, limits.send_timeout).await {
         return Outcome::Close;
     }

@@ -26,6 +26,8 @@ pub struct Meta {
     pub bearer: Option<crate::dataplane::auth::jwt::JwtError>,
     /// When the request started (one clock read for the whole request path).
     pub now: crate::dataplane::clock::Now,
+    /// What the responders noted for the metrics and the access log.
+    pub done: crate::dataplane::metrics::Completion,
     /// The request's `X-Amzn-Trace-Id` (`trace.rs`), made when first needed (`Meta::trace`):
     /// a request answered without an upstream or a function (a cache hit, a refusal) never
     /// pays for it.
@@ -82,6 +84,19 @@ pub fn id_headers(wb: &mut Vec<u8>, meta: &Meta) {
             wb.extend_from_slice(b"\r\n");
         }
     }
+}
+
+/// The status and body length of the complete response in `wb` (one written by this
+/// module or a stored cache entry: `HTTP/1.1 NNN ...`, head, blank line, body), plus
+/// `extra` body bytes written separately.
+pub fn written(wb: &[u8], extra: usize) -> (u16, u64) {
+    let status = wb
+        .get(9..12)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let body = memchr::memmem::find(wb, b"\r\n\r\n").map_or(0, |end| wb.len() - end - 4);
+    (status, (body + extra) as u64)
 }
 
 /// `Date`, optional `Connection: close`, blank line.

@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use arc_swap::ArcSwap;
 
+use super::access_log::{BatchSender, LogBatch, MAX_BATCHES};
 use super::cache::StageCache;
 use super::meters::Meters;
+use super::metrics::{Delta, DeltaSender};
 use super::throttle::{Days, MonoClock, QuotaState};
 use crate::config::Snapshot;
 
@@ -36,6 +39,28 @@ pub struct Shared {
     pub waiting: Vec<PaddedCounter>,
     /// Requests served, per core (a health signal; metrics proper come with observability).
     pub requests: Vec<PaddedCounter>,
+    /// Client connections accepted, per core.
+    pub accepted: Vec<PaddedCounter>,
+    /// TLS handshakes completed / failed on HTTPS listeners, per core.
+    pub tls_handshakes: Vec<PaddedCounter>,
+    pub tls_failures: Vec<PaddedCounter>,
+    /// Idle upstream connections in the core's pool (a gauge, set by its ticker).
+    pub pool_idle: Vec<PaddedCounter>,
+    /// Access log lines a core dropped because the log writer was behind.
+    pub log_dropped: Vec<PaddedCounter>,
+    /// Reloads published / refused since start (the first load is not counted).
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
+    /// Where the cores hand their access log batches (`dataplane/access_log.rs`).
+    pub access_logs: BatchSender,
+    #[allow(clippy::disallowed_types)]
+    access_logs_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
+    /// Where the cores hand their metrics `Delta`s (`dataplane/metrics.rs`).
+    pub metrics: DeltaSender,
+    /// The aggregator's end, taken once by the control plane (`take_metrics`). A lock only
+    /// for that one hand-over, never taken by a core.
+    #[allow(clippy::disallowed_types)]
+    metrics_rx: std::sync::Mutex<Option<Receiver<Box<Delta>>>>,
 }
 
 impl Shared {
@@ -44,6 +69,9 @@ impl Shared {
         let counters = || (0..workers).map(|_| PaddedCounter::default()).collect();
         let clock = MonoClock::new();
         let meters = Meters::build(&snapshot, None, workers, clock.now_ns(), unix_secs());
+        // Two hand-overs per core in flight at most (each core has two `Delta`s).
+        let (metrics_tx, metrics_rx) = sync_channel(2 * workers.max(1));
+        let (logs_tx, logs_rx) = sync_channel(MAX_BATCHES * workers.max(1));
         Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             meters: ArcSwap::from_pointee(meters),
@@ -54,7 +82,46 @@ impl Shared {
             connections: counters(),
             waiting: counters(),
             requests: counters(),
+            accepted: counters(),
+            tls_handshakes: counters(),
+            tls_failures: counters(),
+            pool_idle: counters(),
+            log_dropped: counters(),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+            access_logs: logs_tx,
+            #[allow(clippy::disallowed_types)]
+            access_logs_rx: std::sync::Mutex::new(Some(logs_rx)),
+            metrics: metrics_tx,
+            #[allow(clippy::disallowed_types)]
+            metrics_rx: std::sync::Mutex::new(Some(metrics_rx)),
         }
+    }
+
+    /// The receiving end of the cores' metrics hand-over, for the one aggregator.
+    pub fn take_metrics(&self) -> Option<Receiver<Box<Delta>>> {
+        match self.metrics_rx.lock() {
+            Ok(mut rx) => rx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// The receiving end of the cores' access log hand-over, for the one log writer.
+    pub fn take_access_logs(&self) -> Option<Receiver<Box<LogBatch>>> {
+        match self.access_logs_rx.lock() {
+            Ok(mut rx) => rx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// The metrics series names of the current meters (interned: a superset of every
+    /// earlier generation's), for the aggregator.
+    pub fn series_names(&self) -> (Arc<Vec<super::metrics::SeriesName>>, Arc<Vec<Box<str>>>) {
+        let meters = self.meters.load();
+        (
+            meters.series.names.clone(),
+            meters.series.plan_names.clone(),
+        )
     }
 
     /// Make `snapshot` current. Requests in flight finish on the one they began with.

@@ -144,6 +144,7 @@ pub async fn response_body<S: ClientStream>(
     limits: &ServerLimits,
     idle: Duration,
     mut fill: Option<&mut Fill>,
+    sent: &mut u64,
 ) -> Result<(), BodyFailure> {
     let mut keep = |data: &[u8]| {
         if let Some(f) = fill.as_deref_mut() {
@@ -185,6 +186,7 @@ pub async fn response_body<S: ClientStream>(
                         .decode(up.rb.data())
                         .map_err(|_| BodyFailure::Upstream)?;
                     if let Some((s, e)) = d.data {
+                        *sent += (e - s) as u64;
                         keep(&up.rb.data()[s..e]);
                         push_data(&mut conn.wb, &up.rb.data()[s..e], chunk);
                     }
@@ -212,6 +214,7 @@ pub async fn response_body<S: ClientStream>(
             if !up.rb.is_empty() {
                 push_data(&mut conn.wb, up.rb.data(), chunk);
                 let n = up.rb.data().len();
+                *sent += n as u64;
                 up.rb.consume(n);
             }
             flush_to_client(client, &mut conn.wb, limits).await?;

@@ -69,6 +69,10 @@ pub struct Worker {
     pub cache_keys: RefCell<(super::cache::KeyBuilder, Vec<u8>)>,
     /// This core's Lambda authorizer results (and the reused key buffer).
     pub lambda: RefCell<super::lambda_auth::Caches>,
+    /// This core's request metrics, handed to the control plane by the ticker.
+    pub metrics: RefCell<super::metrics::CoreMetrics>,
+    /// This core's access log batches, handed to the log writer when full and by the ticker.
+    pub access_logs: RefCell<super::access_log::CoreLogs>,
     /// SigV4 signing of remote function calls: buffers and each day's signing keys.
     pub invoke_signing: RefCell<super::lambda_auth::Signing>,
     connections: Cell<usize>,
@@ -102,9 +106,19 @@ impl Worker {
         monoio::time::Instant::from_std(self.shared.clock.instant_at(now.mono_ns)) + d
     }
 
+    /// Add one to this core's slot of a per-core health counter in `Shared`.
+    #[inline]
+    pub fn count(&self, counters: &[super::shared::PaddedCounter]) {
+        if let Some(c) = counters.get(self.id) {
+            c.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn new(id: usize, shared: Arc<Shared>) -> Worker {
         let (snapshot, meters) = shared.current_with_meters();
         let throttle = Throttle::new(&meters.limits);
+        let metrics = super::metrics::CoreMetrics::new(id, shared.metrics.clone());
+        let access_logs = super::access_log::CoreLogs::new(shared.access_logs.clone());
         Worker {
             id,
             shared,
@@ -119,6 +133,8 @@ impl Worker {
             conns: RefCell::new(Vec::new()),
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
+            metrics: RefCell::new(metrics),
+            access_logs: RefCell::new(access_logs),
             invoke_signing: RefCell::default(),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
@@ -439,7 +455,13 @@ async fn worker_main(
     }
     ticker(&worker).await;
     // Connections finish on their own; the control plane decides when the process exits.
-    while worker.connections.get() > 0 {
+    loop {
+        // Requests finishing during the drain still reach the metrics and access logs.
+        worker.metrics.borrow_mut().hand_over();
+        worker.access_logs.borrow_mut().hand_over_all();
+        if worker.connections.get() == 0 {
+            break;
+        }
         monoio::time::sleep(TICK).await;
     }
 }
@@ -459,7 +481,16 @@ async fn ticker(worker: &Rc<Worker>) {
             worker.sync_listeners(&snapshot);
         }
         let idle = snapshot.server.limits.upstream_idle_timeout;
-        worker.pool.borrow_mut().evict_idle(idle);
+        let pooled = {
+            let mut pool = worker.pool.borrow_mut();
+            pool.evict_idle(idle);
+            pool.idle_count()
+        };
+        worker.shared.pool_idle[worker.id]
+            .0
+            .store(pooled, Ordering::Relaxed);
+        worker.metrics.borrow_mut().hand_over();
+        worker.access_logs.borrow_mut().hand_over_all();
         deadlines::sweep(Instant::now());
         worker
             .throttle
@@ -496,6 +527,7 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 // Counted here, not in the task, so the cap check above sees it at once.
                 worker.connection_opened();
+                worker.count(&worker.shared.accepted);
                 // HTTPS or not, with the certificates of the snapshot current at accept.
                 let tls = worker
                     .snapshot()

@@ -84,7 +84,6 @@ fn stage_rules() {
             "gateway.json: $.stages[3]: `apiId` and `restApiId` are aliases: give only one",
             "gateway.json: $.stages[3]: `variables` and `stageVariables` are aliases: give only one",
             "gateway.json: $.stages[4]: missing required property `apiId` (or `restApiId`)",
-            "gateway.json: $.stages[4].accessLogSettings: `accessLogSettings` is not supported yet",
             "gateway.json: $.stages[4].canarySettings: `canarySettings` is not supported yet",
             "gateway.json: $.stages[4].throttle: `throttle` is not supported yet",
             "gateway.json: $.stages[4].tracingEnabled: `tracingEnabled` is not supported yet",

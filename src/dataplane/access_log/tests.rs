@@ -1,0 +1,108 @@
+use super::*;
+
+#[test]
+fn clf_time_is_apache_style_utc() {
+    let mut out = Vec::new();
+    clf_time(&mut out, 784_111_777);
+    assert_eq!(out, b"06/Nov/1994:08:49:37 +0000");
+}
+
+#[test]
+fn values_cannot_break_out_of_a_quoted_field() {
+    let mut out = Vec::new();
+    text(&mut out, b"a\"b\\c\x01d");
+    assert_eq!(out, b"a\\\"b\\\\c?d");
+    out.clear();
+    text(&mut out, b"");
+    assert_eq!(out, b"-");
+}
+
+#[test]
+fn a_core_drops_lines_once_its_batches_are_all_out() {
+    let (tx, rx) = sync_channel(64);
+    let mut logs = CoreLogs::new(tx);
+    let snap = snapshot_with_log();
+    let log = snap.stages[0].access_log.clone().unwrap();
+    let mut dropped = 0;
+    for _ in 0..MAX_BATCHES {
+        dropped += logs.line(&snap, &log, |out| out.extend_from_slice(b"x"));
+        logs.hand_over_all();
+    }
+    assert_eq!(dropped, 0);
+    assert_eq!(rx.try_iter().count(), MAX_BATCHES);
+    assert_eq!(logs.line(&snap, &log, |out| out.push(b'y')), 1);
+}
+
+struct OneFile(Vec<u8>);
+
+impl crate::config::Loader for OneFile {
+    fn read(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        if path.ends_with("gateway.json") {
+            Ok(self.0.clone())
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+    }
+}
+
+fn snapshot_with_log() -> Snapshot {
+    let gateway = serde_json::json!({
+        "server": { "listeners": [{ "address": "127.0.0.1:1" }] },
+        "apis": [{ "id": "a", "protocolType": "REST", "definition": {
+            "openapi": "3.0.1", "info": { "title": "t", "version": "1" }, "paths": {}
+        } }],
+        "stages": [{ "apiId": "a", "stageName": "s",
+                     "accessLogSettings": { "destinationArn": "-", "format": "$context.requestId" } }]
+    });
+    let bytes = serde_json::to_vec(&gateway).unwrap();
+    crate::config::load(
+        std::path::Path::new("/cfg/gateway.json"),
+        &OneFile(bytes),
+        1,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn claims_render_as_text_or_escaped_json() {
+    let snap = snapshot_with_log();
+    let meta = Meta {
+        request_id: [b'r'; 36],
+        extended_id: [b'e'; 16],
+        protocol: None,
+        head_request: false,
+        close: false,
+        retry_after: None,
+        cache_warning: false,
+        bearer: None,
+        now: crate::dataplane::clock::Now {
+            mono_ns: 0,
+            unix_secs: 0,
+        },
+        done: Default::default(),
+        trace: None,
+    };
+    let claims: Claims =
+        serde_json::from_str(r#"{"sub":"a\"b","groups":["x","y"],"n":3}"#).unwrap();
+    let authorized = Authorized {
+        claims: Some(Rc::new(claims)),
+        grant: None,
+    };
+    let line = Line {
+        snap: &snap,
+        meta: &meta,
+        logged: b"",
+        authorized: &authorized,
+        latency_ns: 0,
+    };
+    let format = crate::config::compile_format(
+        "$context.authorizer.claims.sub $context.authorizer.claims.groups $context.authorizer.claims.n $context.authorizer.claims.none $context.authorizer.principalId",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    render(&mut out, &format, &line);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"a\"b [\"x\",\"y\"] 3 - -"#
+    );
+}
