@@ -9,6 +9,7 @@ mod admin;
 mod apikeys;
 mod cache;
 mod cli;
+mod dashboard;
 mod functions;
 mod jwks;
 mod keystore;

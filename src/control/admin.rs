@@ -1,7 +1,8 @@
 //! The admin API on its own listener (loopback by default), served by a control thread, one
 //! request at a time: `GET /health`, `GET /status`, `POST /reload`, API keys and usage-plan
-//! keys (`apikeys`), `GetUsage` (`usage`), stage cache stats and flush (`cache`). Everything but `GET /health` needs the bearer
-//! token when one is configured.
+//! keys (`apikeys`), `GetUsage` (`usage`), stage cache stats and flush (`cache`), metrics,
+//! and the live dashboard page (`GET /dashboard`, `dashboard.rs`). Everything but
+//! `GET /health` and the dashboard page needs the bearer token when one is configured.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::apikeys::KeyAdmin;
+use super::dashboard;
 use super::log::{log, now_secs, rfc3339};
 use super::reload::{Reloader, error_json};
 use super::usage::get_usage;
@@ -67,6 +69,26 @@ impl AdminServer {
                     return write_response(&mut stream, 200, PROMETHEUS_TEXT, &text);
                 }
                 (401, json!({"message": "Unauthorized"}))
+            }
+            // The dashboard page holds no data: no token (its script sends one).
+            Ok(req)
+                if req.method == "GET" && req.target.split('?').next() == Some("/dashboard") =>
+            {
+                let csp = [
+                    (
+                        "content-security-policy",
+                        dashboard::content_security_policy(),
+                    ),
+                    ("cache-control", "no-cache"),
+                    ("x-content-type-options", "nosniff"),
+                ];
+                return write_response_with(
+                    &mut stream,
+                    200,
+                    "text/html; charset=utf-8",
+                    &csp,
+                    dashboard::PAGE,
+                );
             }
             Ok(req) => self.route(&req),
             Err(status) => (status, json!({"message": reason(status)})),
@@ -172,6 +194,16 @@ impl AdminServer {
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn write_response(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+    write_response_with(stream, status, content_type, &[], body);
+}
+
+fn write_response_with(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
         reason(status),
@@ -179,6 +211,9 @@ fn write_response(stream: &mut TcpStream, status: u16, content_type: &str, body:
     );
     if status == 401 {
         out.push_str("www-authenticate: Bearer\r\n");
+    }
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
     }
     out.push_str("\r\n");
     out.push_str(body);

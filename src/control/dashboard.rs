@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn the_policy_allows_exactly_the_inline_script_and_style() {
         let csp = content_security_policy();
-        assert!(csp.starts_with("default-src 'none'; script-src 'sha256-"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{csp}"
+        );
         assert!(csp.contains("style-src 'sha256-"), "{csp}");
         // One script and one style block: a second would not be covered by the policy.
         assert_eq!(PAGE.matches("<script>").count(), 1);
