@@ -47,7 +47,9 @@ def traffic(gateway, stop, sent):
 
 
 def metrics(admin, token):
-    req = urllib.request.Request(f"{admin}/metrics.json", headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        f"{admin}/metrics.json", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(req, timeout=5) as r:
         return json.load(r)
 
@@ -83,7 +85,10 @@ def main():
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-            page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+            page.on(
+                "console",
+                lambda m: m.type == "error" and errors.append(f"console: {m.text}"),
+            )
             page.goto(f"{admin}/dashboard#token={token}")
             # Three polls with traffic flowing: the rate tiles have two snapshots to compare.
             wait_body(page, "polls", lambda n: n >= 3)
