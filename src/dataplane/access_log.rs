@@ -3,8 +3,9 @@
 //! (and, on every tick, non-empty ones) go to the log writer thread (`control/access_log.rs`)
 //! over a bounded channel, which writes them and sends the emptied batch back.
 //!
-//! Never blocks and never allocates in steady state: each core owns at most `MAX_BATCHES`
-//! batches of `BATCH_BYTES`; when none is free (the writer is behind or stuck) the line is
+//! Never blocks and never allocates in steady state: each core owns `MAX_BATCHES` batches of
+//! `BATCH_BYTES`, all made with its first line (2 × 32 KiB of buffer each, so 512 KiB per
+//! core while access logging is on); when none is free (the writer is behind or stuck) the line is
 //! dropped and counted (`Shared::log_dropped`, metric
 //! `tollgate_access_log_lines_dropped_total`).
 //!
@@ -370,12 +371,18 @@ impl CoreLogs {
                     Some(b)
                 }
                 None if self.allocated < MAX_BATCHES => {
-                    self.allocated += 1;
-                    Some(Box::new(LogBatch {
-                        destination: snap.log_destinations[d].clone(),
-                        lines: Vec::with_capacity(2 * BATCH_BYTES),
-                        home: self.home.clone(),
-                    }))
+                    // The whole pool at once, the first time one is needed: a writer that
+                    // falls behind later finds the batches already there, so logging never
+                    // allocates after the first line.
+                    while self.allocated < MAX_BATCHES {
+                        self.allocated += 1;
+                        self.free.push(Box::new(LogBatch {
+                            destination: snap.log_destinations[d].clone(),
+                            lines: Vec::with_capacity(2 * BATCH_BYTES),
+                            home: self.home.clone(),
+                        }));
+                    }
+                    self.free.pop()
                 }
                 None => return dropped + 1,
             };
