@@ -19,7 +19,10 @@
 //! validation, an error naming an unmapped function and the entry to add), and compiling the
 //! authorizers and functions into the snapshot.
 
+mod lambda_uri;
 mod local;
+
+pub(crate) use lambda_uri::{FnPiece, UriOf, check_stages, function_of, resolve};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +30,6 @@ use std::time::Duration;
 
 use super::cache::Fnv;
 use super::gateway::{ApiEntry, Declared, StageEntry};
-use super::lambda_authorizers::{FnPiece, LambdaScheme};
 use super::reader::{Errors, Loc, Node};
 use super::regex::Regex;
 use super::uri::{Piece, instantiate, parse_template};
@@ -178,28 +180,6 @@ pub(crate) fn find_function(functions: &[FunctionSpec], arn: &str) -> Option<usi
     })
 }
 
-/// The function name `scheme` resolves to on a stage with `variables`.
-pub(crate) fn function_name(
-    scheme: &LambdaScheme,
-    variables: &[(String, String)],
-) -> Result<String, String> {
-    let mut out = String::new();
-    for p in &scheme.function {
-        match p {
-            FnPiece::Lit(s) => out.push_str(s),
-            FnPiece::StageVar(v) => match variables.iter().find(|(k, _)| k == v) {
-                Some((_, value)) => out.push_str(value),
-                None => {
-                    return Err(format!(
-                        "stage variable `{v}` used in the authorizer URI is not defined"
-                    ));
-                }
-            },
-        }
-    }
-    Ok(out)
-}
-
 /// Every Lambda authorizer a route uses must reach a function on every stage of its API:
 /// an unmapped one is an error naming it, with the entry to add.
 pub(crate) fn check_functions(
@@ -214,27 +194,20 @@ pub(crate) fn check_functions(
             if !entry.def.routes.iter().any(|r| r.lambda == Some(i)) {
                 continue;
             }
-            for s in stages.iter().filter(|s| s.api == a) {
-                let name = match function_name(scheme, &s.variables) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        scheme
-                            .uri_loc
-                            .err(errors, format!("stage `{}`: {e}", s.name));
-                        continue;
-                    }
-                };
-                if find_function(functions, &name).is_none() {
-                    let short = short_name(&name).unwrap_or(&name);
-                    scheme.uri_loc.err(
-                        errors,
-                        format!(
-                            "Lambda authorizer `{}` of API `{id}` (stage `{}`) calls function `{name}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result",
-                            scheme.name, s.name
-                        ),
-                    );
-                }
-            }
+            check_stages(
+                &scheme.function,
+                UriOf::Authorizer,
+                &scheme.uri_loc,
+                stages.iter().filter(|s| s.api == a),
+                functions,
+                errors,
+                |stage| {
+                    format!(
+                        "Lambda authorizer `{}` of API `{id}` (stage `{stage}`)",
+                        scheme.name
+                    )
+                },
+            );
         }
     }
 }
@@ -306,10 +279,7 @@ pub(crate) fn compile_lambda(
             ));
             let mut per_stage = Vec::new();
             for (s, stage) in stages.iter().enumerate().filter(|(_, s)| s.api == a) {
-                let found = function_name(scheme, &stage.variables)
-                    .ok()
-                    .and_then(|n| find_function(specs, &n));
-                if let Some(f) = found {
+                if let Some(f) = resolve(&scheme.function, &stage.variables, specs) {
                     let spec = &specs[f];
                     h.u64(s as u64);
                     h.str(&spec.url);
