@@ -185,7 +185,7 @@ pub(crate) fn check_stages<'s>(
 /// The `functions` entry to add for an unmapped function `short`, by kind.
 fn add_hint(short: &str, of: UriOf) -> String {
     format!(
-        "add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes {} as a POST body and answers with the function's result",
+        "add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes {} as a POST body and answers with the function's result; or give `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API) in place of `url`",
         of.event()
     )
 }
