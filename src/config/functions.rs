@@ -121,32 +121,21 @@ pub(crate) fn validate_functions(
         let Some(text) = url_node.str(errors) else {
             continue;
         };
-        let parsed = parse_template(text)
-            .map_err(|e| e.join("; "))
-            .and_then(|pieces| instantiate(&pieces, &|_| None));
-        let parsed = match parsed {
+        let parsed = match plain_url(text) {
             Ok(p) => p,
-            Err(e) => {
+            Err(PlainUrlError::Invalid(e)) => {
                 url_node.err(errors, format!("`{text}`: {e}"));
                 continue;
             }
+            Err(PlainUrlError::Params) => {
+                url_node.err(
+                    errors,
+                    format!("`{text}`: a function URL has no `{{parameters}}`"),
+                );
+                continue;
+            }
         };
-        let text_of = |pieces: &[Piece]| -> Option<String> {
-            pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Lit(s) => Some(s.as_str()),
-                    Piece::Param(_) => None,
-                })
-                .collect()
-        };
-        let (Some(mut path), Some(query)) = (text_of(&parsed.path), text_of(&parsed.query)) else {
-            url_node.err(
-                errors,
-                format!("`{text}`: a function URL has no `{{parameters}}`"),
-            );
-            continue;
-        };
+        let (mut path, query) = (parsed.path, parsed.query);
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
@@ -168,6 +157,51 @@ pub(crate) fn validate_functions(
         });
     }
     out
+}
+
+/// A `url` or `endpoint` as written: no `{parameters}` or stage variables.
+pub(crate) struct PlainUrl {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// The path as written (may be empty or lack its leading `/`).
+    pub path: String,
+    /// The query without `?` (empty when there is none).
+    pub query: String,
+}
+
+pub(crate) enum PlainUrlError {
+    /// Not a URL: the reason.
+    Invalid(String),
+    /// It has `{parameters}`.
+    Params,
+}
+
+/// Parses a function's URL (`url`, a `remote` entry's `endpoint`).
+pub(crate) fn plain_url(text: &str) -> Result<PlainUrl, PlainUrlError> {
+    let parsed = parse_template(text)
+        .map_err(|e| e.join("; "))
+        .and_then(|pieces| instantiate(&pieces, &|_| None))
+        .map_err(PlainUrlError::Invalid)?;
+    let lit = |pieces: &[Piece]| -> Option<String> {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(s) => Some(s.as_str()),
+                Piece::Param(_) => None,
+            })
+            .collect()
+    };
+    let (Some(path), Some(query)) = (lit(&parsed.path), lit(&parsed.query)) else {
+        return Err(PlainUrlError::Params);
+    };
+    Ok(PlainUrl {
+        scheme: parsed.scheme,
+        host: parsed.host,
+        port: parsed.port,
+        path,
+        query,
+    })
 }
 
 /// The entry for the function an `authorizerUri` names (see the module docs).
