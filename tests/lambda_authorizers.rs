@@ -16,13 +16,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, merge, openapi, stage};
+use support::functions::Script;
 use support::http::request;
 use support::upstream::refused_port;
 use support::*;
@@ -30,44 +28,20 @@ use support::*;
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:auth";
 const AUTH_KEY: &str = "lambda-authorizer-key-0001";
 
-/// The function's process; killed by its PID on drop.
-struct Function {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
+/// The function's process (`scripts/lambda_authorizer.py`).
+struct Function(Script);
+
+impl std::ops::Deref for Function {
+    type Target = Script;
+    fn deref(&self) -> &Script {
+        &self.0
+    }
 }
 
 impl Function {
     /// `None` (after saying so) when python3 is missing.
     fn start() -> Option<Function> {
-        if !python_with("lambda_authorizers", &[]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_authorizer.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start lambda_authorizer.py");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("function port");
-        let port = line.trim().parse().expect("the function prints its port");
-        Some(Function {
-            child,
-            _stdin: stdin,
-            port,
-        })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
+        Script::start("lambda_authorizers", "lambda_authorizer.py", &[]).map(Function)
     }
 
     /// How many times the function ran.
@@ -87,13 +61,6 @@ impl Function {
             "url": format!("http://127.0.0.1:{}/2015-03-31/functions/auth/invocations", self.port),
             "timeoutMs": timeout_ms
         } })
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -18,22 +18,23 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::config::{API, stage};
+use support::functions::Script;
 use support::http::request;
 use support::upstream::refused_port;
 use support::*;
 
-/// The function's process; killed by its PID on drop.
-struct Function {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
+/// The function's process (`scripts/lambda_function.py`, or another script).
+struct Function(Script);
+
+impl std::ops::Deref for Function {
+    type Target = Script;
+    fn deref(&self) -> &Script {
+        &self.0
+    }
 }
 
 impl Function {
@@ -43,36 +44,7 @@ impl Function {
     }
 
     fn start_script(test: &str, script: &str) -> Option<Function> {
-        if !python_with(test, &[]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts")
-            .join(script);
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the function's script");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("function port");
-        let port = line.trim().parse().expect("the function prints its port");
-        Some(Function {
-            child,
-            _stdin: stdin,
-            port,
-        })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
+        Script::start(test, script, &[]).map(Function)
     }
 
     /// The URL path of the last invocation (which `functions` entry was called).
@@ -100,13 +72,6 @@ impl Function {
             "arn:aws:lambda:us-east-1:123456789012:function:other": { "url": url("other") },
             "down": { "url": format!("http://127.0.0.1:{}/", refused_port()) }
         })
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

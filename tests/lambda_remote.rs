@@ -13,12 +13,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, openapi, stage};
+use support::functions::Script;
 use support::http::request;
 use support::*;
 
@@ -27,11 +27,14 @@ const KEY: &str = "AKIDREMOTEEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "FQoGZXIvYXdzEXAMPLE//session+token/with==";
 
-/// The Invoke API endpoint's process; killed by its PID on drop.
-struct InvokeApi {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
+/// The Invoke API endpoint's process (`scripts/lambda_invoke_api.py`).
+struct InvokeApi(Script);
+
+impl std::ops::Deref for InvokeApi {
+    type Target = Script;
+    fn deref(&self) -> &Script {
+        &self.0
+    }
 }
 
 impl InvokeApi {
@@ -42,43 +45,18 @@ impl InvokeApi {
 
     /// `tls`: HTTPS with `conf/certs/localhost.pem` (issued by the development CA).
     fn start_with(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
-        if !python_with(test, &["botocore"]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_invoke_api.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).args([KEY, SECRET]);
-        if let Some(t) = session_token {
-            cmd.arg(t);
-        }
-        if tls {
-            let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs");
-            cmd.env("TLS_CERT", certs.join("localhost.pem"))
-                .env("TLS_KEY", certs.join("localhost.key"));
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start lambda_invoke_api.py");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("endpoint port");
-        let port = line.trim().parse().expect("the endpoint prints its port");
-        Some(InvokeApi {
-            child,
-            _stdin: stdin,
-            port,
-        })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
+        let script = Script::start_with(test, "lambda_invoke_api.py", &["botocore"], |cmd| {
+            cmd.args([KEY, SECRET]);
+            if let Some(t) = session_token {
+                cmd.arg(t);
+            }
+            if tls {
+                let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs");
+                cmd.env("TLS_CERT", certs.join("localhost.pem"))
+                    .env("TLS_KEY", certs.join("localhost.key"));
+            }
+        });
+        script.map(InvokeApi)
     }
 
     /// `state` of an HTTPS endpoint (curl with the development CA).
@@ -95,13 +73,6 @@ impl InvokeApi {
 
     fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for InvokeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
