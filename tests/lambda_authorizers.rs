@@ -29,19 +29,12 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:auth"
 const AUTH_KEY: &str = "lambda-authorizer-key-0001";
 
 /// The function's process (`scripts/lambda_authorizer.py`).
-struct Function(Script);
-
-impl std::ops::Deref for Function {
-    type Target = Script;
-    fn deref(&self) -> &Script {
-        &self.0
-    }
-}
+type Function = Script;
 
 impl Function {
     /// `None` (after saying so) when python3 is missing.
-    fn start() -> Option<Function> {
-        Script::start("lambda_authorizers", "lambda_authorizer.py", &[]).map(Function)
+    fn authorizer() -> Option<Function> {
+        Function::start("lambda_authorizers", "lambda_authorizer.py", &[])
     }
 
     /// How many times the function ran.
@@ -150,7 +143,9 @@ const CONFIGURATION: &str = r#"{"message": null}"#;
 
 #[test]
 fn token_authorizer_allows_denies_and_fails_as_api_gateway_does() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let gw = Gateway::start(rest_config(&f, &up, 2000));
     let mut c = gw.client();
@@ -257,7 +252,9 @@ fn token_authorizer_allows_denies_and_fails_as_api_gateway_does() {
 
 #[test]
 fn results_are_cached_per_token_and_reused_for_other_methods() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     // One worker: the result cache is per core.
     let mut gw = Gateway::start_one_worker(rest_config(&f, &up, 2000));
@@ -337,7 +334,9 @@ fn results_are_cached_per_token_and_reused_for_other_methods() {
 
 #[test]
 fn request_authorizer_reads_headers_and_query_and_caches_by_both() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let gw = Gateway::start_one_worker(rest_config(&f, &up, 2000));
     let mut c = gw.client();
@@ -406,7 +405,9 @@ fn request_authorizer_reads_headers_and_query_and_caches_by_both() {
 
 #[test]
 fn a_function_that_is_down_or_too_slow_is_a_configuration_error() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
 
     // Too slow: the call is cut at `timeoutMs` (the function sleeps 3 s).
@@ -451,7 +452,9 @@ fn a_function_that_is_down_or_too_slow_is_a_configuration_error() {
 
 #[test]
 fn the_api_key_can_come_from_the_authorizer() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let mut config = rest_config(&f, &up, 2000);
     let doc = &mut config["apis"][0]["definition"];
@@ -491,7 +494,9 @@ fn the_api_key_can_come_from_the_authorizer() {
 
 #[test]
 fn http_api_simple_responses_and_payload_1_0() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let integration = json!({
         "type": "http_proxy", "httpMethod": "ANY", "uri": up.uri("/backend"),
@@ -604,7 +609,9 @@ fn http_api_simple_responses_and_payload_1_0() {
 /// the request through, a Deny in either refuses it.
 #[test]
 fn a_resource_policy_combines_with_the_authorizer() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let mut config = rest_config(&f, &up, 5000);
     config["apis"][0]["definition"]["x-amazon-apigateway-policy"] = json!({

@@ -28,23 +28,12 @@ use support::upstream::refused_port;
 use support::*;
 
 /// The function's process (`scripts/lambda_function.py`, or another script).
-struct Function(Script);
-
-impl std::ops::Deref for Function {
-    type Target = Script;
-    fn deref(&self) -> &Script {
-        &self.0
-    }
-}
+type Function = Script;
 
 impl Function {
-    /// `None` (after saying so) when python3 is missing.
-    fn start(test: &str) -> Option<Function> {
-        Function::start_script(test, "lambda_function.py")
-    }
-
-    fn start_script(test: &str, script: &str) -> Option<Function> {
-        Script::start(test, script, &[]).map(Function)
+    /// `scripts/lambda_function.py`; `None` (after saying so) when python3 is missing.
+    fn echo(test: &str) -> Option<Function> {
+        Function::start(test, "lambda_function.py", &[])
     }
 
     /// The URL path of the last invocation (which `functions` entry was called).
@@ -152,7 +141,7 @@ fn now_ms() -> u64 {
 
 #[test]
 fn rest_events_are_payload_1_0() {
-    let Some(f) = Function::start("rest_events_are_payload_1_0") else {
+    let Some(f) = Function::echo("rest_events_are_payload_1_0") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -246,7 +235,7 @@ fn rest_events_are_payload_1_0() {
 
 #[test]
 fn rest_bodies_arrive_whole_and_binary_types_as_base64() {
-    let Some(f) = Function::start("rest_bodies_arrive_whole_and_binary_types_as_base64") else {
+    let Some(f) = Function::echo("rest_bodies_arrive_whole_and_binary_types_as_base64") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -325,7 +314,7 @@ const REST_502: &str = r#"{"message": "Internal server error"}"#;
 
 #[test]
 fn rest_results_are_mapped_as_api_gateway_does() {
-    let Some(f) = Function::start("rest_results_are_mapped_as_api_gateway_does") else {
+    let Some(f) = Function::echo("rest_results_are_mapped_as_api_gateway_does") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -425,7 +414,7 @@ fn rest_results_are_mapped_as_api_gateway_does() {
 
 #[test]
 fn slow_and_unreachable_functions() {
-    let Some(f) = Function::start("slow_and_unreachable_functions") else {
+    let Some(f) = Function::echo("slow_and_unreachable_functions") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -457,7 +446,7 @@ fn slow_and_unreachable_functions() {
 
 #[test]
 fn a_stage_variable_chooses_the_function() {
-    let Some(f) = Function::start("a_stage_variable_chooses_the_function") else {
+    let Some(f) = Function::echo("a_stage_variable_chooses_the_function") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -477,7 +466,7 @@ fn a_stage_variable_chooses_the_function() {
 
 #[test]
 fn http_api_events_2_0_and_1_0() {
-    let Some(f) = Function::start("http_api_events_2_0_and_1_0") else {
+    let Some(f) = Function::echo("http_api_events_2_0_and_1_0") else {
         return;
     };
     let gw = Gateway::start(http_config(&f));
@@ -566,7 +555,7 @@ fn http_api_events_2_0_and_1_0() {
 
 #[test]
 fn http_api_results_2_0() {
-    let Some(f) = Function::start("http_api_results_2_0") else {
+    let Some(f) = Function::echo("http_api_results_2_0") else {
         return;
     };
     let gw = Gateway::start(http_config(&f));
@@ -612,10 +601,10 @@ fn http_api_results_2_0() {
 #[test]
 fn the_authorizer_output_reaches_the_event() {
     let test = "the_authorizer_output_reaches_the_event";
-    let Some(f) = Function::start(test) else {
+    let Some(f) = Function::echo(test) else {
         return;
     };
-    let Some(auth) = Function::start_script(test, "lambda_authorizer.py") else {
+    let Some(auth) = Function::start(test, "lambda_authorizer.py", &[]) else {
         return;
     };
     let auth_uri = uri("auth");

@@ -28,24 +28,13 @@ const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "FQoGZXIvYXdzEXAMPLE//session+token/with==";
 
 /// The Invoke API endpoint's process (`scripts/lambda_invoke_api.py`).
-struct InvokeApi(Script);
-
-impl std::ops::Deref for InvokeApi {
-    type Target = Script;
-    fn deref(&self) -> &Script {
-        &self.0
-    }
-}
+type InvokeApi = Script;
 
 impl InvokeApi {
-    /// `None` (after saying so) when python3 or botocore is missing.
-    fn start(test: &str, session_token: Option<&str>) -> Option<InvokeApi> {
-        InvokeApi::start_with(test, session_token, false)
-    }
-
-    /// `tls`: HTTPS with `conf/certs/localhost.pem` (issued by the development CA).
-    fn start_with(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
-        let script = Script::start_with(test, "lambda_invoke_api.py", &["botocore"], |cmd| {
+    /// `None` (after saying so) when python3 or botocore is missing. `tls`: HTTPS with
+    /// `conf/certs/localhost.pem` (issued by the development CA).
+    fn invoke_api(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
+        Script::start_with(test, "lambda_invoke_api.py", &["botocore"], |cmd| {
             cmd.args([KEY, SECRET]);
             if let Some(t) = session_token {
                 cmd.arg(t);
@@ -55,8 +44,7 @@ impl InvokeApi {
                 cmd.env("TLS_CERT", certs.join("localhost.pem"))
                     .env("TLS_KEY", certs.join("localhost.key"));
             }
-        });
-        script.map(InvokeApi)
+        })
     }
 
     /// `state` of an HTTPS endpoint (curl with the development CA).
@@ -111,7 +99,7 @@ fn get(c: &mut Client, token: &str) -> Response {
 
 #[test]
 fn a_remote_function_is_invoked_with_a_valid_sigv4_signature() {
-    let Some(api) = InvokeApi::start("lambda_remote", None) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, false) else {
         return;
     };
     let up = Upstream::echo();
@@ -174,7 +162,7 @@ fn a_remote_function_is_invoked_with_a_valid_sigv4_signature() {
 
 #[test]
 fn temporary_credentials_send_and_sign_their_session_token() {
-    let Some(api) = InvokeApi::start("lambda_remote", Some(TOKEN)) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", Some(TOKEN), false) else {
         return;
     };
     let up = Upstream::echo();
@@ -211,7 +199,7 @@ fn temporary_credentials_send_and_sign_their_session_token() {
 
 #[test]
 fn wrong_credentials_are_refused_and_the_authorizer_answers_500() {
-    let Some(api) = InvokeApi::start("lambda_remote", None) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, false) else {
         return;
     };
     let up = Upstream::echo();
@@ -237,7 +225,7 @@ fn wrong_credentials_are_refused_and_the_authorizer_answers_500() {
 
 #[test]
 fn an_https_endpoint_is_reached_through_the_upstream_tls_settings() {
-    let Some(api) = InvokeApi::start_with("lambda_remote", None, true) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, true) else {
         return;
     };
     let up = Upstream::echo();
