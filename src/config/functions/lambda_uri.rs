@@ -1,7 +1,7 @@
 //! The function a Lambda URI names, shared by Lambda authorizers (`authorizerUri`) and Lambda
 //! proxy integrations (`uri`): `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/
 //! {functionArn}/invocations`, whose function ARN may hold `${stageVariables.NAME}`. Parsed
-//! once at validation ([`function_of`]), resolved per stage ([`function_name`], [`resolve`]),
+//! once at validation ([`function_of`]), resolved per stage ([`resolve`]),
 //! and checked to reach a `functions` entry on every stage ([`check_stages`]).
 
 use super::{FunctionSpec, find_function, short_name};
@@ -113,28 +113,34 @@ pub(crate) fn function_of(
     Some(pieces)
 }
 
-/// The function name `pieces` resolve to on a stage with `variables`.
-pub(crate) fn function_name(
-    pieces: &[FnPiece],
-    of: UriOf,
-    variables: &[(String, String)],
-) -> Result<String, String> {
+/// The function name `pieces` resolve to on a stage with `variables`; `Err`: the stage
+/// variable that is not defined.
+fn expand<'p>(pieces: &'p [FnPiece], variables: &[(String, String)]) -> Result<String, &'p str> {
     let mut out = String::new();
     for p in pieces {
         match p {
             FnPiece::Lit(s) => out.push_str(s),
             FnPiece::StageVar(v) => match variables.iter().find(|(k, _)| k == v) {
                 Some((_, value)) => out.push_str(value),
-                None => {
-                    return Err(format!(
-                        "stage variable `{v}` used in {} is not defined",
-                        of.used_in()
-                    ));
-                }
+                None => return Err(v),
             },
         }
     }
     Ok(out)
+}
+
+/// The function name `pieces` resolve to on a stage with `variables`, or the error.
+fn function_name(
+    pieces: &[FnPiece],
+    of: UriOf,
+    variables: &[(String, String)],
+) -> Result<String, String> {
+    expand(pieces, variables).map_err(|v| {
+        format!(
+            "stage variable `{v}` used in {} is not defined",
+            of.used_in()
+        )
+    })
 }
 
 /// The `functions` entry `pieces` reach on a stage with `variables`, if any.
@@ -143,9 +149,7 @@ pub(crate) fn resolve(
     variables: &[(String, String)],
     functions: &[FunctionSpec],
 ) -> Option<usize> {
-    // The kind only words the error, which is not needed here.
-    let name = function_name(pieces, UriOf::Integration, variables).ok()?;
-    find_function(functions, &name)
+    find_function(functions, &expand(pieces, variables).ok()?)
 }
 
 /// `pieces` must reach a `functions` entry on each of `stages`: an undefined stage variable or
