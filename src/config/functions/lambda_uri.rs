@@ -193,3 +193,54 @@ fn add_hint(short: &str, of: UriOf) -> String {
         of.event()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{FnPiece, UriOf, function_name, function_of};
+    use crate::config::reader::Loc;
+
+    const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:${stageVariables.fn}/invocations";
+
+    fn parse(uri: &str, of: UriOf) -> Result<Vec<FnPiece>, String> {
+        let loc = Loc {
+            file: "api.json".into(),
+            path: "$.uri".into(),
+        };
+        let mut errors = Vec::new();
+        function_of(uri, of, &loc, &mut errors).ok_or_else(|| errors[0].message.clone())
+    }
+
+    #[test]
+    fn stage_variables_in_the_function_arn_resolve_per_stage() {
+        let pieces = parse(URI, UriOf::Authorizer).unwrap();
+        let vars = [("fn".to_string(), "auth".to_string())];
+        assert_eq!(
+            function_name(&pieces, UriOf::Authorizer, &vars).unwrap(),
+            "arn:aws:lambda:us-east-1:1:function:auth"
+        );
+        assert_eq!(
+            function_name(&pieces, UriOf::Authorizer, &[]).unwrap_err(),
+            "stage variable `fn` used in the authorizer URI is not defined"
+        );
+        assert_eq!(
+            function_name(&pieces, UriOf::Integration, &[]).unwrap_err(),
+            "stage variable `fn` used in the Lambda integration URI is not defined"
+        );
+    }
+
+    #[test]
+    fn errors_say_which_uri() {
+        let other = URI.replace("stageVariables.fn", "context.x");
+        let err = parse(&other, UriOf::Authorizer).unwrap_err();
+        assert!(err.ends_with("may appear in an authorizer URI"), "{err}");
+        let err = parse(&other, UriOf::Integration).unwrap_err();
+        assert!(
+            err.ends_with("may appear in the function part of a Lambda integration URI"),
+            "{err}"
+        );
+        let err = parse("arn:aws:lambda:us-east-1:1:function:f", UriOf::Authorizer).unwrap_err();
+        assert!(err.contains("is not a Lambda authorizer URI"), "{err}");
+        let err = parse(&URI.replace('}', ""), UriOf::Integration).unwrap_err();
+        assert!(err.starts_with("unclosed `${`"), "{err}");
+    }
+}
