@@ -24,10 +24,10 @@ invocation) it serves GET /calls ({"calls": n, "events": [...]}) and POST /reset
 stdin closes or when killed.
 """
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import lambda_common
 
 calls = 0
 events = []
@@ -94,21 +94,7 @@ def handler(event, context):
     raise Exception("Unauthorized")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, body, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(lambda_common.JsonHandler):
     def do_GET(self):
         if self.path == "/calls":
             with lock:
@@ -119,8 +105,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         global calls
-        length = int(self.headers.get("Content-Length", "0"))
-        raw = self.rfile.read(length)
+        raw = self.body()
         if self.path == "/reset":
             with lock:
                 calls = 0
@@ -134,21 +119,11 @@ class Handler(BaseHTTPRequestHandler):
         if token_of(event) == "badjson":
             self.send(200, b"this is not json")
             return
-        try:
-            result = handler(event, None)
-        except Exception as e:  # the runtime's error shape
-            body = json.dumps({"errorMessage": str(e), "errorType": type(e).__name__})
-            self.send(200, body.encode(), [("X-Amz-Function-Error", "Unhandled")])
-            return
-        self.send(200, json.dumps(result).encode())
+        self.invoke(handler, event)
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(server.server_port, flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()
+    lambda_common.serve(Handler)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import lambda_common
 
 calls = 0
 events = []
@@ -54,54 +55,28 @@ def handler(event, context):
     }
 
 
-class Endpoint(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, status, body, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
+class Endpoint(lambda_common.JsonHandler):
     def do_GET(self):
         with lock:
             state = {"calls": calls, "events": events, "paths": paths}
             body = json.dumps(state).encode()
-        self.answer(200, body)
+        self.send(200, body)
 
     def do_POST(self):
         global calls
-        length = int(self.headers.get("Content-Length", "0"))
-        event = json.loads(self.rfile.read(length))
+        event = json.loads(self.body())
         with lock:
             calls += 1
             events.append(event)
             paths.append(self.path)
         if header(event, "x-mode") == "status500":
-            self.answer(500, b'{"message":"endpoint failure"}')
+            self.send(500, b'{"message":"endpoint failure"}')
             return
-        try:
-            result = handler(event, None)
-        except Exception as e:  # the runtime's error shape
-            body = json.dumps({"errorMessage": str(e), "errorType": type(e).__name__})
-            self.answer(200, body.encode(), [("X-Amz-Function-Error", "Unhandled")])
-            return
-        self.answer(200, json.dumps(result).encode())
+        self.invoke(handler, event)
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = ThreadingHTTPServer(("127.0.0.1", port), Endpoint)
-    server.daemon_threads = True
-    print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()
+    lambda_common.serve(Endpoint, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 
 
 if __name__ == "__main__":

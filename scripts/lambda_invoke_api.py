@@ -20,10 +20,8 @@ serves HTTPS.
 import json
 import os
 import re
-import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
@@ -32,6 +30,7 @@ from botocore.credentials import Credentials
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lambda_authorizer
+import lambda_common
 
 KEY, SECRET = sys.argv[1], sys.argv[2]
 TOKEN = sys.argv[3] if len(sys.argv) > 3 else None
@@ -94,21 +93,7 @@ def check_signature(handler, body):
     return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, body, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(lambda_common.JsonHandler):
     def do_GET(self):
         if self.path == "/calls":
             with lock:
@@ -118,8 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, b'{"message":"no"}')
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        raw = self.rfile.read(length)
+        raw = self.body()
         url = urlsplit(self.path)
         problem = check_signature(self, raw)
         with lock:
@@ -144,25 +128,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send(400, b'{"message":"not an Invoke call"}')
             return
         event = json.loads(raw)
-        try:
-            result = lambda_authorizer.handler(event, None)
-        except Exception as e:  # noqa: BLE001 - Lambda's shape for a function error
-            body = json.dumps({"errorMessage": str(e), "errorType": type(e).__name__})
-            self.send(200, body.encode(), [("X-Amz-Function-Error", "Unhandled")])
-            return
-        self.send(200, json.dumps(result).encode())
+        self.invoke(lambda_authorizer.handler, event)
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    if os.environ.get("TLS_CERT"):
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    print(server.server_port, flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()
+    lambda_common.serve(Handler)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, merge, openapi, stage};
+use support::functions::Script;
 use support::http::request;
 use support::upstream::refused_port;
 use support::*;
@@ -30,44 +28,13 @@ use support::*;
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:auth";
 const AUTH_KEY: &str = "lambda-authorizer-key-0001";
 
-/// The function's process; killed by its PID on drop.
-struct Function {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-}
+/// The function's process (`scripts/lambda_authorizer.py`).
+type Function = Script;
 
 impl Function {
     /// `None` (after saying so) when python3 is missing.
-    fn start() -> Option<Function> {
-        if !python_with("lambda_authorizers", &[]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_authorizer.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start lambda_authorizer.py");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("function port");
-        let port = line.trim().parse().expect("the function prints its port");
-        Some(Function {
-            child,
-            _stdin: stdin,
-            port,
-        })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
+    fn authorizer() -> Option<Function> {
+        Function::start("lambda_authorizers", "lambda_authorizer.py", &[])
     }
 
     /// How many times the function ran.
@@ -87,13 +54,6 @@ impl Function {
             "url": format!("http://127.0.0.1:{}/2015-03-31/functions/auth/invocations", self.port),
             "timeoutMs": timeout_ms
         } })
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -183,7 +143,9 @@ const CONFIGURATION: &str = r#"{"message": null}"#;
 
 #[test]
 fn token_authorizer_allows_denies_and_fails_as_api_gateway_does() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let gw = Gateway::start(rest_config(&f, &up, 2000));
     let mut c = gw.client();
@@ -290,7 +252,9 @@ fn token_authorizer_allows_denies_and_fails_as_api_gateway_does() {
 
 #[test]
 fn results_are_cached_per_token_and_reused_for_other_methods() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     // One worker: the result cache is per core.
     let mut gw = Gateway::start_one_worker(rest_config(&f, &up, 2000));
@@ -370,7 +334,9 @@ fn results_are_cached_per_token_and_reused_for_other_methods() {
 
 #[test]
 fn request_authorizer_reads_headers_and_query_and_caches_by_both() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let gw = Gateway::start_one_worker(rest_config(&f, &up, 2000));
     let mut c = gw.client();
@@ -439,7 +405,9 @@ fn request_authorizer_reads_headers_and_query_and_caches_by_both() {
 
 #[test]
 fn a_function_that_is_down_or_too_slow_is_a_configuration_error() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
 
     // Too slow: the call is cut at `timeoutMs` (the function sleeps 3 s).
@@ -484,7 +452,9 @@ fn a_function_that_is_down_or_too_slow_is_a_configuration_error() {
 
 #[test]
 fn the_api_key_can_come_from_the_authorizer() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let mut config = rest_config(&f, &up, 2000);
     let doc = &mut config["apis"][0]["definition"];
@@ -524,7 +494,9 @@ fn the_api_key_can_come_from_the_authorizer() {
 
 #[test]
 fn http_api_simple_responses_and_payload_1_0() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let integration = json!({
         "type": "http_proxy", "httpMethod": "ANY", "uri": up.uri("/backend"),
@@ -637,7 +609,9 @@ fn http_api_simple_responses_and_payload_1_0() {
 /// the request through, a Deny in either refuses it.
 #[test]
 fn a_resource_policy_combines_with_the_authorizer() {
-    let Some(f) = Function::start() else { return };
+    let Some(f) = Function::authorizer() else {
+        return;
+    };
     let up = Upstream::echo();
     let mut config = rest_config(&f, &up, 5000);
     config["apis"][0]["definition"]["x-amazon-apigateway-policy"] = json!({

@@ -18,61 +18,22 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::config::{API, stage};
+use support::functions::Script;
 use support::http::request;
 use support::upstream::refused_port;
 use support::*;
 
-/// The function's process; killed by its PID on drop.
-struct Function {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-}
+/// The function's process (`scripts/lambda_function.py`, or another script).
+type Function = Script;
 
 impl Function {
-    /// `None` (after saying so) when python3 is missing.
-    fn start(test: &str) -> Option<Function> {
-        Function::start_script(test, "lambda_function.py")
-    }
-
-    fn start_script(test: &str, script: &str) -> Option<Function> {
-        if !python_with(test, &[]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts")
-            .join(script);
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the function's script");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("function port");
-        let port = line.trim().parse().expect("the function prints its port");
-        Some(Function {
-            child,
-            _stdin: stdin,
-            port,
-        })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
+    /// `scripts/lambda_function.py`; `None` (after saying so) when python3 is missing.
+    fn echo(test: &str) -> Option<Function> {
+        Function::start(test, "lambda_function.py", &[])
     }
 
     /// The URL path of the last invocation (which `functions` entry was called).
@@ -100,13 +61,6 @@ impl Function {
             "arn:aws:lambda:us-east-1:123456789012:function:other": { "url": url("other") },
             "down": { "url": format!("http://127.0.0.1:{}/", refused_port()) }
         })
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -187,7 +141,7 @@ fn now_ms() -> u64 {
 
 #[test]
 fn rest_events_are_payload_1_0() {
-    let Some(f) = Function::start("rest_events_are_payload_1_0") else {
+    let Some(f) = Function::echo("rest_events_are_payload_1_0") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -281,7 +235,7 @@ fn rest_events_are_payload_1_0() {
 
 #[test]
 fn rest_bodies_arrive_whole_and_binary_types_as_base64() {
-    let Some(f) = Function::start("rest_bodies_arrive_whole_and_binary_types_as_base64") else {
+    let Some(f) = Function::echo("rest_bodies_arrive_whole_and_binary_types_as_base64") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -360,7 +314,7 @@ const REST_502: &str = r#"{"message": "Internal server error"}"#;
 
 #[test]
 fn rest_results_are_mapped_as_api_gateway_does() {
-    let Some(f) = Function::start("rest_results_are_mapped_as_api_gateway_does") else {
+    let Some(f) = Function::echo("rest_results_are_mapped_as_api_gateway_does") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -460,7 +414,7 @@ fn rest_results_are_mapped_as_api_gateway_does() {
 
 #[test]
 fn slow_and_unreachable_functions() {
-    let Some(f) = Function::start("slow_and_unreachable_functions") else {
+    let Some(f) = Function::echo("slow_and_unreachable_functions") else {
         return;
     };
     let mut cfg = rest_config(&f);
@@ -527,7 +481,7 @@ fn slow_and_unreachable_functions() {
 
 #[test]
 fn a_stage_variable_chooses_the_function() {
-    let Some(f) = Function::start("a_stage_variable_chooses_the_function") else {
+    let Some(f) = Function::echo("a_stage_variable_chooses_the_function") else {
         return;
     };
     let gw = Gateway::start(rest_config(&f));
@@ -547,7 +501,7 @@ fn a_stage_variable_chooses_the_function() {
 
 #[test]
 fn http_api_events_2_0_and_1_0() {
-    let Some(f) = Function::start("http_api_events_2_0_and_1_0") else {
+    let Some(f) = Function::echo("http_api_events_2_0_and_1_0") else {
         return;
     };
     let gw = Gateway::start(http_config(&f));
@@ -636,7 +590,7 @@ fn http_api_events_2_0_and_1_0() {
 
 #[test]
 fn http_api_results_2_0() {
-    let Some(f) = Function::start("http_api_results_2_0") else {
+    let Some(f) = Function::echo("http_api_results_2_0") else {
         return;
     };
     let gw = Gateway::start(http_config(&f));
@@ -682,10 +636,10 @@ fn http_api_results_2_0() {
 #[test]
 fn the_authorizer_output_reaches_the_event() {
     let test = "the_authorizer_output_reaches_the_event";
-    let Some(f) = Function::start(test) else {
+    let Some(f) = Function::echo(test) else {
         return;
     };
-    let Some(auth) = Function::start_script(test, "lambda_authorizer.py") else {
+    let Some(auth) = Function::start(test, "lambda_authorizer.py", &[]) else {
         return;
     };
     let auth_uri = uri("auth");

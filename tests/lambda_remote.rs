@@ -13,12 +13,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, openapi, stage};
+use support::functions::Script;
 use support::http::request;
 use support::*;
 
@@ -27,58 +27,24 @@ const KEY: &str = "AKIDREMOTEEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "FQoGZXIvYXdzEXAMPLE//session+token/with==";
 
-/// The Invoke API endpoint's process; killed by its PID on drop.
-struct InvokeApi {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-}
+/// The Invoke API endpoint's process (`scripts/lambda_invoke_api.py`).
+type InvokeApi = Script;
 
 impl InvokeApi {
-    /// `None` (after saying so) when python3 or botocore is missing.
-    fn start(test: &str, session_token: Option<&str>) -> Option<InvokeApi> {
-        InvokeApi::start_with(test, session_token, false)
-    }
-
-    /// `tls`: HTTPS with `conf/certs/localhost.pem` (issued by the development CA).
-    fn start_with(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
-        if !python_with(test, &["botocore"]) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lambda_invoke_api.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).args([KEY, SECRET]);
-        if let Some(t) = session_token {
-            cmd.arg(t);
-        }
-        if tls {
-            let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs");
-            cmd.env("TLS_CERT", certs.join("localhost.pem"))
-                .env("TLS_KEY", certs.join("localhost.key"));
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start lambda_invoke_api.py");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("endpoint port");
-        let port = line.trim().parse().expect("the endpoint prints its port");
-        Some(InvokeApi {
-            child,
-            _stdin: stdin,
-            port,
+    /// `None` (after saying so) when python3 or botocore is missing. `tls`: HTTPS with
+    /// `conf/certs/localhost.pem` (issued by the development CA).
+    fn invoke_api(test: &str, session_token: Option<&str>, tls: bool) -> Option<InvokeApi> {
+        Script::start_with(test, "lambda_invoke_api.py", &["botocore"], |cmd| {
+            cmd.args([KEY, SECRET]);
+            if let Some(t) = session_token {
+                cmd.arg(t);
+            }
+            if tls {
+                let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/certs");
+                cmd.env("TLS_CERT", certs.join("localhost.pem"))
+                    .env("TLS_KEY", certs.join("localhost.key"));
+            }
         })
-    }
-
-    fn state(&self) -> Value {
-        let mut c = Client::connect(self.port);
-        let r = c.roundtrip(&request("GET", "/calls", &[("Connection", "close")], None));
-        assert_eq!(r.status, 200);
-        r.json()
     }
 
     /// `state` of an HTTPS endpoint (curl with the development CA).
@@ -95,13 +61,6 @@ impl InvokeApi {
 
     fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for InvokeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -140,7 +99,7 @@ fn get(c: &mut Client, token: &str) -> Response {
 
 #[test]
 fn a_remote_function_is_invoked_with_a_valid_sigv4_signature() {
-    let Some(api) = InvokeApi::start("lambda_remote", None) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, false) else {
         return;
     };
     let up = Upstream::echo();
@@ -203,7 +162,7 @@ fn a_remote_function_is_invoked_with_a_valid_sigv4_signature() {
 
 #[test]
 fn temporary_credentials_send_and_sign_their_session_token() {
-    let Some(api) = InvokeApi::start("lambda_remote", Some(TOKEN)) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", Some(TOKEN), false) else {
         return;
     };
     let up = Upstream::echo();
@@ -240,7 +199,7 @@ fn temporary_credentials_send_and_sign_their_session_token() {
 
 #[test]
 fn wrong_credentials_are_refused_and_the_authorizer_answers_500() {
-    let Some(api) = InvokeApi::start("lambda_remote", None) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, false) else {
         return;
     };
     let up = Upstream::echo();
@@ -266,7 +225,7 @@ fn wrong_credentials_are_refused_and_the_authorizer_answers_500() {
 
 #[test]
 fn an_https_endpoint_is_reached_through_the_upstream_tls_settings() {
-    let Some(api) = InvokeApi::start_with("lambda_remote", None, true) else {
+    let Some(api) = InvokeApi::invoke_api("lambda_remote", None, true) else {
         return;
     };
     let up = Upstream::echo();

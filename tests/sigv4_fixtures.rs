@@ -9,86 +9,21 @@
 //! Without them the test passes with a notice, except under `CI`.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
+
+use support::sigv4_suite::{Fold, fixtures_dir, parse_http, read, sorted_dirs, trimmed};
 
 use tollgate::dataplane::auth::sigv4::{
     self, CanonicalInput, Credential, CredentialStore, Form, Request, Scratch, SigV4Error,
     UriRules, Verifier,
 };
 
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("TOLLGATE_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
-    }
-}
-
 /// The classic suite's constants (from its `.authz` files and `post-sts-token/readme.txt`).
 const AKID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const CLASSIC_TOKEN: &str = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
-
-/// How a suite writes an obs-fold continuation line: aws-c-auth folds it into the value with
-/// a space (`value1 value2`), the classic suite treats it as another value (`value1,value2`).
-#[derive(Clone, Copy)]
-enum Fold {
-    Space,
-    Comma,
-}
-
-struct HttpFile {
-    method: Vec<u8>,
-    path: Vec<u8>,
-    query: Vec<u8>,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-    body: Vec<u8>,
-}
-
-/// Parse a suite's request file. The target may hold a raw space (`/example space/`), so the
-/// method ends at the first space and the version starts at the last.
-fn parse_http(bytes: &[u8], fold: Fold) -> Option<HttpFile> {
-    let (head, body) = match bytes.windows(2).position(|w| w == b"\n\n") {
-        Some(i) => (&bytes[..i], bytes[i + 2..].to_vec()),
-        None => (bytes, Vec::new()),
-    };
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let line = lines.next()?;
-    let first = line.iter().position(|&b| b == b' ')?;
-    let last = line.iter().rposition(|&b| b == b' ')?;
-    let target = line.get(first + 1..last)?;
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => (target[..q].to_vec(), target[q + 1..].to_vec()),
-        None => (target.to_vec(), Vec::new()),
-    };
-    let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for l in lines {
-        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            let (name, value) = headers.last_mut()?;
-            match fold {
-                Fold::Space => {
-                    value.push(b' ');
-                    value.extend_from_slice(l);
-                }
-                Fold::Comma => {
-                    let name = name.clone();
-                    headers.push((name, l.to_vec()));
-                }
-            }
-            continue;
-        }
-        let colon = l.iter().position(|&b| b == b':')?;
-        headers.push((l[..colon].to_vec(), l[colon + 1..].to_vec()));
-    }
-    Some(HttpFile {
-        method: line[..first].to_vec(),
-        path,
-        query,
-        headers,
-        body,
-    })
-}
 
 struct Creds {
     token: Option<String>,
@@ -218,27 +153,6 @@ fn run(case: &Case<'_>) -> Result<(), String> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn trimmed(p: &Path) -> Vec<u8> {
-    let mut v = read(p);
-    while v.last().is_some_and(|b| b.is_ascii_whitespace()) {
-        v.pop();
-    }
-    v
-}
-
-fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.is_dir());
-    v.sort();
-    v
 }
 
 #[derive(Default)]

@@ -10,63 +10,13 @@
 //! Without them the test passes with a notice, except under `CI`.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
+
+use support::sigv4_suite::{Fold, HttpFile, fixtures_dir, parse_http, read, sorted_dirs, trimmed};
 
 use tollgate::dataplane::auth::sigv4::{self, SignInput, Signer, UriRules};
-
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("TOLLGATE_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
-    }
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn trimmed(p: &Path) -> Vec<u8> {
-    let mut v = read(p);
-    while v.last().is_some_and(|b| b.is_ascii_whitespace()) {
-        v.pop();
-    }
-    v
-}
-
-type Headers = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// `(method, path, query, headers, body)` of a suite request file; an obs-fold line continues
-/// the value with a space (aws-c-auth's reading).
-fn parse_http(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>, Headers, Vec<u8>) {
-    let (head, body) = match bytes.windows(2).position(|w| w == b"\n\n") {
-        Some(i) => (&bytes[..i], bytes[i + 2..].to_vec()),
-        None => (bytes, Vec::new()),
-    };
-    let mut lines = head.split(|&b| b == b'\n');
-    let line = lines.next().unwrap();
-    let first = line.iter().position(|&b| b == b' ').unwrap();
-    let last = line.iter().rposition(|&b| b == b' ').unwrap();
-    let target = &line[first + 1..last];
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => (target[..q].to_vec(), target[q + 1..].to_vec()),
-        None => (target.to_vec(), Vec::new()),
-    };
-    let mut headers: Headers = Vec::new();
-    for l in lines.map(|l| l.strip_suffix(b"\r").unwrap_or(l)) {
-        if l.is_empty() {
-            continue;
-        }
-        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            let (_, value) = headers.last_mut().unwrap();
-            value.push(b' ');
-            value.extend_from_slice(l);
-            continue;
-        }
-        let colon = l.iter().position(|&b| b == b':').unwrap();
-        headers.push((l[..colon].to_vec(), l[colon + 1..].to_vec()));
-    }
-    (line[..first].to_vec(), path, query, headers, body)
-}
 
 fn sign_case(case_dir: &Path) -> Result<(), String> {
     let ctx: serde_json::Value =
@@ -86,7 +36,15 @@ fn sign_case(case_dir: &Path) -> Result<(), String> {
     let omit_token = ctx["omit_session_token"].as_bool().unwrap_or(false);
     let sign_body = ctx["sign_body"].as_bool().unwrap_or(false);
 
-    let (method, path, query, mut headers, body) = parse_http(&read(&case_dir.join("request.txt")));
+    let http = parse_http(&read(&case_dir.join("request.txt")), Fold::Space)
+        .ok_or("unreadable request.txt")?;
+    let HttpFile {
+        method,
+        path,
+        query,
+        mut headers,
+        body,
+    } = http;
     let payload_hash = sigv4::hex(&sigv4::payload_sha256(&body));
     headers.push((b"X-Amz-Date".to_vec(), amz_date.to_vec()));
     if let (Some(t), false) = (token, omit_token) {
@@ -179,12 +137,7 @@ fn the_signer_reproduces_every_aws_c_auth_header_vector() {
         eprintln!("{why}: signer vectors did not run");
         return;
     }
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = sorted_dirs(&dir);
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(why) = sign_case(case) {

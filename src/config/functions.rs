@@ -19,7 +19,10 @@
 //! validation, an error naming an unmapped function and the entry to add), and compiling the
 //! authorizers and functions into the snapshot.
 
+mod lambda_uri;
 mod local;
+
+pub(crate) use lambda_uri::{FnPiece, UriOf, check_stages, function_of, resolve};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +30,6 @@ use std::time::Duration;
 
 use super::cache::Fnv;
 use super::gateway::{ApiEntry, Declared, StageEntry};
-use super::lambda_authorizers::{FnPiece, LambdaScheme};
 use super::reader::{Errors, Loc, Node};
 use super::regex::Regex;
 use super::uri::{Piece, instantiate, parse_template};
@@ -119,32 +121,21 @@ pub(crate) fn validate_functions(
         let Some(text) = url_node.str(errors) else {
             continue;
         };
-        let parsed = parse_template(text)
-            .map_err(|e| e.join("; "))
-            .and_then(|pieces| instantiate(&pieces, &|_| None));
-        let parsed = match parsed {
+        let parsed = match plain_url(text) {
             Ok(p) => p,
-            Err(e) => {
+            Err(PlainUrlError::Invalid(e)) => {
                 url_node.err(errors, format!("`{text}`: {e}"));
                 continue;
             }
+            Err(PlainUrlError::Params) => {
+                url_node.err(
+                    errors,
+                    format!("`{text}`: a function URL has no `{{parameters}}`"),
+                );
+                continue;
+            }
         };
-        let text_of = |pieces: &[Piece]| -> Option<String> {
-            pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Lit(s) => Some(s.as_str()),
-                    Piece::Param(_) => None,
-                })
-                .collect()
-        };
-        let (Some(mut path), Some(query)) = (text_of(&parsed.path), text_of(&parsed.query)) else {
-            url_node.err(
-                errors,
-                format!("`{text}`: a function URL has no `{{parameters}}`"),
-            );
-            continue;
-        };
+        let (mut path, query) = (parsed.path, parsed.query);
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
@@ -168,6 +159,51 @@ pub(crate) fn validate_functions(
     out
 }
 
+/// A `url` or `endpoint` as written: no `{parameters}` or stage variables.
+pub(crate) struct PlainUrl {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// The path as written (may be empty or lack its leading `/`).
+    pub path: String,
+    /// The query without `?` (empty when there is none).
+    pub query: String,
+}
+
+pub(crate) enum PlainUrlError {
+    /// Not a URL: the reason.
+    Invalid(String),
+    /// It has `{parameters}`.
+    Params,
+}
+
+/// Parses a function's URL (`url`, a `remote` entry's `endpoint`).
+pub(crate) fn plain_url(text: &str) -> Result<PlainUrl, PlainUrlError> {
+    let parsed = parse_template(text)
+        .map_err(|e| e.join("; "))
+        .and_then(|pieces| instantiate(&pieces, &|_| None))
+        .map_err(PlainUrlError::Invalid)?;
+    let lit = |pieces: &[Piece]| -> Option<String> {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(s) => Some(s.as_str()),
+                Piece::Param(_) => None,
+            })
+            .collect()
+    };
+    let (Some(path), Some(query)) = (lit(&parsed.path), lit(&parsed.query)) else {
+        return Err(PlainUrlError::Params);
+    };
+    Ok(PlainUrl {
+        scheme: parsed.scheme,
+        host: parsed.host,
+        port: parsed.port,
+        path,
+        query,
+    })
+}
+
 /// The entry for the function an `authorizerUri` names (see the module docs).
 pub(crate) fn find_function(functions: &[FunctionSpec], arn: &str) -> Option<usize> {
     let exact = |key: &str| functions.iter().position(|f| f.name == key);
@@ -176,28 +212,6 @@ pub(crate) fn find_function(functions: &[FunctionSpec], arn: &str) -> Option<usi
         let qualified = arn.rsplit_once(":function:").map(|(_, q)| q);
         qualified.and_then(exact).or_else(|| exact(name))
     })
-}
-
-/// The function name `scheme` resolves to on a stage with `variables`.
-pub(crate) fn function_name(
-    scheme: &LambdaScheme,
-    variables: &[(String, String)],
-) -> Result<String, String> {
-    let mut out = String::new();
-    for p in &scheme.function {
-        match p {
-            FnPiece::Lit(s) => out.push_str(s),
-            FnPiece::StageVar(v) => match variables.iter().find(|(k, _)| k == v) {
-                Some((_, value)) => out.push_str(value),
-                None => {
-                    return Err(format!(
-                        "stage variable `{v}` used in the authorizer URI is not defined"
-                    ));
-                }
-            },
-        }
-    }
-    Ok(out)
 }
 
 /// Every Lambda authorizer a route uses must reach a function on every stage of its API:
@@ -214,27 +228,20 @@ pub(crate) fn check_functions(
             if !entry.def.routes.iter().any(|r| r.lambda == Some(i)) {
                 continue;
             }
-            for s in stages.iter().filter(|s| s.api == a) {
-                let name = match function_name(scheme, &s.variables) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        scheme
-                            .uri_loc
-                            .err(errors, format!("stage `{}`: {e}", s.name));
-                        continue;
-                    }
-                };
-                if find_function(functions, &name).is_none() {
-                    let short = short_name(&name).unwrap_or(&name);
-                    scheme.uri_loc.err(
-                        errors,
-                        format!(
-                            "Lambda authorizer `{}` of API `{id}` (stage `{}`) calls function `{name}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result",
-                            scheme.name, s.name
-                        ),
-                    );
-                }
-            }
+            check_stages(
+                &scheme.function,
+                UriOf::Authorizer,
+                &scheme.uri_loc,
+                stages.iter().filter(|s| s.api == a),
+                functions,
+                errors,
+                |stage| {
+                    format!(
+                        "Lambda authorizer `{}` of API `{id}` (stage `{stage}`)",
+                        scheme.name
+                    )
+                },
+            );
         }
     }
 }
@@ -306,10 +313,7 @@ pub(crate) fn compile_lambda(
             ));
             let mut per_stage = Vec::new();
             for (s, stage) in stages.iter().enumerate().filter(|(_, s)| s.api == a) {
-                let found = function_name(scheme, &stage.variables)
-                    .ok()
-                    .and_then(|n| find_function(specs, &n));
-                if let Some(f) = found {
+                if let Some(f) = resolve(&scheme.function, &stage.variables, specs) {
                     let spec = &specs[f];
                     h.u64(s as u64);
                     h.str(&spec.url);

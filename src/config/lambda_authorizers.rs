@@ -21,10 +21,10 @@
 //! on every stage of its API (after the stages are known) and compiles
 //! `Snapshot::lambda_authorizers` and `Snapshot::functions`.
 
+use super::functions::{FnPiece, UriOf, function_of};
 use super::integration::{SourceSpec, environment_source};
 use super::reader::{Errors, Loc, Node, Obj};
 use super::regex::Regex;
-use super::uri::stage_var_name_ok;
 use super::{
     DEFAULT_AUTHORIZER_TTL_SECS, IdentitySource, LambdaKind, MAX_AUTHORIZER_TTL_SECS,
     PayloadVersion, Protocol,
@@ -44,15 +44,6 @@ pub(crate) struct LambdaScheme {
     pub validation: Option<String>,
     pub ttl_secs: u64,
 }
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum FnPiece {
-    Lit(String),
-    StageVar(String),
-}
-
-const URI_INFIX: &str = ":lambda:path/2015-03-31/functions/";
-const URI_SUFFIX: &str = "/invocations";
 
 /// `type` of an `x-amazon-apigateway-authorizer`, when it is a Lambda authorizer's.
 pub(crate) fn is_lambda(node: &Node<'_>) -> bool {
@@ -97,7 +88,9 @@ pub(crate) fn read_scheme(
         }
     };
     let uri = obj.req("authorizerUri", errors);
-    let function = uri.as_ref().and_then(|n| function_of(n, errors));
+    let function = uri
+        .as_ref()
+        .and_then(|n| function_of(n.str(errors)?, UriOf::Authorizer, &n.loc(), errors));
     let sources = read_sources(&mut obj, protocol, token, errors);
     let validation = obj
         .opt_non_null("identityValidationExpression")
@@ -191,49 +184,6 @@ fn http_kind(
         None => false,
     };
     Some(LambdaKind::Http { payload, simple })
-}
-
-/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations` →
-/// the function ARN's pieces.
-fn function_of(n: &Node<'_>, errors: &mut Errors) -> Option<Vec<FnPiece>> {
-    let uri = n.str(errors)?;
-    let arn = uri
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(URI_INFIX))
-        .filter(|(head, _)| head.contains(":apigateway:"))
-        .and_then(|(_, f)| f.strip_suffix(URI_SUFFIX))
-        .filter(|f| !f.is_empty());
-    let Some(arn) = arn else {
-        n.err(
-            errors,
-            format!("`{uri}` is not a Lambda authorizer URI: expected `arn:aws:apigateway:{{region}}:lambda:path/2015-03-31/functions/{{functionArn}}/invocations`"),
-        );
-        return None;
-    };
-    let mut pieces = Vec::new();
-    let mut rest = arn;
-    while let Some(at) = rest.find("${") {
-        if at > 0 {
-            pieces.push(FnPiece::Lit(rest[..at].to_string()));
-        }
-        let Some(end) = rest[at..].find('}') else {
-            n.err(errors, format!("unclosed `${{` in `{uri}`"));
-            return None;
-        };
-        let inner = &rest[at + 2..at + end];
-        match inner.strip_prefix("stageVariables.") {
-            Some(v) if stage_var_name_ok(v) => pieces.push(FnPiece::StageVar(v.to_string())),
-            _ => {
-                n.err(errors, format!("`${{{inner}}}` in `{uri}`: only `${{stageVariables.NAME}}` may appear in an authorizer URI"));
-                return None;
-            }
-        }
-        rest = &rest[at + end + 1..];
-    }
-    if !rest.is_empty() {
-        pieces.push(FnPiece::Lit(rest.to_string()));
-    }
-    Some(pieces)
 }
 
 /// `identitySource`: a comma-separated string (OpenAPI) or an array (HTTP APIs' own shape).

@@ -17,12 +17,10 @@
 
 use std::time::Duration;
 
-use super::functions::{FunctionSpec, find_function, short_name};
+use super::functions::{FnPiece, FunctionSpec, UriOf, check_stages, function_of, resolve};
 use super::gateway::{Declared, StageEntry};
 use super::integration::IntegrationSpec;
-use super::lambda_authorizers::FnPiece;
 use super::reader::{Errors, Loc, Node, Obj};
-use super::uri::stage_var_name_ok;
 use super::{FunctionIdx, LambdaProxy, PayloadVersion, Protocol};
 
 /// One `aws_proxy` integration as written.
@@ -35,9 +33,6 @@ pub(crate) struct LambdaSpec {
     pub payload: PayloadVersion,
     pub timeout: Duration,
 }
-
-const URI_INFIX: &str = ":lambda:path/2015-03-31/functions/";
-const URI_SUFFIX: &str = "/invocations";
 
 /// Reads the `aws_proxy`-specific properties of an integration object (the common ones are
 /// checked by the caller).
@@ -92,7 +87,7 @@ pub(crate) fn validate_lambda(
         obj.accept(key);
     }
     let uri = obj.req("uri", errors)?;
-    let function = function_of(uri.str(errors)?, &uri.loc(), errors)?;
+    let function = function_of(uri.str(errors)?, UriOf::Integration, &uri.loc(), errors)?;
     Some(LambdaSpec {
         function,
         uri_loc: uri.loc(),
@@ -122,67 +117,6 @@ pub(crate) fn lambda_only(obj: &mut Obj<'_>, errors: &mut Errors) {
     }
 }
 
-/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations` →
-/// the function ARN's pieces.
-fn function_of(uri: &str, loc: &Loc, errors: &mut Errors) -> Option<Vec<FnPiece>> {
-    let arn = uri
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(URI_INFIX))
-        .filter(|(head, _)| head.contains(":apigateway:"))
-        .and_then(|(_, f)| f.strip_suffix(URI_SUFFIX))
-        .filter(|f| !f.is_empty());
-    let Some(arn) = arn else {
-        loc.err(
-            errors,
-            format!("`{uri}` is not a Lambda proxy integration URI: expected `arn:aws:apigateway:{{region}}:lambda:path/2015-03-31/functions/{{functionArn}}/invocations`"),
-        );
-        return None;
-    };
-    let mut pieces = Vec::new();
-    let mut rest = arn;
-    while let Some(at) = rest.find("${") {
-        if at > 0 {
-            pieces.push(FnPiece::Lit(rest[..at].to_string()));
-        }
-        let Some(end) = rest[at..].find('}') else {
-            loc.err(errors, format!("unclosed `${{` in `{uri}`"));
-            return None;
-        };
-        let inner = &rest[at + 2..at + end];
-        match inner.strip_prefix("stageVariables.") {
-            Some(v) if stage_var_name_ok(v) => pieces.push(FnPiece::StageVar(v.to_string())),
-            _ => {
-                loc.err(errors, format!("`${{{inner}}}` in `{uri}`: only `${{stageVariables.NAME}}` may appear in the function part of a Lambda integration URI"));
-                return None;
-            }
-        }
-        rest = &rest[at + end + 1..];
-    }
-    if !rest.is_empty() {
-        pieces.push(FnPiece::Lit(rest.to_string()));
-    }
-    Some(pieces)
-}
-
-/// The function name `pieces` resolve to on a stage with `variables`.
-fn function_name(pieces: &[FnPiece], variables: &[(String, String)]) -> Result<String, String> {
-    let mut out = String::new();
-    for p in pieces {
-        match p {
-            FnPiece::Lit(s) => out.push_str(s),
-            FnPiece::StageVar(v) => match variables.iter().find(|(k, _)| k == v) {
-                Some((_, value)) => out.push_str(value),
-                None => {
-                    return Err(format!(
-                        "stage variable `{v}` used in the Lambda integration URI is not defined"
-                    ));
-                }
-            },
-        }
-    }
-    Ok(out)
-}
-
 /// Every Lambda proxy integration must reach a function on every stage of its API: an
 /// unmapped one is an error naming it, with the entry to add.
 pub(crate) fn check_integration_functions(
@@ -197,25 +131,20 @@ pub(crate) fn check_integration_functions(
             let IntegrationSpec::Lambda(spec) = &route.integration else {
                 continue;
             };
-            for s in stages.iter().filter(|s| s.api == a) {
-                let name = match function_name(&spec.function, &s.variables) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        spec.uri_loc.err(errors, format!("stage `{}`: {e}", s.name));
-                        continue;
-                    }
-                };
-                if find_function(functions, &name).is_none() {
-                    let short = short_name(&name).unwrap_or(&name);
-                    spec.uri_loc.err(
-                        errors,
-                        format!(
-                            "the Lambda proxy integration of `{}` in API `{id}` (stage `{}`) calls function `{name}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"{short}\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the proxy event as a POST body and answers with the function's result",
-                            route.route.route_key, s.name
-                        ),
-                    );
-                }
-            }
+            check_stages(
+                &spec.function,
+                UriOf::Integration,
+                &spec.uri_loc,
+                stages.iter().filter(|s| s.api == a),
+                functions,
+                errors,
+                |stage| {
+                    format!(
+                        "the Lambda proxy integration of `{}` in API `{id}` (stage `{stage}`)",
+                        route.route.route_key
+                    )
+                },
+            );
         }
     }
 }
@@ -228,9 +157,7 @@ pub(crate) fn compile_lambda_integration(
     stage: &StageEntry,
     functions: &[FunctionSpec],
 ) -> LambdaProxy {
-    let found = function_name(&spec.function, &stage.variables)
-        .ok()
-        .and_then(|n| find_function(functions, &n));
+    let found = resolve(&spec.function, &stage.variables, functions);
     LambdaProxy {
         function: found.map(|f| FunctionIdx(f as u32)),
         payload: spec.payload,

@@ -28,10 +28,9 @@
 use std::sync::Arc;
 
 use super::Scheme;
-use super::functions::FunctionSpec;
+use super::functions::{FunctionSpec, PlainUrlError, plain_url};
 use super::reader::{Errors, Loc, Node};
 use super::server::Env;
-use super::uri::{Piece, instantiate, parse_template};
 
 /// The credentials one remote function signs with. `Debug` never prints the secret.
 pub struct AwsCredentials {
@@ -140,29 +139,18 @@ pub(crate) fn validate_remote(
     let default_endpoint = format!("https://lambda.{region}.amazonaws.com");
     let text = endpoint.unwrap_or(&default_endpoint);
     let at = endpoint_node.as_ref().unwrap_or(n);
-    let parsed = parse_template(text)
-        .map_err(|e| e.join("; "))
-        .and_then(|pieces| instantiate(&pieces, &|_| None));
-    let parsed = match parsed {
+    let parsed = match plain_url(text) {
         Ok(p) => p,
-        Err(e) => {
+        Err(PlainUrlError::Invalid(e)) => {
             at.err(errors, format!("endpoint `{text}`: {e}"));
             return None;
         }
+        Err(PlainUrlError::Params) => {
+            at.err(errors, format!("endpoint `{text}`: no `{{parameters}}`"));
+            return None;
+        }
     };
-    let lit = |pieces: &[Piece]| -> Option<String> {
-        pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Lit(s) => Some(s.as_str()),
-                Piece::Param(_) => None,
-            })
-            .collect()
-    };
-    let (Some(prefix), Some(query)) = (lit(&parsed.path), lit(&parsed.query)) else {
-        at.err(errors, format!("endpoint `{text}`: no `{{parameters}}`"));
-        return None;
-    };
+    let (prefix, query) = (&parsed.path, &parsed.query);
     if !query.is_empty() {
         at.err(
             errors,

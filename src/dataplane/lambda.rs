@@ -18,7 +18,7 @@
 //! The event is allocated per request (it is a JSON document); nothing is kept between
 //! requests. The stage cache does not apply to Lambda integrations yet.
 
-mod event;
+pub(super) mod event;
 pub mod event_v1;
 pub mod event_v2;
 pub mod response;

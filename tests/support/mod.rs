@@ -14,6 +14,7 @@ pub mod http;
 pub mod oracle;
 pub mod pki;
 pub mod sigv4;
+pub mod sigv4_suite;
 pub mod upstream;
 
 pub use client::{Client, Closed, WriteMode};

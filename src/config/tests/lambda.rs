@@ -166,16 +166,16 @@ fn an_unmapped_function_is_named_with_the_entry_to_add() {
         errors_of(load_json(config)),
         vec![
             format!(
-                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `prod`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `prod`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result; or give `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API) in place of `url`"
             ),
             format!(
-                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `dev`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+                "{p}.tok.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `tok` of API `pets` (stage `dev`) calls function `{AUTH_ARN}`, which the gateway file's `functions` does not map: add `\"functions\": {{\"auth\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result; or give `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API) in place of `url`"
             ),
             format!(
                 "{p}.req.x-amazon-apigateway-authorizer.authorizerUri: stage `prod`: stage variable `fn` used in the authorizer URI is not defined"
             ),
             format!(
-                "{p}.req.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `req` of API `pets` (stage `dev`) calls function `arn:aws:lambda:us-east-1:1:function:ghost`, which the gateway file's `functions` does not map: add `\"functions\": {{\"ghost\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result"
+                "{p}.req.x-amazon-apigateway-authorizer.authorizerUri: Lambda authorizer `req` of API `pets` (stage `dev`) calls function `arn:aws:lambda:us-east-1:1:function:ghost`, which the gateway file's `functions` does not map: add `\"functions\": {{\"ghost\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the authorizer event as a POST body and answers with the function's result; or give `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API) in place of `url`"
             ),
         ]
     );

@@ -142,7 +142,7 @@ fn lambda_integration_errors_name_what_to_fix() {
     assert_eq!(
         errors[0],
         format!(
-            "{}.uri: the Lambda proxy integration of `GET /a` in API `pets` (stage `prod`) calls function `arn:aws:lambda:us-east-1:1:function:nowhere`, which the gateway file's `functions` does not map: add `\"functions\": {{\"nowhere\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the proxy event as a POST body and answers with the function's result",
+            "{}.uri: the Lambda proxy integration of `GET /a` in API `pets` (stage `prod`) calls function `arn:aws:lambda:us-east-1:1:function:nowhere`, which the gateway file's `functions` does not map: add `\"functions\": {{\"nowhere\": {{\"url\": \"http://127.0.0.1:9001/\"}}}}`, an HTTP endpoint that takes the proxy event as a POST body and answers with the function's result; or give `local` (a process on the Lambda Runtime API) or `remote` (Lambda's Invoke API) in place of `url`",
             path("a")
         )
     );

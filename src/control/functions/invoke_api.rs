@@ -210,25 +210,15 @@ fn percent_decode(s: &str) -> String {
 
 /// Standard base64 (padding optional) that decodes to UTF-8 text.
 fn base64_text(s: &str) -> Option<String> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.trim_end_matches('=').bytes() {
-        acc = (acc << 6) | u32::from(value(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    String::from_utf8(out).ok()
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    String::from_utf8(LENIENT.decode(s).ok()?).ok()
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -275,6 +265,11 @@ mod tests {
             Some(r#"{"custom":{"a":1}}"#)
         );
         assert_eq!(super::base64_text("aGk=").as_deref(), Some("hi"));
+        assert_eq!(
+            super::base64_text("aGk").as_deref(),
+            Some("hi"),
+            "padding optional"
+        );
         assert_eq!(super::base64_text("not base64!"), None);
     }
 

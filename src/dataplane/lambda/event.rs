@@ -1,12 +1,16 @@
 //! What the 1.0 and 2.0 events share: decoding, the body and its encoding, path parameters,
-//! stage variables, the request time, the mTLS client certificate.
+//! stage variables, the request time, the mTLS client certificate. The pieces that take the
+//! request head and data rather than a [`Request`] (headers and query in the 1.0 and 2.0
+//! shapes, path parameters, stage variables, the request time) also build the Lambda
+//! authorizers' events (`lambda_auth/event.rs`).
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::Request;
-use crate::config::Protocol;
+use crate::config::{Params, Protocol, Route, Stage};
 use crate::dataplane::clock::CivilTime;
+use crate::http1::RequestHead;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -28,7 +32,7 @@ const DROPPED: [&str; 11] = [
     "www-authenticate",
 ];
 
-pub(super) fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -65,53 +69,158 @@ pub(super) fn form_decode(b: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The query's `key=value` pairs, decoded, in order.
-pub(super) fn query_pairs(req: &Request<'_>) -> Vec<(String, String)> {
-    let q = req.head.query.map(|q| q.get(req.data)).unwrap_or_default();
+/// The query's `key=value` pairs as sent, in order.
+pub(crate) fn raw_query_pairs<'a>(
+    head: &RequestHead,
+    data: &'a [u8],
+) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    let q = head.query.map(|q| q.get(data)).unwrap_or_default();
     q.split(|&b| b == b'&')
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (form_decode(&pair[..eq]), form_decode(&pair[eq + 1..])),
-            None => (form_decode(pair), String::new()),
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
         })
-        .collect()
+}
+
+/// The query's `key=value` pairs, decoded, in order.
+pub(super) fn query_pairs<'a>(req: &Request<'a>) -> impl Iterator<Item = (String, String)> + 'a {
+    raw_query_pairs(req.head, req.data).map(|(k, v)| (form_decode(k), form_decode(v)))
+}
+
+/// The first value of header `name`.
+pub(crate) fn find_header<'a>(head: &RequestHead, data: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    head.headers
+        .iter()
+        .find(|(n, _)| n.get(data).eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.get(data))
 }
 
 pub(super) fn header<'a>(req: &Request<'a>, name: &[u8]) -> Option<&'a [u8]> {
-    req.head
-        .headers
+    find_header(req.head, req.data, name)
+}
+
+/// 1.0 shape: the last value per name, and every value per name in order
+/// (`headers`/`multiValueHeaders`, `queryStringParameters`/`multiValueQueryStringParameters`).
+pub(crate) fn last_and_all(
+    pairs: impl Iterator<Item = (String, String)>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let mut last = Map::new();
+    let mut all: Map<String, Value> = Map::new();
+    for (name, value) in pairs {
+        last.insert(name.clone(), value.clone().into());
+        match all.get_mut(&name).and_then(Value::as_array_mut) {
+            Some(list) => list.push(value.into()),
+            None => {
+                all.insert(name, json!([value]));
+            }
+        }
+    }
+    (last, all)
+}
+
+/// The request headers whose names pass `keep`, as text, in order.
+pub(crate) fn header_texts<'a>(
+    head: &'a RequestHead,
+    data: &'a [u8],
+    keep: impl Fn(&[u8]) -> bool + 'a,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    head.headers
         .iter()
-        .find(|(n, _)| n.get(req.data).eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.get(req.data))
+        .filter(move |(n, _)| keep(n.get(data)))
+        .map(move |(n, v)| (text(n.get(data)), text(v.get(data))))
+}
+
+/// 2.0 shape: lower-case header names, repeated ones comma-joined, `Cookie` headers split
+/// into `cookies`.
+pub(crate) fn headers_v2(
+    pairs: impl Iterator<Item = (String, String)>,
+) -> (Map<String, Value>, Vec<Value>) {
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in pairs {
+        let name = name.to_ascii_lowercase();
+        if name == "cookie" {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| Value::String(c.to_string())),
+            );
+            continue;
+        }
+        join(&mut headers, name, value);
+    }
+    (headers, cookies)
+}
+
+/// 2.0 shape: repeated names' values comma-joined (`queryStringParameters`).
+pub(crate) fn joined(pairs: impl Iterator<Item = (String, String)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        join(&mut map, name, value);
+    }
+    map
+}
+
+/// A repeated name's values are joined with commas (2.0).
+fn join(map: &mut Map<String, Value>, name: String, value: String) {
+    match map.get_mut(&name) {
+        Some(Value::String(s)) => {
+            s.push(',');
+            s.push_str(&value);
+        }
+        _ => {
+            map.insert(name, value.into());
+        }
+    }
+}
+
+/// The route's path parameters: each name and its value as sent.
+pub(crate) fn path_values<'a>(
+    route: &'a Route,
+    params: &'a Params,
+    resource_path: &'a [u8],
+) -> impl Iterator<Item = (&'a String, &'a [u8])> {
+    route
+        .params
+        .iter()
+        .zip(&params.spans)
+        .take(params.len)
+        .map(|(name, &(s, e))| {
+            let v = resource_path
+                .get(s as usize..e as usize)
+                .unwrap_or_default();
+            (name, v)
+        })
 }
 
 /// `pathParameters`, as sent (API Gateway does not percent-decode the path, SPEC-NOTES §1.1);
 /// `None` for a route without parameters.
 pub(super) fn path_parameters(req: &Request<'_>) -> Option<Map<String, Value>> {
-    let mut out = Map::new();
-    for (i, name) in req.route.params.iter().enumerate().take(req.params.len) {
-        let (s, e) = req.params.spans[i];
-        let v = req
-            .resource_path
-            .get(s as usize..e as usize)
-            .unwrap_or_default();
-        out.insert(name.clone(), text(v).into());
-    }
-    (!out.is_empty()).then_some(out)
-}
-
-pub(super) fn stage_variables(req: &Request<'_>) -> Option<Map<String, Value>> {
-    let out: Map<String, Value> = req
-        .stage
-        .variables
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+    let out: Map<String, Value> = path_values(req.route, req.params, req.resource_path)
+        .map(|(name, v)| (name.clone(), text(v).into()))
         .collect();
     (!out.is_empty()).then_some(out)
 }
 
+/// The stage's variables as a JSON object.
+pub(crate) fn stage_map(stage: &Stage) -> Map<String, Value> {
+    stage
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+pub(super) fn stage_variables(req: &Request<'_>) -> Option<Map<String, Value>> {
+    let out = stage_map(req.stage);
+    (!out.is_empty()).then_some(out)
+}
+
 /// `dd/MMM/yyyy:HH:mm:ss +0000`.
-pub(super) fn civil(now_ms: u64) -> String {
+pub(crate) fn civil(now_ms: u64) -> String {
     let t = CivilTime::from_unix(now_ms / 1000);
     format!(
         "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
@@ -206,7 +315,7 @@ pub fn trace_id(req: &Request<'_>) -> String {
 }
 
 /// The host's first label (`domainPrefix`).
-pub(super) fn domain_prefix(host: &str) -> &str {
+pub(crate) fn domain_prefix(host: &str) -> &str {
     host.split('.').next().unwrap_or_default()
 }
 

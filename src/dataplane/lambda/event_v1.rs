@@ -6,46 +6,22 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use super::event::{
-    body, civil, claims, client_cert, domain_prefix, forwarded, header, path_parameters,
-    query_pairs, scopes, stage_variables, text, trace_id,
+    body, civil, claims, client_cert, domain_prefix, forwarded, header, header_texts, last_and_all,
+    path_parameters, query_pairs, scopes, stage_variables, text, trace_id,
 };
 use crate::config::Protocol;
 
 /// The 1.0 event as a JSON value.
 pub fn build(req: &Request<'_>) -> Value {
     let rest = req.api.protocol == Protocol::Rest;
-    let mut headers = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (n, v) in &req.head.headers {
-        let n = n.get(req.data);
-        if !forwarded(n, true) {
-            continue;
-        }
-        let (name, value) = (text(n), text(v.get(req.data)));
-        headers.insert(name.clone(), value.clone().into());
-        match multi.get_mut(&name).and_then(Value::as_array_mut) {
-            Some(list) => list.push(value.into()),
-            None => {
-                multi.insert(name, json!([value]));
-            }
-        }
-    }
+    let (mut headers, mut multi) =
+        last_and_all(header_texts(req.head, req.data, |n| forwarded(n, true)));
     if header(req, b"x-amzn-trace-id").is_none() {
         let trace = trace_id(req);
         headers.insert("X-Amzn-Trace-Id".into(), trace.clone().into());
         multi.insert("X-Amzn-Trace-Id".into(), json!([trace]));
     }
-    let mut query = Map::new();
-    let mut multi_query: Map<String, Value> = Map::new();
-    for (k, v) in query_pairs(req) {
-        query.insert(k.clone(), v.clone().into());
-        match multi_query.get_mut(&k).and_then(Value::as_array_mut) {
-            Some(list) => list.push(v.into()),
-            None => {
-                multi_query.insert(k, json!([v]));
-            }
-        }
-    }
+    let (query, multi_query) = last_and_all(query_pairs(req));
     let or_null = |m: Map<String, Value>| {
         if m.is_empty() {
             Value::Null

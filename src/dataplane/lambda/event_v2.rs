@@ -6,40 +6,18 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use super::event::{
-    body, civil, claims, client_cert, domain_prefix, forwarded, header, path_parameters,
-    query_pairs, scopes, stage_variables, text, trace_id,
+    body, civil, claims, client_cert, domain_prefix, forwarded, header, header_texts, headers_v2,
+    joined, path_parameters, query_pairs, scopes, stage_variables, text, trace_id,
 };
 
 /// The 2.0 event as a JSON value.
 pub fn build(req: &Request<'_>) -> Value {
-    let mut headers: Map<String, Value> = Map::new();
-    let mut cookies = Vec::new();
-    for (n, v) in &req.head.headers {
-        let n = n.get(req.data);
-        if !forwarded(n, false) {
-            continue;
-        }
-        let name = text(n).to_ascii_lowercase();
-        let value = text(v.get(req.data));
-        if name == "cookie" {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_string())),
-            );
-            continue;
-        }
-        join(&mut headers, name, value);
-    }
+    let (mut headers, cookies) =
+        headers_v2(header_texts(req.head, req.data, |n| forwarded(n, false)));
     if header(req, b"x-amzn-trace-id").is_none() {
         headers.insert("x-amzn-trace-id".into(), trace_id(req).into());
     }
-    let mut query: Map<String, Value> = Map::new();
-    for (k, v) in query_pairs(req) {
-        join(&mut query, k, v);
-    }
+    let query = joined(query_pairs(req));
     let raw_query = req
         .head
         .query
@@ -70,19 +48,6 @@ pub fn build(req: &Request<'_>) -> Value {
     }
     event.insert("isBase64Encoded".into(), base64.into());
     Value::Object(event)
-}
-
-/// A repeated name's values are joined with commas.
-fn join(map: &mut Map<String, Value>, name: String, value: String) {
-    match map.get_mut(&name) {
-        Some(Value::String(s)) => {
-            s.push(',');
-            s.push_str(&value);
-        }
-        _ => {
-            map.insert(name, value.into());
-        }
-    }
 }
 
 fn context(req: &Request<'_>) -> Value {

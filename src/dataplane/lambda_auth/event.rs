@@ -10,11 +10,10 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use crate::config::{LambdaKind, PayloadVersion};
-use crate::dataplane::clock::CivilTime;
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::dataplane::lambda::event::{
+    civil, domain_prefix, find_header, header_texts, headers_v2, joined, last_and_all, path_values,
+    raw_query_pairs, stage_map, text,
+};
 
 /// The event for `kind`, as JSON bytes. `identity` holds the identity source values in
 /// order; `arn` is the method (route) ARN.
@@ -53,10 +52,6 @@ pub fn build(
     serde_json::to_vec(&event).unwrap_or_default()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// `%XX` decoded (REST decodes request parameters before handing them on).
 fn decode(b: &[u8]) -> String {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -79,83 +74,24 @@ fn decode(b: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn query_pairs<'a>(req: &Request<'a>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
-    let q = req.head.query.map(|q| q.get(req.data)).unwrap_or_default();
-    q.split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, &pair[pair.len()..]),
-        })
+fn header<'a>(req: &Request<'a>, name: &[u8]) -> Option<&'a [u8]> {
+    find_header(req.head, req.data, name)
 }
 
-fn header<'a>(req: &Request<'a>, name: &[u8]) -> Option<&'a [u8]> {
-    req.head
-        .headers
-        .iter()
-        .find(|(n, _)| n.get(req.data).eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.get(req.data))
+/// The query's pairs, `%XX`-decoded.
+fn query_pairs<'a>(req: &Request<'a>) -> impl Iterator<Item = (String, String)> + 'a {
+    raw_query_pairs(req.head, req.data).map(|(k, v)| (decode(k), decode(v)))
 }
 
 fn path_parameters(req: &Request<'_>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (i, name) in req.route.params.iter().enumerate().take(req.params.len) {
-        let (s, e) = req.params.spans[i];
-        let v = req
-            .resource_path
-            .get(s as usize..e as usize)
-            .unwrap_or_default();
-        out.insert(name.clone(), decode(v).into());
-    }
-    out
-}
-
-fn stage_variables(req: &Request<'_>) -> Map<String, Value> {
-    req.stage
-        .variables
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+    path_values(req.route, req.params, req.resource_path)
+        .map(|(name, v)| (name.clone(), decode(v).into()))
         .collect()
 }
 
-fn civil(now_ms: u64) -> String {
-    let t = CivilTime::from_unix(now_ms / 1000);
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        t.day,
-        MONTHS[(t.month as usize).saturating_sub(1) % 12],
-        t.year,
-        t.hour,
-        t.minute,
-        t.second
-    )
-}
-
 fn proxy_v1(req: &Request<'_>, arn: &str, now_ms: u64) -> Value {
-    let mut headers = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (n, v) in &req.head.headers {
-        let (name, value) = (text(n.get(req.data)), text(v.get(req.data)));
-        headers.insert(name.clone(), value.clone().into());
-        match multi.get_mut(&name).and_then(Value::as_array_mut) {
-            Some(list) => list.push(value.into()),
-            None => {
-                multi.insert(name, json!([value]));
-            }
-        }
-    }
-    let mut query = Map::new();
-    let mut multi_query: Map<String, Value> = Map::new();
-    for (k, v) in query_pairs(req) {
-        let (k, v) = (decode(k), decode(v));
-        query.insert(k.clone(), v.clone().into());
-        match multi_query.get_mut(&k).and_then(Value::as_array_mut) {
-            Some(list) => list.push(v.into()),
-            None => {
-                multi_query.insert(k, json!([v]));
-            }
-        }
-    }
+    let (headers, multi) = last_and_all(header_texts(req.head, req.data, |_| true));
+    let (query, multi_query) = last_and_all(query_pairs(req));
     let method = text(req.head.method.get(req.data));
     let host = text(req.host);
     json!({
@@ -169,12 +105,12 @@ fn proxy_v1(req: &Request<'_>, arn: &str, now_ms: u64) -> Value {
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": path_parameters(req),
-        "stageVariables": stage_variables(req),
+        "stageVariables": stage_map(req.stage),
         "requestContext": {
             "accountId": req.account_id,
             "apiId": req.api.id,
             "domainName": host,
-            "domainPrefix": host.split('.').next().unwrap_or_default(),
+            "domainPrefix": domain_prefix(&host),
             "extendedRequestId": text(req.extended_id),
             "httpMethod": method,
             "identity": {
@@ -194,44 +130,8 @@ fn proxy_v1(req: &Request<'_>, arn: &str, now_ms: u64) -> Value {
 }
 
 fn v2(req: &Request<'_>, identity: &[String], arn: &str, now_ms: u64) -> Value {
-    let mut headers: Map<String, Value> = Map::new();
-    let mut cookies = Vec::new();
-    for (n, v) in &req.head.headers {
-        let name = text(n.get(req.data)).to_ascii_lowercase();
-        let value = text(v.get(req.data));
-        if name == "cookie" {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_string())),
-            );
-            continue;
-        }
-        match headers.get_mut(&name) {
-            Some(Value::String(s)) => {
-                s.push(',');
-                s.push_str(&value);
-            }
-            _ => {
-                headers.insert(name, value.into());
-            }
-        }
-    }
-    let mut query: Map<String, Value> = Map::new();
-    for (k, v) in query_pairs(req) {
-        let (k, v) = (decode(k), decode(v));
-        match query.get_mut(&k) {
-            Some(Value::String(s)) => {
-                s.push(',');
-                s.push_str(&v);
-            }
-            _ => {
-                query.insert(k, v.into());
-            }
-        }
-    }
+    let (headers, cookies) = headers_v2(header_texts(req.head, req.data, |_| true));
+    let query = joined(query_pairs(req));
     let method = text(req.head.method.get(req.data));
     let host = text(req.host);
     let raw_query = req
@@ -254,7 +154,7 @@ fn v2(req: &Request<'_>, identity: &[String], arn: &str, now_ms: u64) -> Value {
             "accountId": req.account_id,
             "apiId": req.api.id,
             "domainName": host,
-            "domainPrefix": host.split('.').next().unwrap_or_default(),
+            "domainPrefix": domain_prefix(&host),
             "http": {
                 "method": method,
                 "path": text(req.path),
@@ -269,6 +169,6 @@ fn v2(req: &Request<'_>, identity: &[String], arn: &str, now_ms: u64) -> Value {
             "timeEpoch": now_ms,
         },
         "pathParameters": path_parameters(req),
-        "stageVariables": stage_variables(req),
+        "stageVariables": stage_map(req.stage),
     })
 }
