@@ -74,6 +74,18 @@ fn rest(function: &str, functions: Value) -> Value {
     })
 }
 
+/// Wait (bounded) until `name` has a warm process: a Python runtime can take longer to start
+/// on a loaded machine than the short timeouts these tests use, and a cold start counts
+/// against the timeout as on Lambda.
+fn wait_warm(gw: &Gateway, name: &str) {
+    let warm = wait_until(Duration::from_secs(30), || {
+        gw.status()["functionHost"]["functions"][name]["processes"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["state"] == "idle"))
+    });
+    assert!(warm, "no warm process of `{name}`: {}", gw.status());
+}
+
 fn python_function(dir: &TempDir, timeout_ms: u64) -> Value {
     json!({
         "local": {
@@ -92,6 +104,7 @@ fn a_python_function_serves_rest_requests_and_failures_are_api_gateways() {
     let dir = TempDir::new("proxy-fn");
     std::fs::write(dir.file("app.py"), APP).unwrap();
     let gw = Gateway::start(rest("app", json!({ "app": python_function(&dir, 1500) })));
+    wait_warm(&gw, "app");
     let mut c = gw.client();
 
     let r = c.roundtrip(&get("/prod/pets/7?kind=cat"));
@@ -137,6 +150,7 @@ fn a_python_function_serves_rest_requests_and_failures_are_api_gateways() {
         started.elapsed() < Duration::from_secs(4),
         "answered at the timeout"
     );
+    wait_warm(&gw, "app");
     let r = gw.client().roundtrip(&get("/prod/again"));
     assert_eq!(r.status, 201, "a new process serves: {}", r.body_str());
     let after_timeout = r.header("x-pid").unwrap();
@@ -148,6 +162,7 @@ fn a_python_function_serves_rest_requests_and_failures_are_api_gateways() {
     // A process that dies mid-request: 502, then a fresh process serves.
     let r = gw.client().roundtrip(&get("/prod/crash"));
     assert_eq!(r.status, 502, "{}", r.body_str());
+    wait_warm(&gw, "app");
     let r = gw.client().roundtrip(&get("/prod/after-crash"));
     assert_eq!(r.status, 201, "{}", r.body_str());
     assert_ne!(r.header("x-pid").unwrap(), after_timeout);
@@ -172,6 +187,7 @@ fn an_http_api_answers_503_when_the_function_times_out() {
         "functions": { "app": python_function(&dir, 1000) }
     });
     let gw = Gateway::start(config);
+    wait_warm(&gw, "app");
     let r = gw.client().roundtrip(&get("/items/1"));
     assert_eq!(r.status, 201, "{}\n{}", r.body_str(), gw.stderr());
     assert_eq!(r.json()["path"], "/items/1");
