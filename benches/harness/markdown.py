@@ -55,7 +55,8 @@ def document(meta, results):
         f"- machine: nproc {m['nproc']}, {m['cpu']}, kernel {m['kernel']}, RLIMIT_NOFILE "
         f"{m['rlimit_nofile']}; load average at start: {m['load_average_at_start']}",
         f"- versions: {_versions(meta)}",
-        f"- proxies: {o['workers']} worker(s) each, access logs off, every peer's upstream "
+        f"- proxies: {o['workers']} worker(s) each, access logs off (but in full-pipeline's "
+        "logged rows), every peer's upstream "
         f"keep-alive pool at least as large as the client concurrency (per scenario below); "
         f"pinning: {pin}",
     ]
