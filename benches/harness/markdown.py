@@ -182,7 +182,7 @@ def _leg(meta, sc, res):
         out += [
             f"- tollgate's access log `format`: `{observe.FORMAT}`",
             f"- nginx: `log_format escape=json '{observe.NGINX_FORMAT}'`, `access_log FILE "
-            "buffer=64k flush=1s` (the rows without logs are proxy-small's)",
+            "buffer=64k flush=1s` (nginx without a log: proxy-small's nginx row)",
             "",
         ]
     return out
