@@ -306,3 +306,51 @@ fn metrics_need_the_admin_token_and_survive_a_reload() {
     assert_eq!(series(&m, "/new", "GET")["Count"], 1);
     assert_eq!(m["gateway"]["reloads_total"], 1);
 }
+
+/// `server.metrics: false` (for measuring what metrics cost): requests are served but not
+/// counted in any series or usage plan; the gateway's health gauges still work.
+#[test]
+fn metrics_off_leaves_series_empty_but_keeps_gateway_gauges() {
+    let up = Upstream::start(Mode::static_(200, &[], b"hello"));
+    let mut cfg = config(&up);
+    cfg["server"]["metrics"] = json!(false);
+    let gw = Gateway::start(cfg);
+    let mut c = gw.client();
+    for id in ["1", "2", "3"] {
+        assert_eq!(c.roundtrip(&get(&format!("/items/{id}"))).status, 200);
+    }
+    assert_eq!(c.roundtrip(&get("/gone")).status, 404);
+    let statuses: Vec<u16> = (0..2)
+        .map(|_| {
+            let h = [("x-api-key", THROTTLED_KEY)];
+            c.roundtrip(&request("GET", "/keyed", &h, None)).status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 429], "throttling still works");
+    // The gauges come from elsewhere: once they show the traffic, the aggregator has merged.
+    let m = wait_for(&gw, |m| {
+        m["gateway"]["connections_accepted_total"].as_u64() >= Some(1)
+            && m["gateway"]["connections_open"] == 1
+    });
+    std::thread::sleep(Duration::from_millis(300)); // a few more merges
+    let m2 = metrics_json(&gw);
+    for m in [&m, &m2] {
+        let series = m["series"].as_array().unwrap();
+        assert!(!series.is_empty(), "series are listed: {m:#}");
+        for s in series {
+            assert_eq!(s["Count"], 0, "{s}");
+            assert_eq!(s["Latency"]["count"], 0, "{s}");
+        }
+        for p in m["usagePlans"].as_array().unwrap() {
+            assert_eq!(
+                (&p["throttled"], &p["quotaExceeded"]),
+                (&json!(0), &json!(0))
+            );
+        }
+    }
+    let text = gw.admin("GET", "/metrics").body_str();
+    assert!(
+        text.lines().any(|l| l == "tollgate_connections_open 1"),
+        "{text}"
+    );
+}

@@ -13,7 +13,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from . import auth, cache, client, functions, measure, peers, procs, report, samebytes
+from . import auth, cache, client, functions, measure, observe, peers, procs, report, samebytes
 from .measure import ClientFailed, note
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
@@ -68,6 +68,7 @@ def leg_config(bench, leg):
         nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         stream_bytes=leg.upload_bytes or (leg.body_len if leg.kind == STREAM else 0),
         cache=leg.cache,
+        access_log=os.path.join(bench.work, "nginx-access.log") if leg.access_log else "",
         **(bench.tls if leg.tls else {}),
     )
 
@@ -163,6 +164,10 @@ def _start(bench, leg, lc, row, origin, ref, res):
     if local:
         template = os.path.join(os.path.dirname(bench.template), t.variant.template)
         t.patch = functions.patch(template, bench.bins[local], lc.connections)
+    if t.variant and (t.variant.access_log or not t.variant.metrics):
+        t.patch = {**t.patch, **observe.setup(bench, leg, lc, t)}
+    if t.variant and t.variant.headers:
+        t.headers = t.variant.headers + t.headers
     try:
         peers.start(bench.sup, t, lc, bench.bins, bench.template)
     except procs.StartError as e:
@@ -256,7 +261,10 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
                 # signed afresh before each run: a long run stays within maxSkewSeconds
                 t.headers = credentials(bench).headers("sigv4", t.port, bench.opts.path)
             before = cache.read_stats(t.admin_port) if t.admin_port else None
+            logged = observe.before(t) if t.log_path else None
             r = measure.throughput(bench, leg, t, pids_of, secs, connections(bench, leg))
+            if logged:
+                r.update(observe.window(t, logged, r))
             if t.admin_port:
                 r.update(cache.window(before, cache.read_stats(t.admin_port)))
         elif leg.kind == HANDSHAKE:
@@ -316,6 +324,7 @@ def progress(leg, r):
             f"  function {r['local_fn_cpu_us_per_req']:.2f} CPU-µs/req, processes {n0} → {n1}"
             + (f", {r['local_fn_exited']} exited" if r["local_fn_exited"] else "")
         )
+    errs += observe.progress(r)
     if "cache_stats" in r:
         errs += f"  cache: {r['cache_stats']}"
     elif "cache_misses" in r:

@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from . import auth, cache, functions, handshake, report, samebytes
+from . import auth, cache, functions, handshake, observe, report, samebytes
 from .scenarios import HANDSHAKE, IDLE, STREAM
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
@@ -55,7 +55,8 @@ def document(meta, results):
         f"- machine: nproc {m['nproc']}, {m['cpu']}, kernel {m['kernel']}, RLIMIT_NOFILE "
         f"{m['rlimit_nofile']}; load average at start: {m['load_average_at_start']}",
         f"- versions: {_versions(meta)}",
-        f"- proxies: {o['workers']} worker(s) each, access logs off, every peer's upstream "
+        f"- proxies: {o['workers']} worker(s) each, access logs off (but in full-pipeline's "
+        "logged rows), every peer's upstream "
         f"keep-alive pool at least as large as the client concurrency (per scenario below); "
         f"pinning: {pin}",
     ]
@@ -155,6 +156,9 @@ def _leg(meta, sc, res):
                 + (f" with `{json.dumps(v.patch)}`" if v.patch else "")
                 + (f", every response {v.expect}" if v.expect != 200 else "")
                 + (f", sending {auth.SENDS[v.auth]}" if v.auth else "")
+                + ("".join(f" and `{h}`" for h in v.headers))
+                + (", `server.metrics: false`" if not v.metrics else "")
+                + (", a stage access log (JSON, to a file)" if v.access_log else "")
                 for v in leg.variants
             )
             + "; the errors column counts responses other than the row's expected status"
@@ -171,9 +175,16 @@ def _leg(meta, sc, res):
             v = by.get(name)
             bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v and v.max_cpu_ratio else ""
             out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per}){bound}")
-        out += auth_lines(res) + local_lines(res) + [""]
+        out += auth_lines(res) + local_lines(res) + observe.lines(res) + [""]
     if leg.cache:
         out += cache.lines(res)
+    if leg.access_log:
+        out += [
+            f"- tollgate's access log `format`: `{observe.FORMAT}`",
+            f"- nginx: `log_format escape=json '{observe.NGINX_FORMAT}'`, `access_log FILE "
+            "buffer=64k flush=1s` (nginx without a log: proxy-small's nginx row)",
+            "",
+        ]
     return out
 
 

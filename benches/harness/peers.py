@@ -8,7 +8,7 @@ import os
 import ssl
 from dataclasses import dataclass, field
 
-from . import procs
+from . import observe, procs
 
 # Targets in the order they are driven; a tollgate row per ioDriver under --driver-sweep.
 KINDS = ("origin", "nginx", "haproxy", "nullproxy", "tollgate")
@@ -54,6 +54,10 @@ class Target:
     # a row with a local function (Variant.local): () -> the function processes' pids, once
     # started (tollgate's children, measured apart from tollgate's own CPU)
     function_pids: object = None
+    # a row with an access log (Variant.access_log; harness/observe.py): its file and the
+    # admin port its dropped-lines counter is read from
+    log_path: str = ""
+    log_admin: int = 0
 
     @property
     def expect(self):
@@ -76,6 +80,7 @@ class LegConfig:
     key: str = ""
     bundle: str = ""
     cache: bool = False  # nginx and HAProxy cache GET responses
+    access_log: str = ""  # nginx logs every request (JSON) to this file
 
 
 def targets(kinds, port_base, io_driver, sweep, variants=(), same_bytes=""):
@@ -191,7 +196,7 @@ def write_nginx_proxy(d, port, lc):
     os.makedirs(f"{d}/tmp", exist_ok=True)
     backlog = max(4096, lc.connections)
     listen = f"listen 127.0.0.1:{port} backlog={backlog}"
-    tls = stream = cache_zone = cache = ""
+    tls = stream = cache_zone = cache = log = ""
     if lc.cache:
         # A warmed cache: every request a HIT from the keys zone, the body from the page cache.
         cache_zone = (
@@ -201,6 +206,10 @@ def write_nginx_proxy(d, port, lc):
         cache = """            proxy_cache bench;
             proxy_cache_valid 200 1h;
 """
+    if lc.access_log:
+        # the JSON format of tollgate's observed row (harness/observe.py), batched writes
+        cache_zone += f"    log_format bench escape=json '{observe.NGINX_FORMAT}';\n"
+        log = f"        access_log {lc.access_log} bench buffer=64k flush=1s;\n"
     if lc.cert:
         listen += " ssl"
         tls = f"""        ssl_certificate {lc.cert};
@@ -226,7 +235,7 @@ def write_nginx_proxy(d, port, lc):
     }}
     server {{
         {listen};
-{tls}        location / {{
+{tls}{log}        location / {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";

@@ -4,7 +4,7 @@ record and the --quick sanity checks."""
 import math
 import statistics
 
-from . import functions, handshake, peers
+from . import functions, handshake, observe, peers
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 # Per leg kind: the figures (run field, column title, decimals) each reported as a median with
@@ -275,6 +275,7 @@ def _run_problems(res, r):
                 "it was called during the run, not the cached-hit path"
             )
         out += functions.problems(r)
+        out += observe.problems(r, res.config.connections)
     elif kind == HANDSHAKE:
         out += handshake.problems(r)
     elif kind == IDLE:

@@ -61,6 +61,11 @@ class Variant:
     # `functions` entries with `local` run that binary; the function processes (tollgate's
     # children) are measured apart from tollgate's own CPU
     local: str = ""
+    # issue 7's switches (harness/observe.py): `server.metrics`, and a stage access log in
+    # API Gateway's JSON format written to a file in the run's scratch dir
+    metrics: bool = True
+    access_log: bool = False
+    headers: tuple = ()  # this row's own request headers ("N: v"), sent after the leg's
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class Leg:
     # with the header lines and body of one response of the row tollgate-SAME_BYTES, so that
     # its responses have exactly that row's byte length (harness/samebytes.py)
     same_bytes: str = ""
+    access_log: bool = False  # nginx logs every request (JSON log_format) to a file
 
     @property
     def literal_body(self):
@@ -280,6 +286,45 @@ def _lambda_local(quick):
     ]
 
 
+# The full-pipeline scenario (issue 7): what metrics and access logs cost. Three tollgate rows
+# beside each other: tollgate-proxy.json with `server.metrics: false` and no access log
+# (bare), the same with metrics on and a stage access log (observed: API Gateway's JSON
+# format, 12 `$context` variables, to a file in the run's scratch dir), and an API key usage
+# plan + a Cognito JWT authorizer (ES256) + metrics + the access log (full). nginx logs every
+# request in a JSON log_format to a file (buffer=64k, flush=1s: batched, as tollgate's writer
+# is); its bare twin is proxy-small's nginx row.
+ISSUE7_MAX_CPU_RATIO = 1.05  # observed CPU-µs/req ÷ bare's, at most
+FULL_PIPELINE_VARIANTS = (
+    Variant("bare", "tollgate-proxy.json", metrics=False),
+    Variant(
+        "observed",
+        "tollgate-proxy.json",
+        access_log=True,
+        max_cpu_ratio=ISSUE7_MAX_CPU_RATIO,
+        issue=7,
+    ),
+    Variant(
+        "full",
+        "tollgate-full.json",
+        access_log=True,
+        auth="jwt-es256",
+        headers=(f"x-api-key: {BENCH_API_KEY}",),
+    ),
+)
+NO_ACCESS_LOG_FILE = "n/a: HAProxy logs to syslog or stdout, not to a file of its own"
+
+
+def _full_pipeline(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=FULL_PIPELINE_VARIANTS,
+            access_log=True,
+            not_measured={"haproxy": NO_ACCESS_LOG_FILE},
+        )
+    ]
+
+
 CATALOGUE = [
     Scenario(
         "proxy-small",
@@ -345,8 +390,10 @@ CATALOGUE = [
     ),
     Scenario(
         "full-pipeline",
-        "auth + throttle + metrics + access log on every request",
-        not_yet="issue 7 (metrics and access logs)",
+        "what metrics + access logs cost: tollgate with metrics off and no access log, with "
+        "metrics and a JSON access log to a file, and with those plus an API key usage plan "
+        "and an ES256 JWT authorizer; nginx with a JSON access log to a file",
+        _full_pipeline,
     ),
 ]
 

@@ -23,6 +23,7 @@ from harness import (
     handshake,
     legs,
     markdown,
+    observe,
     peers,
     report,
     samebytes,
@@ -1265,6 +1266,206 @@ class LambdaLocalScenarioTests(unittest.TestCase):
             server.server_close()
 
 
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    """An admin API whose /metrics.json says `dropped` lines were dropped so far."""
+
+    dropped = [0]
+
+    def do_GET(self):
+        body = json.dumps({"gateway": {observe.DROPPED: self.dropped[0]}}).encode()
+        self.send_response(200 if self.path == "/metrics.json" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def pipeline_leg(*rows):
+    leg = scenarios.BY_NAME["full-pipeline"].legs(True)[0]
+    res = legs.LegResult(leg, config(), [])
+    for v, runs in zip(leg.variants, rows, strict=False):
+        t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v)
+        res.rows.append(legs.Row(t, runs=runs))
+    report.summarize(res)
+    return res
+
+
+def log_run(rep, lines=100, dropped=0, ok=True, **kw):
+    return run(rep, log_lines=lines, log_dropped=dropped, log_json_ok=ok, **kw)
+
+
+class FullPipelineScenarioTests(unittest.TestCase):
+    def test_the_scenario(self):
+        (leg,) = scenarios.BY_NAME["full-pipeline"].legs(True)
+        self.assertEqual(leg.kind, THROUGHPUT)
+        self.assertEqual(
+            [(v.name, v.metrics, v.access_log, v.auth, v.max_cpu_ratio) for v in leg.variants],
+            [
+                ("bare", False, False, "", None),
+                ("observed", True, True, "", 1.05),
+                ("full", True, True, "jwt-es256", None),
+            ],
+        )
+        self.assertEqual(leg.variants[1].issue, 7)
+        self.assertEqual(leg.variants[2].headers, (f"x-api-key: {scenarios.BENCH_API_KEY}",))
+        self.assertEqual(leg.variants[0].template, leg.variants[1].template)
+        self.assertTrue(leg.access_log)
+        self.assertEqual(set(leg.not_measured), {"haproxy"})
+        self.assertIsNone(leg.connections)  # --connections, 64 by default
+        self.assertLessEqual(len(leg.variants), observe.MAX_VARIANTS)
+        rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
+        admins = [18090 + observe.admin_offset(leg.variants, v) for v in leg.variants[1:]]
+        ports = [t.port for t in rows] + admins
+        self.assertEqual(len(set(ports)), len(ports), "every row and admin API: own ports")
+        self.assertLess(max(ports), 18090 + peers.PORTS)
+        self.assertTrue(scenarios.BY_NAME["full-pipeline"].available)
+
+    def test_formats(self):
+        fmt = json.loads(observe.FORMAT)
+        self.assertEqual(len(fmt), 12)
+        self.assertTrue(all(v.startswith("$context.") for v in fmt.values()))
+        self.assertEqual(list(json.loads(observe.NGINX_FORMAT)), list(fmt))
+
+    def test_configs(self):
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        leg = scenarios.BY_NAME["full-pipeline"].legs(True)[0]
+        with tempfile.TemporaryDirectory() as d:
+            bench = SimpleNamespace(template=f"{here}/conf/tollgate-proxy.json", work=d)
+            creds = auth.Material(d)
+
+            def written(v):
+                t = peers.Target(f"tollgate-{v.name}", "tollgate", 18094, variant=v)
+                patch = observe.setup(bench, leg, config(), t)
+                if v.auth:
+                    patch.update(creds.patch(v.auth, 18100))
+                path = f"{d}/{v.name}.json"
+                peers.write_tollgate(
+                    path, f"{here}/conf/{v.template}", 18094, "legacy", config(), patch
+                )
+                return t, json.loads(read(path))
+
+            t, cfg = written(leg.variants[0])
+            self.assertIs(cfg["server"]["metrics"], False)
+            self.assertIsNone(cfg["server"]["admin"])
+            self.assertNotIn("accessLogSettings", cfg["stages"][0])
+            self.assertEqual(t.log_path, "")
+            t, cfg = written(leg.variants[1])
+            self.assertIs(cfg["server"]["metrics"], True)
+            self.assertEqual(cfg["server"]["admin"], {"address": "127.0.0.1:18096"})
+            self.assertEqual(cfg["server"]["listeners"], [{"address": "127.0.0.1:18094"}])
+            self.assertEqual(
+                cfg["stages"][0]["accessLogSettings"],
+                {"destinationArn": f"{d}/tollgate-observed-access.log", "format": observe.FORMAT},
+            )
+            self.assertEqual(
+                (t.log_path, t.log_admin), (f"{d}/tollgate-observed-access.log", 18096)
+            )
+            t, cfg = written(leg.variants[2])
+            self.assertEqual(t.log_admin, 18097)
+            method = cfg["apis"][0]["definition"]["paths"]["/{proxy+}"]
+            self.assertEqual(
+                method["x-amazon-apigateway-any-method"]["security"],
+                [{auth.JWT_SCHEME: [], "api_key": []}],
+            )
+            self.assertEqual(cfg["apiKeys"][0]["value"], scenarios.BENCH_API_KEY)
+            self.assertEqual(cfg["authorizers"][0]["jwksFile"], f"{d}/jwks.json")
+            self.assertIn("accessLogSettings", cfg["stages"][0])
+            self.assertIn("methodSettings", cfg["stages"][0])
+
+    def test_nginx_access_log(self):
+        with tempfile.TemporaryDirectory() as d:
+            peers.write_nginx_proxy(d, 18091, config())
+            self.assertNotIn("log_format", read(f"{d}/nginx.conf"))
+            peers.write_nginx_proxy(d, 18091, config(access_log="/w/nginx-access.log"))
+            conf = read(f"{d}/nginx.conf")
+            self.assertIn(f"log_format bench escape=json '{observe.NGINX_FORMAT}';", conf)
+            self.assertIn("access_log /w/nginx-access.log bench buffer=64k flush=1s;", conf)
+
+        class Opts:
+            connections, workers, port_base = 64, 1, 18090
+
+        bench = SimpleNamespace(opts=Opts, work="/w", tls=None)
+        leg = scenarios.BY_NAME["full-pipeline"].legs(True)[0]
+        self.assertEqual(legs.leg_config(bench, leg).access_log, "/w/nginx-access.log")
+        self.assertEqual(legs.leg_config(bench, Leg(THROUGHPUT)).access_log, "")
+
+    def test_window_counts_the_lines_the_run_added(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        line = json.dumps({k: "x" for k, _ in observe.FIELDS}) + "\n"
+        with tempfile.TemporaryDirectory() as d:
+            t = peers.Target("tollgate-observed", "tollgate", 0)
+            t.log_path, t.log_admin = f"{d}/a.log", server.server_address[1]
+            with open(t.log_path, "w") as f:
+                f.write(line * 3)  # the pre-run check and a warm-up
+            _Metrics.dropped[0] = 5
+            start = observe.before(t)
+            self.assertEqual(start, (len(line) * 3, (5, None)))
+
+            def write_late():
+                with open(t.log_path, "a") as f:
+                    f.write(line * 7)
+                    f.flush()
+                    threading.Event().wait(0.25)
+                    f.write(line * 3)
+
+            writer = threading.Thread(target=write_late)
+            writer.start()
+            _Metrics.dropped[0] = 6
+            got = observe.window(t, start, {"requests": 10})
+            writer.join()
+            self.assertEqual(got, {"log_lines": 10, "log_json_ok": True, "log_dropped": 1})
+            # a writer that stays behind: the wait ends, the count says so
+            end = (os.path.getsize(t.log_path), (6, None))
+            got = observe.window(t, end, {"requests": 1}, timeout=0.3)
+            self.assertEqual(got["log_lines"], 0)
+            with socket.create_server(("127.0.0.1", 0)) as ls:
+                t.log_admin = ls.getsockname()[1]
+            got = observe.window(t, start, {"requests": 10}, timeout=0.3)
+            self.assertIn("admin GET /metrics.json", got["log_error"])
+
+    def test_sanity_and_report(self):
+        res = pipeline_leg(
+            [run(1, cpu_us_per_req=10.0)],
+            [log_run(1, cpu_us_per_req=10.4, lines=100)],
+            [log_run(1, cpu_us_per_req=13.0, lines=130, requests=100)],
+        )
+        self.assertEqual(report.sanity("full-pipeline", res), [])
+        md = "\n".join(markdown._leg({"options": {"reps": 1, "warmup": 0}}, None, res))
+        self.assertIn("- tollgate-observed: 1.040 (per repetition: 1.040); issue 7 asks ≤ 1.05", md)
+        self.assertIn("- tollgate-full: 1.300 (per repetition: 1.300)\n", md)
+        self.assertIn("- tollgate-observed: access log lines 100 for 100 requests (+0", md)
+        self.assertIn(
+            "`tollgate-bare` = benches/conf/tollgate-proxy.json, `server.metrics: false`", md
+        )
+        self.assertIn(f"tollgate's access log `format`: `{observe.FORMAT}`", md)
+        ratios = report.leg_json(res)["cpu_us_per_req_ratio_to_first_variant"]
+        self.assertEqual((ratios[0]["max"], ratios[0]["issue"]), (1.05, 7))
+        bad = pipeline_leg(
+            [run(1)],
+            [log_run(1, lines=90, dropped=5)],
+            [log_run(1, lines=100 + 65), log_run(2, ok=False), run(3, log_error="boom")],
+        )
+        self.assertEqual(
+            report.sanity("full-pipeline", bad),
+            [
+                "full-pipeline tollgate-observed rep 1: access log: 90 lines + 5 dropped for 100 "
+                "requests (expected the requests plus at most 64 in flight)",
+                "full-pipeline tollgate-full rep 1: access log: 165 lines + 0 dropped for 100 "
+                "requests (expected the requests plus at most 64 in flight)",
+                "full-pipeline tollgate-full rep 2: access log: the last line is not JSON with "
+                "every field",
+                "full-pipeline tollgate-full rep 3: access log: boom",
+            ],
+        )
+        self.assertEqual(observe.problems(run(1), 64), [])
+        self.assertIn("log 100 lines, 0 dropped", legs.progress(res.leg, log_run(1)))
+
+
 class CatalogueAndCliTests(unittest.TestCase):
     def test_every_scenario_is_runnable_or_says_why(self):
         for s in scenarios.CATALOGUE:
@@ -1282,7 +1483,6 @@ class CatalogueAndCliTests(unittest.TestCase):
     def test_bounds(self):
         for bad in (
             ["--reps", "0"],
-            ["--scenario", "full-pipeline"],
             ["--scenario", "nope"],
             ["--targets", "origin,squid"],
             ["--driver-sweep", "--targets", "nginx"],

@@ -48,6 +48,7 @@ pub(crate) fn default_server() -> Server {
         region: DEFAULT_REGION.to_string(),
         state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
         upstream_tls: None,
+        metrics: true,
     }
 }
 
@@ -158,6 +159,9 @@ pub(crate) fn validate_server(
     }
     if let Some(n) = obj.opt("stateDir") {
         server.state_dir = state_dir(&n, base_dir, errors);
+    }
+    if let Some(m) = obj.opt("metrics").and_then(|n| n.bool(errors)) {
+        server.metrics = m;
     }
     if let Some(n) = obj.opt_non_null("upstreamTls") {
         upstream_tls = super::upstream_tls::upstream_tls_spec(&n, base_dir, errors);

@@ -84,6 +84,9 @@ pub struct Server {
     /// TLS to `https://` integrations (`upstreamTls`, or the system roots). `None`: no roots
     /// could be found, and no integration is `https://` (compile refuses one).
     pub upstream_tls: Option<std::sync::Arc<super::UpstreamTls>>,
+    /// `server.metrics`: whether requests are counted in the per-series metrics (gateway
+    /// health gauges are kept either way).
+    pub metrics: bool,
 }
 
 #[derive(Clone)]

@@ -49,7 +49,9 @@ pub async fn handle<S: ClientStream>(
         .clock
         .now_ns()
         .saturating_sub(meta.now.mono_ns);
-    worker.metrics.borrow_mut().record(&meta.done, latency);
+    if snap.server.metrics {
+        worker.metrics.borrow_mut().record(&meta.done, latency);
+    }
     if let Some(log) = meta
         .done
         .stage

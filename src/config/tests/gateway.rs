@@ -153,6 +153,10 @@ fn server_defaults_and_values() {
         ("123456789012", "us-east-1")
     );
     assert!(s.apis.is_empty() && s.hosts.default_api.is_none());
+    assert!(
+        s.server.metrics,
+        "requests are counted unless `server.metrics` is false"
+    );
 
     let s = load_json(json!({"server": {
         "listeners": [{"address": "0.0.0.0:80"}, {"address": "[::]:8080"}],
@@ -164,13 +168,14 @@ fn server_defaults_and_values() {
                    "drainTimeoutMs": 5000, "maxConnectionsPerWorker": 6, "upstreamIdlePerHost": 0,
                    "upstreamIdleTimeoutMs": 7000},
         "trustedProxies": ["10.0.0.0/8", "::ffff:192.168.0.0/112", "2001:db8::1"],
-        "accountId": "000000000000", "region": "eu-west-3"
+        "accountId": "000000000000", "region": "eu-west-3", "metrics": false
     }}))
     .unwrap();
     let sv = &s.server;
     assert_eq!(sv.listeners.len(), 2);
     assert_eq!(sv.admin.as_ref().unwrap().token.as_deref(), Some("s3cret"));
     assert_eq!((sv.workers, sv.io_driver), (3, IoDriver::UringDeferTaskrun));
+    assert!(!sv.metrics);
     let l = &sv.limits;
     assert_eq!(
         (
