@@ -123,6 +123,9 @@ fn a_hit_is_served_without_the_backend_with_fresh_ids() {
     // Another path under the proxy is another key.
     assert_eq!(get(&mut c, "/cached/b").body_str(), "version two");
     assert_eq!(up.request_count(), 2);
+    // An entry is stored once its response has gone to the client: the stats may be read a
+    // moment before the second one is in.
+    wait_until(Duration::from_secs(5), || cache_stats(&gw)["entries"] == 2);
     let s = cache_stats(&gw);
     let m = s["methods"]
         .as_array()
