@@ -11,7 +11,7 @@ mod cli;
 mod functions;
 mod jwks;
 mod keystore;
-mod log;
+pub(crate) mod log;
 mod reload;
 mod resolve;
 mod serve;

@@ -36,6 +36,8 @@ pub struct Shared {
     pub waiting: Vec<PaddedCounter>,
     /// Requests served, per core (a health signal; metrics proper come with observability).
     pub requests: Vec<PaddedCounter>,
+    /// The function host's mailboxes (set once, when there is a host).
+    pub function_mail: std::sync::OnceLock<Arc<super::functions::mail::Mail>>,
 }
 
 impl Shared {
@@ -54,6 +56,7 @@ impl Shared {
             connections: counters(),
             waiting: counters(),
             requests: counters(),
+            function_mail: std::sync::OnceLock::new(),
         }
     }
 

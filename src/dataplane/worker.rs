@@ -71,6 +71,8 @@ pub struct Worker {
     pub lambda: RefCell<super::lambda_auth::Caches>,
     /// SigV4 signing of remote function calls: buffers and each day's signing keys.
     pub invoke_signing: RefCell<super::lambda_auth::Signing>,
+    /// Local functions' processes this core serves, and their queues.
+    pub functions: super::functions::Functions,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -120,6 +122,7 @@ impl Worker {
             cache_keys: RefCell::new((super::cache::KeyBuilder::new(), Vec::new())),
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
             invoke_signing: RefCell::default(),
+            functions: super::functions::Functions::new(id),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -466,6 +469,7 @@ async fn ticker(worker: &Rc<Worker>) {
             .borrow_mut()
             .release_expired(worker.shared.clock.now_ns());
         worker.shrink_conns();
+        worker.functions.tick(worker);
         trim::trim_if_released();
     }
 }
