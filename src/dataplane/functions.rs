@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use monoio::time::Instant;
 use serde_json::json;
 
+use super::clock::IdGen;
 use super::lambda_auth::invoke::{CallError, Reply};
 use super::worker::Worker;
 use mail::{BUSY, DEAD, FnShared, IDLE, Mail, ProcShared, ToHost, ToWorker};
@@ -73,6 +74,8 @@ pub struct Functions {
 
 pub(crate) struct LocalFn {
     shared: Arc<FnShared>,
+    /// Request and trace ids.
+    ids: IdGen,
     worker: usize,
     to_host: Sender<ToHost>,
     queue: RefCell<VecDeque<Rc<Call>>>,
@@ -223,6 +226,7 @@ impl Functions {
         let shared = mail.registry.load().get(name)?.clone();
         let f = Rc::new(LocalFn {
             shared,
+            ids: IdGen::new(),
             worker: self.id,
             to_host: mail.host_sender(),
             queue: RefCell::new(VecDeque::new()),
@@ -425,13 +429,12 @@ pub(crate) async fn invoke(
     if f.queue.borrow().len() >= free + f.shared.queue.load(Ordering::Relaxed) as usize {
         return Outcome::Throttled;
     }
-    let random = random::<36>();
-    let uuid = request_id(&random[..16]);
+    let uuid = request_id(&f.ids);
     let call = Rc::new(Call {
         id: mail::uuid(uuid),
         uuid,
         event,
-        trace: trace.unwrap_or_else(|| trace_id(&random[16..])),
+        trace: trace.unwrap_or_else(|| trace_id(&f.ids)),
         client_context,
         queued: Instant::now(),
         outcome: RefCell::new(None),
@@ -453,32 +456,21 @@ pub(crate) async fn invoke(
         .unwrap_or(Outcome::Throttled)
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes
+/// A UUID v4, as Lambda's request ids are.
+fn request_id(ids: &IdGen) -> u128 {
+    let id = (u128::from(ids.random_u64()) << 64) | u128::from(ids.random_u64());
+    (id & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
 }
 
-/// A UUID v4 (16 random bytes), as Lambda's request ids are.
-fn request_id(b: &[u8]) -> u128 {
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&b[..16]);
-    id[6] = (id[6] & 0x0f) | 0x40;
-    id[8] = (id[8] & 0x3f) | 0x80;
-    u128::from_be_bytes(id)
-}
-
-/// `Root=1-{epoch hex}-{24 hex};Parent={16 hex};Sampled=0`, X-Ray's format (20 random
-/// bytes).
-fn trace_id(b: &[u8]) -> String {
+/// `Root=1-{epoch hex}-{24 hex};Parent={16 hex};Sampled=0`, X-Ray's format.
+fn trace_id(ids: &IdGen) -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let (a, b, c) = (ids.random_u64(), ids.random_u64(), ids.random_u64());
     format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        hex(&b[..12]),
-        hex(&b[12..20])
+        "Root=1-{secs:08x}-{:08x}{a:016x};Parent={c:016x};Sampled=0",
+        b as u32
     )
 }
 
@@ -505,4 +497,27 @@ pub(crate) async fn call(
         body,
         function_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_uuid_v4() {
+        let ids = super::IdGen::new();
+        for _ in 0..100 {
+            let id = super::mail::uuid(super::request_id(&ids));
+            let b = id.as_bytes();
+            assert_eq!(
+                (id.len(), b[14], b[8], b[13]),
+                (36, b'4', b'-', b'-'),
+                "{id}"
+            );
+            assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+        }
+        let trace = super::trace_id(&ids);
+        assert!(
+            trace.starts_with("Root=1-") && trace.len() == 7 + 8 + 1 + 24 + 8 + 16 + 10,
+            "{trace}"
+        );
+    }
 }

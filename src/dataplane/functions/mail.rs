@@ -212,13 +212,25 @@ impl ProcShared {
 
 /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
 pub fn uuid(id: u128) -> String {
-    let h = format!("{id:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut o = 0;
+    for (i, b) in id.to_be_bytes().iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            o += 1;
+        }
+        out[o] = HEX[(b >> 4) as usize];
+        out[o + 1] = HEX[(b & 0xf) as usize];
+        o += 2;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uuids_are_formatted() {
+        let id = 0x0123_4567_89ab_4def_8123_4567_89ab_cdefu128;
+        assert_eq!(super::uuid(id), "01234567-89ab-4def-8123-456789abcdef");
+    }
 }

@@ -13,14 +13,20 @@ use crate::config::{
 use crate::http1::{self, ChunkedDecoder, Framing, Limits, RequestHead, Status, reason_phrase};
 
 const MAX_HEAD: usize = 64 * 1024;
+/// The request headers the Runtime and Invoke APIs read.
+const READ: &[&str] = &[
+    "lambda-runtime-function-error-type",
+    "x-amzn-trace-id",
+    "x-amz-client-context",
+];
 
 /// One parsed request.
 pub struct Request {
     pub method: String,
     /// The path as sent (no query).
     pub path: String,
-    /// Names lower-cased.
-    pub headers: Vec<(String, String)>,
+    /// The headers the two APIs read (names lower-case), the rest are skipped.
+    pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
     pub close: bool,
 }
@@ -29,7 +35,7 @@ impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
 }
@@ -97,11 +103,13 @@ impl Conn {
         let text = |s: http1::Span| String::from_utf8_lossy(s.get(buf)).into_owned();
         let method = text(head.method);
         let path = text(head.path);
-        let headers = head
-            .headers
-            .iter()
-            .map(|(n, v)| (text(*n).to_ascii_lowercase(), text(*v)))
-            .collect();
+        let mut headers = Vec::new();
+        for (n, v) in head.headers.iter() {
+            let n = n.get(buf);
+            if let Some(&known) = READ.iter().find(|k| n.eq_ignore_ascii_case(k.as_bytes())) {
+                headers.push((known, text(*v)));
+            }
+        }
         let close = head.close;
         self.rb.consume(head.head_len);
         let refused = matches!(head.framing, Framing::Length(n) if n as usize > max_body);
