@@ -1,28 +1,28 @@
-//! The Lambda function host: runs the gateway file's `local` functions as processes and
-//! serves them the Lambda Runtime API, and serves the workers the Lambda Invoke API.
+//! The Lambda function host's control half: starts the gateway file's `local` functions as
+//! processes, supervises them, and hands each to a worker, which serves its Runtime API and
+//! runs invocations on it (`dataplane/functions.rs`, the hot path).
 //!
 //! ```text
-//! worker ──POST /2015-03-31/functions/{name}/invocations──▶ invoke_api (one loopback port)
-//!                                                             │ queue (bounded) per function
-//! process ◀──GET /2018-06-01/runtime/invocation/next────── runtime_api (a port per process)
-//! process ───POST .../invocation/{id}/response|error──────▶ answers the waiting invoke
+//! supervisor ──bind listener, spawn, post (process, listener)──▶ worker's mailbox
+//! worker ◀── GET /2018-06-01/runtime/invocation/next ── process   (the worker's queue)
+//! supervisor ──reap: Exited(status)──▶ worker;  worker ──init/error──▶ supervisor
 //! ```
 //!
-//! Std threads, bounded: the Invoke API (a thread per connection, at most 1,024), per
-//! process an accept thread, its connections (at most 8) and a log pump, and the supervisor
-//! (`supervisor.rs`), the one thread that starts and reaps processes. All state sits behind
-//! one `Mutex` + `Condvar` (`state.rs`); nothing here is on a worker's path except the
-//! loopback connection the worker makes.
+//! Std threads: the supervisor (`supervisor.rs`, the one thread that starts and reaps
+//! processes) and a log pump per process. The host's state sits behind one `Mutex`
+//! (`state.rs`) that the workers never take: they see `FnShared`/`ProcShared` atomics and
+//! the per-worker mailboxes (`dataplane/functions/mail.rs`).
 //!
-//! Lifecycle of a process (`state::Phase`): *Starting* (spawned with
-//! `AWS_LAMBDA_RUNTIME_API` set to its own listener) → *Waiting* (in `next`; reaching it
+//! Lifecycle of a process: *Starting* (spawned with `AWS_LAMBDA_RUNTIME_API` set to its
+//! own listener, bound here and served by its worker) → *Idle* (in `next`; reaching it
 //! clears the function's init error and backoff) → *Busy* (an invocation with its deadline)
-//! → *Ready* (answered) → *Waiting* … → *Dead* (killed: timeout, `init/error`, retired by a
-//! reload or `--watch`, shutdown; or exited) → reaped by the supervisor. Processes start
-//! eagerly: one per function as soon as the config is applied (so the first request is warm
-//! and an init error shows at once), more while invocations wait, up to `concurrency`. A
-//! process that exits is replaced, after a backoff (100 ms doubling, at most 10 s) when
-//! processes keep failing before or during an invocation.
+//! → *Idle* … → *Dead* (killed: timeout or `init/error` by the worker; retired by a reload
+//! or `--watch`, init limit, shutdown by the host; or exited) → reaped by the supervisor.
+//! Processes start eagerly: one per function on worker 0 as soon as the config is applied
+//! (so the first request is warm and an init error shows at once), more for a worker whose
+//! invocations wait, up to `concurrency` in all. A process that exits is replaced, after a
+//! backoff (100 ms doubling, at most 10 s) when processes keep failing before or during an
+//! invocation.
 //!
 //! Reload ([`FunctionHost::apply`], before the snapshot is published): an unchanged
 //! function keeps its processes (`concurrency`, `queue`, `timeoutMs` change in place); one

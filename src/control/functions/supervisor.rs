@@ -142,9 +142,7 @@ fn tick(host: &Arc<Host>, state: &mut State) {
             Some(e) if !f.healthy() && now < f.not_before => Some(Arc::new(e.clone())),
             _ => None,
         };
-        let was = f.shared.failing.load();
-        if failing.is_some() != was.is_some() {
-            drop(was);
+        if failing.is_some() || f.shared.failing.load().is_some() {
             f.shared.failing.store(failing);
         }
         if host.watch && !*shutting_down {
