@@ -105,6 +105,10 @@ impl FunctionHost {
                     }
                     f.spec = spec.clone();
                     f.timeout = timeout;
+                    let arn = function_arn(&state.region, &state.account, name);
+                    if **f.shared.arn.load() != arn {
+                        f.shared.arn.store(Arc::new(arn));
+                    }
                     f.publish();
                     supervisor::trim(&mut f);
                     f

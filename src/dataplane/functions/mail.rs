@@ -103,8 +103,9 @@ pub enum ToHost {
 /// One local function, as both sides see it.
 pub struct FnShared {
     pub name: String,
-    /// `arn:aws:lambda:{region}:{account}:function:{name}`.
-    pub arn: String,
+    /// `arn:aws:lambda:{region}:{account}:function:{name}` (follows `server.region` and
+    /// `server.accountId` across reloads).
+    pub arn: ArcSwap<String>,
     pub timeout_ms: AtomicU64,
     pub concurrency: AtomicU32,
     pub queue: AtomicU32,
@@ -122,7 +123,7 @@ impl FnShared {
     pub fn new(name: &str, arn: String, workers: usize) -> FnShared {
         FnShared {
             name: name.to_string(),
-            arn,
+            arn: ArcSwap::from_pointee(arn),
             timeout_ms: AtomicU64::new(3000),
             concurrency: AtomicU32::new(1),
             queue: AtomicU32::new(0),

@@ -191,10 +191,11 @@ async fn send_event(f: &LocalFn, call: &Call, conn: &mut Conn, close: bool) -> s
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis())
         .to_string();
+    let arn = f.shared.arn.load_full();
     let mut headers = [
         ("Lambda-Runtime-Aws-Request-Id", call.id.as_str()),
         ("Lambda-Runtime-Deadline-Ms", deadline_ms.as_str()),
-        ("Lambda-Runtime-Invoked-Function-Arn", f.shared.arn.as_str()),
+        ("Lambda-Runtime-Invoked-Function-Arn", arn.as_str()),
         ("Lambda-Runtime-Trace-Id", call.trace.as_str()),
         ("Lambda-Runtime-Client-Context", ""),
     ];
