@@ -81,12 +81,15 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
                 return;
             }
             Err(ReadError::Bad(status)) => {
-                if !p.gone.get() {
+                if !p.gone.get() && p.shared.state() != DEAD {
                     log(format!(
                         "function `{}`: process {} sent a malformed Runtime API request; killing it",
                         f.shared.name, p.shared.pid
                     ));
-                    p.let_go();
+                    // Not marked dead: the host reaps it as a failure (backoff), and its
+                    // invocation, if any, ends with the exit status.
+                    p.gone.set(true);
+                    p.shared.kill();
                 }
                 let body = error_json("InvalidRequest", "malformed request");
                 let _ = conn.json(status, &[], &body, true).await;
