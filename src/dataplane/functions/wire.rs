@@ -140,6 +140,8 @@ impl Conn {
                 r => r?,
             },
         };
+        // A large body made the buffer grow: give it back between requests.
+        self.rb.shrink_if_idle(16 * 1024);
         Ok(Request {
             method,
             path,
