@@ -13,7 +13,7 @@ mod dashboard;
 mod functions;
 mod jwks;
 mod keystore;
-mod log;
+pub(crate) mod log;
 mod metrics;
 mod reload;
 mod resolve;

@@ -1,28 +1,28 @@
-//! The Lambda function host: runs the gateway file's `local` functions as processes and
-//! serves them the Lambda Runtime API, and serves the workers the Lambda Invoke API.
+//! The Lambda function host's control half: starts the gateway file's `local` functions as
+//! processes, supervises them, and hands each to a worker, which serves its Runtime API and
+//! runs invocations on it (`dataplane/functions.rs`, the hot path).
 //!
 //! ```text
-//! worker ──POST /2015-03-31/functions/{name}/invocations──▶ invoke_api (one loopback port)
-//!                                                             │ queue (bounded) per function
-//! process ◀──GET /2018-06-01/runtime/invocation/next────── runtime_api (a port per process)
-//! process ───POST .../invocation/{id}/response|error──────▶ answers the waiting invoke
+//! supervisor ──bind listener, spawn, post (process, listener)──▶ worker's mailbox
+//! worker ◀── GET /2018-06-01/runtime/invocation/next ── process   (the worker's queue)
+//! supervisor ──reap: Exited(status)──▶ worker;  worker ──init/error──▶ supervisor
 //! ```
 //!
-//! Std threads, bounded: the Invoke API (a thread per connection, at most 1,024), per
-//! process an accept thread, its connections (at most 8) and a log pump, and the supervisor
-//! (`supervisor.rs`), the one thread that starts and reaps processes. All state sits behind
-//! one `Mutex` + `Condvar` (`state.rs`); nothing here is on a worker's path except the
-//! loopback connection the worker makes.
+//! Std threads: the supervisor (`supervisor.rs`, the one thread that starts and reaps
+//! processes) and a log pump per process. The host's state sits behind one `Mutex`
+//! (`state.rs`) that the workers never take: they see `FnShared`/`ProcShared` atomics and
+//! the per-worker mailboxes (`dataplane/functions/mail.rs`).
 //!
-//! Lifecycle of a process (`state::Phase`): *Starting* (spawned with
-//! `AWS_LAMBDA_RUNTIME_API` set to its own listener) → *Waiting* (in `next`; reaching it
+//! Lifecycle of a process: *Starting* (spawned with `AWS_LAMBDA_RUNTIME_API` set to its
+//! own listener, bound here and served by its worker) → *Idle* (in `next`; reaching it
 //! clears the function's init error and backoff) → *Busy* (an invocation with its deadline)
-//! → *Ready* (answered) → *Waiting* … → *Dead* (killed: timeout, `init/error`, retired by a
-//! reload or `--watch`, shutdown; or exited) → reaped by the supervisor. Processes start
-//! eagerly: one per function as soon as the config is applied (so the first request is warm
-//! and an init error shows at once), more while invocations wait, up to `concurrency`. A
-//! process that exits is replaced, after a backoff (100 ms doubling, at most 10 s) when
-//! processes keep failing before or during an invocation.
+//! → *Idle* … → *Dead* (killed: timeout or `init/error` by the worker; retired by a reload
+//! or `--watch`, init limit, shutdown by the host; or exited) → reaped by the supervisor.
+//! Processes start eagerly: one per function on worker 0 as soon as the config is applied
+//! (so the first request is warm and an init error shows at once), more for a worker whose
+//! invocations wait, up to `concurrency` in all. A process that exits is replaced, after a
+//! backoff (100 ms doubling, at most 10 s) when processes keep failing before or during an
+//! invocation.
 //!
 //! Reload ([`FunctionHost::apply`], before the snapshot is published): an unchanged
 //! function keeps its processes (`concurrency`, `queue`, `timeoutMs` change in place); one
@@ -31,37 +31,43 @@
 //! process by PID (and its process group) and reaps it; if tollgate dies without a
 //! shutdown, the kernel kills them (`PR_SET_PDEATHSIG`).
 
-mod http;
-mod invoke_api;
 mod process;
-mod runtime_api;
 mod state;
 mod supervisor;
 mod watch;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::config::{FunctionTarget, LocalFunction, Snapshot};
-use state::{Function, Host, Outcome, Phase, State, error_json};
+use crate::dataplane::functions::mail::{BUSY, DEAD, FnShared, IDLE, Mail, STARTING, ToWorker};
+use state::{Function, Host, State};
 
 /// The host, started on the first config with a `local` function.
 pub struct FunctionHost {
     watch: bool,
+    mail: Arc<Mail>,
     host: OnceLock<Arc<Host>>,
 }
 
 impl FunctionHost {
-    /// `watch`: `tollgate serve --watch`.
-    pub fn new(watch: bool) -> FunctionHost {
+    /// `watch`: `tollgate serve --watch`; `workers`: how many workers serve processes.
+    pub fn new(watch: bool, workers: usize) -> FunctionHost {
         FunctionHost {
             watch,
+            mail: Arc::new(Mail::new(workers)),
             host: OnceLock::new(),
         }
+    }
+
+    /// The workers' mailboxes (`Shared::function_mail`).
+    pub fn mail(&self) -> Arc<Mail> {
+        self.mail.clone()
     }
 
     /// Make `snapshot`'s local functions run here and point their upstream at the host.
@@ -99,15 +105,29 @@ impl FunctionHost {
                     }
                     f.spec = spec.clone();
                     f.timeout = timeout;
+                    let arn = function_arn(&state.region, &state.account, name);
+                    if **f.shared.arn.load() != arn {
+                        f.shared.arn.store(Arc::new(arn));
+                    }
+                    f.publish();
                     supervisor::trim(&mut f);
                     f
                 }
-                None => Function::new(spec.clone(), timeout),
+                None => {
+                    let arn = function_arn(&state.region, &state.account, name);
+                    let shared = FnShared::new(name, arn, self.mail.workers());
+                    Function::new(spec.clone(), timeout, Arc::new(shared))
+                }
             };
             keep.insert(name.to_string(), f);
         }
+        let registry = keep
+            .iter()
+            .map(|(name, f)| (name.clone(), f.shared.clone()))
+            .collect();
+        self.mail.registry.store(Arc::new(registry));
         for (name, mut f) in std::mem::replace(&mut state.functions, keep) {
-            stop_function(&name, &mut f, "the function was removed by a reload");
+            self.stop_function(&name, &mut f, "the function was removed by a reload");
             state.retired.append(&mut f.processes);
         }
         host.changed.notify_all();
@@ -122,8 +142,10 @@ impl FunctionHost {
             changed: Condvar::new(),
             invoke_addr,
             watch: self.watch,
+            mail: self.mail.clone(),
+            reports: Mutex::new(self.mail.take_host()),
         });
-        invoke_api::spawn_accept(host.clone(), listener)?;
+        self.mail.post(0, ToWorker::InvokeApi(listener));
         supervisor::spawn(host.clone())?;
         super::log::log(format!(
             "function host: Invoke API on http://{invoke_addr}{}",
@@ -142,14 +164,15 @@ impl FunctionHost {
         let mut state = host.lock();
         state.shutting_down = true;
         let mut all = std::mem::take(&mut state.retired);
-        for (name, f) in state.functions.iter_mut() {
-            stop_function(name, f, "tollgate is shutting down");
+        let mut functions = std::mem::take(&mut state.functions);
+        for (name, f) in functions.iter_mut() {
+            self.stop_function(name, f, "tollgate is shutting down");
             all.append(&mut f.processes);
         }
         host.changed.notify_all();
         drop(state);
         let deadline = Instant::now() + Duration::from_secs(2);
-        for p in &mut all {
+        for p in &all {
             process::kill(&p.child);
         }
         for mut p in all {
@@ -167,7 +190,8 @@ impl FunctionHost {
         let Some(host) = self.host.get() else {
             return Value::Null;
         };
-        let state = host.lock();
+        let mut state = host.lock();
+        supervisor::take_reports(host, &mut state);
         let mut functions = serde_json::Map::new();
         let mut names: Vec<&String> = state.functions.keys().collect();
         names.sort();
@@ -177,13 +201,16 @@ impl FunctionHost {
                 .processes
                 .iter()
                 .map(|p| {
-                    let phase = match &p.phase {
-                        Phase::Starting => "starting",
-                        Phase::Ready | Phase::Waiting => "idle",
-                        Phase::Busy(_) => "busy",
-                        Phase::Dead => "stopping",
+                    let s = &p.shared;
+                    let phase = match s.state() {
+                        STARTING => "starting",
+                        IDLE => "idle",
+                        BUSY => "busy",
+                        DEAD => "stopping",
+                        _ => "unknown",
                     };
-                    json!({"pid": p.child.id(), "state": phase, "invocations": p.served})
+                    let served = s.served.load(Ordering::Relaxed);
+                    json!({"pid": s.pid, "state": phase, "invocations": served, "worker": s.worker})
                 })
                 .collect();
             let init_error = f
@@ -192,10 +219,29 @@ impl FunctionHost {
                 .and_then(|e| serde_json::from_slice::<Value>(e).ok());
             functions.insert(
                 name.clone(),
-                json!({"processes": processes, "queued": f.queue.len(), "initError": init_error}),
+                json!({"processes": processes, "queued": f.shared.queued_total(), "initError": init_error}),
             );
         }
         json!({"invokeApi": format!("http://{}", host.invoke_addr), "functions": functions})
+    }
+
+    /// Let every process go; the workers fail what is queued (404) and in flight (an exit
+    /// error).
+    fn stop_function(&self, name: &str, f: &mut Function, why: &str) {
+        for p in &f.processes {
+            p.let_go();
+        }
+        for w in 0..self.mail.workers() {
+            self.mail.post(
+                w,
+                ToWorker::Removed {
+                    name: name.to_string(),
+                },
+            );
+        }
+        if !f.processes.is_empty() {
+            super::log::log(format!("function `{name}`: stopping its processes: {why}"));
+        }
     }
 }
 
@@ -205,22 +251,13 @@ fn same_process(a: &LocalFunction, b: &LocalFunction) -> bool {
         == (&b.command, &b.cwd, &b.env, &b.handler, b.memory_mb)
 }
 
-/// Fail what is queued (404) and in flight (an exit error), and let every process go.
-fn stop_function(name: &str, f: &mut Function, why: &str) {
-    for p in f.queue.drain(..) {
-        let _ = p.reply.try_send(Outcome::NotFound);
+/// `arn:aws:lambda:{region}:{account}:function:{name}` (a name that is an ARN stays one).
+fn function_arn(region: &str, account: &str, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_string();
     }
-    for p in &mut f.processes {
-        if let Phase::Busy(b) = std::mem::replace(&mut p.phase, Phase::Dead) {
-            let error = error_json(
-                "Runtime.ExitError",
-                &format!("RequestId: {} Error: {why}", b.id),
-            );
-            let _ = b.reply.try_send(Outcome::FunctionError(error));
-        }
-        runtime_api::let_go(p);
-    }
-    if !f.processes.is_empty() {
-        super::log::log(format!("function `{name}`: stopping its processes: {why}"));
-    }
+    format!(
+        "arn:aws:lambda:{region}:{account}:function:{}",
+        process::short_name(name)
+    )
 }

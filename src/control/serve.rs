@@ -40,12 +40,12 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     if let Some(n) = workers_override {
         snapshot.server.workers = n;
     }
-    let functions = Arc::new(FunctionHost::new(watch));
+    let workers = snapshot.server.workers.max(1);
+    let functions = Arc::new(FunctionHost::new(watch, workers));
     if let Err(e) = functions.apply(&snapshot) {
         eprintln!("tollgate: function host: {e}");
         return 1;
     }
-    let workers = snapshot.server.workers.max(1);
     let mut warnings: Vec<String> = snapshot.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(resolve::resolve_all(&snapshot));
     for w in &warnings {
@@ -64,7 +64,9 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     let driver = snapshot.server.io_driver;
     let drain_timeout = snapshot.server.limits.drain_timeout;
     let state_dir = snapshot.server.state_dir.clone();
-    let shared = Arc::new(Shared::new(snapshot, workers));
+    let shared = Shared::new(snapshot, workers);
+    let _ = shared.function_mail.set(functions.mail());
+    let shared = Arc::new(shared);
     // Counts from the last run, before any core serves a request.
     let store = state_dir.map(|dir| Arc::new(QuotaStore::new(dir)));
     if let Some(store) = &store {

@@ -61,6 +61,8 @@ pub struct Shared {
     /// for that one hand-over, never taken by a core.
     #[allow(clippy::disallowed_types)]
     metrics_rx: std::sync::Mutex<Option<Receiver<Box<Delta>>>>,
+    /// The function host's mailboxes (set once, when there is a host).
+    pub function_mail: std::sync::OnceLock<Arc<super::functions::mail::Mail>>,
 }
 
 impl Shared {
@@ -95,6 +97,7 @@ impl Shared {
             metrics: metrics_tx,
             #[allow(clippy::disallowed_types)]
             metrics_rx: std::sync::Mutex::new(Some(metrics_rx)),
+            function_mail: std::sync::OnceLock::new(),
         }
     }
 

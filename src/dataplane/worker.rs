@@ -75,6 +75,8 @@ pub struct Worker {
     pub access_logs: RefCell<super::access_log::CoreLogs>,
     /// SigV4 signing of remote function calls: buffers and each day's signing keys.
     pub invoke_signing: RefCell<super::lambda_auth::Signing>,
+    /// Local functions' processes this core serves, and their queues.
+    pub functions: super::functions::Functions,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -136,6 +138,7 @@ impl Worker {
             metrics: RefCell::new(metrics),
             access_logs: RefCell::new(access_logs),
             invoke_signing: RefCell::default(),
+            functions: super::functions::Functions::new(id),
             connections: Cell::new(0),
             round_robin: Cell::new(id),
             draining: Cell::new(false),
@@ -497,6 +500,7 @@ async fn ticker(worker: &Rc<Worker>) {
             .borrow_mut()
             .release_expired(worker.shared.clock.now_ns());
         worker.shrink_conns();
+        worker.functions.tick(worker);
         trim::trim_if_released();
     }
 }

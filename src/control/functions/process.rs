@@ -6,59 +6,28 @@
 //! supervisor thread (which lives as long as tollgate) spawns.
 //!
 //! stdout and stderr share one pipe; a pump thread logs it line by line as
-//! `function NAME [REQUEST-ID]: line`. Which invocation a line belongs to is decided by
-//! byte offset: when an invocation is dispatched or completes, [`LogTag::mark`] records how
-//! many bytes the process has written so far (bytes read + bytes still in the pipe), so a
-//! line the pump reads late is still tagged with the invocation that printed it.
+//! `function NAME [REQUEST-ID]: line`, the id being the process's current (or last)
+//! invocation when the pump reads the line, which the worker publishes lock-free
+//! (`ProcShared::set_request`).
 
-use std::collections::VecDeque;
 use std::io::{PipeReader, Read};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::super::log::{log, now_secs, rfc3339};
 use crate::config::LocalFunction;
+use crate::dataplane::functions::mail::ProcShared;
 
 /// Longer output lines are logged in pieces of this size.
 const MAX_LINE: usize = 16 * 1024;
 
-/// Which invocation the bytes of a process's output belong to.
-pub(super) struct LogTag {
-    inner: Mutex<Tag>,
-}
-
-struct Tag {
-    fd: RawFd,
-    /// Bytes the pump has read.
-    read: u64,
-    /// (offset, invocation): from `offset` on, output belongs to the invocation.
-    marks: VecDeque<(u64, Option<Arc<str>>)>,
-    open: bool,
-}
-
-impl LogTag {
-    /// From the process's next byte of output on, it belongs to `id` (`None`: to none).
-    pub fn mark(&self, id: Option<Arc<str>>) {
-        let Ok(mut t) = self.inner.lock() else { return };
-        if !t.open {
-            return;
-        }
-        let at = t.read + unread(t.fd) as u64;
-        t.marks.push_back((at, id));
-        // Bounded: a process that prints nothing between many invocations.
-        while t.marks.len() > 64 {
-            t.marks.pop_front();
-        }
-    }
-}
-
 /// What a started process needs from the host.
 pub(super) struct Started {
     pub child: Child,
-    pub log: Arc<LogTag>,
+    /// Its output; hand it to [`pump_logs`] once the process has its `ProcShared`.
+    pub output: PipeReader,
 }
 
 /// Start one process of function `name`, its Runtime API at `runtime`.
@@ -115,21 +84,24 @@ pub(super) fn spawn(
     let child = cmd.spawn()?;
     // The Command holds the pipe's write ends: drop them so the pump sees the end of output.
     drop(cmd);
-    let tag = Arc::new(LogTag {
-        inner: Mutex::new(Tag {
-            fd: reader.as_raw_fd(),
-            read: 0,
-            marks: VecDeque::new(),
-            open: true,
-        }),
-    });
-    let pump_tag = tag.clone();
+    Ok(Started {
+        child,
+        output: reader,
+    })
+}
+
+/// Log a process's output from a thread of its own.
+pub(super) fn pump_logs(
+    name: &str,
+    output: PipeReader,
+    process: Arc<ProcShared>,
+) -> std::io::Result<()> {
     let label = format!("function `{name}`");
     std::thread::Builder::new()
         .name("tollgate-fn-log".into())
         .stack_size(64 * 1024)
-        .spawn(move || pump(reader, &pump_tag, &label))?;
-    Ok(Started { child, log: tag })
+        .spawn(move || pump(output, &process, &label))?;
+    Ok(())
 }
 
 /// SIGKILL the process's group and the process.
@@ -165,82 +137,20 @@ fn log_stream() -> String {
     )
 }
 
-/// Bytes waiting in the pipe.
-fn unread(fd: RawFd) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid for the call;
-    // `fd` is the pipe's read end, kept open by the pump for as long as marks are taken.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    if r == 0 { n.max(0) as usize } else { 0 }
-}
-
-/// Wait until the pipe has bytes or is closed.
-fn wait_readable(fd: RawFd) {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::poll(&mut p, 1, -1);
-    }
-}
-
-fn pump(mut reader: PipeReader, tag: &LogTag, label: &str) {
-    let fd = reader.as_raw_fd();
+fn pump(mut reader: PipeReader, process: &ProcShared, label: &str) {
     let mut chunk = vec![0u8; 64 * 1024];
     let mut line: Vec<u8> = Vec::new();
-    // Offset of the next byte, and the invocation the current line belongs to.
-    let mut offset = 0u64;
-    let mut current: Option<Arc<str>> = None;
-    let mut marks: VecDeque<(u64, Option<Arc<str>>)> = VecDeque::new();
     loop {
-        wait_readable(fd);
-        let got = {
-            let Ok(mut t) = tag.inner.lock() else { return };
-            // Only what is there: the read cannot block while the lock is held.
-            let n = unread(fd).clamp(1, chunk.len());
-            let got = match reader.read(&mut chunk[..n]) {
-                Ok(0) | Err(_) => {
-                    t.open = false;
-                    0
-                }
-                Ok(k) => k,
-            };
-            t.read += got as u64;
-            while let Some(&(at, _)) = t.marks.front() {
-                if at > t.read {
-                    break;
-                }
-                if let Some(m) = t.marks.pop_front() {
-                    marks.push_back(m);
-                }
-            }
-            got
+        let got = match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => k,
         };
-        if got == 0 {
-            break;
-        }
         for &b in &chunk[..got] {
-            if line.is_empty() {
-                while let Some((at, _)) = marks.front() {
-                    if *at > offset {
-                        break;
-                    }
-                    if let Some((_, id)) = marks.pop_front() {
-                        current = id;
-                    }
-                }
-            }
-            offset += 1;
             if b == b'\n' || line.len() >= MAX_LINE {
                 if b != b'\n' {
                     line.push(b);
                 }
-                emit(label, current.as_deref(), &line);
+                emit(label, process.request().as_deref(), &line);
                 line.clear();
             } else {
                 line.push(b);
@@ -248,7 +158,7 @@ fn pump(mut reader: PipeReader, tag: &LogTag, label: &str) {
         }
     }
     if !line.is_empty() {
-        emit(label, current.as_deref(), &line);
+        emit(label, process.request().as_deref(), &line);
     }
 }
 

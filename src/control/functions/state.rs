@@ -1,19 +1,18 @@
-//! What the function host knows, behind one `Mutex` (`Host::state`) and one `Condvar`
-//! (`Host::changed`, notified on every change: waiting `next` calls and the supervisor
-//! recheck their conditions).
+//! What the function host knows, behind one `Mutex` (`Host::state`): the supervisor and
+//! reloads use it; the workers never do (they see `FnShared` and `ProcShared`, lock-free).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Child;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use super::process::LogTag;
 use crate::config::LocalFunction;
+use crate::dataplane::functions::mail::{
+    BUSY, DEAD, FnShared, IDLE, Mail, ProcShared, STARTING, ToHost,
+};
 
 pub(super) struct Host {
     pub state: Mutex<State>,
@@ -22,6 +21,9 @@ pub(super) struct Host {
     pub invoke_addr: SocketAddr,
     /// `--watch`: restart a function's processes when files under its `cwd` change.
     pub watch: bool,
+    pub mail: Arc<Mail>,
+    /// The workers' reports to the host (`init/error`).
+    pub reports: Mutex<Option<Receiver<ToHost>>>,
 }
 
 impl Host {
@@ -41,15 +43,15 @@ pub(super) struct State {
     pub region: String,
     pub account: String,
     pub shutting_down: bool,
-    /// Numbers processes (a process's runtime API listener knows its own).
+    /// Numbers processes.
     pub serial: u64,
 }
 
 pub(super) struct Function {
     pub spec: Arc<LocalFunction>,
     pub timeout: Duration,
-    /// Invocations no process has taken yet, oldest first.
-    pub queue: VecDeque<Pending>,
+    /// What the workers see of it.
+    pub shared: Arc<FnShared>,
     pub processes: Vec<Process>,
     /// The last `init/error` (or a start failure) as the error JSON, until a process reaches
     /// `next`.
@@ -63,31 +65,36 @@ pub(super) struct Function {
 }
 
 impl Function {
-    pub fn new(spec: Arc<LocalFunction>, timeout: Duration) -> Function {
-        Function {
+    pub fn new(spec: Arc<LocalFunction>, timeout: Duration, shared: Arc<FnShared>) -> Function {
+        let f = Function {
             spec,
             timeout,
-            queue: VecDeque::new(),
+            shared,
             processes: Vec::new(),
             init_error: None,
             failures: 0,
             not_before: Instant::now(),
             files: None,
-        }
+        };
+        f.publish();
+        f
     }
 
-    pub fn busy(&self) -> usize {
-        self.processes
-            .iter()
-            .filter(|p| matches!(p.phase, Phase::Busy(_)))
-            .count()
+    /// The settings the workers read (they change in place on reload).
+    pub fn publish(&self) {
+        let s = &self.shared;
+        s.timeout_ms
+            .store(self.timeout.as_millis() as u64, Ordering::Relaxed);
+        s.concurrency
+            .store(self.spec.concurrency, Ordering::Relaxed);
+        s.queue.store(self.spec.queue, Ordering::Relaxed);
     }
 
     /// Alive and not (being) killed.
     pub fn live(&self) -> usize {
         self.processes
             .iter()
-            .filter(|p| !matches!(p.phase, Phase::Dead))
+            .filter(|p| p.shared.state() != DEAD)
             .count()
     }
 
@@ -95,67 +102,30 @@ impl Function {
     pub fn healthy(&self) -> bool {
         self.processes
             .iter()
-            .any(|p| matches!(p.phase, Phase::Ready | Phase::Waiting | Phase::Busy(_)))
+            .any(|p| matches!(p.shared.state(), IDLE | BUSY))
     }
 }
 
-/// An invocation waiting for a process.
-pub(super) struct Pending {
-    pub id: Arc<str>,
-    pub event: Vec<u8>,
-    pub trace_id: String,
-    pub client_context: Option<String>,
-    pub reply: SyncSender<Outcome>,
-    pub queued: Instant,
-}
-
 pub(super) struct Process {
-    pub serial: u64,
+    pub shared: Arc<ProcShared>,
     pub child: Child,
-    pub phase: Phase,
-    /// Replace after the current invocation (its function changed, or its files did).
-    pub retire: bool,
-    pub served: u64,
     pub started: Instant,
-    /// Its Runtime API listener, and the flag that stops its accept loop.
-    pub runtime_addr: SocketAddr,
-    pub stop: Arc<AtomicBool>,
-    pub log: Arc<LogTag>,
 }
 
-pub(super) enum Phase {
-    /// Started; not yet asked for an invocation.
-    Starting,
-    /// Between invocations, not in `next`.
-    Ready,
-    /// In `next`, waiting for an invocation.
-    Waiting,
-    Busy(Busy),
-    /// Killed (or exited); waiting to be reaped.
-    Dead,
-}
+impl Process {
+    /// Kill it now unless it is busy; a busy one is replaced after its invocation.
+    pub fn retire(&self) {
+        let s = &self.shared;
+        if s.shift(STARTING, DEAD) || s.shift(IDLE, DEAD) {
+            super::process::kill(&self.child);
+        } else if s.state() == BUSY {
+            s.retire.store(true, Ordering::Release);
+        }
+    }
 
-pub(super) struct Busy {
-    pub id: Arc<str>,
-    pub deadline: Instant,
-    pub reply: SyncSender<Outcome>,
-}
-
-/// How an invocation ends, as the Invoke API answers it.
-pub(super) enum Outcome {
-    /// 200 with the function's result.
-    Result(Vec<u8>),
-    /// 200, `X-Amz-Function-Error: Unhandled`, the error JSON.
-    FunctionError(Vec<u8>),
-    /// 429 `TooManyRequestsException`.
-    Throttled,
-    /// 404 `ResourceNotFoundException`.
-    NotFound,
-}
-
-/// `{"errorType": .., "errorMessage": ..}`.
-pub(super) fn error_json(error_type: &str, message: &str) -> Vec<u8> {
-    json!({"errorType": error_type, "errorMessage": message})
-        .to_string()
-        .into_bytes()
+    /// Kill it, busy or not.
+    pub fn let_go(&self) {
+        self.shared.state.store(DEAD, Ordering::Release);
+        super::process::kill(&self.child);
+    }
 }

@@ -1,22 +1,23 @@
 //! The supervisor thread: the only thread that starts processes (see `process.rs` on the
-//! death signal). Every [`TICK`], or sooner when something changes, it
-//! reaps processes that exited (the invocation of one that exited mid-invocation gets
-//! `Runtime.ExitError`), kills a process whose invocation passed its deadline (the
-//! invocation gets `Sandbox.Timedout`) or that did not reach `next` within 10 s of starting,
-//! answers invocations that waited a whole timeout for a process with 429 (or
-//! `Sandbox.Timedout` while no process has started yet), starts processes (one kept warm per function, more up to
-//! `concurrency` while invocations wait; after a failed start only once the backoff
-//! passed), and under `--watch` restarts a function whose files changed.
+//! death signal). Every [`TICK`], or sooner on a reload, it takes the workers' reports
+//! (`init/error`), reaps processes that exited (and tells the worker serving them, whose
+//! invocation then fails with `Runtime.ExitError` and the exit status), kills a process
+//! that did not reach `next` within 10 s of starting, publishes a failing function's init
+//! error while it backs off, starts processes (one kept warm per function, on worker 0;
+//! more, up to `concurrency` in total, for the worker whose invocations wait; after a
+//! failed start only once the backoff passed), and under `--watch` restarts a function
+//! whose files changed. Deadlines of invocations are the workers' (their ticker).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::process::{self, kill};
-use super::runtime_api::{self, let_go, stop_accepting};
-use super::state::{Function, Host, Outcome, Phase, Process, State, error_json};
+use super::state::{Function, Host, Process, State};
 use super::watch;
 use crate::control::log::log;
+use crate::dataplane::functions::error_json;
+use crate::dataplane::functions::mail::{BUSY, DEAD, IDLE, ProcShared, STARTING, ToHost, ToWorker};
 
 const TICK: Duration = Duration::from_millis(50);
 /// How often `--watch` looks at a function's files.
@@ -39,6 +40,7 @@ pub(super) fn spawn(host: Arc<Host>) -> std::io::Result<()> {
         .spawn(move || {
             let mut state = host.lock();
             loop {
+                take_reports(&host, &mut state);
                 tick(&host, &mut state);
                 if state.shutting_down {
                     return;
@@ -52,6 +54,28 @@ pub(super) fn spawn(host: Arc<Host>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The workers' reports (under the state lock: also taken by admin `/status`).
+pub(super) fn take_reports(host: &Host, state: &mut State) {
+    let Ok(reports) = host.reports.lock() else {
+        return;
+    };
+    let Some(reports) = reports.as_ref() else {
+        return;
+    };
+    while let Ok(report) = reports.try_recv() {
+        match report {
+            ToHost::InitError { name, error } => {
+                let Some(f) = state.functions.get_mut(&name) else {
+                    continue;
+                };
+                f.failures += 1;
+                f.not_before = Instant::now() + backoff(f.failures);
+                f.init_error = Some(error);
+            }
+        }
+    }
+}
+
 fn tick(host: &Arc<Host>, state: &mut State) {
     let now = Instant::now();
     let retired = std::mem::take(&mut state.retired);
@@ -61,7 +85,11 @@ fn tick(host: &Arc<Host>, state: &mut State) {
             kill(&p.child);
             match p.child.try_wait() {
                 Ok(None) => Some(p),
-                _ => None,
+                Ok(Some(status)) => {
+                    exited(host, &p.shared, describe(status));
+                    None
+                }
+                Err(_) => None,
             }
         })
         .collect();
@@ -73,37 +101,28 @@ fn tick(host: &Arc<Host>, state: &mut State) {
         ..
     } = state;
     for (name, f) in functions.iter_mut() {
-        reap(name, f);
+        reap(host, name, f);
+        if f.healthy() && (f.init_error.is_some() || f.failures > 0) {
+            f.init_error = None;
+            f.failures = 0;
+        }
         let mut init_timeouts = 0;
-        for p in &mut f.processes {
-            if matches!(p.phase, Phase::Starting) && now.duration_since(p.started) >= INIT_TIMEOUT {
+        for p in &f.processes {
+            let s = &p.shared;
+            if s.state() == STARTING && now.duration_since(p.started) >= INIT_TIMEOUT {
                 log(format!(
                     "function `{name}`: process {} did not ask for an invocation within {} s; killing it",
-                    p.child.id(),
+                    s.pid,
                     INIT_TIMEOUT.as_secs()
                 ));
-                let_go(p);
+                p.let_go();
                 init_timeouts += 1;
             }
-            let late = matches!(&p.phase, Phase::Busy(b) if b.deadline <= now);
-            if late && let Phase::Busy(b) = std::mem::replace(&mut p.phase, Phase::Dead) {
-                let secs = f.timeout.as_secs_f64();
-                log(format!(
-                    "function `{name}` [{}]: Task timed out after {secs:.2} seconds; killing process {}",
-                    b.id,
-                    p.child.id()
-                ));
-                let error = error_json(
-                    "Sandbox.Timedout",
-                    &format!(
-                        "RequestId: {} Error: Task timed out after {secs:.2} seconds",
-                        b.id
-                    ),
-                );
-                let _ = b.reply.try_send(Outcome::FunctionError(error));
-                let_go(p);
+            // Retired while it finished an invocation.
+            if s.retire.load(Ordering::Acquire) && s.state() == IDLE {
+                p.retire();
             }
-            if matches!(p.phase, Phase::Dead) {
+            if s.state() == DEAD {
                 kill(&p.child);
             }
         }
@@ -118,33 +137,13 @@ fn tick(host: &Arc<Host>, state: &mut State) {
                 ),
             ));
         }
-        // Waited a whole timeout: for busy processes, throttled; for one still starting, the
-        // cold start ate the invocation's time (as on Lambda, init counts).
-        let healthy = f.healthy();
-        while let Some(front) = f.queue.front()
-            && now.duration_since(front.queued) >= f.timeout
-        {
-            let Some(p) = f.queue.pop_front() else { break };
-            let outcome = match healthy {
-                true => Outcome::Throttled,
-                false => Outcome::FunctionError(error_json(
-                    "Sandbox.Timedout",
-                    &format!(
-                        "RequestId: {} Error: Task timed out after {:.2} seconds (the function's process was still starting)",
-                        p.id,
-                        f.timeout.as_secs_f64()
-                    ),
-                )),
-            };
-            let _ = p.reply.try_send(outcome);
-        }
-        if let Some(error) = &f.init_error
-            && !f.healthy()
-            && now < f.not_before
-        {
-            for p in f.queue.drain(..) {
-                let _ = p.reply.try_send(Outcome::FunctionError(error.clone()));
-            }
+        // A function that cannot start fails its invocations with the error while it backs off.
+        let failing = match &f.init_error {
+            Some(e) if !f.healthy() && now < f.not_before => Some(Arc::new(e.clone())),
+            _ => None,
+        };
+        if failing.is_some() || f.shared.failing.load().is_some() {
+            f.shared.failing.store(failing);
         }
         if host.watch && !*shutting_down {
             watch_files(name, f, now);
@@ -152,19 +151,54 @@ fn tick(host: &Arc<Host>, state: &mut State) {
         if *shutting_down || now < f.not_before {
             continue;
         }
+        scale(host, name, f, region, serial, now);
+    }
+    if *shutting_down {
+        for f in functions.values_mut() {
+            for p in &f.processes {
+                kill(&p.child);
+            }
+        }
+    }
+}
+
+/// Start processes: one when there is none (on worker 0), and for each worker whose
+/// invocations wait for more processes than it has idle, up to `concurrency` in all.
+fn scale(
+    host: &Arc<Host>,
+    name: &str,
+    f: &mut Function,
+    region: &str,
+    serial: &mut u64,
+    now: Instant,
+) {
+    let workers = host.mail.workers();
+    let concurrency = f.spec.concurrency as usize;
+    let mut live = f.live();
+    for w in 0..workers {
+        let wants = f.shared.wants[w].swap(false, Ordering::Relaxed);
+        let queued = f.shared.queued[w].load(Ordering::Relaxed);
+        let on = |p: &&Process| p.shared.worker == w;
+        let mut idle = f
+            .processes
+            .iter()
+            .filter(on)
+            .filter(|p| matches!(p.shared.state(), STARTING | IDLE))
+            .count();
+        let mut here = f
+            .processes
+            .iter()
+            .filter(on)
+            .filter(|p| p.shared.state() != DEAD)
+            .count();
         loop {
-            let idle = f
-                .processes
-                .iter()
-                .filter(|p| matches!(p.phase, Phase::Starting | Phase::Ready | Phase::Waiting))
-                .count();
-            let live = f.live();
-            let wanted = live == 0 || (f.queue.len() > idle && live < f.spec.concurrency as usize);
-            if !wanted {
+            let first = live == 0 && w == 0;
+            let more = (queued > idle || (wants && here == 0)) && live < concurrency;
+            if !first && !more {
                 break;
             }
             *serial += 1;
-            match start(host, name, f, region, *serial) {
+            match start(host, name, f, region, *serial, w) {
                 Ok(p) => f.processes.push(p),
                 Err(e) => {
                     log(format!(
@@ -177,22 +211,29 @@ fn tick(host: &Arc<Host>, state: &mut State) {
                         "Runtime.InvalidEntrypoint",
                         &format!("cannot start {:?}: {e}", f.spec.command),
                     ));
-                    break;
+                    return;
                 }
             }
-        }
-    }
-    if *shutting_down {
-        for f in functions.values_mut() {
-            for p in &f.processes {
-                kill(&p.child);
-            }
+            live += 1;
+            idle += 1;
+            here += 1;
         }
     }
 }
 
+/// Tell the worker serving `p` that it exited.
+fn exited(host: &Host, p: &Arc<ProcShared>, status: String) {
+    host.mail.post(
+        p.worker,
+        ToWorker::Exited {
+            process: p.clone(),
+            status,
+        },
+    );
+}
+
 /// Remove processes that exited; their invocation (if any) fails.
-fn reap(name: &str, f: &mut Function) {
+fn reap(host: &Host, name: &str, f: &mut Function) {
     let mut i = 0;
     while i < f.processes.len() {
         let status = match f.processes[i].child.try_wait() {
@@ -203,26 +244,18 @@ fn reap(name: &str, f: &mut Function) {
             }
             Err(_) => std::process::ExitStatus::default(),
         };
-        let mut p = f.processes.swap_remove(i);
-        let pid = p.child.id();
+        let p = f.processes.swap_remove(i);
+        let pid = p.shared.pid;
         let status = describe(status);
-        match std::mem::replace(&mut p.phase, Phase::Dead) {
-            Phase::Busy(b) => {
+        match p.shared.state.swap(DEAD, Ordering::AcqRel) {
+            BUSY => {
+                let id = p.shared.request().unwrap_or_default();
                 log(format!(
-                    "function `{name}` [{}]: process {pid} exited mid-invocation ({status})",
-                    b.id
+                    "function `{name}` [{id}]: process {pid} exited mid-invocation ({status})"
                 ));
-                let error = error_json(
-                    "Runtime.ExitError",
-                    &format!(
-                        "RequestId: {} Error: Runtime exited with error: {status}",
-                        b.id
-                    ),
-                );
-                let _ = b.reply.try_send(Outcome::FunctionError(error));
                 f.failures += 1;
             }
-            Phase::Starting => {
+            STARTING => {
                 log(format!(
                     "function `{name}`: process {pid} exited before it asked for an invocation ({status})"
                 ));
@@ -234,16 +267,16 @@ fn reap(name: &str, f: &mut Function) {
                 }
                 f.failures += 1;
             }
-            Phase::Ready | Phase::Waiting => {
+            IDLE => {
                 log(format!(
                     "function `{name}`: process {pid} exited ({status})"
                 ));
                 f.failures += 1;
             }
-            Phase::Dead => {}
+            _ => {}
         }
         f.not_before = Instant::now() + backoff(f.failures);
-        stop_accepting(&p);
+        exited(host, &p.shared, status);
     }
 }
 
@@ -258,36 +291,39 @@ fn describe(status: std::process::ExitStatus) -> String {
     }
 }
 
+/// Bind its Runtime API listener, start the process, hand both to `worker`.
 fn start(
     host: &Arc<Host>,
     name: &str,
     f: &Function,
     region: &str,
     serial: u64,
+    worker: usize,
 ) -> std::io::Result<Process> {
-    let (listener, runtime_addr) = runtime_api::bind()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let runtime_addr = listener.local_addr()?;
     let started = process::spawn(name, &f.spec, runtime_addr, region)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(ProcShared::new(serial, started.child.id(), worker));
     let p = Process {
-        serial,
+        shared: shared.clone(),
         child: started.child,
-        phase: Phase::Starting,
-        retire: false,
-        served: 0,
         started: Instant::now(),
-        runtime_addr,
-        stop: stop.clone(),
-        log: started.log,
     };
-    if let Err(e) =
-        runtime_api::spawn_accept(host.clone(), listener, name.to_string(), serial, stop)
-    {
-        kill(&p.child);
+    if let Err(e) = process::pump_logs(name, started.output, shared.clone()) {
+        p.let_go();
         return Err(e);
     }
+    host.mail.post(
+        worker,
+        ToWorker::Process {
+            function: f.shared.clone(),
+            process: shared,
+            listener,
+        },
+    );
     log(format!(
         "function `{name}`: started process {}",
-        p.child.id()
+        p.shared.pid
     ));
     Ok(p)
 }
@@ -313,12 +349,8 @@ fn watch_files(name: &str, f: &mut Function, now: Instant) {
 /// Replace every process: idle ones now, busy ones after their invocation. A new start is
 /// allowed at once.
 pub(super) fn retire_all(f: &mut Function) {
-    for p in &mut f.processes {
-        if matches!(p.phase, Phase::Busy(_)) {
-            p.retire = true;
-        } else if !matches!(p.phase, Phase::Dead) {
-            let_go(p);
-        }
+    for p in &f.processes {
+        p.retire();
     }
     f.failures = 0;
     f.init_error = None;
@@ -329,16 +361,15 @@ pub(super) fn retire_all(f: &mut Function) {
 /// invocation).
 pub(super) fn trim(f: &mut Function) {
     let mut extra = f.live().saturating_sub(f.spec.concurrency as usize);
-    for p in f.processes.iter_mut().rev() {
+    for p in f.processes.iter().rev() {
         if extra == 0 {
             break;
         }
-        match p.phase {
-            Phase::Dead => continue,
-            Phase::Busy(_) if p.retire => continue,
-            Phase::Busy(_) => p.retire = true,
-            _ => let_go(p),
+        let s = &p.shared;
+        if s.state() == DEAD || s.retire.load(Ordering::Acquire) {
+            continue;
         }
+        p.retire();
         extra -= 1;
     }
 }

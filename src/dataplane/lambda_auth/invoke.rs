@@ -58,6 +58,11 @@ pub async fn call(
     trace: Option<&[u8]>,
     timeout: std::time::Duration,
 ) -> Result<Reply, CallError> {
+    if let FunctionTarget::Local { .. } = &function.target
+        && let Some(f) = worker.functions.local(&function.name)
+    {
+        return super::super::functions::call(&f, event, trace, timeout).await;
+    }
     let limits = snap.server.limits;
     let deadline = Instant::now() + timeout;
     let mut request = Vec::with_capacity(event.len() + 160);

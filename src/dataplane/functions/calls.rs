@@ -1,0 +1,187 @@
+//! Running an invocation on a worker's processes (`invoke`, and `call` for
+//! `FunctionTarget::Local` calls from the request path), and the ticker's deadline sweep.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use monoio::time::Instant;
+
+use super::super::clock::IdGen;
+use super::super::lambda_auth::invoke::{CallError, Reply};
+use super::mail::{self, BUSY};
+use super::{Call, LocalFn, Outcome, error_json, invoke_api};
+
+/// Deadlines: a busy process past its invocation's deadline is killed; an invocation that
+/// waited a whole timeout for a process is refused.
+pub(super) fn sweep(f: &LocalFn, now: Instant) {
+    let timeout = f.shared.timeout();
+    let secs = timeout.as_secs_f64();
+    for p in f.procs.borrow().iter() {
+        if p.deadline.get().is_some_and(|d| d <= now)
+            && let Some(c) = p.current.borrow_mut().take()
+        {
+            p.deadline.set(None);
+            crate::control::log::log(format!(
+                "function `{}` [{}]: Task timed out after {secs:.2} seconds; killing process {}",
+                f.shared.name, c.id, p.shared.pid
+            ));
+            let error = error_json(
+                "Sandbox.Timedout",
+                &format!(
+                    "RequestId: {} Error: Task timed out after {secs:.2} seconds",
+                    c.id
+                ),
+            );
+            c.finish(Outcome::FunctionError(error));
+            p.let_go();
+        }
+    }
+    let healthy = f.healthy();
+    if let Some(error) = f.shared.failing.load_full()
+        && !healthy
+    {
+        f.fail_queue(|_| Outcome::FunctionError(error.to_vec()));
+        return;
+    }
+    loop {
+        let expired = {
+            let mut q = f.queue.borrow_mut();
+            match q.front() {
+                Some(c) if now.duration_since(c.queued) >= timeout => q.pop_front(),
+                _ => None,
+            }
+        };
+        let Some(c) = expired else { break };
+        let outcome = match healthy {
+            true => Outcome::Throttled,
+            false => Outcome::FunctionError(error_json(
+                "Sandbox.Timedout",
+                &format!(
+                    "RequestId: {} Error: Task timed out after {secs:.2} seconds (the function's process was still starting)",
+                    c.id
+                ),
+            )),
+        };
+        c.finish(outcome);
+    }
+    f.publish();
+}
+
+/// Queue `event` for `f` and wait for its outcome.
+pub(crate) async fn invoke(
+    f: &Rc<LocalFn>,
+    event: Vec<u8>,
+    trace: Option<String>,
+    client_context: Option<String>,
+) -> Outcome {
+    if let Some(error) = f.shared.failing.load_full()
+        && !f.healthy()
+    {
+        return Outcome::FunctionError(error.to_vec());
+    }
+    let busy = f
+        .procs
+        .borrow()
+        .iter()
+        .filter(|p| p.shared.state() == BUSY)
+        .count();
+    let free = (f.shared.concurrency.load(Ordering::Relaxed) as usize).saturating_sub(busy);
+    if f.queue.borrow().len() >= free + f.shared.queue.load(Ordering::Relaxed) as usize {
+        return Outcome::Throttled;
+    }
+    let uuid = request_id(&f.ids);
+    let call = Rc::new(Call {
+        id: mail::uuid(uuid),
+        uuid,
+        event,
+        trace: trace.unwrap_or_else(|| trace_id(&f.ids)),
+        client_context,
+        queued: Instant::now(),
+        outcome: RefCell::new(None),
+        waker: RefCell::new(None),
+    });
+    f.queue.borrow_mut().push_back(call.clone());
+    f.dispatch();
+    // Queued at most one timeout, then run at most one: the ticker answers by then.
+    let limit = f.shared.timeout() * 2 + Duration::from_secs(5);
+    let wait = poll_fn(|cx| match call.outcome.borrow_mut().take() {
+        Some(o) => Poll::Ready(o),
+        None => {
+            *call.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    });
+    monoio::time::timeout(limit, wait)
+        .await
+        .unwrap_or(Outcome::Throttled)
+}
+
+/// A UUID v4, as Lambda's request ids are.
+fn request_id(ids: &IdGen) -> u128 {
+    let id = (u128::from(ids.random_u64()) << 64) | u128::from(ids.random_u64());
+    (id & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+}
+
+/// `Root=1-{epoch hex}-{24 hex};Parent={16 hex};Sampled=0`, X-Ray's format.
+fn trace_id(ids: &IdGen) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (a, b, c) = (ids.random_u64(), ids.random_u64(), ids.random_u64());
+    format!(
+        "Root=1-{secs:08x}-{:08x}{a:016x};Parent={c:016x};Sampled=0",
+        b as u32
+    )
+}
+
+/// A `FunctionTarget::Local` call on this worker's processes, answered as the Invoke API
+/// would answer it over HTTP (`lambda_auth::invoke::call`'s contract).
+pub(crate) async fn call(
+    f: &Rc<LocalFn>,
+    event: &[u8],
+    trace: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Reply, CallError> {
+    let trace = trace.map(|t| String::from_utf8_lossy(t).into_owned());
+    let outcome = monoio::time::timeout(timeout, invoke(f, event.to_vec(), trace, None))
+        .await
+        .map_err(|_| CallError::Timeout)?;
+    let (status, body, function_error) = match outcome {
+        Outcome::Result(body) => (200, body, false),
+        Outcome::FunctionError(body) => (200, body, true),
+        Outcome::Throttled => (429, invoke_api::throttled_body(), false),
+        Outcome::NotFound => (404, invoke_api::not_found_body(&f.shared.name), false),
+    };
+    Ok(Reply {
+        status,
+        body,
+        function_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_uuid_v4() {
+        let ids = super::IdGen::new();
+        for _ in 0..100 {
+            let id = super::mail::uuid(super::request_id(&ids));
+            let b = id.as_bytes();
+            assert_eq!(
+                (id.len(), b[14], b[8], b[13]),
+                (36, b'4', b'-', b'-'),
+                "{id}"
+            );
+            assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+        }
+        let trace = super::trace_id(&ids);
+        assert!(
+            trace.starts_with("Root=1-") && trace.len() == 7 + 8 + 1 + 24 + 8 + 16 + 10,
+            "{trace}"
+        );
+    }
+}

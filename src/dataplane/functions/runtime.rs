@@ -1,0 +1,263 @@
+//! The Lambda Runtime API of one process, served on the worker it was assigned to (a
+//! loopback listener per process, `AWS_LAMBDA_RUNTIME_API`, so every request is known to
+//! come from that process):
+//!
+//! - `GET /2018-06-01/runtime/invocation/next` → 200 with the event and the
+//!   `Lambda-Runtime-*` headers, as soon as an invocation is queued (long poll);
+//! - `POST /2018-06-01/runtime/invocation/{id}/response` → 202 `{"status":"OK"}`;
+//! - `POST /2018-06-01/runtime/invocation/{id}/error` → 202 (the invocation answers with
+//!   `X-Amz-Function-Error: Unhandled` and the error JSON);
+//! - `POST /2018-06-01/runtime/init/error` → 202 (queued invocations get the error; the
+//!   process is replaced, with backoff);
+//! - an id that is not this process's current invocation → 400 `InvalidRequestID`; a
+//!   process the host has let go → 500 (the documented "runtime should exit");
+//! - malformed HTTP → the process is killed (and replaced).
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use monoio::net::TcpListener;
+
+use super::mail::{BUSY, DEAD, IDLE, STARTING, ToHost};
+use super::wire::{Conn, ReadError, Request, segments};
+use super::{Call, LocalFn, MAX_PAYLOAD, Outcome, Proc, error_json};
+use crate::control::log::log;
+
+/// Connections one process may hold open at once.
+const MAX_CONNECTIONS: usize = 8;
+const ACCEPTED: &[u8] = br#"{"status":"OK"}"#;
+
+pub(super) async fn accept(f: Rc<LocalFn>, p: Rc<Proc>, listener: TcpListener) {
+    loop {
+        let accepted = listener.accept().await;
+        if p.gone.get() {
+            return;
+        }
+        let Ok((stream, _)) = accepted else {
+            monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        if p.conns.get() >= MAX_CONNECTIONS {
+            continue; // dropped: closed
+        }
+        p.conns.set(p.conns.get() + 1);
+        let (f, p) = (f.clone(), p.clone());
+        monoio::spawn(async move {
+            serve(&f, &p, Conn::new(stream)).await;
+            p.conns.set(p.conns.get() - 1);
+        });
+    }
+}
+
+async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
+    loop {
+        if p.gone.get() {
+            return;
+        }
+        let req = match conn.read_request(MAX_PAYLOAD).await {
+            Ok(r) => r,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::TooLarge(path)) => {
+                // A result over Lambda's limit fails the invocation, as on Lambda.
+                if let ["2018-06-01", "runtime", "invocation", id, "response"] =
+                    segments(&path).as_slice()
+                {
+                    let error = error_json(
+                        "Function.ResponseSizeTooLarge",
+                        &format!(
+                            "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."
+                        ),
+                    );
+                    complete(f, p, id, Outcome::FunctionError(error));
+                }
+                let body = error_json(
+                    "RequestEntityTooLarge",
+                    &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
+                );
+                let _ = conn.json(413, &[], &body, true).await;
+                return;
+            }
+            Err(ReadError::Bad(status)) => {
+                if !p.gone.get() && p.shared.state() != DEAD {
+                    log(format!(
+                        "function `{}`: process {} sent a malformed Runtime API request; killing it",
+                        f.shared.name, p.shared.pid
+                    ));
+                    // Not marked dead: the host reaps it as a failure (backoff), and its
+                    // invocation, if any, ends with the exit status.
+                    p.gone.set(true);
+                    p.shared.kill();
+                }
+                let body = error_json("InvalidRequest", "malformed request");
+                let _ = conn.json(status, &[], &body, true).await;
+                return;
+            }
+        };
+        let close = req.close;
+        let written = match (req.method.as_str(), segments(&req.path).as_slice()) {
+            ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+                next(f, p, &mut conn, close).await
+            }
+            ("POST", ["2018-06-01", "runtime", "invocation", id, "response"]) => {
+                let (status, body) = complete(f, p, id, Outcome::Result(req.body));
+                conn.json(status, &[], &body, close).await
+            }
+            ("POST", ["2018-06-01", "runtime", "invocation", id, "error"]) => {
+                let error = error_body(&req);
+                let (status, body) = complete(f, p, id, Outcome::FunctionError(error));
+                conn.json(status, &[], &body, close).await
+            }
+            ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
+                init_error(f, p, error_body(&req));
+                conn.json(202, &[], ACCEPTED, close).await
+            }
+            _ => {
+                let body = error_json("InvalidRequest", "unknown Runtime API endpoint");
+                conn.json(404, &[], &body, close).await
+            }
+        };
+        if written.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// The error JSON a runtime posted; anything else wrapped with the error type header.
+fn error_body(req: &Request) -> Vec<u8> {
+    let is_object =
+        serde_json::from_slice::<serde_json::Value>(&req.body).is_ok_and(|v| v.is_object());
+    if is_object {
+        return req.body.clone();
+    }
+    let kind = req
+        .header("lambda-runtime-function-error-type")
+        .unwrap_or("Runtime.Unknown");
+    error_json(kind, String::from_utf8_lossy(&req.body).trim())
+}
+
+/// `next`: wait for an invocation, then hand it to the process.
+async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> std::io::Result<()> {
+    if let Some(busy) = p.current.borrow_mut().take() {
+        p.deadline.set(None);
+        let error = error_json(
+            "Runtime.InvalidResponse",
+            &format!(
+                "RequestId: {} Error: the runtime asked for the next invocation without answering this one",
+                busy.id
+            ),
+        );
+        busy.finish(Outcome::FunctionError(error));
+    }
+    let retire = p.shared.retire.load(Ordering::Acquire);
+    let usable = !p.gone.get()
+        && !retire
+        && (p.shared.shift(STARTING, IDLE)
+            || p.shared.shift(BUSY, IDLE)
+            || p.shared.state() == IDLE);
+    if retire {
+        p.let_go();
+    }
+    let call = match usable {
+        true => {
+            f.idle.borrow_mut().push_back(p.clone());
+            f.dispatch();
+            poll_fn(|cx| {
+                if p.gone.get() || p.shared.state() == DEAD {
+                    return Poll::Ready(None);
+                }
+                if let Some(c) = p.current.borrow().as_ref() {
+                    return Poll::Ready(Some(c.clone()));
+                }
+                *p.waiter.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            })
+            .await
+        }
+        false => None,
+    };
+    let Some(call) = call else {
+        let body = error_json(
+            "Runtime.ExitError",
+            "Container error. Non-recoverable state. Runtime should exit promptly.",
+        );
+        return conn.json(500, &[], &body, true).await;
+    };
+    send_event(f, &call, conn, close).await
+}
+
+async fn send_event(f: &LocalFn, call: &Call, conn: &mut Conn, close: bool) -> std::io::Result<()> {
+    let deadline_ms = SystemTime::now()
+        .checked_add(f.shared.timeout())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis())
+        .to_string();
+    let arn = f.shared.arn.load_full();
+    let mut headers = [
+        ("Lambda-Runtime-Aws-Request-Id", call.id.as_str()),
+        ("Lambda-Runtime-Deadline-Ms", deadline_ms.as_str()),
+        ("Lambda-Runtime-Invoked-Function-Arn", arn.as_str()),
+        ("Lambda-Runtime-Trace-Id", call.trace.as_str()),
+        ("Lambda-Runtime-Client-Context", ""),
+    ];
+    let n = match &call.client_context {
+        Some(c) => {
+            headers[4].1 = c.as_str();
+            5
+        }
+        None => 4,
+    };
+    conn.json(200, &headers[..n], &call.event, close).await
+}
+
+/// `response` / `error`: end the process's current invocation with `outcome`.
+fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>) {
+    if p.gone.get() {
+        return (
+            500,
+            error_json(
+                "Runtime.ExitError",
+                "Container error. Non-recoverable state.",
+            ),
+        );
+    }
+    let current = p.current.borrow().as_ref().is_some_and(|c| c.id == id);
+    let call = match current {
+        true => p.current.borrow_mut().take(),
+        false => None,
+    };
+    let Some(call) = call else {
+        return (400, error_json("InvalidRequestID", "Invalid request ID"));
+    };
+    p.deadline.set(None);
+    p.shared.served.fetch_add(1, Ordering::Relaxed);
+    call.finish(outcome);
+    if p.shared.retire.load(Ordering::Acquire) {
+        p.let_go();
+    } else {
+        p.shared.shift(BUSY, IDLE);
+    }
+    f.publish();
+    (202, ACCEPTED.to_vec())
+}
+
+/// `init/error`: the function cannot start. The process is killed (the host replaces it
+/// after a backoff); queued invocations get the error when no process here is healthy.
+fn init_error(f: &LocalFn, p: &Proc, error: Vec<u8>) {
+    log(format!(
+        "function `{}`: init error: {}",
+        f.shared.name,
+        String::from_utf8_lossy(&error)
+    ));
+    p.let_go();
+    // Reported first: the host shows it by the time an invocation failed with it.
+    let _ = f.to_host.send(ToHost::InitError {
+        name: f.shared.name.clone(),
+        error: error.clone(),
+    });
+    if !f.healthy() {
+        f.fail_queue(|_| Outcome::FunctionError(error.clone()));
+    }
+}

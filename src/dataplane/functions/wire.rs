@@ -1,0 +1,223 @@
+//! HTTP/1.1 for the Runtime and Invoke APIs on a worker, parsed with the gateway's own
+//! strict `http1` codec: one request at a time per connection, keep-alive, bodies framed by
+//! `Content-Length` or chunked, every size bounded.
+
+use monoio::net::TcpStream;
+
+use super::super::conn::write_vec;
+use super::super::readbuf::ReadBuf;
+use crate::config::{
+    DEFAULT_MAX_CHUNK_EXT, DEFAULT_MAX_HEADER_LINE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,
+    DEFAULT_MAX_TRAILER_BYTES,
+};
+use crate::http1::{self, ChunkedDecoder, Framing, Limits, RequestHead, Status, reason_phrase};
+
+const MAX_HEAD: usize = 64 * 1024;
+/// The request headers the Runtime and Invoke APIs read.
+const READ: &[&str] = &[
+    "lambda-runtime-function-error-type",
+    "x-amzn-trace-id",
+    "x-amz-client-context",
+];
+
+/// One parsed request.
+pub struct Request {
+    pub method: String,
+    /// The path as sent (no query).
+    pub path: String,
+    /// The headers the two APIs read (names lower-case), the rest are skipped.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    pub close: bool,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no request was read.
+pub enum ReadError {
+    /// The peer closed between requests.
+    Closed,
+    /// Malformed or cut short: answer with this status, then close.
+    Bad(u16),
+    /// The body of a request to this path is over the limit: 413, then close.
+    TooLarge(String),
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    rb: ReadBuf,
+    out: Vec<u8>,
+    limits: Limits,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        let _ = stream.set_nodelay(true);
+        Conn {
+            stream,
+            rb: ReadBuf::with_capacity(4096),
+            out: Vec::with_capacity(1024),
+            limits: Limits {
+                max_headers: DEFAULT_MAX_HEADERS,
+                max_header_line: DEFAULT_MAX_HEADER_LINE,
+                max_head_bytes: MAX_HEAD,
+                max_target: DEFAULT_MAX_TARGET,
+                max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
+                max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
+            },
+        }
+    }
+
+    async fn fill(&mut self, max: usize) -> bool {
+        self.rb.fill(&mut self.stream, max).await.is_ok()
+    }
+
+    /// The next request; a body over `max_body` is refused with 413.
+    pub async fn read_request(&mut self, max_body: usize) -> Result<Request, ReadError> {
+        let mut head = RequestHead::with_limits(&self.limits);
+        loop {
+            if !self.rb.is_empty() {
+                match http1::parse_request(self.rb.data(), &self.limits, &mut head) {
+                    Ok(Status::Complete) => break,
+                    Ok(Status::Partial) => {}
+                    Err(e) => return Err(ReadError::Bad(e.status())),
+                }
+            }
+            let had = !self.rb.is_empty();
+            if !self.fill(MAX_HEAD + 1).await {
+                return Err(if had {
+                    ReadError::Bad(400)
+                } else {
+                    ReadError::Closed
+                });
+            }
+        }
+        let buf = self.rb.data();
+        let text = |s: http1::Span| String::from_utf8_lossy(s.get(buf)).into_owned();
+        let method = text(head.method);
+        let path = text(head.path);
+        let mut headers = Vec::new();
+        for (n, v) in head.headers.iter() {
+            let n = n.get(buf);
+            if let Some(&known) = READ.iter().find(|k| n.eq_ignore_ascii_case(k.as_bytes())) {
+                headers.push((known, text(*v)));
+            }
+        }
+        let close = head.close;
+        self.rb.consume(head.head_len);
+        let refused = matches!(head.framing, Framing::Length(n) if n as usize > max_body);
+        // curl (and libcurl-based runtime clients) wait for it before sending a large body.
+        if head.expect_continue && head.framing != Framing::None && !refused && self.rb.is_empty() {
+            self.out.clear();
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if write_vec(&mut self.stream, &mut self.out).await.is_err() {
+                return Err(ReadError::Closed);
+            }
+        }
+        let body = match head.framing {
+            Framing::None => Vec::new(),
+            Framing::Length(_) if refused => return Err(ReadError::TooLarge(path)),
+            Framing::Length(n) => {
+                let n = n as usize;
+                while self.rb.data().len() < n {
+                    if !self.fill(n).await {
+                        return Err(ReadError::Bad(400));
+                    }
+                }
+                let body = self.rb.data()[..n].to_vec();
+                self.rb.consume(n);
+                body
+            }
+            Framing::Chunked => match self.read_chunked(max_body).await {
+                Err(ReadError::Bad(413)) => return Err(ReadError::TooLarge(path)),
+                r => r?,
+            },
+        };
+        // A large body made the buffer grow: give it back between requests.
+        self.rb.shrink_if_idle(16 * 1024);
+        Ok(Request {
+            method,
+            path,
+            headers,
+            body,
+            close,
+        })
+    }
+
+    async fn read_chunked(&mut self, max_body: usize) -> Result<Vec<u8>, ReadError> {
+        let mut decoder =
+            ChunkedDecoder::new(self.limits.max_chunk_ext, self.limits.max_trailer_bytes);
+        let mut body = Vec::new();
+        loop {
+            if !self.rb.is_empty() {
+                let d = decoder
+                    .decode(self.rb.data())
+                    .map_err(|_| ReadError::Bad(400))?;
+                if let Some((s, e)) = d.data {
+                    body.extend_from_slice(&self.rb.data()[s..e]);
+                }
+                self.rb.consume(d.consumed);
+                if body.len() > max_body {
+                    return Err(ReadError::Bad(413));
+                }
+                if d.done {
+                    return Ok(body);
+                }
+                if d.consumed > 0 {
+                    continue;
+                }
+            }
+            if !self.fill(64 * 1024).await {
+                return Err(ReadError::Bad(400));
+            }
+        }
+    }
+
+    /// Write one JSON response (`Content-Length` framed).
+    pub async fn json(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        close: bool,
+    ) -> std::io::Result<()> {
+        let out = &mut self.out;
+        out.clear();
+        out.extend_from_slice(b"HTTP/1.1 ");
+        http1::write_decimal(out, u64::from(status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(status).as_bytes());
+        out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
+        for (n, v) in headers {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"Content-Length: ");
+        http1::write_decimal(out, body.len() as u64);
+        out.extend_from_slice(b"\r\n");
+        if close {
+            out.extend_from_slice(b"Connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        let r = write_vec(&mut self.stream, &mut self.out).await;
+        if self.out.capacity() > 64 * 1024 {
+            self.out = Vec::with_capacity(1024);
+        }
+        r
+    }
+}
+
+/// The path's `/`-separated segments (no leading empty one).
+pub fn segments(path: &str) -> Vec<&str> {
+    path.trim_start_matches('/').split('/').collect()
+}

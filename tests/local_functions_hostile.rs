@@ -1,0 +1,105 @@
+//! Local functions whose process misbehaves on the Runtime API (RELIABILITY: hostile peers):
+//! a process that sends malformed HTTP is killed and replaced; its invocation fails as a
+//! process exit. The function is a raw-socket Runtime API client in plain Python (no
+//! packages), so the test can send what no runtime library would.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::http::request;
+use support::*;
+
+/// A Runtime API client: answers `{"pid": ..}`; an event with `garbage` makes it send bytes
+/// that are not HTTP instead, then hang.
+const RAW: &str = r#"
+import json, os, socket, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rb")
+def call(method, path, body=b""):
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    f.readline()
+    headers = {}
+    while True:
+        line = f.readline().strip()
+        if not line:
+            break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return headers, f.read(int(headers.get("content-length", "0")))
+while True:
+    h, event = call("GET", "/2018-06-01/runtime/invocation/next")
+    rid = h["lambda-runtime-aws-request-id"]
+    if json.loads(event).get("garbage"):
+        s.sendall(b"\x00\x01 not http at all\r\n\r\n")
+        time.sleep(30)
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps({"pid": os.getpid()}).encode())
+"#;
+
+fn invoke(port: u16, event: Value) -> Response {
+    let mut c = Client::connect(port);
+    let body = event.to_string();
+    c.roundtrip(&request(
+        "POST",
+        "/2015-03-31/functions/raw/invocations",
+        &[("Host", "127.0.0.1"), ("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    ))
+}
+
+#[test]
+fn a_process_sending_malformed_http_is_killed_and_replaced() {
+    if !python_with(
+        "a_process_sending_malformed_http_is_killed_and_replaced",
+        &[],
+    ) {
+        return;
+    }
+    let dir = TempDir::new("fn");
+    std::fs::write(dir.file("raw.py"), RAW).unwrap();
+    let gw = Gateway::start(json!({
+        "apis": [], "stages": [],
+        "functions": { "raw": { "local": {
+            "command": ["python3", "raw.py"], "cwd": dir.path.display().to_string()
+        }, "timeoutMs": 5000 } }
+    }));
+    let s = gw.status();
+    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let r = invoke(port, json!({}));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let first = r.json()["pid"].as_u64().unwrap();
+    let r = invoke(port, json!({"garbage": true}));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.header("X-Amz-Function-Error").as_deref(),
+        Some("Unhandled")
+    );
+    let body = r.json();
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: signal: killed"),
+        "{body}"
+    );
+    assert!(
+        gw.stderr()
+            .contains("sent a malformed Runtime API request; killing it")
+    );
+    // Replaced (after the restart backoff): the next invocation runs on a new process.
+    let mut next = None;
+    wait_until(Duration::from_secs(10), || {
+        let r = invoke(port, json!({}));
+        next = (r.status == 200)
+            .then(|| r.json()["pid"].as_u64())
+            .flatten();
+        next.is_some()
+    });
+    assert!(next.is_some_and(|p| p != first), "{next:?} after {first}");
+}
