@@ -403,7 +403,7 @@ async fn dispatch<S: ClientStream>(
                 claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
-                trace: trace.as_bytes(),
+                trace: &trace,
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);
