@@ -29,6 +29,7 @@ pub(crate) mod cidr;
 mod compile;
 mod defaults;
 mod domain;
+mod exec_log;
 mod functions;
 mod gateway;
 mod host;
@@ -58,6 +59,7 @@ mod usage;
 
 pub use access_log::{AccessLog, LogDestination, LogPiece, LogVar, compile_format};
 pub use defaults::*;
+pub use exec_log::{ExecLevel, ExecLogging, StageExecLog};
 pub use iam::{CredentialTable, Iam, IamCredential};
 pub use lambda_remote::{AwsCredentials, RemoteFunction};
 pub use responses::error_context;
@@ -187,6 +189,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             cache: Default::default(),
             cache_settings: Vec::new(),
             access_log: None,
+            exec_log: Default::default(),
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),

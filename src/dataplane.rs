@@ -12,6 +12,7 @@ mod caching;
 pub mod clock;
 mod conn;
 mod deadlines;
+mod exec_log;
 pub mod iam;
 pub mod lambda;
 pub mod lambda_auth;

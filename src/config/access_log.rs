@@ -13,6 +13,8 @@ use super::reader::{Errors, Node};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LogDestination {
     Stdout,
+    /// Standard error (execution logs' default).
+    Stderr,
     File(PathBuf),
 }
 

@@ -178,6 +178,7 @@ pub(crate) fn compile(
             &function_specs,
             &mut errors,
         );
+        stage.exec_log = s.exec_log.clone();
         stage.access_log = s.access_log.as_ref().map(|spec| {
             let dest = super::access_log::destination(&spec.destination, &source);
             let idx = match log_destinations.iter().position(|d| **d == dest) {
@@ -207,6 +208,16 @@ pub(crate) fn compile(
         });
         stages.push(stage);
     }
+    let execution_log = stages.iter().any(|s| s.exec_log.any()).then(|| {
+        let dest = &server.execution_log;
+        match log_destinations.iter().position(|d| **d == *dest) {
+            Some(i) => i as u32,
+            None => {
+                log_destinations.push(std::sync::Arc::new(dest.clone()));
+                (log_destinations.len() - 1) as u32
+            }
+        }
+    });
     let function_host = function_specs
         .iter()
         .any(|f| f.local.is_some())
@@ -309,6 +320,7 @@ pub(crate) fn compile(
         iam,
         lambda_authorizers: lambda.authorizers,
         functions: lambda.functions,
+        execution_log,
         log_destinations,
         warnings,
     })
@@ -407,6 +419,7 @@ fn compile_stage(
         routes,
         cache,
         access_log: None,
+        exec_log: Default::default(),
     }
 }
 

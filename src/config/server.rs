@@ -48,6 +48,7 @@ pub(crate) fn default_server() -> Server {
         region: DEFAULT_REGION.to_string(),
         state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
         upstream_tls: None,
+        execution_log: LogDestination::Stderr,
     }
 }
 
@@ -158,6 +159,18 @@ pub(crate) fn validate_server(
     }
     if let Some(n) = obj.opt("stateDir") {
         server.state_dir = state_dir(&n, base_dir, errors);
+    }
+    if let Some(n) = obj.opt_non_null("executionLog")
+        && let Some(s) = n.str(errors)
+    {
+        match s {
+            "-" | "stderr" | "/dev/stderr" => server.execution_log = LogDestination::Stderr,
+            "" => n.err(
+                errors,
+                "`executionLog` is a file path (relative to the gateway file), or `-` for standard error",
+            ),
+            path => server.execution_log = LogDestination::File(base_dir.join(path)),
+        }
     }
     if let Some(n) = obj.opt_non_null("upstreamTls") {
         upstream_tls = super::upstream_tls::upstream_tls_spec(&n, base_dir, errors);

@@ -60,6 +60,8 @@ pub struct Snapshot {
     /// Every access log destination some stage writes to (deduplicated), indexed by
     /// `AccessLog::destination`.
     pub log_destinations: Vec<std::sync::Arc<super::LogDestination>>,
+    /// `server.executionLog`'s index in `log_destinations`, when some stage logs executions.
+    pub execution_log: Option<u32>,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -84,6 +86,9 @@ pub struct Server {
     /// TLS to `https://` integrations (`upstreamTls`, or the system roots). `None`: no roots
     /// could be found, and no integration is `https://` (compile refuses one).
     pub upstream_tls: Option<std::sync::Arc<super::UpstreamTls>>,
+    /// Where execution logs go (`server.executionLog`: a file, already resolved against the
+    /// gateway file's directory, or standard error, the default).
+    pub execution_log: super::LogDestination,
 }
 
 #[derive(Clone)]
@@ -357,6 +362,9 @@ pub struct Stage {
     pub cache: Option<StageCachePolicy>,
     /// `accessLogSettings`; `None` when the stage does not log.
     pub access_log: Option<super::AccessLog>,
+    /// Execution logging (`loggingLevel`, `dataTraceEnabled`) per route; lines go to
+    /// `Snapshot.execution_log`.
+    pub exec_log: super::StageExecLog,
 }
 
 /// One route on one stage: what the usage layer checks before the integration runs.

@@ -27,6 +27,8 @@ pub(crate) struct StageEntry {
     pub cache_settings: Vec<(CachePartial, bool)>,
     /// `accessLogSettings` (destination as written, compiled format).
     pub access_log: Option<super::access_log::AccessLogSpec>,
+    /// Execution logging per route (`loggingLevel`, `dataTraceEnabled`).
+    pub exec_log: super::exec_log::StageExecLog,
 }
 
 const STAGE_UNSUPPORTED: [&str; 5] = [
@@ -119,6 +121,7 @@ pub(crate) fn stage(
         (Some(_), Some(routes)) => route_cache_settings(&settings.cache, routes),
         _ => Vec::new(),
     };
+    let exec_log = super::exec_log::stage_exec_log(&settings, protocol, routes);
     let throttles = if throttles.iter().all(Option::is_none) {
         Vec::new()
     } else {
@@ -132,5 +135,6 @@ pub(crate) fn stage(
         cache,
         cache_settings,
         access_log,
+        exec_log,
     })
 }

@@ -22,7 +22,7 @@ use super::auth::jwt::Claims;
 use super::clock::CivilTime;
 use super::lambda_auth::Grant;
 use super::respond::Meta;
-use crate::config::{AccessLog, LogDestination, LogPiece, LogVar, Protocol, Snapshot};
+use crate::config::{LogDestination, LogPiece, LogVar, Protocol, Snapshot};
 use crate::http1::{self, RequestHead};
 
 /// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
@@ -44,8 +44,9 @@ pub type BatchSender = SyncSender<Box<LogBatch>>;
 /// The request fields a line needs, as ends of the fields in `Conn::logged`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Captured {
-    /// End offsets of method, path, user agent, API key, host in `Conn::logged`.
-    ends: [u16; 5],
+    /// End offsets of method, path, user agent, API key, host in `Conn::logged`, then of the
+    /// execution log's data trace (headers, body; `exec_log::capture_data`).
+    pub(super) ends: [u16; 7],
     pub source_ip: Option<IpAddr>,
     pub http10: bool,
 }
@@ -61,7 +62,7 @@ pub fn capture(
 ) -> Captured {
     const FIELD_MAX: usize = 2048;
     logged.clear();
-    let mut ends = [0u16; 5];
+    let mut ends = [0u16; 7];
     let header = |name: &[u8]| {
         head.headers
             .iter()
@@ -79,6 +80,8 @@ pub fn capture(
         logged.extend_from_slice(&field[..field.len().min(FIELD_MAX)]);
         *end = logged.len() as u16;
     }
+    ends[5] = ends[4];
+    ends[6] = ends[4];
     Captured {
         ends,
         source_ip: Some(source_ip),
@@ -117,7 +120,8 @@ impl std::io::Write for Escaping<'_> {
 }
 
 impl Line<'_> {
-    fn field(&self, i: usize) -> &[u8] {
+    /// Captured field `i` (see `Captured::ends`).
+    pub(super) fn field(&self, i: usize) -> &[u8] {
         let c = &self.meta.done.captured;
         let start = if i == 0 { 0 } else { c.ends[i - 1] as usize };
         self.logged
@@ -330,13 +334,14 @@ impl CoreLogs {
         }
     }
 
-    /// Add one line for `log` (a stage of `snap`), rendered by `render`. Returns how many
+    /// Add one line for `destination` (an index into `snap.log_destinations`: a stage's
+    /// `AccessLog::destination` or `Snapshot::execution_log`), rendered by `render`. Returns how many
     /// lines were dropped: 1 if this one was (no free batch: the writer is behind), more
     /// when a reload found batches the writer had not taken.
     pub fn line(
         &mut self,
         snap: &Snapshot,
-        log: &AccessLog,
+        destination: u32,
         render: impl FnOnce(&mut Vec<u8>),
     ) -> usize {
         let mut dropped = 0;
@@ -350,7 +355,7 @@ impl CoreLogs {
             self.generation = snap.generation;
             self.open.resize_with(snap.log_destinations.len(), || None);
         }
-        let d = log.destination as usize;
+        let d = destination as usize;
         if d >= self.open.len() {
             return dropped + 1;
         }
