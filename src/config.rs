@@ -41,6 +41,7 @@ mod lambda_integration;
 mod lambda_remote;
 mod mock;
 mod openapi;
+mod otlp;
 mod parse;
 mod reader;
 mod regex;
@@ -62,6 +63,7 @@ pub use defaults::*;
 pub use exec_log::{ExecLevel, ExecLogging, StageExecLog};
 pub use iam::{CredentialTable, Iam, IamCredential};
 pub use lambda_remote::{AwsCredentials, RemoteFunction};
+pub use otlp::OtlpSettings;
 pub use responses::error_context;
 pub use server::default_http_limits;
 #[cfg(test)]
@@ -190,6 +192,7 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             cache_settings: Vec::new(),
             access_log: None,
             exec_log: Default::default(),
+            tracing: false,
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),

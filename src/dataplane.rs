@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod lambda_auth;
 mod meters;
 pub mod metrics;
+mod otlp;
 mod pool;
 mod proxy;
 mod readbuf;

@@ -192,12 +192,16 @@ fn steady_state_requests_do_not_allocate() {
             "admin": null,
             "workers": 1,
             "defaultApi": {"apiId": "za", "stage": "test"},
-            "executionLog": "exec.log"
+            "executionLog": "exec.log",
+            // Spans are rendered on the core; the exporter thread is not started here (its
+            // POSTs allocate, and the counting allocator sees every thread), so the cores
+            // drop and count them once their batches are full.
+            "otlp": {"endpoint": "http://127.0.0.1:9"}
         },
         "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
         "functions": {"auth": {"url": format!("http://127.0.0.1:{function_port}/")}},
         "stages": [{
-            "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
+            "apiId": "za", "stageName": "test", "cacheClusterEnabled": true, "tracingEnabled": true,
             "accessLogSettings": {
                 "destinationArn": "access.log",
                 "format": "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId {\"ua\":\"$context.identity.userAgent\",\"path\":\"$context.path\",\"lat\":$context.responseLatency,\"int\":\"$context.integrationLatency\",\"err\":\"$context.error.responseType\",\"epoch\":$context.requestTimeEpoch,\"xid\":\"$context.extendedRequestId\",\"trace\":\"$context.xrayTraceId\"}"
@@ -294,6 +298,10 @@ fn steady_state_requests_do_not_allocate() {
         executed.contains("\"resourcePath\":\"/cached\""),
         "{}",
         &executed[..executed.len().min(2000)]
+    );
+    assert!(
+        shared.spans_dropped.load(Ordering::Relaxed) >= 5 * N,
+        "the spans were rendered and dropped"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,6 +15,8 @@ pub enum LogDestination {
     Stdout,
     /// Standard error (execution logs' default).
     Stderr,
+    /// The OTLP exporter (span batches: `dataplane/otlp.rs`, never sent to the log writer).
+    Spans,
     File(PathBuf),
 }
 

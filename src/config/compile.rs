@@ -179,6 +179,7 @@ pub(crate) fn compile(
             &mut errors,
         );
         stage.exec_log = s.exec_log.clone();
+        stage.tracing = s.tracing;
         stage.access_log = s.access_log.as_ref().map(|spec| {
             let dest = super::access_log::destination(&spec.destination, &source);
             let idx = match log_destinations.iter().position(|d| **d == dest) {
@@ -208,6 +209,11 @@ pub(crate) fn compile(
         });
         stages.push(stage);
     }
+    let tracing = stages.iter().any(|s| s.tracing);
+    let spans = (tracing && server.otlp.is_some()).then(|| {
+        log_destinations.push(std::sync::Arc::new(super::LogDestination::Spans));
+        (log_destinations.len() - 1) as u32
+    });
     let execution_log = stages.iter().any(|s| s.exec_log.any()).then(|| {
         let dest = &server.execution_log;
         match log_destinations.iter().position(|d| **d == *dest) {
@@ -306,6 +312,15 @@ pub(crate) fn compile(
     }
     let mut warnings = warnings;
     warnings.extend(shared_proxy_entries(&source, &apis, &stages));
+    if spans.is_none()
+        && let Some(i) = stages.iter().position(|s| s.tracing)
+    {
+        warnings.push(super::ConfigError {
+            file: source.to_path_buf(),
+            path: format!("$.stages[{i}].tracingEnabled"),
+            message: "no span is exported without `server.otlp.endpoint` (trace headers are sent either way)".into(),
+        });
+    }
     Ok(Snapshot {
         generation,
         source,
@@ -321,6 +336,7 @@ pub(crate) fn compile(
         lambda_authorizers: lambda.authorizers,
         functions: lambda.functions,
         execution_log,
+        spans,
         log_destinations,
         warnings,
     })
@@ -420,6 +436,7 @@ fn compile_stage(
         cache,
         access_log: None,
         exec_log: Default::default(),
+        tracing: false,
     }
 }
 

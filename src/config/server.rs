@@ -49,6 +49,7 @@ pub(crate) fn default_server() -> Server {
         state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
         upstream_tls: None,
         execution_log: LogDestination::Stderr,
+        otlp: None,
     }
 }
 
@@ -171,6 +172,9 @@ pub(crate) fn validate_server(
             ),
             path => server.execution_log = LogDestination::File(base_dir.join(path)),
         }
+    }
+    if let Some(n) = obj.opt_non_null("otlp") {
+        server.otlp = super::otlp::read(&n, errors);
     }
     if let Some(n) = obj.opt_non_null("upstreamTls") {
         upstream_tls = super::upstream_tls::upstream_tls_spec(&n, base_dir, errors);

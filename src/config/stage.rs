@@ -29,12 +29,13 @@ pub(crate) struct StageEntry {
     pub access_log: Option<super::access_log::AccessLogSpec>,
     /// Execution logging per route (`loggingLevel`, `dataTraceEnabled`).
     pub exec_log: super::exec_log::StageExecLog,
+    /// `tracingEnabled`.
+    pub tracing: bool,
 }
 
-const STAGE_UNSUPPORTED: [&str; 5] = [
+const STAGE_UNSUPPORTED: [&str; 4] = [
     "canarySettings",
     "throttle",
-    "tracingEnabled",
     "clientCertificateId",
     "webAclArn",
 ];
@@ -66,6 +67,10 @@ pub(crate) fn stage(
     let access_log = obj
         .opt_non_null("accessLogSettings")
         .and_then(|n| super::access_log::read(&n, errors));
+    let tracing = obj
+        .opt_non_null("tracingEnabled")
+        .and_then(|n| n.bool(errors))
+        .unwrap_or(false);
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -136,5 +141,6 @@ pub(crate) fn stage(
         cache_settings,
         access_log,
         exec_log,
+        tracing,
     })
 }

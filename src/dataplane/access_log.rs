@@ -45,8 +45,9 @@ pub type BatchSender = SyncSender<Box<LogBatch>>;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Captured {
     /// End offsets of method, path, user agent, API key, host in `Conn::logged`, then of the
-    /// execution log's data trace (headers, body; `exec_log::capture_data`).
-    pub(super) ends: [u16; 7],
+    /// execution log's data trace (headers, body; `exec_log::capture_data`) and of the
+    /// client's valid `traceparent` (`otlp::capture_traceparent`).
+    pub(super) ends: [u16; 8],
     pub source_ip: Option<IpAddr>,
     pub http10: bool,
 }
@@ -62,7 +63,7 @@ pub fn capture(
 ) -> Captured {
     const FIELD_MAX: usize = 2048;
     logged.clear();
-    let mut ends = [0u16; 7];
+    let mut ends = [0u16; 8];
     let header = |name: &[u8]| {
         head.headers
             .iter()
@@ -80,8 +81,8 @@ pub fn capture(
         logged.extend_from_slice(&field[..field.len().min(FIELD_MAX)]);
         *end = logged.len() as u16;
     }
-    ends[5] = ends[4];
-    ends[6] = ends[4];
+    let last = ends[4];
+    ends[5..].fill(last);
     Captured {
         ends,
         source_ip: Some(source_ip),

@@ -76,7 +76,7 @@ pub async fn handle<S: ClientStream>(
         }
         conn.log_auth = access_log::Authorized::default();
     }
-    if snap.execution_log.is_some() {
+    if snap.execution_log.is_some() || snap.spans.is_some() {
         let line = access_log::Line {
             snap: &snap,
             meta: &meta,
@@ -85,6 +85,7 @@ pub async fn handle<S: ClientStream>(
             latency_ns: latency,
         };
         super::exec_log::complete(worker, &snap, &line);
+        super::otlp::complete(worker, &snap, &line);
     }
     worker.request_finished();
     outcome
@@ -167,15 +168,19 @@ async fn dispatch<S: ClientStream>(
     let mut logs_authorizer = false;
     let logging = &snap.stages[target.stage.0 as usize];
     let (access, exec) = (logging.access_log.as_ref(), &logging.exec_log);
-    if access.is_some() || exec.any() {
+    let traced = logging.tracing && snap.spans.is_some();
+    if access.is_some() || exec.any() || traced {
         logs_authorizer = access.is_some_and(|l| l.needs_authorizer);
         let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
         meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
-        if access.is_some_and(|l| l.needs_trace) || exec.any() {
+        if access.is_some_and(|l| l.needs_trace) || exec.any() || traced {
             meta.trace(&worker.ids, data, head);
         }
         if exec.data_trace() {
             super::exec_log::capture_data(&mut conn.logged, &mut meta.done.captured, head, data);
+        }
+        if traced {
+            super::otlp::capture_traceparent(&mut conn.logged, &mut meta.done.captured, head, data);
         }
     }
     if !body_fits {

@@ -170,11 +170,11 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
             }
         }
     }
-    if let Some(d) = obj.opt_non_null("defaultRouteSettings") {
-        if let Some((t, _, l)) = method_setting(&d, true, errors) {
-            out.default_route = Some(t);
-            out.default_route_log = l;
-        }
+    if let Some(d) = obj.opt_non_null("defaultRouteSettings")
+        && let Some((t, _, l)) = method_setting(&d, true, errors)
+    {
+        out.default_route = Some(t);
+        out.default_route_log = l;
     }
     if let Some(r) = obj.opt_non_null("routeSettings") {
         for (key, n) in r.entries(errors).unwrap_or_default() {
