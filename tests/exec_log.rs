@@ -231,3 +231,51 @@ fn bad_settings_are_named() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn http_api_route_settings_override_the_default() {
+    let up = Upstream::echo();
+    let closed = free_port();
+    let mut s = stage("hapi", "s");
+    s["defaultRouteSettings"] = json!({ "loggingLevel": "ERROR" });
+    s["routeSettings"] = json!({ "GET /items": { "loggingLevel": "INFO" } });
+    let gw = Gateway::start_one_worker(json!({
+        "server": { "executionLog": "exec.log" },
+        "apis": [{ "id": "hapi", "protocolType": "HTTP", "definition": openapi(json!({
+            "/items": { "get": method_with(http_proxy(&up.uri("/items"))) },
+            "/down": { "get": method_with(http_proxy(&format!("http://127.0.0.1:{closed}/"))) },
+            "/quiet": { "get": method_with(http_proxy(&up.uri("/quiet"))) }
+        })) }],
+        "stages": [s]
+    }));
+    let mut c = gw.client();
+    let host = [("Host", "hapi.execute-api.localhost")];
+    for (path, status) in [
+        ("/s/items", 200),
+        ("/s/quiet", 200),
+        ("/s/down", 0),
+        ("/s/nothing", 404),
+    ] {
+        let r = c.roundtrip(&request("GET", path, &host, None));
+        if status > 0 {
+            assert_eq!(r.status, status, "{path}");
+        } else {
+            assert!(r.status >= 500, "{path}: {}", r.status);
+        }
+    }
+    let got = lines(&gw.dir.file("exec.log"), 3);
+    let paths: Vec<(&str, &str)> = got
+        .iter()
+        .map(|l| (l["path"].as_str().unwrap(), l["level"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            ("/s/items", "INFO"),
+            ("/s/down", "ERROR"),
+            ("/s/nothing", "ERROR")
+        ]
+    );
+    assert_eq!(got[0]["resourcePath"], "/items");
+    assert_eq!(got[2]["errorType"], "RESOURCE_NOT_FOUND");
+}
