@@ -3,9 +3,9 @@
 //! (and, on every tick, non-empty ones) go to the log writer thread (`control/access_log.rs`)
 //! over a bounded channel, which writes them and sends the emptied batch back.
 //!
-//! Never blocks and never allocates in steady state: each core owns at most `MAX_BATCHES`
-//! batches of `BATCH_BYTES`; when none is free (the writer is behind or stuck) the line is
-//! dropped and counted (`Shared::log_dropped`, metric
+//! Never blocks and never allocates in steady state: each core owns `MAX_BATCHES` batches of
+//! `BATCH_BYTES` (all allocated with its first line); when none is free (the writer is behind
+//! or stuck) the line is dropped and counted (`Shared::log_dropped`, metric
 //! `tollgate_access_log_lines_dropped_total`).
 //!
 //! The request fields a line needs (method, path, `User-Agent`, API key, host) are copied
@@ -367,25 +367,27 @@ impl CoreLogs {
         {
             self.hand_over(d);
         }
-        let slot = &mut self.open[d];
-        if slot.is_none() {
+        if self.open[d].is_none() {
+            // Every batch at the first line: one first needed later (the writer briefly
+            // behind) would allocate on the request path in steady state.
+            while self.allocated < MAX_BATCHES {
+                self.allocated += 1;
+                self.free.push(Box::new(LogBatch {
+                    destination: snap.log_destinations[d].clone(),
+                    lines: Vec::with_capacity(2 * BATCH_BYTES),
+                    home: self.home.clone(),
+                }));
+            }
             let batch = self.free.pop().or_else(|| self.back.try_recv().ok());
-            *slot = match batch {
+            self.open[d] = match batch {
                 Some(mut b) => {
                     b.destination = snap.log_destinations[d].clone();
                     Some(b)
                 }
-                None if self.allocated < MAX_BATCHES => {
-                    self.allocated += 1;
-                    Some(Box::new(LogBatch {
-                        destination: snap.log_destinations[d].clone(),
-                        lines: Vec::with_capacity(2 * BATCH_BYTES),
-                        home: self.home.clone(),
-                    }))
-                }
                 None => return dropped + 1,
             };
         }
+        let slot = &mut self.open[d];
         let Some(batch) = slot.as_mut() else {
             return dropped + 1;
         };
