@@ -71,7 +71,7 @@ impl Drop for Receiver {
     }
 }
 
-fn config(otlp: Value, closed: u16) -> Value {
+fn config(otlp: Value, closed: u16, echo: u16) -> Value {
     let mut items = mock_method(200, &[], r#"{"ok":true}"#);
     items["parameters"] =
         json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
@@ -81,7 +81,8 @@ fn config(otlp: Value, closed: u16) -> Value {
         "server": { "otlp": otlp },
         "apis": [{ "id": API, "protocolType": "REST", "definition": openapi(json!({
             "/items/{id}": { "get": items },
-            "/down": { "get": method_with(http_proxy(&format!("http://127.0.0.1:{closed}/"))) }
+            "/down": { "get": method_with(http_proxy(&format!("http://127.0.0.1:{closed}/"))) },
+            "/echo": { "get": method_with(http_proxy(&format!("http://127.0.0.1:{echo}/echo"))) }
         })) }],
         "stages": [traced, stage(API, "plain")]
     })
@@ -114,9 +115,11 @@ fn traced_stages_export_one_span_per_request() {
         return;
     };
     let endpoint = format!("http://127.0.0.1:{}", rx.port);
+    let up = Upstream::echo();
     let gw = Gateway::start(config(
         json!({ "endpoint": endpoint, "batchSize": 10, "intervalMs": 100 }),
         free_port(),
+        up.port(),
     ));
     let mut c = gw.client();
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -133,18 +136,21 @@ fn traced_stages_export_one_span_per_request() {
     assert_eq!(b.status, 200);
     let down = get(&mut c, "/traced/down", &[]);
     assert!(down.status >= 500);
+    assert_eq!(get(&mut c, "/traced/echo", &[]).status, 200);
+    let sent = up.requests().pop().expect("the upstream got the request");
+    let upstream_parent = sent.header("traceparent").expect("a started traceparent");
     for _ in 0..3 {
         assert_eq!(get(&mut c, "/plain/items/7", &[]).status, 200);
     }
 
     let deadline = Instant::now() + Duration::from_secs(10);
-    while rx.spans().len() < 3 {
+    while rx.spans().len() < 4 {
         assert!(Instant::now() < deadline, "spans: {:?}", rx.spans());
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
     let spans = rx.spans();
-    assert_eq!(spans.len(), 3, "none for the untraced stage: {spans:?}");
+    assert_eq!(spans.len(), 4, "none for the untraced stage: {spans:?}");
     for (post, _) in &spans {
         assert_eq!(post["path"], "/v1/traces");
         assert_eq!(post["contentType"], "application/json");
@@ -199,6 +205,16 @@ fn traced_stages_export_one_span_per_request() {
         down.status.to_string()
     );
     assert_ne!(third["spanId"], second["spanId"]);
+    // The upstream's traceparent names this span: same trace, tollgate's span as parent.
+    let proxied = by_path("/traced/echo");
+    assert_eq!(
+        upstream_parent,
+        format!(
+            "00-{}-{}-00",
+            proxied["traceId"].as_str().unwrap(),
+            proxied["spanId"].as_str().unwrap()
+        )
+    );
 }
 
 #[test]
@@ -206,6 +222,7 @@ fn a_down_collector_costs_dropped_spans_not_waiting() {
     let closed = free_port();
     let gw = Gateway::start_one_worker(config(
         json!({ "endpoint": format!("http://127.0.0.1:{closed}"), "batchSize": 50, "intervalMs": 50 }),
+        free_port(),
         free_port(),
     ));
     let mut c = gw.client();
