@@ -29,6 +29,7 @@ pub(crate) mod cidr;
 mod compile;
 mod defaults;
 mod domain;
+mod exec_log;
 mod functions;
 mod gateway;
 mod host;
@@ -40,6 +41,7 @@ mod lambda_integration;
 mod lambda_remote;
 mod mock;
 mod openapi;
+mod otlp;
 mod parse;
 mod reader;
 mod regex;
@@ -58,8 +60,10 @@ mod usage;
 
 pub use access_log::{AccessLog, LogDestination, LogPiece, LogVar, compile_format};
 pub use defaults::*;
+pub use exec_log::{ExecLevel, ExecLogging, StageExecLog};
 pub use iam::{CredentialTable, Iam, IamCredential};
 pub use lambda_remote::{AwsCredentials, RemoteFunction};
+pub use otlp::OtlpSettings;
 pub use responses::error_context;
 pub use server::default_http_limits;
 #[cfg(test)]
@@ -187,6 +191,8 @@ pub fn load_definition(path: &Path, loader: &dyn Loader) -> Result<Snapshot, Vec
             cache: Default::default(),
             cache_settings: Vec::new(),
             access_log: None,
+            exec_log: Default::default(),
+            tracing: false,
         }],
         domains: Vec::new(),
         usage: usage::UsageSpec::empty(),

@@ -15,6 +15,7 @@ mod jwks;
 mod keystore;
 pub(crate) mod log;
 mod metrics;
+mod otlp;
 mod reload;
 mod resolve;
 mod serve;
@@ -25,6 +26,7 @@ pub use access_log::LogWriter;
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
 pub use log::log;
 pub use metrics::Metrics;
+pub use otlp::OtlpExporter;
 
 use std::path::Path;
 

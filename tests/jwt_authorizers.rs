@@ -633,7 +633,8 @@ fn https_jwks_is_verified_with_the_upstream_ca_bundle() {
     // The server counts the refused handshake when it reads the client's alert, which can
     // be a moment after the gateway has logged it.
     assert!(
-        wait_until(Duration::from_secs(5), || server.tls_handshake_failures() > 0),
+        wait_until(Duration::from_secs(5), || server.tls_handshake_failures()
+            > 0),
         "the JWKS server saw no failed handshake"
     );
 }

@@ -2,7 +2,8 @@
 //! `X-Amzn-Trace-Id` (`Root=1-{8 hex}-{24 hex};Parent={16 hex};Sampled=0|1`), a new trace
 //! when the client sent none or a malformed one, the client's Root (and sampling decision)
 //! kept when it sent one; a valid W3C `traceparent` (and its `tracestate`) goes through
-//! unchanged, a malformed or repeated one is not forwarded.
+//! unchanged, a malformed, repeated or missing one is replaced by tollgate's own, naming the
+//! same trace as `X-Amzn-Trace-Id` (and no `tracestate`).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // black-box tests: blocking std IO on test threads
 
 mod support;
@@ -85,8 +86,22 @@ fn x_amzn_trace_id_is_started_or_continued() {
     }
 }
 
+/// The upstream got tollgate's own `traceparent`: one, version 00, the trace and span of its
+/// `X-Amzn-Trace-Id` (Root's hex digits, Parent), flags from `Sampled`. Returns it.
+fn assert_started(up: &Upstream, seen: &support::http::Request, case: &str) -> String {
+    let all = seen.headers.get_all("traceparent");
+    assert_eq!(all.len(), 1, "{case}: {all:?}");
+    let (root, parent, sampled) = upstream_trace(up);
+    let expected = format!(
+        "00-{}-{parent}-0{sampled}",
+        root.trim_start_matches("1-").replace('-', "")
+    );
+    assert_eq!(all[0], expected, "{case}");
+    all[0].clone()
+}
+
 #[test]
-fn traceparent_is_forwarded_only_when_valid() {
+fn traceparent_is_forwarded_or_started() {
     let up = Upstream::echo();
     let gw = Gateway::start(proxy_config(up.port()));
     let mut c = gw.client();
@@ -112,7 +127,7 @@ fn traceparent_is_forwarded_only_when_valid() {
             &mut c,
             &[("traceparent", bad), ("tracestate", "congo=t61rcWkgMzE")],
         );
-        assert_eq!(seen.header("traceparent"), None, "{bad}");
+        assert_started(&up, &seen, bad);
         assert_eq!(
             seen.header("tracestate"),
             None,
@@ -121,7 +136,20 @@ fn traceparent_is_forwarded_only_when_valid() {
     }
     // Two traceparent headers: ambiguous, dropped.
     let seen = send(&mut c, &[("traceparent", valid), ("traceparent", valid)]);
-    assert_eq!(seen.header("traceparent"), None);
+    assert_started(&up, &seen, "two");
+    // None sent: started, sampled as X-Amzn-Trace-Id says.
+    let seen = send(
+        &mut c,
+        &[(
+            "X-Amzn-Trace-Id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+        )],
+    );
+    let started = assert_started(&up, &seen, "none");
+    assert!(
+        started.starts_with("00-5759e988bd862e3fe1be46a994272793-") && started.ends_with("-01"),
+        "{started}"
+    );
     // A valid one never stops X-Amzn-Trace-Id.
     send(&mut c, &[("traceparent", valid)]);
     upstream_trace(&up);

@@ -2,7 +2,8 @@
 //! process under a counting global allocator; after a warm-up, thousands of proxied, MOCK,
 //! stage-cache-hit and Lambda-authorizer-cache-hit requests on keep-alive connections must
 //! not allocate at all — with the per-core metrics recording and the aggregator merging, and
-//! an access log formatted on the core and written by the log writer.
+//! an access log and execution log lines (INFO, data trace on) formatted on the core and
+//! written by the log writer.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -190,18 +191,23 @@ fn steady_state_requests_do_not_allocate() {
             "listeners": [{"address": format!("127.0.0.1:{port}")}],
             "admin": null,
             "workers": 1,
-            "defaultApi": {"apiId": "za", "stage": "test"}
+            "defaultApi": {"apiId": "za", "stage": "test"},
+            "executionLog": "exec.log",
+            // Spans are rendered on the core; the exporter thread is not started here (its
+            // POSTs allocate, and the counting allocator sees every thread), so the cores
+            // drop and count them once their batches are full.
+            "otlp": {"endpoint": "http://127.0.0.1:9"}
         },
         "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
         "functions": {"auth": {"url": format!("http://127.0.0.1:{function_port}/")}},
         "stages": [{
-            "apiId": "za", "stageName": "test", "cacheClusterEnabled": true,
+            "apiId": "za", "stageName": "test", "cacheClusterEnabled": true, "tracingEnabled": true,
             "accessLogSettings": {
                 "destinationArn": "access.log",
                 "format": "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.resourcePath $context.protocol\" $context.status $context.responseLength $context.requestId {\"ua\":\"$context.identity.userAgent\",\"path\":\"$context.path\",\"lat\":$context.responseLatency,\"int\":\"$context.integrationLatency\",\"err\":\"$context.error.responseType\",\"epoch\":$context.requestTimeEpoch,\"xid\":\"$context.extendedRequestId\",\"trace\":\"$context.xrayTraceId\"}"
             },
             "methodSettings": {
-                "*/*": {"cachingEnabled": false},
+                "*/*": {"cachingEnabled": false, "loggingLevel": "INFO", "dataTraceEnabled": true},
                 "/cached/GET": {"cachingEnabled": true, "cacheTtlInSeconds": 3600}
             }
         }]
@@ -215,7 +221,8 @@ fn steady_state_requests_do_not_allocate() {
     // Metrics on: the core records every request and its ticker hands the counts to the
     // aggregator, which merges them while allocations are counted.
     let metrics = tollgate::control::Metrics::spawn(&shared);
-    // Access logging on: the core formats each line into its batch, the writer appends.
+    // Access and execution logging on: the core formats each line into its batch, the
+    // writer appends.
     let _writer = tollgate::control::LogWriter::spawn(&shared);
 
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -279,6 +286,22 @@ fn steady_state_requests_do_not_allocate() {
         logged.contains("\"GET /cached HTTP/1.1\" 200 12 "),
         "{}",
         &logged[..logged.len().min(2000)]
+    );
+    // Execution logs at INFO with data traces: one JSON line per request, same writer.
+    let executed = std::fs::read_to_string(dir.join("exec.log")).unwrap_or_default();
+    assert!(
+        executed.lines().count() as u64 >= 5 * N,
+        "{} execution log lines",
+        executed.lines().count()
+    );
+    assert!(
+        executed.contains("\"resourcePath\":\"/cached\""),
+        "{}",
+        &executed[..executed.len().min(2000)]
+    );
+    assert!(
+        shared.spans_dropped.load(Ordering::Relaxed) >= 5 * N,
+        "the spans were rendered and dropped"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

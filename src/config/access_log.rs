@@ -13,6 +13,10 @@ use super::reader::{Errors, Node};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LogDestination {
     Stdout,
+    /// Standard error (execution logs' default).
+    Stderr,
+    /// The OTLP exporter (span batches: `dataplane/otlp.rs`, never sent to the log writer).
+    Spans,
     File(PathBuf),
 }
 

@@ -178,6 +178,8 @@ pub(crate) fn compile(
             &function_specs,
             &mut errors,
         );
+        stage.exec_log = s.exec_log.clone();
+        stage.tracing = s.tracing;
         stage.access_log = s.access_log.as_ref().map(|spec| {
             let dest = super::access_log::destination(&spec.destination, &source);
             let idx = match log_destinations.iter().position(|d| **d == dest) {
@@ -207,6 +209,21 @@ pub(crate) fn compile(
         });
         stages.push(stage);
     }
+    let tracing = stages.iter().any(|s| s.tracing);
+    let spans = (tracing && server.otlp.is_some()).then(|| {
+        log_destinations.push(std::sync::Arc::new(super::LogDestination::Spans));
+        (log_destinations.len() - 1) as u32
+    });
+    let execution_log = stages.iter().any(|s| s.exec_log.any()).then(|| {
+        let dest = &server.execution_log;
+        match log_destinations.iter().position(|d| **d == *dest) {
+            Some(i) => i as u32,
+            None => {
+                log_destinations.push(std::sync::Arc::new(dest.clone()));
+                (log_destinations.len() - 1) as u32
+            }
+        }
+    });
     let function_host = function_specs
         .iter()
         .any(|f| f.local.is_some())
@@ -295,6 +312,15 @@ pub(crate) fn compile(
     }
     let mut warnings = warnings;
     warnings.extend(shared_proxy_entries(&source, &apis, &stages));
+    if spans.is_none()
+        && let Some(i) = stages.iter().position(|s| s.tracing)
+    {
+        warnings.push(super::ConfigError {
+            file: source.to_path_buf(),
+            path: format!("$.stages[{i}].tracingEnabled"),
+            message: "no span is exported without `server.otlp.endpoint` (trace headers are sent either way)".into(),
+        });
+    }
     Ok(Snapshot {
         generation,
         source,
@@ -309,6 +335,8 @@ pub(crate) fn compile(
         iam,
         lambda_authorizers: lambda.authorizers,
         functions: lambda.functions,
+        execution_log,
+        spans,
         log_destinations,
         warnings,
     })
@@ -407,6 +435,8 @@ fn compile_stage(
         routes,
         cache,
         access_log: None,
+        exec_log: Default::default(),
+        tracing: false,
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) fn default_server() -> Server {
         state_dir: Some(PathBuf::from(DEFAULT_STATE_DIR)),
         upstream_tls: None,
         metrics: true,
+        execution_log: LogDestination::Stderr,
+        otlp: None,
     }
 }
 
@@ -162,6 +164,21 @@ pub(crate) fn validate_server(
     }
     if let Some(m) = obj.opt("metrics").and_then(|n| n.bool(errors)) {
         server.metrics = m;
+    }
+    if let Some(n) = obj.opt_non_null("executionLog")
+        && let Some(s) = n.str(errors)
+    {
+        match s {
+            "-" | "stderr" | "/dev/stderr" => server.execution_log = LogDestination::Stderr,
+            "" => n.err(
+                errors,
+                "`executionLog` is a file path (relative to the gateway file), or `-` for standard error",
+            ),
+            path => server.execution_log = LogDestination::File(base_dir.join(path)),
+        }
+    }
+    if let Some(n) = obj.opt_non_null("otlp") {
+        server.otlp = super::otlp::read(&n, errors);
     }
     if let Some(n) = obj.opt_non_null("upstreamTls") {
         upstream_tls = super::upstream_tls::upstream_tls_spec(&n, base_dir, errors);

@@ -60,6 +60,11 @@ pub struct Snapshot {
     /// Every access log destination some stage writes to (deduplicated), indexed by
     /// `AccessLog::destination`.
     pub log_destinations: Vec<std::sync::Arc<super::LogDestination>>,
+    /// `server.executionLog`'s index in `log_destinations`, when some stage logs executions.
+    pub execution_log: Option<u32>,
+    /// The `LogDestination::Spans` entry of `log_destinations`, when some stage traces and
+    /// `server.otlp` is set (the cores' span batches carry it; `dataplane/otlp.rs`).
+    pub spans: Option<u32>,
     /// Problems that did not stop the load (a bad row of `apiKeysFile` is skipped); report
     /// them like other reload warnings.
     pub warnings: Vec<super::ConfigError>,
@@ -87,6 +92,11 @@ pub struct Server {
     /// `server.metrics`: whether requests are counted in the per-series metrics (gateway
     /// health gauges are kept either way).
     pub metrics: bool,
+    /// Where execution logs go (`server.executionLog`: a file, already resolved against the
+    /// gateway file's directory, or standard error, the default).
+    pub execution_log: super::LogDestination,
+    /// `server.otlp`: where the spans of stages with `tracingEnabled` go; `None`: not exported.
+    pub otlp: Option<super::OtlpSettings>,
 }
 
 #[derive(Clone)]
@@ -360,6 +370,11 @@ pub struct Stage {
     pub cache: Option<StageCachePolicy>,
     /// `accessLogSettings`; `None` when the stage does not log.
     pub access_log: Option<super::AccessLog>,
+    /// Execution logging (`loggingLevel`, `dataTraceEnabled`) per route; lines go to
+    /// `Snapshot.execution_log`.
+    pub exec_log: super::StageExecLog,
+    /// `tracingEnabled`: a span per request is exported to `server.otlp` (`Snapshot.spans`).
+    pub tracing: bool,
 }
 
 /// One route on one stage: what the usage layer checks before the integration runs.

@@ -27,12 +27,15 @@ pub(crate) struct StageEntry {
     pub cache_settings: Vec<(CachePartial, bool)>,
     /// `accessLogSettings` (destination as written, compiled format).
     pub access_log: Option<super::access_log::AccessLogSpec>,
+    /// Execution logging per route (`loggingLevel`, `dataTraceEnabled`).
+    pub exec_log: super::exec_log::StageExecLog,
+    /// `tracingEnabled`.
+    pub tracing: bool,
 }
 
-const STAGE_UNSUPPORTED: [&str; 5] = [
+const STAGE_UNSUPPORTED: [&str; 4] = [
     "canarySettings",
     "throttle",
-    "tracingEnabled",
     "clientCertificateId",
     "webAclArn",
 ];
@@ -64,6 +67,10 @@ pub(crate) fn stage(
     let access_log = obj
         .opt_non_null("accessLogSettings")
         .and_then(|n| super::access_log::read(&n, errors));
+    let tracing = obj
+        .opt_non_null("tracingEnabled")
+        .and_then(|n| n.bool(errors))
+        .unwrap_or(false);
     obj.unsupported(&STAGE_UNSUPPORTED, errors);
     obj.finish(errors);
     let mut variables = Vec::new();
@@ -119,6 +126,7 @@ pub(crate) fn stage(
         (Some(_), Some(routes)) => route_cache_settings(&settings.cache, routes),
         _ => Vec::new(),
     };
+    let exec_log = super::exec_log::stage_exec_log(&settings, protocol, routes);
     let throttles = if throttles.iter().all(Option::is_none) {
         Vec::new()
     } else {
@@ -132,5 +140,7 @@ pub(crate) fn stage(
         cache,
         cache_settings,
         access_log,
+        exec_log,
+        tracing,
     })
 }

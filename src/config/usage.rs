@@ -19,7 +19,9 @@ mod throttle;
 pub(crate) use compile::{Limits, compile_usage, method_identity};
 pub(crate) use import::parse_key_csv;
 pub(crate) use keys::derived_id;
-pub(crate) use throttle::{MethodKey, ThrottlePartial, read_stage_settings, route_throttles};
+pub(crate) use throttle::{
+    MethodKey, StageSettings, ThrottlePartial, read_stage_settings, route_throttles,
+};
 
 use std::path::Path;
 

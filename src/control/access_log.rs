@@ -68,6 +68,8 @@ impl LogWriter {
             let dest = &*batch.destination;
             let result = match dest {
                 LogDestination::Stdout => std::io::stdout().lock().write_all(&batch.lines),
+                LogDestination::Stderr => std::io::stderr().lock().write_all(&batch.lines),
+                LogDestination::Spans => Ok(()),
                 LogDestination::File(path) => {
                     if !files.contains_key(dest) {
                         match OpenOptions::new().create(true).append(true).open(path) {

@@ -322,9 +322,21 @@ fn gateway_health(shared: &Shared) -> Vec<(&'static str, &'static str, &'static 
         ),
         (
             "tollgate_access_log_lines_dropped_total",
-            "Access log lines dropped because the log writer was behind.",
+            "Access and execution log lines dropped because the log writer was behind.",
             "counter",
             total(&shared.log_dropped),
+        ),
+        (
+            "tollgate_otlp_spans_exported_total",
+            "Spans the OTLP collector accepted.",
+            "counter",
+            shared.spans_exported.load(Relaxed),
+        ),
+        (
+            "tollgate_otlp_spans_dropped_total",
+            "Spans dropped because the OTLP exporter was behind or the collector failed.",
+            "counter",
+            shared.spans_dropped.load(Relaxed),
         ),
     ]
 }

@@ -107,6 +107,7 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     ));
     let metrics = super::metrics::Metrics::spawn(&shared);
     let access_logs = super::access_log::LogWriter::spawn(&shared);
+    super::otlp::OtlpExporter::spawn(&shared);
     if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
         log(format!("admin API on http://{}", cfg.address));
         AdminServer {

@@ -23,7 +23,7 @@ use super::auth::jwt::Claims;
 use super::clock::CivilTime;
 use super::lambda_auth::Grant;
 use super::respond::Meta;
-use crate::config::{AccessLog, LogDestination, LogPiece, LogVar, Protocol, Snapshot};
+use crate::config::{LogDestination, LogPiece, LogVar, Protocol, Snapshot};
 use crate::http1::{self, RequestHead};
 
 /// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
@@ -45,8 +45,10 @@ pub type BatchSender = SyncSender<Box<LogBatch>>;
 /// The request fields a line needs, as ends of the fields in `Conn::logged`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Captured {
-    /// End offsets of method, path, user agent, API key, host in `Conn::logged`.
-    ends: [u16; 5],
+    /// End offsets of method, path, user agent, API key, host in `Conn::logged`, then of the
+    /// execution log's data trace (headers, body; `exec_log::capture_data`) and of the
+    /// client's valid `traceparent` (`otlp::capture_traceparent`).
+    pub(super) ends: [u16; 8],
     pub source_ip: Option<IpAddr>,
     pub http10: bool,
 }
@@ -62,7 +64,7 @@ pub fn capture(
 ) -> Captured {
     const FIELD_MAX: usize = 2048;
     logged.clear();
-    let mut ends = [0u16; 5];
+    let mut ends = [0u16; 8];
     let header = |name: &[u8]| {
         head.headers
             .iter()
@@ -80,6 +82,8 @@ pub fn capture(
         logged.extend_from_slice(&field[..field.len().min(FIELD_MAX)]);
         *end = logged.len() as u16;
     }
+    let last = ends[4];
+    ends[5..].fill(last);
     Captured {
         ends,
         source_ip: Some(source_ip),
@@ -118,7 +122,8 @@ impl std::io::Write for Escaping<'_> {
 }
 
 impl Line<'_> {
-    fn field(&self, i: usize) -> &[u8] {
+    /// Captured field `i` (see `Captured::ends`).
+    pub(super) fn field(&self, i: usize) -> &[u8] {
         let c = &self.meta.done.captured;
         let start = if i == 0 { 0 } else { c.ends[i - 1] as usize };
         self.logged
@@ -331,13 +336,14 @@ impl CoreLogs {
         }
     }
 
-    /// Add one line for `log` (a stage of `snap`), rendered by `render`. Returns how many
+    /// Add one line for `destination` (an index into `snap.log_destinations`: a stage's
+    /// `AccessLog::destination` or `Snapshot::execution_log`), rendered by `render`. Returns how many
     /// lines were dropped: 1 if this one was (no free batch: the writer is behind), more
     /// when a reload found batches the writer had not taken.
     pub fn line(
         &mut self,
         snap: &Snapshot,
-        log: &AccessLog,
+        destination: u32,
         render: impl FnOnce(&mut Vec<u8>),
     ) -> usize {
         let mut dropped = 0;
@@ -351,7 +357,7 @@ impl CoreLogs {
             self.generation = snap.generation;
             self.open.resize_with(snap.log_destinations.len(), || None);
         }
-        let d = log.destination as usize;
+        let d = destination as usize;
         if d >= self.open.len() {
             return dropped + 1;
         }
@@ -362,31 +368,27 @@ impl CoreLogs {
         {
             self.hand_over(d);
         }
-        let slot = &mut self.open[d];
-        if slot.is_none() {
+        if self.open[d].is_none() {
+            // Every batch at the first line: one first needed later (the writer briefly
+            // behind) would allocate on the request path in steady state.
+            while self.allocated < MAX_BATCHES {
+                self.allocated += 1;
+                self.free.push(Box::new(LogBatch {
+                    destination: snap.log_destinations[d].clone(),
+                    lines: Vec::with_capacity(2 * BATCH_BYTES),
+                    home: self.home.clone(),
+                }));
+            }
             let batch = self.free.pop().or_else(|| self.back.try_recv().ok());
-            *slot = match batch {
+            self.open[d] = match batch {
                 Some(mut b) => {
                     b.destination = snap.log_destinations[d].clone();
                     Some(b)
                 }
-                None if self.allocated < MAX_BATCHES => {
-                    // The whole pool at once, the first time one is needed: a writer that
-                    // falls behind later finds the batches already there, so logging never
-                    // allocates after the first line.
-                    while self.allocated < MAX_BATCHES {
-                        self.allocated += 1;
-                        self.free.push(Box::new(LogBatch {
-                            destination: snap.log_destinations[d].clone(),
-                            lines: Vec::with_capacity(2 * BATCH_BYTES),
-                            home: self.home.clone(),
-                        }));
-                    }
-                    self.free.pop()
-                }
                 None => return dropped + 1,
             };
         }
+        let slot = &mut self.open[d];
         let Some(batch) = slot.as_mut() else {
             return dropped + 1;
         };

@@ -65,15 +65,29 @@ pub async fn handle<S: ClientStream>(
             authorized: &conn.log_auth,
             latency_ns: latency,
         };
-        let dropped = worker.access_logs.borrow_mut().line(&snap, log, |out| {
-            access_log::render(out, &log.format, &line);
-        });
+        let dropped = worker
+            .access_logs
+            .borrow_mut()
+            .line(&snap, log.destination, |out| {
+                access_log::render(out, &log.format, &line);
+            });
         if dropped > 0 {
             worker.shared.log_dropped[worker.id]
                 .0
                 .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
         }
         conn.log_auth = access_log::Authorized::default();
+    }
+    if snap.execution_log.is_some() || snap.spans.is_some() {
+        let line = access_log::Line {
+            snap: &snap,
+            meta: &meta,
+            logged: &conn.logged,
+            authorized: &conn.log_auth,
+            latency_ns: latency,
+        };
+        super::exec_log::complete(worker, &snap, &line);
+        super::otlp::complete(worker, &snap, &line);
     }
     worker.request_finished();
     outcome
@@ -154,12 +168,21 @@ async fn dispatch<S: ClientStream>(
     };
     meta.done.series = series_of(None);
     let mut logs_authorizer = false;
-    if let Some(log) = &snap.stages[target.stage.0 as usize].access_log {
-        logs_authorizer = log.needs_authorizer;
+    let logging = &snap.stages[target.stage.0 as usize];
+    let (access, exec) = (logging.access_log.as_ref(), &logging.exec_log);
+    let traced = logging.tracing && snap.spans.is_some();
+    if access.is_some() || exec.any() || traced {
+        logs_authorizer = access.is_some_and(|l| l.needs_authorizer);
         let ip = iam::client_ip(conn.peer.ip(), &snap.server.trusted_proxies, head, data);
         meta.done.captured = access_log::capture(&mut conn.logged, head, data, path, host, ip);
-        if log.needs_trace {
+        if access.is_some_and(|l| l.needs_trace) || exec.any() || traced {
             meta.trace(&worker.ids, data, head);
+        }
+        if exec.data_trace() {
+            super::exec_log::capture_data(&mut conn.logged, &mut meta.done.captured, head, data);
+        }
+        if traced {
+            super::otlp::capture_traceparent(&mut conn.logged, &mut meta.done.captured, head, data);
         }
     }
     if !body_fits {
@@ -405,7 +428,7 @@ async fn dispatch<S: ClientStream>(
                 claims: claims.as_deref(),
                 caller: caller.as_ref(),
                 authorizer: grant.as_deref(),
-                trace: trace.as_bytes(),
+                trace: &trace,
             };
             conn.up.clear();
             upstream_head::build(&mut conn.up, &input);

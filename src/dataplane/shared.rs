@@ -55,6 +55,14 @@ pub struct Shared {
     pub access_logs: BatchSender,
     #[allow(clippy::disallowed_types)]
     access_logs_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
+    /// Where the cores hand their span batches (`dataplane/otlp.rs`) for the OTLP exporter.
+    pub spans: BatchSender,
+    #[allow(clippy::disallowed_types)]
+    spans_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
+    /// Spans dropped (a core had no free batch, or the exporter gave up on a batch) and
+    /// spans the collector accepted.
+    pub spans_dropped: AtomicU64,
+    pub spans_exported: AtomicU64,
     /// Where the cores hand their metrics `Delta`s (`dataplane/metrics.rs`).
     pub metrics: DeltaSender,
     /// The aggregator's end, taken once by the control plane (`take_metrics`). A lock only
@@ -74,6 +82,7 @@ impl Shared {
         // Two hand-overs per core in flight at most (each core has two `Delta`s).
         let (metrics_tx, metrics_rx) = sync_channel(2 * workers.max(1));
         let (logs_tx, logs_rx) = sync_channel(MAX_BATCHES * workers.max(1));
+        let (spans_tx, spans_rx) = sync_channel(MAX_BATCHES * workers.max(1));
         Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             meters: ArcSwap::from_pointee(meters),
@@ -94,6 +103,11 @@ impl Shared {
             access_logs: logs_tx,
             #[allow(clippy::disallowed_types)]
             access_logs_rx: std::sync::Mutex::new(Some(logs_rx)),
+            spans: spans_tx,
+            #[allow(clippy::disallowed_types)]
+            spans_rx: std::sync::Mutex::new(Some(spans_rx)),
+            spans_dropped: AtomicU64::new(0),
+            spans_exported: AtomicU64::new(0),
             metrics: metrics_tx,
             #[allow(clippy::disallowed_types)]
             metrics_rx: std::sync::Mutex::new(Some(metrics_rx)),
@@ -112,6 +126,14 @@ impl Shared {
     /// The receiving end of the cores' access log hand-over, for the one log writer.
     pub fn take_access_logs(&self) -> Option<Receiver<Box<LogBatch>>> {
         match self.access_logs_rx.lock() {
+            Ok(mut rx) => rx.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// The receiving end of the cores' span hand-over, for the one OTLP exporter.
+    pub fn take_spans(&self) -> Option<Receiver<Box<LogBatch>>> {
+        match self.spans_rx.lock() {
             Ok(mut rx) => rx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         }

@@ -10,7 +10,9 @@
 //! W3C `traceparent` (Trace Context level 1): a well-formed one (exactly one header) is
 //! forwarded unchanged with its `tracestate`; a malformed or repeated one is dropped, and its
 //! `tracestate` with it (the spec: a `tracestate` without a valid `traceparent` must not be
-//! used). tollgate does not start a `traceparent` of its own.
+//! used). Without a valid one tollgate starts its own, naming the same trace as
+//! `X-Amzn-Trace-Id` (`TraceId::traceparent`): `00-{Root's hex digits}-{Parent}-{flags}`,
+//! flags `01` when `Sampled=1`, else `00`.
 //!
 //! No allocation: ids come from the core's `IdGen`, the value is a fixed-size array.
 
@@ -35,6 +37,27 @@ impl TraceId {
     /// The `Root=` part (`1-...`), e.g. for `$context.xrayTraceId`-like log fields.
     pub fn root(&self) -> &[u8] {
         &self.0[5..40]
+    }
+
+    /// The W3C `traceparent` naming the same trace: the Root's 8 + 24 hex digits as the
+    /// 32-digit trace id, the `Parent` (tollgate's span) as the parent id, flags from
+    /// `Sampled`.
+    pub fn traceparent(&self) -> [u8; 55] {
+        let mut out = [0u8; 55];
+        out[..3].copy_from_slice(b"00-");
+        out[3..11].copy_from_slice(&self.0[7..15]);
+        out[11..35].copy_from_slice(&self.0[16..40]);
+        out[35] = b'-';
+        out[36..52].copy_from_slice(&self.0[48..64]);
+        out[52..55].copy_from_slice(if self.0[73] == b'1' { b"-01" } else { b"-00" });
+        out
+    }
+
+    /// The 16-byte W3C trace id (`traceparent`'s) as 32 lowercase hex digits.
+    pub fn w3c_trace_id(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&self.traceparent()[3..35]);
+        out
     }
 
     /// A new trace.
@@ -199,6 +222,22 @@ mod tests {
             parse_amzn(b" Self=x ; root=1-5759e988-bd862e3fe1be46a994272793 ; Sampled=?"),
             Some((&b"1-5759e988-bd862e3fe1be46a994272793"[..], b'0'))
         );
+    }
+
+    #[test]
+    fn a_started_traceparent_names_the_same_trace() {
+        let ids = IdGen::new();
+        let sent = b"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let (root, sampled) = parse_amzn(sent).unwrap();
+        let t = TraceId::build(root, 0x1234_5678_9abc_def0, sampled);
+        assert_eq!(
+            &t.traceparent()[..],
+            b"00-5759e988bd862e3fe1be46a994272793-123456789abcdef0-01"
+        );
+        assert!(traceparent_valid(&t.traceparent()));
+        let fresh = TraceId::fresh(&ids, 1);
+        assert!(traceparent_valid(&fresh.traceparent()));
+        assert!(fresh.traceparent().ends_with(b"-00"));
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub struct Input<'a> {
     pub caller: Option<&'a super::iam::Caller<'a>>,
     /// The Lambda authorizer's grant, when the route has one.
     pub authorizer: Option<&'a crate::dataplane::lambda_auth::Grant>,
-    /// The request's `X-Amzn-Trace-Id` value (`Meta::trace`); the client's is replaced.
-    pub trace: &'a [u8],
+    /// The request's trace (`Meta::trace`): its `X-Amzn-Trace-Id` replaces the client's, and
+    /// its `traceparent` is sent when the client's is not forwarded.
+    pub trace: &'a super::trace::TraceId,
 }
 
 /// An `AWS_IAM` request: a header the signature does not cover is neither forwarded nor
@@ -236,8 +237,13 @@ pub fn build(out: &mut Vec<u8>, input: &Input<'_>) {
     out.extend_from_slice(b"\r\nX-Amzn-Apigateway-Api-Id: ");
     out.extend_from_slice(input.api.id.as_bytes());
     out.extend_from_slice(b"\r\nX-Amzn-Trace-Id: ");
-    out.extend_from_slice(input.trace);
+    out.extend_from_slice(input.trace.as_bytes());
     out.extend_from_slice(b"\r\n");
+    if !traceparent_ok {
+        out.extend_from_slice(b"traceparent: ");
+        out.extend_from_slice(&input.trace.traceparent());
+        out.extend_from_slice(b"\r\n");
+    }
     for mapping in &proxy.request_parameters {
         if let ParamTarget::Header(name) | ParamTarget::AppendHeader(name) = &mapping.target
             && present(&mapping.source, input, ip)

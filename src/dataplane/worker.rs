@@ -73,6 +73,8 @@ pub struct Worker {
     pub metrics: RefCell<super::metrics::CoreMetrics>,
     /// This core's access log batches, handed to the log writer when full and by the ticker.
     pub access_logs: RefCell<super::access_log::CoreLogs>,
+    /// This core's span batches for the OTLP exporter (`otlp.rs`; same machinery).
+    pub spans: RefCell<super::access_log::CoreLogs>,
     /// SigV4 signing of remote function calls: buffers and each day's signing keys.
     pub invoke_signing: RefCell<super::lambda_auth::Signing>,
     /// Local functions' processes this core serves, and their queues.
@@ -121,6 +123,7 @@ impl Worker {
         let throttle = Throttle::new(&meters.limits);
         let metrics = super::metrics::CoreMetrics::new(id, shared.metrics.clone());
         let access_logs = super::access_log::CoreLogs::new(shared.access_logs.clone());
+        let spans = super::access_log::CoreLogs::new(shared.spans.clone());
         Worker {
             id,
             shared,
@@ -137,6 +140,7 @@ impl Worker {
             lambda: RefCell::new(super::lambda_auth::Caches::default()),
             metrics: RefCell::new(metrics),
             access_logs: RefCell::new(access_logs),
+            spans: RefCell::new(spans),
             invoke_signing: RefCell::default(),
             functions: super::functions::Functions::new(id),
             connections: Cell::new(0),
@@ -462,6 +466,7 @@ async fn worker_main(
         // Requests finishing during the drain still reach the metrics and access logs.
         worker.metrics.borrow_mut().hand_over();
         worker.access_logs.borrow_mut().hand_over_all();
+        worker.spans.borrow_mut().hand_over_all();
         if worker.connections.get() == 0 {
             break;
         }
@@ -494,6 +499,7 @@ async fn ticker(worker: &Rc<Worker>) {
             .store(pooled, Ordering::Relaxed);
         worker.metrics.borrow_mut().hand_over();
         worker.access_logs.borrow_mut().hand_over_all();
+        worker.spans.borrow_mut().hand_over_all();
         deadlines::sweep(Instant::now());
         worker
             .throttle

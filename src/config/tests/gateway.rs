@@ -71,7 +71,7 @@ fn stage_rules() {
             {"apiId": "http", "stageName": "$default"},
             {"apiId": "rest", "restApiId": "rest", "stageName": "a", "variables": {}, "stageVariables": {}},
             {"stageName": "b", "cacheClusterEnabled": true, "throttle": {}, "accessLogSettings": {}, "canarySettings": {},
-             "tracingEnabled": false, "cacheClusterSize": "0.5", "defaultRouteSettings": {}, "routeSettings": {}},
+             "tracingEnabled": "yes", "cacheClusterSize": "0.5", "defaultRouteSettings": {}, "routeSettings": {}},
             {"apiId": "rest", "stageName": "c", "description": "d", "deploymentId": "x1", "tags": {"team": "pets"},
              "variables": {"backend": "h:1"}}
         ]
@@ -84,9 +84,9 @@ fn stage_rules() {
             "gateway.json: $.stages[3]: `apiId` and `restApiId` are aliases: give only one",
             "gateway.json: $.stages[3]: `variables` and `stageVariables` are aliases: give only one",
             "gateway.json: $.stages[4]: missing required property `apiId` (or `restApiId`)",
+            "gateway.json: $.stages[4].tracingEnabled: expected a boolean, found a string",
             "gateway.json: $.stages[4].canarySettings: `canarySettings` is not supported yet",
             "gateway.json: $.stages[4].throttle: `throttle` is not supported yet",
-            "gateway.json: $.stages[4].tracingEnabled: `tracingEnabled` is not supported yet",
         ]
     );
 }

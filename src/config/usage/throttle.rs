@@ -4,6 +4,7 @@
 
 use super::super::cache::{CachePartial, read_cache_fields};
 use super::super::defaults::MAX_BURST_LIMIT;
+use super::super::exec_log::{ExecLevel, ExecPartial};
 use super::super::openapi::RouteSpec;
 use super::super::reader::{Errors, Node, Obj};
 use super::super::{Protocol, Route};
@@ -131,6 +132,11 @@ pub(crate) struct StageSettings<'a> {
     pub methods: Vec<(MethodKey, ThrottlePartial, Node<'a>)>,
     /// The caching fields of each REST `methodSettings` entry.
     pub cache: Vec<(MethodKey, CachePartial)>,
+    /// The execution logging fields of each REST `methodSettings` entry.
+    pub logging: Vec<(MethodKey, ExecPartial)>,
+    /// Execution logging of HTTP API `defaultRouteSettings` and of `routeSettings` entries.
+    pub default_route_log: ExecPartial,
+    pub routes_log: Vec<(String, ExecPartial)>,
     /// HTTP API `defaultRouteSettings`.
     pub default_route: Option<ThrottlePartial>,
     /// HTTP API `routeSettings` entries.
@@ -144,12 +150,13 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
         for (key, n) in m.entries(errors).unwrap_or_default() {
             let parsed = MethodKey::parse(key);
             let setting = method_setting(&n, false, errors);
-            if let (Ok(k), Some((_, c))) = (&parsed, &setting)
+            if let (Ok(k), Some((_, c, l))) = (&parsed, &setting)
                 && !out.cache.iter().any(|(o, _)| o == k)
             {
                 out.cache.push((k.clone(), *c));
+                out.logging.push((k.clone(), *l));
             }
-            let setting = setting.map(|(t, _)| t);
+            let setting = setting.map(|(t, _, _)| t);
             match parsed {
                 Err(e) => n.err(errors, e),
                 Ok(k) if out.methods.iter().any(|(o, _, _)| *o == k) => {
@@ -163,27 +170,32 @@ pub(crate) fn read_stage_settings<'a>(obj: &mut Obj<'a>, errors: &mut Errors) ->
             }
         }
     }
-    if let Some(d) = obj.opt_non_null("defaultRouteSettings") {
-        out.default_route = method_setting(&d, true, errors).map(|(t, _)| t);
+    if let Some(d) = obj.opt_non_null("defaultRouteSettings")
+        && let Some((t, _, l)) = method_setting(&d, true, errors)
+    {
+        out.default_route = Some(t);
+        out.default_route_log = l;
     }
     if let Some(r) = obj.opt_non_null("routeSettings") {
         for (key, n) in r.entries(errors).unwrap_or_default() {
-            if let Some((s, _)) = method_setting(&n, true, errors) {
+            if let Some((s, _, l)) = method_setting(&n, true, errors) {
                 out.routes.push((key.to_string(), s, n));
+                out.routes_log.push((key.to_string(), l));
             }
         }
     }
     out
 }
 
-/// One MethodSetting (REST) or RouteSettings (HTTP API) object. Throttling and (REST)
-/// caching are read; the logging and metrics properties an exported stage carries are
-/// accepted with their "off" values and reported as not supported yet otherwise.
+/// One MethodSetting (REST) or RouteSettings (HTTP API) object. Throttling, (REST) caching
+/// and execution logging (`loggingLevel`, `dataTraceEnabled`) are read; the metrics property
+/// an exported stage carries is accepted as `false` and reported as not supported yet
+/// otherwise.
 fn method_setting(
     n: &Node<'_>,
     http: bool,
     errors: &mut Errors,
-) -> Option<(ThrottlePartial, CachePartial)> {
+) -> Option<(ThrottlePartial, CachePartial, ExecPartial)> {
     let mut obj = n.obj(errors)?;
     let rate = obj
         .opt_non_null("throttlingRateLimit")
@@ -191,29 +203,34 @@ fn method_setting(
     let burst = obj
         .opt_non_null("throttlingBurstLimit")
         .and_then(|b| burst(&b, errors));
-    let off_flags: &[&str] = if http {
-        &["detailedMetricsEnabled", "dataTraceEnabled"]
+    let key = if http {
+        "detailedMetricsEnabled"
     } else {
-        &["metricsEnabled", "dataTraceEnabled"]
+        "metricsEnabled"
     };
-    for key in off_flags {
-        if let Some(f) = obj.opt_non_null(key)
-            && f.bool(errors) == Some(true)
-        {
-            f.err(errors, format!("`{key}: true` is not supported yet"));
-        }
+    if let Some(f) = obj.opt_non_null(key)
+        && f.bool(errors) == Some(true)
+    {
+        f.err(errors, format!("`{key}: true` is not supported yet"));
+    }
+    let mut logging = ExecPartial::default();
+    if let Some(f) = obj.opt_non_null("dataTraceEnabled") {
+        logging.data_trace = f.bool(errors);
     }
     if let Some(l) = obj.opt_non_null("loggingLevel") {
-        match l.str(errors) {
-            Some("OFF") | None => {}
-            Some("ERROR" | "INFO") => {
-                l.err(errors, "execution logging is not supported yet: use `OFF`")
+        logging.level = match l.str(errors) {
+            None => None,
+            Some("OFF") => Some(ExecLevel::Off),
+            Some("ERROR") => Some(ExecLevel::Error),
+            Some("INFO") => Some(ExecLevel::Info),
+            Some(s) => {
+                l.err(
+                    errors,
+                    format!("unknown loggingLevel `{s}`: expected OFF, ERROR or INFO"),
+                );
+                None
             }
-            Some(s) => l.err(
-                errors,
-                format!("unknown loggingLevel `{s}`: expected OFF, ERROR or INFO"),
-            ),
-        }
+        };
     }
     let cache = if http {
         CachePartial::default()
@@ -221,7 +238,7 @@ fn method_setting(
         read_cache_fields(&mut obj, errors)
     };
     obj.finish(errors);
-    Some((ThrottlePartial { rate, burst }, cache))
+    Some((ThrottlePartial { rate, burst }, cache, logging))
 }
 
 /// Per route (indexed like `routes`): the stage throttle that applies, field by field from
