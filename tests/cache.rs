@@ -685,3 +685,41 @@ fn a_cached_proxy_route_without_the_proxy_key_is_warned_about() {
         gw.stderr()
     );
 }
+
+/// The send timeout of cache hits still applies while the gateway drains on SIGTERM: a client
+/// that pipelines requests for a large cached answer and reads nothing is cut, and the process
+/// exits long before `drainTimeoutMs`.
+#[test]
+fn a_client_that_stops_reading_hits_is_cut_during_a_drain() {
+    let body = vec![b'x'; 900 * 1024];
+    let up = Upstream::start(Mode::static_(200, &[], &body));
+    let config = support::config::with_limits(
+        open_config(&up),
+        json!({ "sendTimeoutMs": 1000, "drainTimeoutMs": 30000 }),
+    );
+    let mut gw = Gateway::start(config);
+    let mut c = gw.client();
+    assert_eq!(get(&mut c, "/cached/big").body.len(), body.len());
+    wait_until(Duration::from_secs(5), || cache_stats(&gw)["entries"] == 1);
+    // 40 answers of 900 KiB fill every socket buffer long before the end.
+    let mut many = Vec::new();
+    for _ in 0..40 {
+        many.extend_from_slice(&request("GET", "/cached/big", &[], None));
+    }
+    c.send(&many);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    gw.sigterm();
+    let exited = gw.wait_exit(Duration::from_secs(15));
+    assert!(
+        exited.is_some(),
+        "still draining after 15 s: the stalled write was never timed out\n{}",
+        gw.stderr()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    drop(c);
+}

@@ -463,10 +463,14 @@ async fn worker_main(
     ticker(&worker).await;
     // Connections finish on their own; the control plane decides when the process exits.
     loop {
-        // Requests finishing during the drain still reach the metrics and access logs.
+        // Requests finishing during the drain still reach the metrics and access logs, and
+        // their coarse deadlines (send timeouts, parked idle deadlines) and local function
+        // deadlines still fire.
         worker.metrics.borrow_mut().hand_over();
         worker.access_logs.borrow_mut().hand_over_all();
         worker.spans.borrow_mut().hand_over_all();
+        deadlines::sweep(Instant::now());
+        worker.functions.tick(&worker);
         if worker.connections.get() == 0 {
             break;
         }
