@@ -160,14 +160,16 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Standard base64 (padding optional) that decodes to UTF-8 text.
+/// Standard base64 (padding optional) that decodes to UTF-8 text without control characters:
+/// it becomes the `Lambda-Runtime-Client-Context` header line, which a CR or LF would split.
 fn base64_text(s: &str) -> Option<String> {
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    String::from_utf8(engine.decode(s).ok()?).ok()
+    let text = String::from_utf8(engine.decode(s).ok()?).ok()?;
+    (!text.chars().any(char::is_control)).then_some(text)
 }
 
 #[cfg(test)]
@@ -180,6 +182,8 @@ mod tests {
         );
         assert_eq!(super::base64_text("aGk=").as_deref(), Some("hi"));
         assert_eq!(super::base64_text("not base64!"), None);
+        // "a\r\nX-Injected: 1": a header line of its own once written out.
+        assert_eq!(super::base64_text("YQ0KWC1JbmplY3RlZDogMQ=="), None);
     }
 
     #[test]
