@@ -103,3 +103,73 @@ fn a_process_sending_malformed_http_is_killed_and_replaced() {
     });
     assert!(next.is_some_and(|p| p != first), "{next:?} after {first}");
 }
+
+/// A runtime that gives up on its `next` long polls (closes the connection, retries on a new
+/// one) more often than a process may hold connections, then serves: nothing leaks — the
+/// abandoned polls neither keep their connection slots nor receive the event.
+const IMPATIENT: &str = r#"
+import json, os, socket, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.rsplit(":", 1)
+head = f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n".encode()
+for _ in range(12):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(head)
+    time.sleep(0.05)
+    s.close()
+s = socket.create_connection((host, int(port)))
+print("patient now", flush=True)
+f = s.makefile("rb")
+def call(method, path, body=b""):
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    f.readline()
+    headers = {}
+    while True:
+        line = f.readline().strip()
+        if not line:
+            break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return headers, f.read(int(headers.get("content-length", "0")))
+while True:
+    h, event = call("GET", "/2018-06-01/runtime/invocation/next")
+    rid = h["lambda-runtime-aws-request-id"]
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps({"pid": os.getpid()}).encode())
+"#;
+
+#[test]
+fn abandoned_next_polls_do_not_lock_the_process_out() {
+    if !python_with("abandoned_next_polls_do_not_lock_the_process_out", &[]) {
+        return;
+    }
+    let dir = TempDir::new("fn");
+    std::fs::write(dir.file("raw.py"), IMPATIENT).unwrap();
+    let gw = Gateway::start(json!({
+        "apis": [], "stages": [],
+        "functions": { "raw": { "local": {
+            "command": ["python3", "raw.py"], "cwd": dir.path.display().to_string()
+        }, "timeoutMs": 5000 } }
+    }));
+    let s = gw.status();
+    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    // After its impatient phase the process is served on the connection that stays: every
+    // invocation answers, on that one process (no crash loop). (An invocation handed to a
+    // poll the runtime then abandons fails as the runtime's fault; not what this tests.)
+    assert!(
+        wait_until(Duration::from_secs(10), || gw
+            .stderr()
+            .contains("patient now")),
+        "{}",
+        gw.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let r = invoke(port, json!({}));
+        assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
+        assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
+        pids.push(r.json()["pid"].as_u64().unwrap());
+    }
+    assert!(pids.windows(2).all(|w| w[0] == w[1]), "{pids:?}");
+}

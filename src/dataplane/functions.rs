@@ -92,6 +92,9 @@ pub(crate) struct Proc {
     deadline: Cell<Option<Instant>>,
     /// Its pending `next`.
     waiter: RefCell<Option<Waker>>,
+    /// Counts `next` requests: only the newest may receive an event (an older one still
+    /// waiting, e.g. on a connection the runtime gave up on, ends without one).
+    next_seq: Cell<u64>,
     /// Reaped or let go: stop serving it.
     gone: Cell<bool>,
     conns: Cell<usize>,
@@ -289,6 +292,7 @@ impl Functions {
                     current: RefCell::new(None),
                     deadline: Cell::new(None),
                     waiter: RefCell::new(None),
+                    next_seq: Cell::new(0),
                     gone: Cell::new(false),
                     conns: Cell::new(0),
                 });

@@ -46,8 +46,16 @@ pub(super) async fn accept(f: Rc<LocalFn>, p: Rc<Proc>, listener: TcpListener) {
         p.conns.set(p.conns.get() + 1);
         let (f, p) = (f.clone(), p.clone());
         monoio::spawn(async move {
-            serve(&f, &p, Conn::new(stream)).await;
-            p.conns.set(p.conns.get() - 1);
+            // Uncounted however the task ends: finished, or dropped while waiting (a task
+            // whose last waker is gone is freed without finishing).
+            struct Counted(Rc<Proc>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    self.0.conns.set(self.0.conns.get().saturating_sub(1));
+                }
+            }
+            let counted = Counted(p);
+            serve(&f, &counted.0, Conn::new(stream)).await;
         });
     }
 }
@@ -162,10 +170,19 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
     }
     let call = match usable {
         true => {
-            f.idle.borrow_mut().push_back(p.clone());
+            // A newer `next` from the same process supersedes one still waiting.
+            let seq = p.next_seq.get() + 1;
+            p.next_seq.set(seq);
+            p.wake();
+            {
+                let mut idle = f.idle.borrow_mut();
+                if !idle.iter().any(|q| Rc::ptr_eq(q, p)) {
+                    idle.push_back(p.clone());
+                }
+            }
             f.dispatch();
             poll_fn(|cx| {
-                if p.gone.get() || p.shared.state() == DEAD {
+                if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
                     return Poll::Ready(None);
                 }
                 if let Some(c) = p.current.borrow().as_ref() {
