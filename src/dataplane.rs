@@ -12,6 +12,7 @@ mod caching;
 pub mod clock;
 mod conn;
 mod deadlines;
+mod diag;
 mod exec_log;
 pub mod functions;
 pub mod iam;

@@ -197,10 +197,10 @@ async fn call(
     prepared: &Prepared,
 ) -> Result<ProxyResponse, ErrorKind> {
     let failed = |why: &str, name: &str| {
-        eprintln!(
-            "tollgate: Lambda integration of API `{}` (function `{name}`): {why}",
+        super::diag::line(format_args!(
+            "Lambda integration of API `{}` (function `{name}`): {why}",
             api.id
-        );
+        ));
         ErrorKind::FunctionFailure
     };
     let Some(function) = lambda

@@ -146,10 +146,10 @@ pub async fn authorize(
         Answer::Grant(g) => Rc::new(g),
         Answer::Unauthorized => return Err(ErrorKind::Unauthorized),
         Answer::Invalid(why) => {
-            eprintln!(
-                "tollgate: Lambda authorizer `{}` (function `{}`): {why}",
+            super::diag::line(format_args!(
+                "Lambda authorizer `{}` (function `{}`): {why}",
                 auth.identity, function.name
-            );
+            ));
             return Err(ErrorKind::AuthorizerConfiguration);
         }
     };

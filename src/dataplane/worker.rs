@@ -567,7 +567,10 @@ async fn accept_loop(
             }
             Some(Err(e)) => {
                 // EMFILE/ENFILE/ECONNABORTED: back off briefly instead of spinning.
-                eprintln!("tollgate: worker {}: accept on port {port}: {e}", worker.id);
+                super::diag::line(format_args!(
+                    "worker {}: accept on port {port}: {e}",
+                    worker.id
+                ));
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }

@@ -25,7 +25,7 @@ pub(super) fn sweep(f: &LocalFn, now: Instant) {
             && let Some(c) = p.current.borrow_mut().take()
         {
             p.deadline.set(None);
-            crate::control::log::log(format!(
+            crate::dataplane::diag::line(format_args!(
                 "function `{}` [{}]: Task timed out after {secs:.2} seconds; killing process {}",
                 f.shared.name, c.id, p.shared.pid
             ));

@@ -24,7 +24,6 @@ use monoio::net::TcpListener;
 use super::mail::{BUSY, DEAD, IDLE, STARTING, ToHost};
 use super::wire::{Conn, ReadError, Request, segments};
 use super::{Call, LocalFn, MAX_PAYLOAD, Outcome, Proc, error_json};
-use crate::control::log::log;
 
 /// Connections one process may hold open at once.
 const MAX_CONNECTIONS: usize = 8;
@@ -90,7 +89,7 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
             }
             Err(ReadError::Bad(status)) => {
                 if !p.gone.get() && p.shared.state() != DEAD {
-                    log(format!(
+                    crate::dataplane::diag::line(format_args!(
                         "function `{}`: process {} sent a malformed Runtime API request; killing it",
                         f.shared.name, p.shared.pid
                     ));
@@ -263,7 +262,7 @@ fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>)
 /// `init/error`: the function cannot start. The process is killed (the host replaces it
 /// after a backoff); queued invocations get the error when no process here is healthy.
 fn init_error(f: &LocalFn, p: &Proc, error: Vec<u8>) {
-    log(format!(
+    crate::dataplane::diag::line(format_args!(
         "function `{}`: init error: {}",
         f.shared.name,
         String::from_utf8_lossy(&error)
