@@ -259,9 +259,23 @@ fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>)
     (202, ACCEPTED.to_vec())
 }
 
+/// Largest init error kept: it is copied to every queued invocation and to the host.
+const MAX_INIT_ERROR: usize = 64 * 1024;
+
 /// `init/error`: the function cannot start. The process is killed (the host replaces it
 /// after a backoff); queued invocations get the error when no process here is healthy.
 fn init_error(f: &LocalFn, p: &Proc, error: Vec<u8>) {
+    let error = if error.len() > MAX_INIT_ERROR {
+        error_json(
+            "Runtime.InitError",
+            &format!(
+                "the runtime reported an init error of {} bytes (over {MAX_INIT_ERROR})",
+                error.len()
+            ),
+        )
+    } else {
+        error
+    };
     crate::dataplane::diag::line(format_args!(
         "function `{}`: init error: {}",
         f.shared.name,
