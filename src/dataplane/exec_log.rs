@@ -168,8 +168,8 @@ fn string(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
 }
 
 /// JSON string content: `"` and `\` escaped, control bytes and bytes outside ASCII as `?`
-/// (a line is valid JSON whatever a client sent).
-fn json_text(out: &mut Vec<u8>, value: &[u8]) {
+/// (a line is valid JSON whatever a client sent). The OTLP span writer uses it too.
+pub(super) fn json_text(out: &mut Vec<u8>, value: &[u8]) {
     for &b in value {
         match b {
             b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),

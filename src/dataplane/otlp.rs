@@ -12,6 +12,7 @@
 //! `aws.api_gateway.api_id`, `aws.api_gateway.stage`, `aws.request_id`; status error for a 5xx.
 
 use super::access_log::{Captured, Line};
+use super::exec_log::json_text;
 use super::trace::TraceId;
 use crate::http1::{self, RequestHead};
 
@@ -88,10 +89,10 @@ pub fn render(out: &mut Vec<u8>, line: &Line<'_>, trace: &TraceId, end_ns: u64) 
     let method = line.field(0);
     let resource = route.map_or(&b""[..], |r| r.path.as_bytes());
     out.extend_from_slice(b",\"name\":\"");
-    text(out, method);
+    json_text(out, method);
     if !resource.is_empty() {
         out.push(b' ');
-        text(out, resource);
+        json_text(out, resource);
     }
     out.extend_from_slice(b"\",\"kind\":2,\"startTimeUnixNano\":\"");
     http1::write_decimal(out, end_ns.saturating_sub(line.latency_ns));
@@ -117,7 +118,7 @@ pub fn render(out: &mut Vec<u8>, line: &Line<'_>, trace: &TraceId, end_ns: u64) 
         match done.error {
             Some(kind) => {
                 let protocol = meta.protocol.unwrap_or(crate::config::Protocol::Rest);
-                text(
+                json_text(
                     out,
                     crate::config::error_context(kind, protocol).0.as_bytes(),
                 );
@@ -137,17 +138,6 @@ fn string_attr(out: &mut Vec<u8>, key: &[u8], value: &[u8], comma: bool) {
     out.extend_from_slice(b"{\"key\":\"");
     out.extend_from_slice(key);
     out.extend_from_slice(b"\",\"value\":{\"stringValue\":\"");
-    text(out, value);
+    json_text(out, value);
     out.extend_from_slice(b"\"}}");
-}
-
-/// JSON string content: `"` and `\` escaped, control and non-ASCII bytes as `?`.
-fn text(out: &mut Vec<u8>, value: &[u8]) {
-    for &b in value {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f | 0x7f.. => out.push(b'?'),
-            _ => out.push(b),
-        }
-    }
 }
