@@ -12,14 +12,9 @@ use serde_json::{Value, json};
 use support::http::request;
 use support::*;
 
-/// A Runtime API client: answers `{"pid": ..}`; an event with `garbage` makes it send bytes
-/// that are not HTTP instead, then hang.
-const RAW: &str = r#"
-import json, os, socket, time
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-host, port = api.rsplit(":", 1)
-s = socket.create_connection((host, int(port)))
-f = s.makefile("rb")
+/// The Runtime API request both raw clients below use (`s`, `f` and `api` are theirs):
+/// one request on the connection, the answer's headers and body.
+const CALL: &str = r#"
 def call(method, path, body=b""):
     s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
     f.readline()
@@ -31,6 +26,16 @@ def call(method, path, body=b""):
         k, v = line.decode().split(":", 1)
         headers[k.strip().lower()] = v.strip()
     return headers, f.read(int(headers.get("content-length", "0")))
+"#;
+
+/// A Runtime API client: answers `{"pid": ..}`; an event with `garbage` makes it send bytes
+/// that are not HTTP instead, then hang.
+const RAW: &str = r#"
+import json, os, socket, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rb")
 while True:
     h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
@@ -60,7 +65,7 @@ fn a_process_sending_malformed_http_is_killed_and_replaced() {
         return;
     }
     let dir = TempDir::new("fn");
-    std::fs::write(dir.file("raw.py"), RAW).unwrap();
+    std::fs::write(dir.file("raw.py"), format!("{CALL}{RAW}")).unwrap();
     let gw = Gateway::start(json!({
         "apis": [], "stages": [],
         "functions": { "raw": { "local": {
@@ -120,17 +125,6 @@ for _ in range(12):
 s = socket.create_connection((host, int(port)))
 print("patient now", flush=True)
 f = s.makefile("rb")
-def call(method, path, body=b""):
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            break
-        k, v = line.decode().split(":", 1)
-        headers[k.strip().lower()] = v.strip()
-    return headers, f.read(int(headers.get("content-length", "0")))
 while True:
     h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
@@ -143,7 +137,7 @@ fn abandoned_next_polls_do_not_lock_the_process_out() {
         return;
     }
     let dir = TempDir::new("fn");
-    std::fs::write(dir.file("raw.py"), IMPATIENT).unwrap();
+    std::fs::write(dir.file("raw.py"), format!("{CALL}{IMPATIENT}")).unwrap();
     let gw = Gateway::start(json!({
         "apis": [], "stages": [],
         "functions": { "raw": { "local": {
