@@ -29,6 +29,26 @@ SAM_CONTEXT = (
 )
 
 
+def pin(pids, cpus):
+    """Move every thread of the function processes onto cpus (the load generator's and the
+    origin's CPUs under --pin): the function plays the origin's part, so it does not share
+    the proxy's CPU with tollgate. They are tollgate's children and inherit its affinity;
+    one started later is moved before the next run. Returns how many threads were moved."""
+    moved = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+                moved += 1
+            except OSError:
+                pass  # the thread is gone
+    return moved
+
+
 def binary(target_dir):
     return os.path.join(target_dir, NAME, "release", NAME)
 

@@ -262,7 +262,19 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
                 t.headers = credentials(bench).headers("sigv4", t.port, bench.opts.path)
             before = cache.read_stats(t.admin_port) if t.admin_port else None
             logged = observe.before(t) if t.log_path else None
-            r = measure.throughput(bench, leg, t, pids_of, secs, connections(bench, leg))
+            if t.function_pids and bench.load_cpus():
+                functions.pin(t.function_pids(), bench.load_cpus())
+            rate = None
+            if t.variant and t.variant.rate_of:
+                rate = bench.last_rps.get(f"tollgate-{t.variant.rate_of}")
+                if not rate:
+                    row.stop_measuring(f"tollgate-{t.variant.rate_of} gave it no rate")
+                    return
+            conns = connections(bench, leg)
+            r = measure.throughput(bench, leg, t, pids_of, secs, conns, rate)
+            bench.last_rps[t.name] = r["rps"]
+            if rate:
+                r["rate"] = rate
             if logged:
                 r.update(observe.window(t, logged, r))
             if t.admin_port:

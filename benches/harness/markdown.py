@@ -43,7 +43,10 @@ def document(meta, results):
     m, o = meta["machine"], meta["options"]
     pin = "off"
     if o["pin"]:
-        pin = f"proxies on CPU {o['proxy_cpus']}, load generator and origin on CPU {o['load_cpus']}"
+        pin = (
+            f"proxies on CPU {o['proxy_cpus']}, load generator, origin and local function "
+            f"processes on CPU {o['load_cpus']}"
+        )
     names = ", ".join(sc.name for sc, _, _ in results)
     out = [
         f"### {_when(meta)} — {names}{' (--quick)' if meta['quick'] else ''}",
@@ -159,6 +162,12 @@ def _leg(meta, sc, res):
                 + ("".join(f" and `{h}`" for h in v.headers))
                 + (", `server.metrics: false`" if not v.metrics else "")
                 + (", a stage access log (JSON, to a file)" if v.access_log else "")
+                + (
+                    f", open loop (`loadgen --rate R`) at the req/s tollgate-{v.rate_of} "
+                    "reached in the same repetition"
+                    if v.rate_of
+                    else ""
+                )
                 for v in leg.variants
             )
             + "; the errors column counts responses other than the row's expected status"
@@ -175,6 +184,14 @@ def _leg(meta, sc, res):
             v = by.get(name)
             bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v and v.max_cpu_ratio else ""
             out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per}){bound}")
+        for theirs, mine, m, each in report.rate_matched_ratios(res):
+            per = " ".join(report._num(x, 3) for x in each)
+            v = by.get(theirs)
+            bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v and v.max_cpu_ratio else ""
+            out.append(
+                f"- {theirs} ÷ {mine} (the plain proxy at {theirs}'s own rate, open loop): "
+                f"{report._num(m, 3)} (per repetition: {per}){bound}"
+            )
         out += auth_lines(res) + local_lines(res) + observe.lines(res) + [""]
     if leg.cache:
         out += cache.lines(res)

@@ -4,7 +4,7 @@ the target's processes (and the whole machine) before and after."""
 import resource
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import client, functions, handshake, procfs
 from .scenarios import THROUGHPUT
@@ -30,6 +30,8 @@ class Bench:
     loadgen: object  # client.Loadgen, or None with --client wrk and no loadgen
     tls: dict = None  # {"cert", "key", "bundle"}: PEM paths, once a TLS leg made them
     auth: object = None  # auth.Material: the jwt scenario's keys and tokens, once made
+    # requests/s of each row's last run (warm-ups too), by row name: a `rate_of` row's rate
+    last_rps: dict = field(default_factory=dict)
 
     def load_cpus(self):
         return self.sup.pin_cpus.get("load") if self.sup.pin_cpus else None
@@ -76,8 +78,9 @@ def _finish(run, timeout):
         raise ClientFailed(f"the load generator failed (exit {rc}; {e}): {said}") from None
 
 
-def throughput(bench, leg, t, pids_of, secs, conns):
-    """Closed loop for secs against t. pids_of() gives the measured process tree."""
+def throughput(bench, leg, t, pids_of, secs, conns, rate=None):
+    """Closed loop for secs against t (open loop at `rate` requests/s when given: loadgen
+    only). pids_of() gives the measured process tree."""
     o = bench.opts
     out = f"{bench.work}/client-{t.name}.out"
     # the handshake leg needs loadgen's --no-resume: wrk serves the keep-alive legs only
@@ -103,6 +106,8 @@ def throughput(bench, leg, t, pids_of, secs, conns):
             client.duration_arg(secs),
             "--json",
         ]
+        if rate:
+            argv += ["--rate", f"{rate:.0f}"]
         if leg.tls:
             argv += bench.loadgen.tls_args(bench.tls["cert"]) + list(leg.tls_args)
         for h in leg.headers + t.headers:

@@ -80,6 +80,22 @@ def variant_ratios(res, key="cpu_us_per_req"):
     return out
 
 
+def rate_matched_ratios(res, key="cpu_us_per_req"):
+    """For each variant driven at another's rate (`rate_of`): that other row's `key` ÷ this
+    row's, as (other's name, this row's name, ratio of the medians, [per repetition])."""
+    rows = {r.target.name: r for r in res.rows if r.target.variant and r.runs}
+    out = []
+    for v in res.leg.variants or ():
+        mine, theirs = rows.get(f"tollgate-{v.name}"), rows.get(f"tollgate-{v.rate_of}")
+        if not (v.rate_of and mine and theirs):
+            continue
+        by_rep = {r["rep"]: r.get(key) for r in mine.runs}
+        each = [_ratio(r.get(key), by_rep.get(r["rep"])) for r in theirs.runs if r["rep"] in by_rep]
+        m = _ratio(theirs.median.get(key), mine.median.get(key))
+        out.append((theirs.target.name, mine.target.name, m, each))
+    return out
+
+
 def _variant(res, name):
     return next((v for v in res.leg.variants if f"tollgate-{v.name}" == name), None)
 
@@ -319,6 +335,10 @@ def leg_json(res):
             }
             for name, m, each in variant_ratios(res)
             for bound in [_bound(res, name)]
+        ],
+        "cpu_us_per_req_ratio_at_equal_rate": [
+            {"target": theirs, "to": mine, "median_ratio": m, "per_repetition": each}
+            for theirs, mine, m, each in rate_matched_ratios(res)
         ],
         "targets": [
             {

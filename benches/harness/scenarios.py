@@ -66,6 +66,10 @@ class Variant:
     metrics: bool = True
     access_log: bool = False
     headers: tuple = ()  # this row's own request headers ("N: v"), sent after the leg's
+    # open loop at the requests/s the named variant (tollgate-NAME, driven before this row)
+    # reached in the same repetition (warm-up: in the warm-up): a row measured at the rate
+    # another row could reach, to compare CPU per request at equal load
+    rate_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,9 @@ LAMBDA_LOCAL_VARIANTS = (
         issue=9,
         local="lambda-echo",
     ),
+    # the plain proxy again, open loop at the rate the function let lambda-local reach: the
+    # same load, so both pay the same wake-ups per request
+    Variant("plain-at-rate", "tollgate-proxy.json", rate_of="lambda-local"),
 )
 NO_LAMBDA = (
     "n/a: no equivalent of Lambda proxy integrations with local functions "

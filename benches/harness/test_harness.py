@@ -1032,10 +1032,12 @@ class JwtScenarioTests(unittest.TestCase):
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
 
 
-def local_leg(plain_runs, local_runs):
+def local_leg(plain_runs, local_runs, at_rate_runs=()):
     leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
     res = legs.LegResult(leg, config(), [])
-    for v, runs in zip(leg.variants, (plain_runs, local_runs), strict=True):
+    for v, runs in zip(leg.variants, (plain_runs, local_runs, at_rate_runs), strict=True):
+        if not runs:
+            continue
         t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v)
         res.rows.append(legs.Row(t, runs=list(runs)))
     report.summarize(res)
@@ -1082,20 +1084,30 @@ class LambdaLocalScenarioTests(unittest.TestCase):
             [
                 ("plain", "tollgate-proxy.json", None, ""),
                 ("lambda-local", "tollgate-lambda-local.json", 2.0, functions.NAME),
+                ("plain-at-rate", "tollgate-proxy.json", None, ""),
             ],
         )
+        self.assertEqual([v.rate_of for v in leg.variants], ["", "", "lambda-local"])
         self.assertEqual(leg.variants[1].issue, 9)
         self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
         rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
         self.assertEqual(
             [t.name for t in rows],
-            ["origin", "nginx", "haproxy", "nullproxy", "tollgate-plain", "tollgate-lambda-local"],
+            [
+                "origin",
+                "nginx",
+                "haproxy",
+                "nullproxy",
+                "tollgate-plain",
+                "tollgate-lambda-local",
+                "tollgate-plain-at-rate",
+            ],
         )
         self.assertEqual(len({t.port for t in rows}), len(rows))
 
     def test_configs(self):
         leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
-        plain, local = leg.variants
+        plain, local, _ = leg.variants
         template = f"{HERE}/conf/{local.template}"
         (name,) = functions.local_entries(template)
         with tempfile.TemporaryDirectory() as d:
@@ -1231,6 +1243,31 @@ class LambdaLocalScenarioTests(unittest.TestCase):
         self.assertIn(
             "- tollgate-lambda-local: 2.045 (per repetition: 1.500 2.500); issue 9 asks ≤ 2", md
         )
+        self.assertNotIn("tollgate-plain-at-rate", md.split("Each figure")[1])  # no such runs
+        res = local_leg(
+            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
+            [local_run(1, cpu_us_per_req=30.0), local_run(2, cpu_us_per_req=40.0)],
+            [run(1, cpu_us_per_req=20.0, rate=900.0), run(2, cpu_us_per_req=16.0, rate=800.0)],
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
+        self.assertIn(
+            "- tollgate-lambda-local ÷ tollgate-plain-at-rate (the plain proxy at "
+            "tollgate-lambda-local's own rate, open loop): 1.944 (per repetition: 1.500 2.500); "
+            "issue 9 asks ≤ 2",
+            md,
+        )
+        (eq,) = report.leg_json(res)["cpu_us_per_req_ratio_at_equal_rate"]
+        self.assertEqual(
+            (eq["target"], eq["to"]), ("tollgate-lambda-local", "tollgate-plain-at-rate")
+        )
+        res = local_leg(
+            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
+            [
+                local_run(1, cpu_us_per_req=15.0, fn_cpu=6.0),
+                local_run(2, cpu_us_per_req=30.0, processes=(1, 4)),
+            ],
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
         self.assertIn(
             "the function processes' CPU-µs per request: 7.00 (tollgate + function: 29.50)", md
         )
