@@ -20,7 +20,7 @@ pub use head::{
 };
 pub use host::{Authority, normalize_host, parse_authority};
 pub use response::{ResponseError, ResponseFraming, ResponseHead, parse_response};
-pub use status::reason_phrase;
+pub use status::{reason_phrase, status_of};
 
 /// ASCII case-insensitive comparison of a header name.
 #[inline]

@@ -723,3 +723,65 @@ fn a_client_that_stops_reading_hits_is_cut_during_a_drain() {
     );
     drop(c);
 }
+
+/// A hit's access-log line and metrics carry its real status and body length — small
+/// bodies copied into the head's write and large ones written after it alike.
+#[test]
+fn hits_are_logged_with_their_status_and_length() {
+    let big = pattern(900_000);
+    let up = Upstream::start(Mode::static_(200, &[], &big));
+    let format =
+        r#"{"status":"$context.status","len":"$context.responseLength","path":"$context.path"}"#;
+    let gw = Gateway::start(config(
+        &up,
+        json!({ "*/*": { "requireAuthorizationForCacheControl": false } }),
+        json!({ "accessLogSettings": { "destinationArn": "access.log", "format": format } }),
+    ));
+    let mut c = gw.client();
+    for _ in 0..2 {
+        assert!(get(&mut c, "/cached/big").body == big);
+    }
+    up.set_mode(Mode::static_(404, &[], b"small"));
+    for _ in 0..2 {
+        let r = c.roundtrip(&request("GET", "/cached/small", &[], None));
+        assert_eq!((r.status, r.body_str()), (404, "small".to_string()));
+    }
+    assert_eq!(up.request_count(), 3, "only 2xx responses are stored");
+    up.set_mode(Mode::static_(200, &[], b"tiny"));
+    for _ in 0..3 {
+        assert_eq!(get(&mut c, "/cached/tiny").body_str(), "tiny");
+    }
+    assert_eq!(up.request_count(), 4);
+    let file = gw.dir.file("access.log");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let lines = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.lines().count() >= 7 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let got: Vec<(String, String)> = lines
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["status"].as_str().unwrap().into(),
+                v["len"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("200", "900000"),
+        ("200", "900000"),
+        ("404", "5"),
+        ("404", "5"),
+        ("200", "4"),
+        ("200", "4"),
+        ("200", "4"),
+    ]
+    .iter()
+    .map(|(s, l)| (s.to_string(), l.to_string()))
+    .collect();
+    assert_eq!(got, want, "{lines}");
+}

@@ -617,14 +617,23 @@ impl Fill {
     }
 }
 
-/// Writes a hit's head (and its body when small) into `wb`; returns the body to write
-/// after `wb` when it is large.
-pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29]) -> Option<Bytes> {
+/// What `write_hit` wrote: the status and body length the metrics and access log record
+/// (known from the stored form, so the written head is not scanned again), and the body to
+/// write after `wb` when it is large.
+pub struct HitWritten {
+    pub status: u16,
+    pub body_len: u64,
+    pub rest: Option<Bytes>,
+}
+
+/// Writes a hit's head (and its body when small) into `wb`.
+pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29]) -> HitWritten {
     let mut len = [0; 4];
     len.copy_from_slice(&stored[1..PREFIX]);
     let head_end = PREFIX + u32::from_le_bytes(len) as usize;
     wb.extend_from_slice(&stored[PREFIX..head_end]);
     let body = &stored[head_end..];
+    let status = http1::status_of(&stored[PREFIX..head_end]);
     respond::id_headers(wb, meta);
     let no_content = stored[PREFIX..].starts_with(b"HTTP/1.1 204");
     if !no_content {
@@ -633,11 +642,16 @@ pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29])
         wb.extend_from_slice(b"\r\n");
     }
     respond::finish_head(wb, date, meta.close);
-    if body.len() <= COPY_BODY_UP_TO {
+    let rest = if body.len() <= COPY_BODY_UP_TO {
         wb.extend_from_slice(body);
         None
     } else {
         Some(stored.slice(head_end..))
+    };
+    HitWritten {
+        status,
+        body_len: body.len() as u64,
+        rest,
     }
 }
 

@@ -573,14 +573,14 @@ async fn hit<S: ClientStream>(
 ) -> Outcome {
     settle_unread_body(conn, meta);
     conn.wb.clear();
-    let body = caching::write_hit(
+    let written = caching::write_hit(
         &mut conn.wb,
         stored,
         meta,
         &worker.date.at(meta.now.unix_secs),
     );
-    (meta.done.status, meta.done.response_len) =
-        respond::written(&conn.wb, body.as_ref().map_or(0, |b| b.len()));
+    (meta.done.status, meta.done.response_len) = (written.status, written.body_len);
+    let body = written.rest;
     let deadline = worker.deadline(meta.now, limits.send_timeout);
     if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
         return Outcome::Close;

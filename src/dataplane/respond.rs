@@ -2,6 +2,10 @@
 //! (from the snapshot), MOCK responses, and protocol-level rejects. Per request it only adds
 //! the request-id headers, `Date`, `Content-Length` and `Connection`.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
 use crate::config::{Api, ErrorKind, GatewayResponses, Protocol, Rendered, Snapshot};
 use crate::http1;
 
@@ -90,13 +94,11 @@ pub fn id_headers(wb: &mut Vec<u8>, meta: &Meta) {
 /// module or a stored cache entry: `HTTP/1.1 NNN ...`, head, blank line, body), plus
 /// `extra` body bytes written separately.
 pub fn written(wb: &[u8], extra: usize) -> (u16, u64) {
-    let status = wb
-        .get(9..12)
-        .and_then(|d| std::str::from_utf8(d).ok())
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
-    let body = memchr::memmem::find(wb, b"\r\n\r\n").map_or(0, |end| wb.len() - end - 4);
-    (status, (body + extra) as u64)
+    // Built once: `memmem::find` would build a searcher per call.
+    static HEAD_END: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
+    let body = HEAD_END.find(wb).map_or(0, |end| wb.len() - end - 4);
+    (http1::status_of(wb), (body + extra) as u64)
 }
 
 /// `Date`, optional `Connection: close`, blank line.

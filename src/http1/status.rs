@@ -55,3 +55,29 @@ pub fn reason_phrase(status: u16) -> &'static str {
         _ => "",
     }
 }
+
+/// The status code of a serialized `HTTP/1.x NNN ...` response this process wrote (0 if
+/// the first bytes are not one).
+pub fn status_of(response: &[u8]) -> u16 {
+    match response.get(9..12) {
+        Some(&[a, b, c]) if [a, b, c].iter().all(u8::is_ascii_digit) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_of;
+
+    #[test]
+    fn status_of_reads_the_status_line() {
+        assert_eq!(status_of(b"HTTP/1.1 200 OK\r\n\r\n"), 200);
+        assert_eq!(status_of(b"HTTP/1.1 504 \r\n"), 504);
+        assert_eq!(status_of(b"HTTP/1.0 404 Not Found\r\n"), 404);
+        assert_eq!(status_of(b"HTTP/1.1 2x0 OK\r\n"), 0);
+        assert_eq!(status_of(b"HTTP/1.1 20"), 0);
+        assert_eq!(status_of(b""), 0);
+    }
+}
