@@ -249,3 +249,37 @@ fn a_down_collector_costs_dropped_spans_not_waiting() {
     let failures = gw.stderr().matches("OTLP: export to").count();
     assert_eq!(failures, 1, "{}", gw.stderr());
 }
+
+/// SIGTERM sends the spans gathered so far instead of losing them with the interval that
+/// had not ended yet.
+#[test]
+fn spans_gathered_at_shutdown_are_sent() {
+    let dir = TempDir::new("otlp-shutdown");
+    let Some(rx) = Receiver::start(&dir.path) else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}", rx.port);
+    let mut gw = Gateway::start(config(
+        json!({ "endpoint": endpoint, "batchSize": 10000, "intervalMs": 60000 }),
+        free_port(),
+        free_port(),
+    ));
+    let mut c = gw.client();
+    for i in 0..5 {
+        assert_eq!(get(&mut c, &format!("/traced/items/{i}"), &[]).status, 200);
+    }
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(rx.spans().is_empty(), "sent before the interval ended");
+    gw.sigterm();
+    let status = gw.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    let mut paths: Vec<String> = rx
+        .spans()
+        .iter()
+        .map(|(_, s)| attr(s, "url.path").as_str().unwrap_or_default().to_string())
+        .collect();
+    paths.sort();
+    let want: Vec<String> = (0..5).map(|i| format!("/traced/items/{i}")).collect();
+    assert_eq!(paths, want);
+}

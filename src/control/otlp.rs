@@ -5,13 +5,16 @@
 //! connection per POST. A failed POST is reported once (until one succeeds again) and
 //! retried with backoff (250 ms doubling, at most 30 s); after `ATTEMPTS` tries the batch is
 //! dropped and counted. While it waits it takes no new batches, so the cores run out of
-//! theirs and drop (and count) spans: memory stays bounded and no core ever waits.
+//! theirs and drop (and count) spans: memory stays bounded and no core ever waits. At
+//! shutdown (`OtlpExporter::finish`, after the cores handed over their last batches) what is
+//! gathered is sent at once with one try, whatever the interval.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use super::log::log;
@@ -29,20 +32,38 @@ const IDLE: Duration = Duration::from_millis(200);
 const PREFIX: &[u8] = br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"tollgate"}}]},"scopeSpans":[{"scope":{"name":"tollgate"},"spans":["#;
 const SUFFIX: &[u8] = b"]}]}]}";
 
-pub struct OtlpExporter;
+/// The running exporter, to flush at shutdown.
+pub struct OtlpExporter {
+    finish: Arc<AtomicBool>,
+    finished: Receiver<()>,
+}
 
 impl OtlpExporter {
     /// Start the exporter on the cores' span channel (once per process).
-    pub fn spawn(shared: &Arc<Shared>) {
-        let Some(rx) = shared.take_spans() else {
-            return;
-        };
+    pub fn spawn(shared: &Arc<Shared>) -> Option<OtlpExporter> {
+        let rx = shared.take_spans()?;
         let shared = shared.clone();
+        let finish = Arc::new(AtomicBool::new(false));
+        let (done, finished) = sync_channel(1);
+        let flag = finish.clone();
         let spawned = std::thread::Builder::new()
             .name("tollgate-otlp".into())
-            .spawn(move || Exporter::default().run(&rx, &shared));
-        if let Err(e) = spawned {
-            log(format!("OTLP: cannot start the exporter: {e}"));
+            .spawn(move || Exporter::default().run(&rx, &shared, &flag, &done));
+        match spawned {
+            Ok(_) => Some(OtlpExporter { finish, finished }),
+            Err(e) => {
+                log(format!("OTLP: cannot start the exporter: {e}"));
+                None
+            }
+        }
+    }
+
+    /// At shutdown, once the cores have handed over their last spans: send what is
+    /// gathered (one try, whatever the interval) and wait for it, at most `limit`.
+    pub fn finish(&self, limit: Duration) {
+        self.finish.store(true, Release);
+        if self.finished.recv_timeout(limit).is_err() {
+            log("OTLP: the last spans were not sent before shutdown");
         }
     }
 }
@@ -60,9 +81,28 @@ struct Exporter {
 }
 
 impl Exporter {
-    fn run(mut self, rx: &Receiver<Box<LogBatch>>, shared: &Shared) {
+    fn run(
+        mut self,
+        rx: &Receiver<Box<LogBatch>>,
+        shared: &Shared,
+        finish: &AtomicBool,
+        done: &SyncSender<()>,
+    ) {
         loop {
             let settings = shared.current().server.otlp.clone();
+            if finish.load(Acquire) {
+                while let Ok(batch) = rx.try_recv() {
+                    self.take(&batch.lines);
+                }
+                if let Some(s) = &settings {
+                    self.send(s, shared);
+                }
+                if self.spans > 0 {
+                    shared.spans_dropped.fetch_add(self.spans as u64, Relaxed);
+                }
+                let _ = done.try_send(());
+                return;
+            }
             let now = Instant::now();
             let waiting = self.retry_at.is_some_and(|t| t > now);
             let full = settings
@@ -74,8 +114,9 @@ impl Exporter {
                 continue;
             }
             if !full {
+                // At most IDLE, so a shutdown's `finish` is seen promptly.
                 let wait = match (&settings, self.oldest) {
-                    (Some(s), Some(t)) => s.interval.saturating_sub(t.elapsed()),
+                    (Some(s), Some(t)) => s.interval.saturating_sub(t.elapsed()).min(IDLE),
                     _ => IDLE,
                 };
                 match rx.recv_timeout(wait.max(Duration::from_millis(1))) {

@@ -19,6 +19,9 @@ use super::state::QuotaStore;
 use crate::config::{self, FsLoader};
 use crate::dataplane::{self, Shared};
 
+/// How long the span exporter may take to send its last spans at shutdown (one POST; its
+/// timeouts are 5 s).
+const OTLP_FINISH: Duration = Duration::from_secs(6);
 /// How long after the drain flag the workers take to close their listeners.
 const LISTENER_CLOSE: Duration = Duration::from_millis(250);
 
@@ -107,7 +110,7 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     ));
     let metrics = super::metrics::Metrics::spawn(&shared);
     let access_logs = super::access_log::LogWriter::spawn(&shared);
-    super::otlp::OtlpExporter::spawn(&shared);
+    let otlp = super::otlp::OtlpExporter::spawn(&shared);
     if let (Some(listener), Some(cfg)) = (admin_listener, admin_cfg) {
         log(format!("admin API on http://{}", cfg.address));
         AdminServer {
@@ -148,6 +151,9 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
                     // The cores hand over their last access log lines within a tick; give
                     // the writer that long to write them.
                     std::thread::sleep(Duration::from_millis(300));
+                }
+                if let Some(otlp) = &otlp {
+                    otlp.finish(OTLP_FINISH);
                 }
                 functions.shutdown();
                 if let Some(store) = &store {
