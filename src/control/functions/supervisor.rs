@@ -118,8 +118,8 @@ fn tick(host: &Arc<Host>, state: &mut State) {
                 p.let_go();
                 init_timeouts += 1;
             }
-            // Retired while it finished an invocation.
-            if s.retire.load(Ordering::Acquire) && s.state() == IDLE {
+            // A backstop: its worker lets a retired process go as it turns idle.
+            if s.retiring() && s.state() == IDLE {
                 p.retire();
             }
             if s.state() == DEAD {
@@ -366,7 +366,7 @@ pub(super) fn trim(f: &mut Function) {
             break;
         }
         let s = &p.shared;
-        if s.state() == DEAD || s.retire.load(Ordering::Acquire) {
+        if s.state() == DEAD || s.retiring() {
             continue;
         }
         p.retire();

@@ -158,15 +158,16 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
         );
         busy.finish(Outcome::FunctionError(error));
     }
-    let retire = p.shared.retire.load(Ordering::Acquire);
     let usable = !p.gone.get()
-        && !retire
         && (p.shared.shift(STARTING, IDLE)
             || p.shared.shift(BUSY, IDLE)
             || p.shared.state() == IDLE);
+    // Looked at after the move to IDLE: see `ProcShared::retire`.
+    let retire = p.shared.retiring();
     if retire {
         p.let_go();
     }
+    let usable = usable && !retire;
     let call = match usable {
         true => {
             // A newer `next` from the same process supersedes one still waiting.
@@ -250,10 +251,10 @@ fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>)
     p.deadline.set(None);
     p.shared.served.fetch_add(1, Ordering::Relaxed);
     call.finish(outcome);
-    if p.shared.retire.load(Ordering::Acquire) {
+    p.shared.shift(BUSY, IDLE);
+    // Looked at after the move to IDLE: see `ProcShared::retire`.
+    if p.shared.retiring() {
         p.let_go();
-    } else {
-        p.shared.shift(BUSY, IDLE);
     }
     f.publish();
     (202, ACCEPTED.to_vec())
