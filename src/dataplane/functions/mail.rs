@@ -153,6 +153,9 @@ pub struct ProcShared {
     /// Replace after the current invocation (its function or files changed, or
     /// `concurrency` was lowered). Set by [`ProcShared::retire`] only.
     retire: AtomicBool,
+    /// Its runtime closed its `next` poll and has not asked again: `IDLE`, but not waiting
+    /// (the host starts another process for invocations that queue meanwhile).
+    pub away: AtomicBool,
     pub served: AtomicU64,
     /// The current (or last) invocation's request id, as a UUID's 128 bits (0: none), for
     /// the log pump's tags.
@@ -168,6 +171,7 @@ impl ProcShared {
             worker,
             state: AtomicU8::new(STARTING),
             retire: AtomicBool::new(false),
+            away: AtomicBool::new(false),
             served: AtomicU64::new(0),
             request_hi: AtomicU64::new(0),
             request_lo: AtomicU64::new(0),
