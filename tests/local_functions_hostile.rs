@@ -278,3 +278,69 @@ fn an_invocation_waits_for_the_runtime_to_poll_again_after_it_closed_its_poll() 
         answered_promptly(&gw, port);
     }
 }
+
+/// A Runtime API client that sleeps `{"sleep": s}` seconds and answers its pid and `$X`.
+const SLOW: &str = r#"
+import json, os, socket, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rb")
+while True:
+    h, event = call("GET", "/2018-06-01/runtime/invocation/next")
+    rid = h["lambda-runtime-aws-request-id"]
+    time.sleep(json.loads(event).get("sleep", 0))
+    answer = {"pid": os.getpid(), "x": os.environ.get("X")}
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps(answer).encode())
+"#;
+
+/// A reload that changes a function while its process is busy: the invocation finishes on
+/// the old process, which is then retired (the worker lets it go as it turns idle,
+/// `ProcShared::retire`); the next invocation runs on a new process with the new settings.
+#[test]
+fn a_reload_during_an_invocation_retires_the_process_after_it() {
+    if !python_with(
+        "a_reload_during_an_invocation_retires_the_process_after_it",
+        &[],
+    ) {
+        return;
+    }
+    let dir = TempDir::new("fn");
+    std::fs::write(dir.file("slow.py"), format!("{CALL}{SLOW}")).unwrap();
+    let config = |x: &str| {
+        json!({
+            "apis": [], "stages": [],
+            "functions": { "raw": { "local": {
+                "command": ["python3", "slow.py"], "cwd": dir.path.display().to_string(),
+                "env": { "X": x }
+            }, "timeoutMs": 10000 } }
+        })
+    };
+    let mut gw = Gateway::start(config("one"));
+    let s = gw.status();
+    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let r = invoke(port, json!({}));
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let old = r.json()["pid"].as_u64().unwrap();
+    let slow = std::thread::spawn(move || invoke(port, json!({"sleep": 1.5})));
+    let busy = wait_until(Duration::from_secs(5), || {
+        gw.status()["functionHost"]["functions"]["raw"]["processes"][0]["state"] == "busy"
+    });
+    assert!(busy, "{}", gw.status());
+    gw.write_config(config("two"));
+    let r = gw.reload_post();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let r = slow.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
+    assert_eq!(r.json(), json!({"pid": old, "x": "one"}));
+    let r = invoke(port, json!({}));
+    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
+    assert_eq!(r.json()["x"], "two", "{}", r.body_str());
+    assert_ne!(r.json()["pid"].as_u64(), Some(old));
+    let gone = wait_until(Duration::from_secs(5), || {
+        !std::path::Path::new(&format!("/proc/{old}")).exists()
+    });
+    assert!(gone, "process {old} still there\n{}", gw.stderr());
+}
