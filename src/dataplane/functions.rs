@@ -182,6 +182,36 @@ impl LocalFn {
         None
     }
 
+    /// `p`'s runtime gave up on its `next` poll: hand it nothing until it asks again.
+    fn withdraw(&self, p: &Rc<Proc>) {
+        self.idle.borrow_mut().retain(|q| !Rc::ptr_eq(q, p));
+        p.shared.away.store(true, Ordering::Relaxed);
+        self.publish();
+    }
+
+    /// `call` was handed to `p` but never reached its runtime (the poll's connection closed,
+    /// or the event could not be written): it goes back to the front of the queue, for
+    /// another poll. Nothing if it has ended meanwhile (deadline, process exit).
+    fn requeue(&self, p: &Proc, call: &Rc<Call>) {
+        let mine = p
+            .current
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| Rc::ptr_eq(c, call));
+        if !mine {
+            return;
+        }
+        p.current.borrow_mut().take();
+        p.deadline.set(None);
+        p.shared.shift(BUSY, IDLE);
+        // Looked at after the move to IDLE: see `ProcShared::retire`.
+        if p.shared.retiring() {
+            p.let_go();
+        }
+        self.queue.borrow_mut().push_front(call.clone());
+        self.dispatch();
+    }
+
     /// Queue length for admin `/status`; ask the host for a process when invocations wait.
     fn publish(&self) {
         let queued = self.queue.borrow().len();

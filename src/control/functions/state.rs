@@ -10,9 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::LocalFunction;
-use crate::dataplane::functions::mail::{
-    BUSY, DEAD, FnShared, IDLE, Mail, ProcShared, STARTING, ToHost,
-};
+use crate::dataplane::functions::mail::{BUSY, DEAD, FnShared, IDLE, Mail, ProcShared, ToHost};
 
 pub(super) struct Host {
     pub state: Mutex<State>,
@@ -113,13 +111,11 @@ pub(super) struct Process {
 }
 
 impl Process {
-    /// Kill it now unless it is busy; a busy one is replaced after its invocation.
+    /// Kill it now unless it is busy; a busy one is replaced after its invocation (its
+    /// worker lets it go: `ProcShared::retire` has the protocol).
     pub fn retire(&self) {
-        let s = &self.shared;
-        if s.shift(STARTING, DEAD) || s.shift(IDLE, DEAD) {
+        if self.shared.retire() {
             super::process::kill(&self.child);
-        } else if s.state() == BUSY {
-            s.retire.store(true, Ordering::Release);
         }
     }
 

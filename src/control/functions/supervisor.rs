@@ -118,8 +118,8 @@ fn tick(host: &Arc<Host>, state: &mut State) {
                 p.let_go();
                 init_timeouts += 1;
             }
-            // Retired while it finished an invocation.
-            if s.retire.load(Ordering::Acquire) && s.state() == IDLE {
+            // A backstop: its worker lets a retired process go as it turns idle.
+            if s.retiring() && s.state() == IDLE {
                 p.retire();
             }
             if s.state() == DEAD {
@@ -163,7 +163,8 @@ fn tick(host: &Arc<Host>, state: &mut State) {
 }
 
 /// Start processes: one when there is none (on worker 0), and for each worker whose
-/// invocations wait for more processes than it has idle, up to `concurrency` in all.
+/// invocations wait for more processes than it has idle (starting, or between invocations
+/// and not `away`), up to `concurrency` in all.
 fn scale(
     host: &Arc<Host>,
     name: &str,
@@ -184,6 +185,7 @@ fn scale(
             .iter()
             .filter(on)
             .filter(|p| matches!(p.shared.state(), STARTING | IDLE))
+            .filter(|p| !p.shared.away.load(Ordering::Relaxed))
             .count();
         let mut here = f
             .processes
@@ -366,7 +368,7 @@ pub(super) fn trim(f: &mut Function) {
             break;
         }
         let s = &p.shared;
-        if s.state() == DEAD || s.retire.load(Ordering::Acquire) {
+        if s.state() == DEAD || s.retiring() {
             continue;
         }
         p.retire();

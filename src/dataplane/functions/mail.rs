@@ -151,8 +151,11 @@ pub struct ProcShared {
     /// `STARTING`, `IDLE`, `BUSY`, `DEAD`.
     pub state: AtomicU8,
     /// Replace after the current invocation (its function or files changed, or
-    /// `concurrency` was lowered).
-    pub retire: AtomicBool,
+    /// `concurrency` was lowered). Set by [`ProcShared::retire`] only.
+    retire: AtomicBool,
+    /// Its runtime closed its `next` poll and has not asked again: `IDLE`, but not waiting
+    /// (the host starts another process for invocations that queue meanwhile).
+    pub away: AtomicBool,
     pub served: AtomicU64,
     /// The current (or last) invocation's request id, as a UUID's 128 bits (0: none), for
     /// the log pump's tags.
@@ -168,6 +171,7 @@ impl ProcShared {
             worker,
             state: AtomicU8::new(STARTING),
             retire: AtomicBool::new(false),
+            away: AtomicBool::new(false),
             served: AtomicU64::new(0),
             request_hi: AtomicU64::new(0),
             request_lo: AtomicU64::new(0),
@@ -178,11 +182,43 @@ impl ProcShared {
         self.state.load(Ordering::Acquire)
     }
 
-    /// Move from `from` to `to`; false if the state was another.
+    /// Move from `from` to `to`; false if the state was another. `SeqCst` (a failed
+    /// exchange included) for [`ProcShared::retire`]'s protocol.
     pub fn shift(&self, from: u8, to: u8) -> bool {
         self.state
-            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
+    }
+
+    /// The host replaces this process: true when it must be killed now (it was starting
+    /// or idle, and is now `DEAD`); a busy one is let go by its worker once it is idle.
+    ///
+    /// The protocol, so that a retire is never missed: the host sets the flag, then tries
+    /// to move the state to `DEAD`; a worker moves the state to `IDLE`, then reads the flag
+    /// (`retiring`) and lets the process go if it is set. All four steps are `SeqCst`, so
+    /// whatever the interleaving, the host sees `IDLE`/`STARTING` or the worker sees the
+    /// flag (or both: the kill is idempotent until the host reaps). Looking at the state
+    /// first and setting the flag only when it was `BUSY` (as once done here) missed the
+    /// retire when the invocation ended in between: the worker read the flag still unset
+    /// and went `IDLE`, the host then saw no `BUSY`, and the old process served on.
+    pub fn retire(&self) -> bool {
+        self.flag_retire();
+        self.take_down()
+    }
+
+    /// `retire`, step 1.
+    fn flag_retire(&self) {
+        self.retire.store(true, Ordering::SeqCst);
+    }
+
+    /// `retire`, step 2: `STARTING`/`IDLE` → `DEAD`.
+    fn take_down(&self) -> bool {
+        self.shift(STARTING, DEAD) || self.shift(IDLE, DEAD)
+    }
+
+    /// Retired by the host: a worker asks after every move to `IDLE` (see `retire`).
+    pub fn retiring(&self) -> bool {
+        self.retire.load(Ordering::SeqCst)
     }
 
     pub fn set_request(&self, id: u128) {
@@ -229,6 +265,42 @@ pub fn uuid(id: u128) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{BUSY, DEAD, IDLE, ProcShared, STARTING};
+
+    /// Every interleaving of the host's two retire steps with a worker's two (move to
+    /// `IDLE` from `STARTING` or `BUSY`, then look at the flag): the process is always
+    /// taken down by one side — the host kills it, or the worker lets it go.
+    #[test]
+    fn a_retire_is_never_missed_whatever_the_interleaving() {
+        // 0, 1: host steps; 2, 3: worker steps; each order keeps each side's own order.
+        let orders = [
+            [0, 1, 2, 3],
+            [0, 2, 1, 3],
+            [0, 2, 3, 1],
+            [2, 0, 1, 3],
+            [2, 0, 3, 1],
+            [2, 3, 0, 1],
+        ];
+        for from in [STARTING, BUSY] {
+            for order in orders {
+                let p = ProcShared::new(1, 0, 0);
+                p.state.store(from, std::sync::atomic::Ordering::SeqCst);
+                let (mut killed, mut idle, mut let_go) = (false, false, false);
+                for step in order {
+                    match step {
+                        0 => p.flag_retire(),
+                        1 => killed = p.take_down(),
+                        2 => idle = p.shift(from, IDLE),
+                        _ => let_go = idle && p.retiring(),
+                    }
+                }
+                assert!(killed || let_go, "from {from}, order {order:?}");
+                // The worker's move fails only when the host took it down first.
+                assert!(idle || (killed && p.state() == DEAD), "{from} {order:?}");
+            }
+        }
+    }
+
     #[test]
     fn uuids_are_formatted() {
         let id = 0x0123_4567_89ab_4def_8123_4567_89ab_cdefu128;

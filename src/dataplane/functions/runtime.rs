@@ -3,7 +3,11 @@
 //! come from that process):
 //!
 //! - `GET /2018-06-01/runtime/invocation/next` → 200 with the event and the
-//!   `Lambda-Runtime-*` headers, as soon as an invocation is queued (long poll);
+//!   `Lambda-Runtime-*` headers, as soon as an invocation is queued (long poll). A read
+//!   stays armed while it waits: a poll whose connection the runtime closes (or resets)
+//!   takes no invocation (the process is `away` until it asks again, and the host may start
+//!   another), and one handed to it in the same turn, or whose event cannot be written,
+//!   goes back to the front of the queue — never lost, never run twice;
 //! - `POST /2018-06-01/runtime/invocation/{id}/response` → 202 `{"status":"OK"}`;
 //! - `POST /2018-06-01/runtime/invocation/{id}/error` → 202 (the invocation answers with
 //!   `X-Amz-Function-Error: Unhandled` and the error JSON);
@@ -13,7 +17,6 @@
 //!   process the host has let go → 500 (the documented "runtime should exit");
 //! - malformed HTTP → the process is killed (and replaced).
 
-use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -22,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use monoio::net::TcpListener;
 
 use super::mail::{BUSY, DEAD, IDLE, STARTING, ToHost};
-use super::wire::{Conn, ReadError, Request, segments};
+use super::wire::{Conn, ReadError, Request, Waited, segments};
 use super::{Call, LocalFn, MAX_PAYLOAD, Outcome, Proc, error_json};
 
 /// Connections one process may hold open at once.
@@ -158,50 +161,72 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
         );
         busy.finish(Outcome::FunctionError(error));
     }
-    let retire = p.shared.retire.load(Ordering::Acquire);
     let usable = !p.gone.get()
-        && !retire
         && (p.shared.shift(STARTING, IDLE)
             || p.shared.shift(BUSY, IDLE)
             || p.shared.state() == IDLE);
+    // Looked at after the move to IDLE: see `ProcShared::retire`.
+    let retire = p.shared.retiring();
     if retire {
         p.let_go();
     }
-    let call = match usable {
-        true => {
-            // A newer `next` from the same process supersedes one still waiting.
-            let seq = p.next_seq.get() + 1;
-            p.next_seq.set(seq);
-            p.wake();
-            {
-                let mut idle = f.idle.borrow_mut();
-                if !idle.iter().any(|q| Rc::ptr_eq(q, p)) {
-                    idle.push_back(p.clone());
-                }
-            }
-            f.dispatch();
-            poll_fn(|cx| {
-                if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
-                    return Poll::Ready(None);
-                }
-                if let Some(c) = p.current.borrow().as_ref() {
-                    return Poll::Ready(Some(c.clone()));
-                }
-                *p.waiter.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            })
-            .await
+    if !usable || retire {
+        return exit_now(conn).await;
+    }
+    p.shared.away.store(false, Ordering::Relaxed);
+    // A newer `next` from the same process supersedes one still waiting.
+    let seq = p.next_seq.get() + 1;
+    p.next_seq.set(seq);
+    p.wake();
+    {
+        let mut idle = f.idle.borrow_mut();
+        if !idle.iter().any(|q| Rc::ptr_eq(q, p)) {
+            idle.push_back(p.clone());
         }
-        false => None,
+    }
+    f.dispatch();
+    let waited = conn
+        .wait_open(|cx| {
+            if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
+                return Poll::Ready(None);
+            }
+            if let Some(c) = p.current.borrow().as_ref() {
+                return Poll::Ready(Some(c.clone()));
+            }
+            *p.waiter.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    let call = match waited {
+        Waited::Ready(Some(call)) => call,
+        Waited::Ready(None) => return exit_now(conn).await,
+        Waited::Closed(call) => {
+            // The runtime gave up on this poll: it takes no invocation, and one handed to it
+            // in the same turn goes back to the queue (it never reached the runtime).
+            if p.next_seq.get() == seq {
+                f.withdraw(p);
+            }
+            if let Some(Some(call)) = call {
+                f.requeue(p, &call);
+            }
+            return Err(std::io::ErrorKind::ConnectionAborted.into());
+        }
     };
-    let Some(call) = call else {
-        let body = error_json(
-            "Runtime.ExitError",
-            "Container error. Non-recoverable state. Runtime should exit promptly.",
-        );
-        return conn.json(500, &[], &body, true).await;
-    };
-    send_event(f, &call, conn, close).await
+    let sent = send_event(f, &call, conn, close).await;
+    if sent.is_err() {
+        // Not delivered whole (the runtime reset the connection): it cannot have run it.
+        f.requeue(p, &call);
+    }
+    sent
+}
+
+/// The documented answer to a runtime that should exit (its process was let go).
+async fn exit_now(conn: &mut Conn) -> std::io::Result<()> {
+    let body = error_json(
+        "Runtime.ExitError",
+        "Container error. Non-recoverable state. Runtime should exit promptly.",
+    );
+    conn.json(500, &[], &body, true).await
 }
 
 async fn send_event(f: &LocalFn, call: &Call, conn: &mut Conn, close: bool) -> std::io::Result<()> {
@@ -250,10 +275,10 @@ fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>)
     p.deadline.set(None);
     p.shared.served.fetch_add(1, Ordering::Relaxed);
     call.finish(outcome);
-    if p.shared.retire.load(Ordering::Acquire) {
+    p.shared.shift(BUSY, IDLE);
+    // Looked at after the move to IDLE: see `ProcShared::retire`.
+    if p.shared.retiring() {
         p.let_go();
-    } else {
-        p.shared.shift(BUSY, IDLE);
     }
     f.publish();
     (202, ACCEPTED.to_vec())

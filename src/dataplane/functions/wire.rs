@@ -2,10 +2,15 @@
 //! strict `http1` codec: one request at a time per connection, keep-alive, bodies framed by
 //! `Content-Length` or chunked, every size bounded.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::{Context, Poll};
+
+use monoio::io::Canceller;
 use monoio::net::TcpStream;
 
 use super::super::conn::write_vec;
-use super::super::readbuf::ReadBuf;
+use super::super::readbuf::{FillError, ReadBuf};
 use crate::config::{
     DEFAULT_MAX_CHUNK_EXT, DEFAULT_MAX_HEADER_LINE, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,
     DEFAULT_MAX_TRAILER_BYTES,
@@ -50,11 +55,21 @@ pub enum ReadError {
     TooLarge(String),
 }
 
+/// How [`Conn::wait_open`] ended.
+pub enum Waited<T> {
+    Ready(T),
+    /// The peer closed (or reset) the connection first; `Some` when the value came in the
+    /// same turn, before the read was over.
+    Closed(Option<T>),
+}
+
 pub struct Conn {
     pub stream: TcpStream,
     rb: ReadBuf,
     out: Vec<u8>,
     limits: Limits,
+    /// Cancels the read `wait_open` keeps armed.
+    canceller: Canceller,
 }
 
 impl Conn {
@@ -72,7 +87,57 @@ impl Conn {
                 max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
                 max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
             },
+            canceller: Canceller::new(),
         }
+    }
+
+    /// Wait for `ready` with a read armed on the connection, so that a peer that closes or
+    /// resets it meanwhile is noticed at once (a long poll the client gave up on). Bytes
+    /// that arrive meanwhile (a pipelined request) are kept for `read_request`; once the
+    /// buffer holds a whole head's worth, it waits without watching. When `ready` comes
+    /// first, the read is cancelled and awaited, so no byte that raced the cancel is lost.
+    pub async fn wait_open<T>(
+        &mut self,
+        mut ready: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> Waited<T> {
+        // Ready at once (an invocation was queued): no read to arm and cancel.
+        if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(ready(cx))).await {
+            return Waited::Ready(v);
+        }
+        let mut got = None;
+        loop {
+            let Conn {
+                stream,
+                rb,
+                canceller,
+                ..
+            } = self;
+            let handle = canceller.handle();
+            let mut read = pin!(rb.fill_cancelable(stream, MAX_HEAD + 1, handle));
+            let r = poll_fn(|cx| {
+                if got.is_none()
+                    && let Poll::Ready(v) = ready(cx)
+                {
+                    got = Some(v);
+                    *canceller = std::mem::take(canceller).cancel();
+                }
+                read.as_mut().poll(cx)
+            })
+            .await;
+            match r {
+                Err(FillError::Eof | FillError::Io) => return Waited::Closed(got),
+                Err(FillError::Full) => break,
+                // Bytes (kept), or a cancel: ours once `ready` came.
+                Ok(_) | Err(FillError::Canceled) => {}
+            }
+            if let Some(v) = got {
+                return Waited::Ready(v);
+            }
+        }
+        Waited::Ready(match got {
+            Some(v) => v,
+            None => poll_fn(ready).await,
+        })
     }
 
     async fn fill(&mut self, max: usize) -> bool {
