@@ -264,6 +264,31 @@ fn an_invocation_skips_a_poll_whose_connection_closed_for_another_process() {
     answered_promptly(&gw, port);
 }
 
+/// With `concurrency` 1 and its only runtime gone quiet after closing its poll, the process
+/// is killed and replaced once it has been away `AWAY_LIMIT` (5 s): the waiting invocation
+/// runs on the new process instead of waiting out its timeout.
+#[test]
+fn a_process_that_never_polls_again_is_replaced() {
+    let test = "a_process_that_never_polls_again_is_replaced";
+    if !python_with(test, &[]) {
+        return;
+    }
+    let (gw, _dir, port) = abandoning("never", 1, "uring-defer-taskrun");
+    let started = std::time::Instant::now();
+    let r = invoke(port, json!({}));
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
+    assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
+    assert!(took < Duration::from_secs(9), "took {took:?}");
+    assert!(
+        gw.stderr()
+            .contains("closed its `next` poll and did not ask again within 5 s; killing it"),
+        "{}",
+        gw.stderr()
+    );
+    answered_promptly(&gw, port);
+}
+
 #[test]
 fn an_invocation_waits_for_the_runtime_to_poll_again_after_it_closed_its_poll() {
     let test = "an_invocation_waits_for_the_runtime_to_poll_again_after_it_closed_its_poll";

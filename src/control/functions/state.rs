@@ -108,6 +108,9 @@ pub(super) struct Process {
     pub shared: Arc<ProcShared>,
     pub child: Child,
     pub started: Instant,
+    /// When the host first saw it `away` (its runtime closed its `next` poll and has not
+    /// asked again), for `supervisor::AWAY_LIMIT`.
+    pub away_since: Option<Instant>,
 }
 
 impl Process {

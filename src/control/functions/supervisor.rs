@@ -25,6 +25,9 @@ const WATCH_EVERY: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// A process must ask for its first invocation within this (Lambda's init phase limit).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A runtime that closed its `next` poll must ask again within this, or its process is
+/// killed and replaced: it counts towards `concurrency` while it is away.
+pub(super) const AWAY_LIMIT: Duration = Duration::from_secs(5);
 
 /// Wait before the next start after `failures` failed ones in a row.
 pub(super) fn backoff(failures: u32) -> Duration {
@@ -107,7 +110,20 @@ fn tick(host: &Arc<Host>, state: &mut State) {
             f.failures = 0;
         }
         let mut init_timeouts = 0;
-        for p in &f.processes {
+        for p in f.processes.iter_mut() {
+            let s = &p.shared;
+            let away = s.away.load(Ordering::Relaxed) && s.state() == IDLE;
+            let since = *p.away_since.get_or_insert(now);
+            if !away {
+                p.away_since = None;
+            } else if now.duration_since(since) >= AWAY_LIMIT {
+                log(format!(
+                    "function `{name}`: process {} closed its `next` poll and did not ask again within {} s; killing it",
+                    s.pid,
+                    AWAY_LIMIT.as_secs()
+                ));
+                p.let_go();
+            }
             let s = &p.shared;
             if s.state() == STARTING && now.duration_since(p.started) >= INIT_TIMEOUT {
                 log(format!(
@@ -310,6 +326,7 @@ fn start(
         shared: shared.clone(),
         child: started.child,
         started: Instant::now(),
+        away_since: None,
     };
     if let Err(e) = process::pump_logs(name, started.output, shared.clone()) {
         p.let_go();
