@@ -17,6 +17,8 @@ use crate::dataplane::lambda_auth::{Grant, Verdict};
 use crate::dataplane::tls::ClientCertInfo;
 use crate::http1::{RequestHead, Status, parse_request};
 
+mod equivalence;
+
 struct OneFile(Vec<u8>);
 
 impl crate::config::Loader for OneFile {
