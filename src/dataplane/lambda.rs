@@ -76,7 +76,7 @@ pub struct Request<'a> {
     pub caller: Option<Caller<'a>>,
     /// The whole request body (de-chunked).
     pub body: &'a [u8],
-    /// Wall-clock milliseconds (`requestTimeEpoch`, `timeEpoch`).
+    /// Wall-clock milliseconds when the request started (`requestTimeEpoch`, `timeEpoch`).
     pub now_ms: u64,
     /// The request's `X-Amzn-Trace-Id` (`Meta::trace`): sent with the invocation.
     pub trace: super::trace::TraceId,
