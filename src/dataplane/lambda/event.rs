@@ -1,8 +1,9 @@
-//! What the 1.0 and 2.0 events share: decoding, the body and its encoding, path parameters,
-//! stage variables, the request time, the mTLS client certificate. The pieces that take the
-//! request head and data rather than a [`Request`] (headers and query in the 1.0 and 2.0
-//! shapes, path parameters, stage variables, the request time) also build the Lambda
-//! authorizers' events (`lambda_auth/event.rs`).
+//! What the 1.0 and 2.0 events share: which headers are forwarded, query decoding, header
+//! lookup, the body's encoding, the trace header, JWT claims and scopes. The proxy events are
+//! written as bytes (`event_v1.rs`, `event_v2.rs`, `fields.rs`); the pieces here that build
+//! `serde_json` values from the request head and data (headers and query in the 1.0 and 2.0
+//! shapes, path parameter values, stage variables, the request time) build the Lambda
+//! authorizers' events (`lambda_auth/event.rs`, built only on a cache miss).
 
 use serde_json::{Map, Value, json};
 
