@@ -2,8 +2,6 @@
 //! bytes (`json.rs`): the reference the writers are checked against (`tests/equivalence.rs`,
 //! and every event the other tests build). Kept as they were; do not improve them.
 
-#![allow(dead_code)]
-
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
