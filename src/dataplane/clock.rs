@@ -86,6 +86,20 @@ impl WallClock {
         self.base.set(Some((mono_ns, unix)));
         unix / SYNC_NS
     }
+
+    /// Unix milliseconds at monotonic `mono_ns` (a request's [`Now::mono_ns`], whose
+    /// `unix_secs` synchronized the clock): derived from the last synchronization, before
+    /// or after it, without reading the system clock or moving the base.
+    pub fn unix_ms(&self, mono_ns: u64) -> u64 {
+        let Some((mono, unix)) = self.base.get() else {
+            return self.unix_secs(mono_ns) * 1000;
+        };
+        let ns = match mono_ns.checked_sub(mono) {
+            Some(after) => unix.saturating_add(after),
+            None => unix.saturating_sub(mono - mono_ns),
+        };
+        ns / 1_000_000
+    }
 }
 
 impl Default for WallClock {
@@ -301,6 +315,21 @@ mod tests {
             later,
             "re-synchronized after a second"
         );
+    }
+
+    #[test]
+    fn milliseconds_agree_with_seconds_and_need_no_new_base() {
+        let wall = WallClock::new();
+        let at = 7 * SYNC_NS + 123_456_789;
+        let secs = wall.unix_secs(at);
+        let base = wall.base.get();
+        let ms = wall.unix_ms(at);
+        assert_eq!(ms / 1000, secs);
+        // Later and earlier readings (a request's time after another synchronized) are
+        // derived from the same base.
+        assert_eq!(wall.unix_ms(at + 2_500_000_000), ms + 2_500);
+        assert_eq!(wall.unix_ms(at - 250_000_000), ms - 250);
+        assert_eq!(wall.base.get(), base);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!    it reads the whole body into the read buffer first (`iam::read_body`, bounded by
 //!    `maxBodyBytes` and the body timeout) and dispatches again — before any authorizer or
 //!    meter ran, so nothing is counted twice.
-//! 2. [`prepare`] builds the event (payload 1.0, [`event_v1`], or 2.0, [`event_v2`]) from the
-//!    request, its authorizer's output and the stage, and says how many bytes of the read
-//!    buffer the request took.
+//! 2. [`prepare`] writes the event (payload 1.0, [`event_v1`], or 2.0, [`event_v2`]) from the
+//!    request, its authorizer's output and the stage straight into one buffer of JSON
+//!    ([`json`]: no `Value` per field), and says how many bytes of the read buffer the
+//!    request took.
 //! 3. [`respond`] consumes the request, calls the stage's function through
 //!    `lambda_auth::invoke::call` (the core's upstream pools; the deadline is the
 //!    integration's timeout), reads its result ([`response`]) and writes the answer:
@@ -15,12 +16,16 @@
 //!    malformed result → REST 502 / HTTP APIs 500 (`ErrorKind::FunctionFailure`); no answer in
 //!    time → REST 504 / HTTP APIs 503 (`ErrorKind::FunctionTimeout`).
 //!
-//! The event is allocated per request (it is a JSON document); nothing is kept between
+//! The event is one buffer per request, sized from the request; nothing is kept between
 //! requests. The stage cache does not apply to Lambda integrations yet.
 
 pub(super) mod event;
 pub mod event_v1;
 pub mod event_v2;
+mod fields;
+pub mod json;
+#[cfg(test)]
+mod reference;
 pub mod response;
 #[cfg(test)]
 mod tests;
@@ -71,7 +76,7 @@ pub struct Request<'a> {
     pub caller: Option<Caller<'a>>,
     /// The whole request body (de-chunked).
     pub body: &'a [u8],
-    /// Wall-clock milliseconds (`requestTimeEpoch`, `timeEpoch`).
+    /// Wall-clock milliseconds when the request started (`requestTimeEpoch`, `timeEpoch`).
     pub now_ms: u64,
     /// The request's `X-Amzn-Trace-Id` (`Meta::trace`): sent with the invocation.
     pub trace: super::trace::TraceId,
@@ -135,21 +140,32 @@ pub fn body_ready(head: &RequestHead, data: &[u8], limits: &ServerLimits) -> boo
 
 /// Builds the event for `lambda` (see the module docs).
 pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prepared {
-    let value = match lambda.payload {
-        PayloadVersion::V1 => event_v1::build(req),
-        PayloadVersion::V2 => event_v2::build(req),
-    };
+    let event = write_event(req, lambda.payload);
     let accept = event::header(req, b"accept").unwrap_or_default();
     let first = accept.split(|&b| b == b',').next().unwrap_or_default();
     let decode_binary = req.api.protocol == Protocol::Http
         || is_binary(&req.api.binary_media_types, event::media_type(first));
     Prepared {
-        event: serde_json::to_vec(&value).unwrap_or_default(),
+        event,
         consumed,
         decode_binary,
         trace_id: event::trace_id(req),
         trace: req.trace,
     }
+}
+
+/// The event's JSON, in one buffer sized to hold it in most cases: the head twice (1.0
+/// repeats headers and query in `multiValue*`), the body as base64, the certificate, and the
+/// fixed parts.
+pub fn write_event(req: &Request<'_>, payload: PayloadVersion) -> Vec<u8> {
+    let cert = req.client_cert.map_or(0, |c| c.client_cert_pem.len() + 256);
+    let capacity = 1536 + 2 * req.head.head_len + req.body.len() / 3 * 4 + 4 + cert;
+    let mut j = json::Json::with_capacity(capacity);
+    match payload {
+        PayloadVersion::V1 => event_v1::write(req, &mut j),
+        PayloadVersion::V2 => event_v2::write(req, &mut j),
+    }
+    j.into_bytes()
 }
 
 /// Calls the function and answers the client (see the module docs).

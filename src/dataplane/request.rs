@@ -324,9 +324,8 @@ async fn dispatch<S: ClientStream>(
             let Some((body_len, body)) = super::lambda::buffered_body(head, data, &limits) else {
                 return reject(worker, stream, conn, 400, meta).await;
             };
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            // When the request started, as the rest of the request path times it.
+            let now_ms = worker.unix_ms(meta.now);
             let trace = meta.trace(&worker.ids, data, head);
             let req = super::lambda::Request {
                 data,

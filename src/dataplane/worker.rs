@@ -105,6 +105,11 @@ impl Worker {
         }
     }
 
+    /// Unix milliseconds at `now` (no clock read): a Lambda event's `requestTimeEpoch`.
+    pub fn unix_ms(&self, now: Now) -> u64 {
+        self.wall.unix_ms(now.mono_ns)
+    }
+
     /// `now` plus `d`, as a timer deadline (no clock read).
     pub fn deadline(&self, now: Now, d: std::time::Duration) -> monoio::time::Instant {
         monoio::time::Instant::from_std(self.shared.clock.instant_at(now.mono_ns)) + d

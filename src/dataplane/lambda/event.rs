@@ -1,10 +1,10 @@
-//! What the 1.0 and 2.0 events share: decoding, the body and its encoding, path parameters,
-//! stage variables, the request time, the mTLS client certificate. The pieces that take the
-//! request head and data rather than a [`Request`] (headers and query in the 1.0 and 2.0
-//! shapes, path parameters, stage variables, the request time) also build the Lambda
-//! authorizers' events (`lambda_auth/event.rs`).
+//! What the 1.0 and 2.0 events share: which headers are forwarded, query decoding, header
+//! lookup, the body's encoding, the trace header, JWT claims and scopes. The proxy events are
+//! written as bytes (`event_v1.rs`, `event_v2.rs`, `fields.rs`); the pieces here that build
+//! `serde_json` values from the request head and data (headers and query in the 1.0 and 2.0
+//! shapes, path parameter values, stage variables, the request time) build the Lambda
+//! authorizers' events (`lambda_auth/event.rs`, built only on a cache miss).
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::Request;
@@ -12,7 +12,7 @@ use crate::config::{Params, Protocol, Route, Stage};
 use crate::dataplane::clock::CivilTime;
 use crate::http1::RequestHead;
 
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
@@ -46,10 +46,11 @@ pub(super) fn forwarded(name: &[u8], v1: bool) -> bool {
     !(dropped || v1 && name.eq_ignore_ascii_case(b"content-length"))
 }
 
-/// Form-style decoding of a query key or value: `+` is a space, `%XX` a byte (SPEC-NOTES §1.1).
-pub(super) fn form_decode(b: &[u8]) -> String {
+/// Form-style decoding of a query key or value onto `out`: `+` is a space, `%XX` a byte
+/// (SPEC-NOTES §1.1); then, as `String::from_utf8_lossy`, invalid UTF-8 becomes U+FFFD.
+pub(super) fn form_decode_into(b: &[u8], out: &mut Vec<u8>) {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
+    let start = out.len();
     let mut i = 0;
     while i < b.len() {
         let pair = (
@@ -66,7 +67,11 @@ pub(super) fn form_decode(b: &[u8]) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    if std::str::from_utf8(&out[start..]).is_err() {
+        let lossy = String::from_utf8_lossy(&out[start..]).into_owned();
+        out.truncate(start);
+        out.extend_from_slice(lossy.as_bytes());
+    }
 }
 
 /// The query's `key=value` pairs as sent, in order.
@@ -81,11 +86,6 @@ pub(crate) fn raw_query_pairs<'a>(
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &pair[pair.len()..]),
         })
-}
-
-/// The query's `key=value` pairs, decoded, in order.
-pub(super) fn query_pairs<'a>(req: &Request<'a>) -> impl Iterator<Item = (String, String)> + 'a {
-    raw_query_pairs(req.head, req.data).map(|(k, v)| (form_decode(k), form_decode(v)))
 }
 
 /// The first value of header `name`.
@@ -196,15 +196,6 @@ pub(crate) fn path_values<'a>(
         })
 }
 
-/// `pathParameters`, as sent (API Gateway does not percent-decode the path, SPEC-NOTES §1.1);
-/// `None` for a route without parameters.
-pub(super) fn path_parameters(req: &Request<'_>) -> Option<Map<String, Value>> {
-    let out: Map<String, Value> = path_values(req.route, req.params, req.resource_path)
-        .map(|(name, v)| (name.clone(), text(v).into()))
-        .collect();
-    (!out.is_empty()).then_some(out)
-}
-
 /// The stage's variables as a JSON object.
 pub(crate) fn stage_map(stage: &Stage) -> Map<String, Value> {
     stage
@@ -212,11 +203,6 @@ pub(crate) fn stage_map(stage: &Stage) -> Map<String, Value> {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect()
-}
-
-pub(super) fn stage_variables(req: &Request<'_>) -> Option<Map<String, Value>> {
-    let out = stage_map(req.stage);
-    (!out.is_empty()).then_some(out)
 }
 
 /// `dd/MMM/yyyy:HH:mm:ss +0000`.
@@ -258,49 +244,40 @@ pub fn is_binary(types: &[Box<str>], media: &[u8]) -> bool {
 /// base64-encoded. API Gateway's exact rule for HTTP APIs is not on record (SPEC-NOTES §1.3
 /// marks it unverified): this is the documented "binary or not text" behaviour.
 fn is_text(media: &[u8]) -> bool {
-    let m = text(media).to_ascii_lowercase();
-    m.starts_with("text/")
-        || m.ends_with("+json")
-        || m.ends_with("+xml")
+    let ends = |suffix: &[u8]| {
+        media.len() >= suffix.len()
+            && media[media.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    media
+        .get(..5)
+        .is_some_and(|m| m.eq_ignore_ascii_case(b"text/"))
+        || ends(b"+json")
+        || ends(b"+xml")
         || [
-            "application/json",
-            "application/xml",
-            "application/javascript",
-            "application/graphql",
+            &b"application/json"[..],
+            b"application/xml",
+            b"application/javascript",
+            b"application/graphql",
         ]
-        .contains(&m.as_str())
+        .iter()
+        .any(|t| media.eq_ignore_ascii_case(t))
 }
 
-/// `body` (string or null) and `isBase64Encoded`: base64 when the `Content-Type` matches
-/// the API's `binaryMediaTypes` (SPEC-NOTES §1.1); HTTP APIs also for non-text bodies.
-pub(super) fn body(req: &Request<'_>) -> (Value, bool) {
+/// The body's `isBase64Encoded`, `None` without a body (`body` null, or left out in 2.0):
+/// base64 when the `Content-Type` matches the API's `binaryMediaTypes` (SPEC-NOTES §1.1);
+/// HTTP APIs also for non-text bodies.
+pub(super) fn body_base64(req: &Request<'_>) -> Option<bool> {
     if req.body.is_empty() {
-        return (Value::Null, false);
+        return None;
     }
     let media = header(req, b"content-type")
         .map(media_type)
         .unwrap_or_default();
-    let binary = is_binary(&req.api.binary_media_types, media)
-        || req.api.protocol == Protocol::Http
-            && (!is_text(media) || std::str::from_utf8(req.body).is_err());
-    if binary {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(req.body);
-        (Value::String(b64), true)
-    } else {
-        (Value::String(text(req.body)), false)
-    }
-}
-
-/// `identity.clientCert` (1.0) / `authentication.clientCert` (2.0), with mutual TLS.
-pub(super) fn client_cert(req: &Request<'_>) -> Option<Value> {
-    let c = req.client_cert?;
-    Some(json!({
-        "clientCertPem": c.client_cert_pem,
-        "subjectDN": c.subject_dn,
-        "issuerDN": c.issuer_dn,
-        "serialNumber": c.serial_number,
-        "validity": {"notBefore": c.not_before, "notAfter": c.not_after},
-    }))
+    Some(
+        is_binary(&req.api.binary_media_types, media)
+            || req.api.protocol == Protocol::Http
+                && (!is_text(media) || std::str::from_utf8(req.body).is_err()),
+    )
 }
 
 /// The request's X-Ray trace header as the event and the response show it: the client's

@@ -1,84 +1,182 @@
 //! Payload format 1.0 (SPEC-NOTES §1.1): REST APIs' proxy event, and HTTP APIs' with
 //! `"version": "1.0"`. Header names keep the client's casing; `headers`/`queryStringParameters`
 //! hold the last value, `multiValue*` every value in order; absent parts are `null`.
+//! Written straight into the event's bytes ([`Json`]).
 
 use serde_json::{Map, Value, json};
 
-use super::Request;
-use super::event::{
-    body, civil, claims, client_cert, domain_prefix, forwarded, header, header_texts, last_and_all,
-    path_parameters, query_pairs, scopes, stage_variables, text, trace_id,
-};
+use super::event::{claims, forwarded, header, scopes};
+use super::fields::{self, Groups, Query};
+use super::json::Json;
+use super::{Caller, Request};
 use crate::config::Protocol;
 
-/// The 1.0 event as a JSON value.
-pub fn build(req: &Request<'_>) -> Value {
+/// Writes the 1.0 event.
+pub fn write(req: &Request<'_>, j: &mut Json) {
     let rest = req.api.protocol == Protocol::Rest;
-    let (mut headers, mut multi) =
-        last_and_all(header_texts(req.head, req.data, |n| forwarded(n, true)));
-    if header(req, b"x-amzn-trace-id").is_none() {
-        let trace = trace_id(req);
-        headers.insert("X-Amzn-Trace-Id".into(), trace.clone().into());
-        multi.insert("X-Amzn-Trace-Id".into(), json!([trace]));
-    }
-    let (query, multi_query) = last_and_all(query_pairs(req));
-    let or_null = |m: Map<String, Value>| {
-        if m.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(m)
-        }
-    };
-    let method = text(req.head.method.get(req.data));
-    let (body, base64) = body(req);
-    let mut event = Map::new();
+    let headers: Vec<(&[u8], &[u8])> = req
+        .head
+        .headers
+        .iter()
+        .map(|(n, v)| (n.get(req.data), v.get(req.data)))
+        .filter(|(n, _)| forwarded(n, true))
+        .collect();
+    let names = Groups::by(headers.len(), |i| headers[i].0);
+    let add_trace = header(req, b"x-amzn-trace-id").is_none();
+    let query = Query::decode(req);
+    let keys = Groups::by(query.len(), |i| query.key(i));
+    let method = req.head.method.get(req.data);
+    j.obj();
     if !rest {
-        event.insert("version".into(), "1.0".into());
+        j.key("version").str("1.0");
     }
-    event.insert("resource".into(), req.route.path.clone().into());
-    event.insert("path".into(), event_path(req.resource_path).into());
-    event.insert("httpMethod".into(), method.clone().into());
-    event.insert("headers".into(), or_null(headers));
-    event.insert("multiValueHeaders".into(), or_null(multi));
-    event.insert("queryStringParameters".into(), or_null(query));
-    event.insert(
-        "multiValueQueryStringParameters".into(),
-        or_null(multi_query),
-    );
-    event.insert(
-        "pathParameters".into(),
-        path_parameters(req).map_or(Value::Null, Value::Object),
-    );
-    event.insert(
-        "stageVariables".into(),
-        stage_variables(req).map_or(Value::Null, Value::Object),
-    );
-    event.insert("requestContext".into(), context(req, &method));
-    event.insert("body".into(), body);
-    event.insert("isBase64Encoded".into(), base64.into());
-    Value::Object(event)
+    j.key("resource").str(&req.route.path);
+    j.key("path");
+    event_path(j, req.resource_path);
+    j.key("httpMethod").text(method);
+    for multi in [false, true] {
+        j.key(if multi {
+            "multiValueHeaders"
+        } else {
+            "headers"
+        });
+        if headers.is_empty() && !add_trace {
+            j.null();
+            continue;
+        }
+        j.obj();
+        for g in names.iter() {
+            let first = g.clone().next().unwrap_or_default();
+            j.key_text(headers[first].0);
+            if multi {
+                j.arr();
+                g.for_each(|i| {
+                    j.text(headers[i].1);
+                });
+                j.end_arr();
+            } else {
+                j.text(headers[g.last().unwrap_or(first)].1);
+            }
+        }
+        if add_trace {
+            j.key("X-Amzn-Trace-Id");
+            if multi {
+                j.arr();
+                fields::started_trace(j, req);
+                j.end_arr();
+            } else {
+                fields::started_trace(j, req);
+            }
+        }
+        j.end_obj();
+    }
+    for multi in [false, true] {
+        j.key(if multi {
+            "multiValueQueryStringParameters"
+        } else {
+            "queryStringParameters"
+        });
+        if query.len() == 0 {
+            j.null();
+            continue;
+        }
+        j.obj();
+        for g in keys.iter() {
+            let first = g.clone().next().unwrap_or_default();
+            j.key_text(query.key(first));
+            if multi {
+                j.arr();
+                g.for_each(|i| {
+                    j.text(query.value(i));
+                });
+                j.end_arr();
+            } else {
+                j.text(query.value(g.last().unwrap_or(first)));
+            }
+        }
+        j.end_obj();
+    }
+    if !fields::path_parameters(j, "pathParameters", req) {
+        j.key("pathParameters").null();
+    }
+    if !fields::stage_variables(j, "stageVariables", req) {
+        j.key("stageVariables").null();
+    }
+    j.key("requestContext");
+    context(req, method, j);
+    let base64 = fields::body(j, req);
+    if base64.is_none() {
+        j.key("body").null();
+    }
+    j.key("isBase64Encoded").bool(base64 == Some(true));
+    j.end_obj();
 }
 
 /// `path` is the resource path without the stage; a run of leading slashes becomes one
 /// (`//proxy-value` → `/proxy-value`, SPEC-NOTES §1.1), later double slashes stay.
-fn event_path(resource_path: &[u8]) -> String {
+fn event_path(j: &mut Json, resource_path: &[u8]) {
     let trimmed = resource_path
         .iter()
         .position(|&b| b != b'/')
         .map_or(&b""[..], |i| &resource_path[i..]);
-    format!("/{}", text(trimmed))
+    j.open_str().push_text(b"/").push_text(trimmed).close_str();
 }
 
-fn context(req: &Request<'_>, method: &str) -> Value {
+fn context(req: &Request<'_>, method: &[u8], j: &mut Json) {
     let rest = req.api.protocol == Protocol::Rest;
-    let host = text(req.host);
-    let ident = |f: for<'c> fn(&super::Caller<'c>) -> &'c str| {
-        req.caller.as_ref().map_or(Value::Null, |c| f(c).into())
+    j.obj();
+    j.key("accountId").str(req.account_id);
+    j.key("apiId").str(&req.api.id);
+    if let Some(a) = authorizer(req) {
+        j.key("authorizer").value(&a);
+    }
+    if rest {
+        // A REST stage's deployment; tollgate has none, so a stable id per API and stage.
+        j.key("deploymentId");
+        let parts = [req.api.id.as_bytes(), b"/", req.stage.name.as_bytes()];
+        j.text(&resource_id(&parts));
+    }
+    j.key("domainName").text(req.host);
+    j.key("domainPrefix").text(fields::domain_prefix(req.host));
+    j.key("extendedRequestId").text(req.extended_id);
+    j.key("httpMethod").text(method);
+    j.key("identity");
+    identity(req, j);
+    j.key("path").text(req.path);
+    j.key("protocol").str("HTTP/1.1");
+    // HTTP APIs' request id is the `apigw-requestid` (the extended id).
+    let request_id = if rest {
+        req.request_id
+    } else {
+        req.extended_id
     };
-    let mut identity = Map::new();
-    identity.insert("accessKey".into(), ident(|c| c.access_key));
-    identity.insert("accountId".into(), ident(|c| c.account));
-    identity.insert("caller".into(), ident(|c| c.user_arn));
+    j.key("requestId").text(request_id);
+    j.key("requestTime");
+    fields::civil(j, req.now_ms);
+    j.key("requestTimeEpoch").u64(req.now_ms);
+    j.key("resourceId");
+    if rest {
+        j.text(&resource_id(&[req.route.path.as_bytes()]));
+    } else {
+        j.str(&req.route.route_key);
+    }
+    j.key("resourcePath").str(&req.route.path);
+    j.key("stage").str(&req.stage.name);
+    j.end_obj();
+}
+
+fn identity(req: &Request<'_>, j: &mut Json) {
+    let ident = |j: &mut Json, k: &str, f: for<'c> fn(&Caller<'c>) -> &'c str| {
+        j.key(k);
+        match &req.caller {
+            Some(c) => j.str(f(c)),
+            None => j.null(),
+        };
+    };
+    j.obj();
+    ident(j, "accessKey", |c| c.access_key);
+    ident(j, "accountId", |c| c.account);
+    ident(j, "caller", |c| c.user_arn);
     for k in [
         "cognitoAuthenticationProvider",
         "cognitoAuthenticationType",
@@ -86,58 +184,27 @@ fn context(req: &Request<'_>, method: &str) -> Value {
         "cognitoIdentityPoolId",
         "principalOrgId",
     ] {
-        identity.insert(k.into(), Value::Null);
+        j.key(k).null();
     }
-    identity.insert("sourceIp".into(), req.source_ip.to_string().into());
-    identity.insert("user".into(), ident(|c| c.user_arn));
-    identity.insert(
-        "userAgent".into(),
-        header(req, b"user-agent").map_or(Value::Null, |v| text(v).into()),
-    );
-    identity.insert("userArn".into(), ident(|c| c.user_arn));
-    if let Some(cert) = client_cert(req) {
-        identity.insert("clientCert".into(), cert);
-    }
-    let mut ctx = Map::new();
-    ctx.insert("accountId".into(), req.account_id.into());
-    ctx.insert("apiId".into(), req.api.id.clone().into());
-    if let Some(a) = authorizer(req) {
-        ctx.insert("authorizer".into(), a);
-    }
-    if rest {
-        // A REST stage's deployment; tollgate has none, so a stable id per API and stage.
-        let deployment = resource_id(&format!("{}/{}", req.api.id, req.stage.name));
-        ctx.insert("deploymentId".into(), deployment.into());
-    }
-    ctx.insert("domainName".into(), host.clone().into());
-    ctx.insert("domainPrefix".into(), domain_prefix(&host).into());
-    ctx.insert("extendedRequestId".into(), text(req.extended_id).into());
-    ctx.insert("httpMethod".into(), method.into());
-    ctx.insert("identity".into(), Value::Object(identity));
-    ctx.insert("path".into(), text(req.path).into());
-    ctx.insert("protocol".into(), "HTTP/1.1".into());
-    // HTTP APIs' request id is the `apigw-requestid` (the extended id).
-    let request_id = if rest {
-        req.request_id
-    } else {
-        req.extended_id
+    j.key("sourceIp");
+    fields::ip(j, req.source_ip);
+    ident(j, "user", |c| c.user_arn);
+    j.key("userAgent");
+    match header(req, b"user-agent") {
+        Some(v) => j.text(v),
+        None => j.null(),
     };
-    ctx.insert("requestId".into(), text(request_id).into());
-    ctx.insert("requestTime".into(), civil(req.now_ms).into());
-    ctx.insert("requestTimeEpoch".into(), req.now_ms.into());
-    let resource_id = if rest {
-        resource_id(&req.route.path)
-    } else {
-        req.route.route_key.clone()
-    };
-    ctx.insert("resourceId".into(), resource_id.into());
-    ctx.insert("resourcePath".into(), req.route.path.clone().into());
-    ctx.insert("stage".into(), req.stage.name.clone().into());
-    Value::Object(ctx)
+    ident(j, "userArn", |c| c.user_arn);
+    if let Some(c) = req.client_cert {
+        j.key("clientCert");
+        fields::client_cert(j, c);
+    }
+    j.end_obj();
 }
 
 /// `requestContext.authorizer`: a Lambda authorizer's `principalId` and context (strings), or
-/// a JWT's `claims` and `scopes`; absent without an authorizer.
+/// a JWT's `claims` and `scopes`; absent without an authorizer. Built as a value: a context
+/// key may repeat `principalId` or `integrationLatency`, and the map settles which wins.
 fn authorizer(req: &Request<'_>) -> Option<Value> {
     if let Some(g) = req.grant {
         let mut a = Map::new();
@@ -160,14 +227,12 @@ fn authorizer(req: &Request<'_>) -> Option<Value> {
 }
 
 /// REST resources (and deployments) have a short id (`roq9wj`); tollgate derives a stable
-/// one from the path.
-fn resource_id(path: &str) -> String {
+/// one from the path (`parts` concatenated).
+fn resource_id(parts: &[&[u8]]) -> [u8; 6] {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in path.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
     }
     const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..6)
-        .map(|i| ALPHABET[((h >> (i * 6)) % 36) as usize] as char)
-        .collect()
+    std::array::from_fn(|i| ALPHABET[((h >> (i * 6)) % 36) as usize])
 }

@@ -1,109 +1,152 @@
 //! Payload format 2.0 (SPEC-NOTES §1.2): HTTP APIs. Lower-case header names, repeated
 //! headers and query keys comma-joined, `Cookie` headers collected into `cookies`, `rawPath`
-//! with the stage, `rawQueryString` as sent; empty parts are left out.
+//! with the stage, `rawQueryString` as sent; empty parts are left out. Written straight into
+//! the event's bytes ([`Json`]).
 
 use serde_json::{Map, Value, json};
 
 use super::Request;
-use super::event::{
-    body, civil, claims, client_cert, domain_prefix, forwarded, header, header_texts, headers_v2,
-    joined, path_parameters, query_pairs, scopes, stage_variables, text, trace_id,
-};
+use super::event::{claims, forwarded, header, scopes};
+use super::fields::{self, Groups, NoCase, Query};
+use super::json::Json;
 
-/// The 2.0 event as a JSON value.
-pub fn build(req: &Request<'_>) -> Value {
-    let (mut headers, cookies) =
-        headers_v2(header_texts(req.head, req.data, |n| forwarded(n, false)));
-    if header(req, b"x-amzn-trace-id").is_none() {
-        headers.insert("x-amzn-trace-id".into(), trace_id(req).into());
-    }
-    let query = joined(query_pairs(req));
-    let raw_query = req
+/// Writes the 2.0 event.
+pub fn write(req: &Request<'_>, j: &mut Json) {
+    let headers: Vec<(&[u8], &[u8])> = req
         .head
-        .query
-        .map(|q| text(q.get(req.data)))
-        .unwrap_or_default();
-    let (body, base64) = body(req);
-    let mut event = Map::new();
-    event.insert("version".into(), "2.0".into());
-    event.insert("routeKey".into(), req.route.route_key.clone().into());
-    event.insert("rawPath".into(), text(req.path).into());
-    event.insert("rawQueryString".into(), raw_query.into());
-    if !cookies.is_empty() {
-        event.insert("cookies".into(), cookies.into());
+        .headers
+        .iter()
+        .map(|(n, v)| (n.get(req.data), v.get(req.data)))
+        .filter(|(n, _)| forwarded(n, false))
+        .collect();
+    let is_cookie = |n: &[u8]| n.eq_ignore_ascii_case(b"cookie");
+    let names = Groups::by(headers.len(), |i| NoCase(headers[i].0));
+    let query = Query::decode(req);
+    let keys = Groups::by(query.len(), |i| query.key(i));
+    j.obj();
+    j.key("version").str("2.0");
+    j.key("routeKey").str(&req.route.route_key);
+    j.key("rawPath").text(req.path);
+    let raw_query = req.head.query.map(|q| q.get(req.data));
+    j.key("rawQueryString").text(raw_query.unwrap_or_default());
+    let mut cookies = false;
+    for (_, v) in headers.iter().filter(|(n, _)| is_cookie(n)) {
+        let v = String::from_utf8_lossy(v);
+        for c in v.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            if !cookies {
+                j.key("cookies").arr();
+                cookies = true;
+            }
+            j.str(c);
+        }
     }
-    event.insert("headers".into(), Value::Object(headers));
-    if !query.is_empty() {
-        event.insert("queryStringParameters".into(), Value::Object(query));
+    if cookies {
+        j.end_arr();
     }
-    if let Some(p) = path_parameters(req) {
-        event.insert("pathParameters".into(), Value::Object(p));
+    j.key("headers").obj();
+    for g in names.iter() {
+        let first = g.clone().next().unwrap_or_default();
+        if is_cookie(headers[first].0) {
+            continue;
+        }
+        let start = j.mark();
+        j.key_text(headers[first].0);
+        j.since(start).make_ascii_lowercase();
+        joined(j, g.map(|i| headers[i].1));
     }
-    event.insert("requestContext".into(), context(req));
-    if let Some(v) = stage_variables(req) {
-        event.insert("stageVariables".into(), Value::Object(v));
+    if header(req, b"x-amzn-trace-id").is_none() {
+        j.key("x-amzn-trace-id");
+        fields::started_trace(j, req);
     }
-    if !body.is_null() {
-        event.insert("body".into(), body);
+    j.end_obj();
+    if query.len() > 0 {
+        j.key("queryStringParameters").obj();
+        for g in keys.iter() {
+            let first = g.clone().next().unwrap_or_default();
+            j.key_text(query.key(first));
+            joined(j, g.map(|i| query.value(i)));
+        }
+        j.end_obj();
     }
-    event.insert("isBase64Encoded".into(), base64.into());
-    Value::Object(event)
+    fields::path_parameters(j, "pathParameters", req);
+    j.key("requestContext");
+    context(req, j);
+    fields::stage_variables(j, "stageVariables", req);
+    let base64 = fields::body(j, req);
+    j.key("isBase64Encoded").bool(base64 == Some(true));
+    j.end_obj();
 }
 
-fn context(req: &Request<'_>) -> Value {
-    let host = text(req.host);
-    let mut ctx = Map::new();
-    ctx.insert("accountId".into(), req.account_id.into());
-    ctx.insert("apiId".into(), req.api.id.clone().into());
-    if let Some(cert) = client_cert(req) {
-        ctx.insert("authentication".into(), json!({ "clientCert": cert }));
+/// A repeated name's values, joined with commas.
+fn joined<'a>(j: &mut Json, values: impl Iterator<Item = &'a [u8]>) {
+    j.open_str();
+    for (n, v) in values.enumerate() {
+        if n > 0 {
+            j.push_text(b",");
+        }
+        j.push_text(v);
     }
-    if let Some(a) = authorizer(req) {
-        ctx.insert("authorizer".into(), a);
-    }
-    ctx.insert("domainName".into(), host.clone().into());
-    ctx.insert("domainPrefix".into(), domain_prefix(&host).into());
-    ctx.insert(
-        "http".into(),
-        json!({
-            "method": text(req.head.method.get(req.data)),
-            "path": text(req.path),
-            "protocol": "HTTP/1.1",
-            "sourceIp": req.source_ip.to_string(),
-            "userAgent": header(req, b"user-agent").map(text).unwrap_or_default(),
-        }),
-    );
-    ctx.insert("requestId".into(), text(req.extended_id).into());
-    ctx.insert("routeKey".into(), req.route.route_key.clone().into());
-    ctx.insert("stage".into(), req.stage.name.clone().into());
-    ctx.insert("time".into(), civil(req.now_ms).into());
-    ctx.insert("timeEpoch".into(), req.now_ms.into());
-    Value::Object(ctx)
+    j.close_str();
 }
 
-/// `jwt {claims, scopes}`, `lambda {context}` or `iam {...}`; absent without an authorizer.
-fn authorizer(req: &Request<'_>) -> Option<Value> {
+fn context(req: &Request<'_>, j: &mut Json) {
+    j.obj();
+    j.key("accountId").str(req.account_id);
+    j.key("apiId").str(&req.api.id);
+    if let Some(c) = req.client_cert {
+        j.key("authentication").obj().key("clientCert");
+        fields::client_cert(j, c);
+        j.end_obj();
+    }
+    authorizer(req, j);
+    j.key("domainName").text(req.host);
+    j.key("domainPrefix").text(fields::domain_prefix(req.host));
+    j.key("http").obj();
+    j.key("method").text(req.head.method.get(req.data));
+    j.key("path").text(req.path);
+    j.key("protocol").str("HTTP/1.1");
+    j.key("sourceIp");
+    fields::ip(j, req.source_ip);
+    j.key("userAgent")
+        .text(header(req, b"user-agent").unwrap_or_default());
+    j.end_obj();
+    j.key("requestId").text(req.extended_id);
+    j.key("routeKey").str(&req.route.route_key);
+    j.key("stage").str(&req.stage.name);
+    j.key("time");
+    fields::civil(j, req.now_ms);
+    j.key("timeEpoch").u64(req.now_ms);
+    j.end_obj();
+}
+
+/// `authorizer`: `jwt {claims, scopes}`, `lambda {context}` or `iam {...}`; absent without
+/// an authorizer. A Lambda authorizer's context and a JWT's claims are built as values
+/// (cold: the map settles repeated context keys).
+fn authorizer(req: &Request<'_>, j: &mut Json) {
     if let Some(g) = req.grant {
         let lambda: Map<String, Value> = g
             .context
             .iter()
             .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
             .collect();
-        return Some(json!({ "lambda": lambda }));
+        j.key("authorizer").value(&json!({ "lambda": lambda }));
+        return;
     }
     if let Some(c) = req.claims {
-        return Some(json!({ "jwt": { "claims": claims(c), "scopes": scopes(c) } }));
+        let jwt = json!({ "jwt": { "claims": claims(c), "scopes": scopes(c) } });
+        j.key("authorizer").value(&jwt);
+        return;
     }
-    let c = req.caller.as_ref()?;
-    Some(json!({
-        "iam": {
-            "accessKey": c.access_key,
-            "accountId": c.account,
-            "callerId": c.user_arn,
-            "cognitoIdentity": null,
-            "principalOrgId": null,
-            "userArn": c.user_arn,
-            "userId": c.user_arn,
-        }
-    }))
+    let Some(c) = req.caller.as_ref() else {
+        return;
+    };
+    j.key("authorizer").obj().key("iam").obj();
+    j.key("accessKey").str(c.access_key);
+    j.key("accountId").str(c.account);
+    j.key("callerId").str(c.user_arn);
+    j.key("cognitoIdentity").null();
+    j.key("principalOrgId").null();
+    j.key("userArn").str(c.user_arn);
+    j.key("userId").str(c.user_arn);
+    j.end_obj().end_obj();
 }

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use serde_json::{Map, Value, json};
 
-use super::{Caller, Request, buffered_body, error_type, event_v1, event_v2, is_binary};
+use super::{Caller, Request, buffered_body, error_type, is_binary, reference, write_event};
 use crate::config::{Integration, Params, PayloadVersion, RouteMatch, Snapshot};
 use crate::dataplane::lambda_auth::{Grant, Verdict};
 use crate::dataplane::tls::ClientCertInfo;
 use crate::http1::{RequestHead, Status, parse_request};
+
+mod equivalence;
 
 struct OneFile(Vec<u8>);
 
@@ -96,18 +98,54 @@ struct Extras<'a> {
     caller: Option<Caller<'a>>,
 }
 
-/// The event `host` (`r.execute-api...` or `h.execute-api...`) builds for `raw`.
+/// The event `host` (`r.execute-api...` or `h.execute-api...`) builds for `raw`, checked
+/// against the old `Value` builder ([`both`]).
 fn event(snap: &Snapshot, api_id: &str, raw: &str, x: Extras<'_>) -> Value {
-    let data = raw.as_bytes();
+    with_request(snap, api_id, raw.as_bytes(), x, both)
+        .unwrap_or_else(|| panic!("not a whole request to a Lambda route: {raw}"))
+}
+
+/// The event written for `req`, which must be the bytes serializing the old `Value` builder's
+/// event gave (`reference.rs`); parsed back.
+fn both(req: &Request<'_>, payload: PayloadVersion) -> Value {
+    let old = match payload {
+        PayloadVersion::V1 => reference::v1::build(req),
+        PayloadVersion::V2 => reference::v2::build(req),
+    };
+    let new = write_event(req, payload);
+    let want = serde_json::to_vec(&old).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&new),
+        String::from_utf8_lossy(&want),
+        "written event vs the old builder's"
+    );
+    assert_eq!(new, want);
+    let parsed: Value = serde_json::from_slice(&new).expect("the event is JSON");
+    assert_eq!(parsed, old);
+    parsed
+}
+
+/// `f` on the event request `raw` makes to API `api_id`; `None` when `raw` is not a whole
+/// request to one of its Lambda routes.
+fn with_request<T>(
+    snap: &Snapshot,
+    api_id: &str,
+    raw: &[u8],
+    x: Extras<'_>,
+    f: impl FnOnce(&Request<'_>, PayloadVersion) -> T,
+) -> Option<T> {
+    let data = raw;
     let limits = snap.server.limits;
     let mut head = RequestHead::with_limits(&limits.http);
-    assert!(matches!(
+    if !matches!(
         parse_request(data, &limits.http, &mut head),
         Ok(Status::Complete)
-    ));
+    ) {
+        return None;
+    }
     let host = format!("{api_id}.execute-api.us-east-1.amazonaws.com");
     let path = head.path.get(data);
-    let target = snap.resolve(host.as_bytes(), path).expect("a target");
+    let target = snap.resolve(host.as_bytes(), path).ok()?;
     let api = &snap.apis[target.api.0 as usize];
     let stage = &snap.stages[target.stage.0 as usize];
     let rest = &path[target.prefix_len.min(path.len())..];
@@ -115,12 +153,12 @@ fn event(snap: &Snapshot, api_id: &str, raw: &str, x: Extras<'_>) -> Value {
     let mut params = Params::default();
     let method = head.method.get(data);
     let RouteMatch::Found(route) = api.router.find(method, resource_path, &mut params) else {
-        panic!("no route for {raw}");
+        return None;
     };
     let Integration::Lambda(l) = &stage.integrations[route.0 as usize] else {
-        panic!("not a Lambda integration");
+        return None;
     };
-    let (_, body) = buffered_body(&head, data, &limits).expect("the whole body");
+    let (_, body) = buffered_body(&head, data, &limits)?;
     let req = Request {
         data,
         head: &head,
@@ -148,10 +186,7 @@ fn event(snap: &Snapshot, api_id: &str, raw: &str, x: Extras<'_>) -> Value {
             &head.headers,
         ),
     };
-    match l.payload {
-        PayloadVersion::V1 => event_v1::build(&req),
-        PayloadVersion::V2 => event_v2::build(&req),
-    }
+    Some(f(&req, l.payload))
 }
 
 #[allow(clippy::disallowed_methods)] // a test reading its fixtures, not a core
