@@ -275,7 +275,17 @@ fn a_process_that_never_polls_again_is_replaced() {
     }
     let (gw, _dir, port) = abandoning("never", 1, "uring-defer-taskrun");
     let started = std::time::Instant::now();
-    let r = invoke(port, json!({}));
+    let mut c = Client::connect(port);
+    c.send(&request(
+        "POST",
+        "/2015-03-31/functions/raw/invocations",
+        &[("Host", "127.0.0.1"), ("Content-Type", "application/json")],
+        Some(b"{}"),
+    ));
+    // Longer than the client's default read timeout: the wait is the 5 s limit + a start.
+    let r = c
+        .read_response_within(Duration::from_secs(15), false)
+        .unwrap_or_else(|e| panic!("{e}\n{}", gw.stderr()));
     let took = started.elapsed();
     assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
     assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use monoio::time::Instant;
 
 use super::super::clock::IdGen;
+use super::super::deadlines;
 use super::super::lambda_auth::invoke::{CallError, Reply};
 use super::mail::{self, BUSY};
 use super::{Call, LocalFn, Outcome, error_json, invoke_api};
@@ -115,7 +116,8 @@ pub(crate) async fn invoke(
             Poll::Pending
         }
     });
-    monoio::time::timeout(limit, wait)
+    // Coarse (the ticker's table): no timer-wheel work per invocation.
+    deadlines::within(Instant::now() + limit, wait)
         .await
         .unwrap_or(Outcome::Throttled)
 }
@@ -147,9 +149,13 @@ pub(crate) async fn call(
     timeout: Duration,
 ) -> Result<Reply, CallError> {
     let trace = trace.map(|t| String::from_utf8_lossy(t).into_owned());
-    let outcome = monoio::time::timeout(timeout, invoke(f, event.to_vec(), trace, None))
-        .await
-        .map_err(|_| CallError::Timeout)?;
+    // Coarse, as the process deadlines the ticker sweeps: up to a tick late.
+    let outcome = deadlines::within(
+        Instant::now() + timeout,
+        invoke(f, event.to_vec(), trace, None),
+    )
+    .await
+    .ok_or(CallError::Timeout)?;
     let (status, body, function_error) = match outcome {
         Outcome::Result(body) => (200, body, false),
         Outcome::FunctionError(body) => (200, body, true),
