@@ -501,3 +501,63 @@ fn authorizer_values_reach_the_line() {
     let l = lines(&gw.dir.file("auth.log"), 2);
     assert_eq!(l, ["user-1 gold 7 - - 200", "- - - - - 401"]);
 }
+
+/// `bytes` with the first `@RAW@` replaced by `raw` (bytes a `&str` header cannot carry).
+fn with_raw(bytes: Vec<u8>, raw: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"@RAW@")
+        .expect("@RAW@ in the request");
+    [&bytes[..at], raw, &bytes[at + 5..]].concat()
+}
+
+#[test]
+fn client_bytes_keep_the_log_valid_utf8() {
+    let gw = Gateway::start(config(vec![logging_stage(
+        "json",
+        "utf8.log",
+        r#"{"ua":"$context.identity.userAgent","path":"$context.path","status":"$context.status"}"#,
+    )]));
+    let mut c = gw.client();
+    let agents: [(&[u8], &str); 5] = [
+        (b"bad \xff\xfe end", "bad \u{fffd}\u{fffd} end"),
+        (
+            "caf\u{e9} \u{4e2d}\u{6587} \u{1f600}".as_bytes(),
+            "caf\u{e9} \u{4e2d}\u{6587} \u{1f600}",
+        ),
+        (b"cut \xe4\xb8", "cut \u{fffd}"),
+        (
+            b"surrogate \xed\xa0\x80!",
+            "surrogate \u{fffd}\u{fffd}\u{fffd}!",
+        ),
+        (b"quote \" and \\", "quote \" and \\"),
+    ];
+    for (raw, _) in &agents {
+        let req = request(
+            "GET",
+            "/json/items/7",
+            &[
+                ("Host", "tapi.execute-api.localhost"),
+                ("User-Agent", "@RAW@"),
+            ],
+            None,
+        );
+        assert_eq!(c.roundtrip(&with_raw(req, raw)).status, 200);
+    }
+    let file = gw.dir.file("utf8.log");
+    lines(&file, agents.len());
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes).expect("the log file is valid UTF-8");
+    let logged: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(logged.len(), agents.len(), "{text}");
+    for (line, (_, want)) in logged.iter().zip(&agents) {
+        assert_eq!(line["ua"], *want, "{text}");
+        assert_eq!(
+            (line["path"].as_str(), line["status"].as_str()),
+            (Some("/json/items/7"), Some("200"))
+        );
+    }
+}

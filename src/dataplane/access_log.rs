@@ -26,6 +26,10 @@ use super::respond::Meta;
 use crate::config::{LogDestination, LogPiece, LogVar, Protocol, Snapshot};
 use crate::http1::{self, RequestHead};
 
+mod escape;
+
+pub(super) use escape::{append_within, escaped, escaped_within};
+
 /// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
 /// `BATCH_BYTES` long never makes it grow.
 pub const BATCH_BYTES: usize = 32 * 1024;
@@ -254,24 +258,13 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
     }
 }
 
-/// A value, or `-` when empty (as API Gateway logs a missing value). `"` and `\` are
-/// escaped so a value cannot end a quoted field of a JSON, XML or CLF format; control bytes
-/// become `?`.
+/// A value, or `-` when empty (as API Gateway logs a missing value), `escaped`: it cannot
+/// end a quoted field of a JSON, XML or CLF format, and the line stays valid UTF-8.
 fn text(out: &mut Vec<u8>, value: &[u8]) {
     if value.is_empty() {
         out.push(b'-');
     } else {
         escaped(out, value);
-    }
-}
-
-fn escaped(out: &mut Vec<u8>, value: &[u8]) {
-    for &b in value {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f | 0x7f => out.push(b'?'),
-            _ => out.push(b),
-        }
     }
 }
 
