@@ -561,3 +561,36 @@ fn client_bytes_keep_the_log_valid_utf8() {
         );
     }
 }
+
+#[test]
+fn a_dozen_stages_with_their_own_files_lose_no_line() {
+    const STAGES: usize = 12;
+    const ROUNDS: usize = 5;
+    let stages = (0..STAGES)
+        .map(|i| {
+            logging_stage(
+                &format!("s{i}"),
+                &format!("s{i}.log"),
+                "$context.stage $context.requestId",
+            )
+        })
+        .collect();
+    // One core: every destination shares its batches.
+    let gw = Gateway::start_one_worker(config(stages));
+    let mut c = gw.client();
+    let mut ids = vec![Vec::new(); STAGES];
+    for _ in 0..ROUNDS {
+        for (i, ids) in ids.iter_mut().enumerate() {
+            let r = get(&mut c, &format!("s{i}"), "/items/1");
+            assert_eq!(r.status, 200);
+            ids.push(format!("s{i} {}", r.header("x-amzn-RequestId").unwrap()));
+        }
+    }
+    for (i, want) in ids.iter().enumerate() {
+        assert_eq!(&lines(&gw.dir.file(&format!("s{i}.log")), ROUNDS), want);
+    }
+    let dropped =
+        gw.admin("GET", "/metrics.json").json()["gateway"]["access_log_lines_dropped_total"]
+            .as_u64();
+    assert_eq!(dropped, Some(0));
+}

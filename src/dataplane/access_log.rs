@@ -3,10 +3,12 @@
 //! (and, on every tick, non-empty ones) go to the log writer thread (`control/access_log.rs`)
 //! over a bounded channel, which writes them and sends the emptied batch back.
 //!
-//! Never blocks and never allocates in steady state: each core owns `MAX_BATCHES` batches of
-//! `BATCH_BYTES`, all made with its first line (2 × 32 KiB of buffer each, so 512 KiB per
-//! core while access logging is on); when none is free (the writer is behind or stuck) the line is
-//! dropped and counted (`Shared::log_dropped`, metric
+//! Never blocks and never allocates in steady state: a core's batches are shared by the
+//! destinations it writes, and are made when a destination gets its first line in a snapshot
+//! generation: `MIN_BATCHES`, or two per such destination (one being filled, one at the
+//! writer) plus `SLACK`, at most `MAX_BATCHES` (each has `2 × BATCH_BYTES` of buffer: 512 KiB
+//! per core for one destination, 1.5 MiB for ten, 4 MiB at most). When none is free (the
+//! writer is behind or stuck) the line is dropped and counted (`Shared::log_dropped`, metric
 //! `tollgate_access_log_lines_dropped_total`).
 //!
 //! The request fields a line needs (method, path, `User-Agent`, API key, host) are copied
@@ -33,8 +35,15 @@ pub(super) use escape::{append_within, escaped, escaped_within};
 /// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
 /// `BATCH_BYTES` long never makes it grow.
 pub const BATCH_BYTES: usize = 32 * 1024;
-/// Batches one core owns (in use, queued for the writer, or free).
-pub const MAX_BATCHES: usize = 8;
+/// Batches a core makes at its first line (room for the writer to fall behind a little).
+pub const MIN_BATCHES: usize = 8;
+/// Batches made per destination a core writes: one being filled, one at the writer.
+const PER_DESTINATION: usize = 2;
+/// Batches made beyond `PER_DESTINATION` each.
+const SLACK: usize = 4;
+/// The most batches one core owns (in use, queued for the writer, or free): the capacity of
+/// its home channel and, per core, of the shared hand-over channel (`Shared::access_logs`).
+pub const MAX_BATCHES: usize = 64;
 
 /// Lines for one destination, on their way to the writer and back.
 pub struct LogBatch {
@@ -306,6 +315,9 @@ pub struct CoreLogs {
     generation: u64,
     /// The batch being filled, per destination of that snapshot.
     open: Vec<Option<Box<LogBatch>>>,
+    /// Destinations of that snapshot that had a line, and how many: what the pool is sized by.
+    seen: Vec<bool>,
+    active: usize,
     /// Boxed: a batch travels to the writer and back by pointer.
     #[allow(clippy::vec_box)]
     free: Vec<Box<LogBatch>>,
@@ -321,7 +333,9 @@ impl CoreLogs {
         CoreLogs {
             generation: 0,
             open: Vec::new(),
-            free: Vec::with_capacity(MAX_BATCHES),
+            seen: Vec::new(),
+            active: 0,
+            free: Vec::new(),
             allocated: 0,
             home,
             back,
@@ -349,6 +363,9 @@ impl CoreLogs {
             }
             self.generation = snap.generation;
             self.open.resize_with(snap.log_destinations.len(), || None);
+            self.seen.clear();
+            self.seen.resize(snap.log_destinations.len(), false);
+            self.active = 0;
         }
         let d = destination as usize;
         if d >= self.open.len() {
@@ -362,15 +379,10 @@ impl CoreLogs {
             self.hand_over(d);
         }
         if self.open[d].is_none() {
-            // Every batch at the first line: one first needed later (the writer briefly
-            // behind) would allocate on the request path in steady state.
-            while self.allocated < MAX_BATCHES {
-                self.allocated += 1;
-                self.free.push(Box::new(LogBatch {
-                    destination: snap.log_destinations[d].clone(),
-                    lines: Vec::with_capacity(2 * BATCH_BYTES),
-                    home: self.home.clone(),
-                }));
+            if !self.seen[d] {
+                self.seen[d] = true;
+                self.active += 1;
+                self.grow(snap, d);
             }
             let batch = self.free.pop().or_else(|| self.back.try_recv().ok());
             self.open[d] = match batch {
@@ -394,6 +406,25 @@ impl CoreLogs {
             self.hand_over(d);
         }
         dropped
+    }
+
+    /// Make the batches `active` destinations need, all at once: one first needed later (the
+    /// writer briefly behind) would allocate on the request path in steady state.
+    fn grow(&mut self, snap: &Snapshot, d: usize) {
+        let want = (PER_DESTINATION * self.active + SLACK).clamp(MIN_BATCHES, MAX_BATCHES);
+        if self.allocated >= want {
+            return;
+        }
+        // Room for every batch to come back, so `free` never grows on the request path.
+        self.free.reserve(want.saturating_sub(self.free.len()));
+        while self.allocated < want {
+            self.allocated += 1;
+            self.free.push(Box::new(LogBatch {
+                destination: snap.log_destinations[d].clone(),
+                lines: Vec::with_capacity(2 * BATCH_BYTES),
+                home: self.home.clone(),
+            }));
+        }
     }
 
     /// Hand every non-empty batch to the writer (the worker's ticker).

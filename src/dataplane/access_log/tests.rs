@@ -21,16 +21,47 @@ fn values_cannot_break_out_of_a_quoted_field() {
 fn a_core_drops_lines_once_its_batches_are_all_out() {
     let (tx, rx) = sync_channel(64);
     let mut logs = CoreLogs::new(tx);
-    let snap = snapshot_with_log();
+    let snap = snapshot_with_logs(1);
     let log = snap.stages[0].access_log.clone().unwrap();
     let mut dropped = 0;
-    for _ in 0..MAX_BATCHES {
+    for _ in 0..MIN_BATCHES {
         dropped += logs.line(&snap, log.destination, |out| out.extend_from_slice(b"x"));
         logs.hand_over_all();
     }
     assert_eq!(dropped, 0);
-    assert_eq!(rx.try_iter().count(), MAX_BATCHES);
+    assert_eq!(rx.try_iter().count(), MIN_BATCHES);
     assert_eq!(logs.line(&snap, log.destination, |out| out.push(b'y')), 1);
+}
+
+#[test]
+fn more_destinations_than_the_first_batches_lose_nothing() {
+    let (tx, rx) = sync_channel(MAX_BATCHES);
+    let mut logs = CoreLogs::new(tx);
+    let snap = snapshot_with_logs(12);
+    let mut written = vec![0usize; snap.log_destinations.len()];
+    for tick in 0..5 {
+        for stage in &snap.stages {
+            let d = stage.access_log.as_ref().unwrap().destination;
+            let dropped = logs.line(&snap, d, |out| out.push(b'x'));
+            assert_eq!(dropped, 0, "tick {tick}, destination {d}");
+        }
+        logs.hand_over_all();
+        // An idle writer: every batch written and sent home at once.
+        for mut b in rx.try_iter() {
+            let d = snap
+                .log_destinations
+                .iter()
+                .position(|x| Arc::ptr_eq(x, &b.destination))
+                .unwrap();
+            written[d] += b.lines.len() / 2;
+            b.lines.clear();
+            let home = b.home.clone();
+            home.try_send(b).unwrap();
+        }
+    }
+    assert_eq!(written, vec![5; 12]);
+    // Two per destination and some slack, made once: none more on later ticks.
+    assert_eq!(logs.allocated, 2 * 12 + SLACK);
 }
 
 struct OneFile(Vec<u8>);
@@ -45,14 +76,20 @@ impl crate::config::Loader for OneFile {
     }
 }
 
-fn snapshot_with_log() -> Snapshot {
+/// A snapshot with `n` stages, each logging to its own file.
+fn snapshot_with_logs(n: usize) -> Snapshot {
+    let stages: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({ "apiId": "a", "stageName": format!("s{i}"),
+                "accessLogSettings": { "destinationArn": format!("s{i}.log"), "format": "$context.requestId" } })
+        })
+        .collect();
     let gateway = serde_json::json!({
         "server": { "listeners": [{ "address": "127.0.0.1:1" }] },
         "apis": [{ "id": "a", "protocolType": "REST", "definition": {
             "openapi": "3.0.1", "info": { "title": "t", "version": "1" }, "paths": {}
         } }],
-        "stages": [{ "apiId": "a", "stageName": "s",
-                     "accessLogSettings": { "destinationArn": "-", "format": "$context.requestId" } }]
+        "stages": stages
     });
     let bytes = serde_json::to_vec(&gateway).unwrap();
     crate::config::load(
@@ -65,7 +102,7 @@ fn snapshot_with_log() -> Snapshot {
 
 #[test]
 fn claims_render_as_text_or_escaped_json() {
-    let snap = snapshot_with_log();
+    let snap = snapshot_with_logs(1);
     let meta = Meta {
         request_id: [b'r'; 36],
         extended_id: [b'e'; 16],
