@@ -6,10 +6,11 @@
 //! Never blocks and never allocates in steady state: a core's batches are shared by the
 //! destinations it writes, and are made when a destination gets its first line in a snapshot
 //! generation: `MIN_BATCHES`, or two per such destination (one being filled, one at the
-//! writer) plus `SLACK`, at most `MAX_BATCHES` (each has `2 × BATCH_BYTES` of buffer: 512 KiB
-//! per core for one destination, 1.5 MiB for ten, 4 MiB at most). When none is free (the
-//! writer is behind or stuck) the line is dropped and counted (`Shared::log_dropped`, metric
-//! `tollgate_access_log_lines_dropped_total`).
+//! writer) plus `SLACK`, at most `MAX_BATCHES`. Each batch reserves `2 × BATCH_BYTES` (128 KiB)
+//! of address space, of which only what lines fill becomes resident (about `BATCH_BYTES`
+//! once it has been full): at most 512 KiB resident per core for one destination, 1.5 MiB for
+//! ten, 4 MiB at the bound. When no batch is free (the writer is behind or stuck) the line is
+//! dropped and counted (`Shared::log_dropped`, metric `tollgate_access_log_lines_dropped_total`).
 //!
 //! The request fields a line needs (method, path, `User-Agent`, API key, host) are copied
 //! into the connection's `Conn::logged` when the stage is known, since a streamed request
@@ -32,9 +33,10 @@ mod escape;
 
 pub(super) use escape::{append_within, escaped, escaped_within};
 
-/// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
-/// `BATCH_BYTES` long never makes it grow.
-pub const BATCH_BYTES: usize = 32 * 1024;
+/// Bytes a batch holds before it is handed over (the writer's one write per destination
+/// covers one or more); its capacity is twice that, so a line up to `BATCH_BYTES` long never
+/// makes it grow.
+pub const BATCH_BYTES: usize = 64 * 1024;
 /// Batches a core makes at its first line (room for the writer to fall behind a little).
 pub const MIN_BATCHES: usize = 8;
 /// Batches made per destination a core writes: one being filled, one at the writer.
