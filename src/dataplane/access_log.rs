@@ -16,6 +16,7 @@
 //! into the connection's `Conn::logged` when the stage is known, since a streamed request
 //! body may overwrite the head's bytes before the request completes.
 
+use std::cell::Cell;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -26,7 +27,7 @@ use super::auth::jwt::Claims;
 use super::clock::CivilTime;
 use super::lambda_auth::Grant;
 use super::respond::Meta;
-use crate::config::{LogDestination, LogPiece, LogVar, Protocol, Snapshot};
+use crate::config::{Api, LogDestination, LogPiece, LogVar, Protocol, Route, Snapshot, Stage};
 use crate::http1::{self, RequestHead};
 
 mod escape;
@@ -149,22 +150,32 @@ impl Line<'_> {
 
 /// Render one line of `format` (no newline).
 pub fn render(out: &mut Vec<u8>, format: &[LogPiece], line: &Line<'_>) {
-    for piece in format {
-        match piece {
-            LogPiece::Literal(text) => out.extend_from_slice(text),
-            LogPiece::Var(var) => value(out, var, line),
-        }
-    }
-}
-
-fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
-    let meta = line.meta;
-    let done = &meta.done;
+    let done = &line.meta.done;
     let stage = done.stage.and_then(|s| line.snap.stages.get(s.0 as usize));
     let api = stage.and_then(|s| line.snap.apis.get(s.api.0 as usize));
     let route = done
         .route
         .and_then(|r| api.and_then(|a| a.routes.get(r.0 as usize)));
+    let found = Found { stage, api, route };
+    for piece in format {
+        match piece {
+            LogPiece::Literal(text) => out.extend_from_slice(text),
+            LogPiece::Var(var) => value(out, var, line, &found),
+        }
+    }
+}
+
+/// The request's stage, API and route, looked up once per line.
+struct Found<'a> {
+    stage: Option<&'a Stage>,
+    api: Option<&'a Api>,
+    route: Option<&'a Route>,
+}
+
+fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>, found: &Found<'_>) {
+    let meta = line.meta;
+    let done = &meta.done;
+    let Found { stage, api, route } = *found;
     let ms = |out: &mut Vec<u8>, ns: u64| http1::write_decimal(out, ns / 1_000_000);
     let protocol = meta.protocol.unwrap_or(Protocol::Rest);
     match var {
@@ -195,6 +206,14 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
         LogVar::ExtendedRequestId => out.extend_from_slice(&meta.extended_id),
         LogVar::HttpMethod => text(out, line.field(0)),
         LogVar::SourceIp => match done.captured.source_ip {
+            Some(IpAddr::V4(ip)) => {
+                for (i, octet) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    http1::write_decimal(out, u64::from(octet));
+                }
+            }
             Some(ip) => {
                 let _ = write!(out, "{ip}");
             }
@@ -220,7 +239,7 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
             b"HTTP/1.1"
         }),
         LogVar::RequestId => out.extend_from_slice(&meta.request_id),
-        LogVar::RequestTime => clf_time(out, meta.now.unix_secs),
+        LogVar::RequestTime => clf_time_cached(out, meta.now.unix_secs),
         LogVar::RequestTimeEpoch => {
             // Milliseconds, as API Gateway writes it; the request's clock reading is in
             // seconds of wall time plus the monotonic sub-second part.
@@ -284,6 +303,28 @@ fn number(out: &mut Vec<u8>, n: u64) {
         out.push(b'-');
     } else {
         http1::write_decimal(out, n);
+    }
+}
+
+/// Length of `clf_time` for years 1000 to 9999.
+const CLF_LEN: usize = 26;
+
+thread_local! {
+    /// This core's last `clf_time`: (Unix second, text), rendered at most once a second.
+    static CLF: Cell<(u64, [u8; CLF_LEN])> = const { Cell::new((u64::MAX, [0; CLF_LEN])) };
+}
+
+/// `clf_time`, from this core's copy when the second is the last one rendered.
+fn clf_time_cached(out: &mut Vec<u8>, secs: u64) {
+    let (second, text) = CLF.get();
+    if second == secs {
+        out.extend_from_slice(&text);
+        return;
+    }
+    let start = out.len();
+    clf_time(out, secs);
+    if let Ok(text) = <[u8; CLF_LEN]>::try_from(&out[start..]) {
+        CLF.set((secs, text));
     }
 }
 

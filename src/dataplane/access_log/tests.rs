@@ -100,10 +100,8 @@ fn snapshot_with_logs(n: usize) -> Snapshot {
     .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-#[test]
-fn claims_render_as_text_or_escaped_json() {
-    let snap = snapshot_with_logs(1);
-    let meta = Meta {
+fn meta(unix_secs: u64, source_ip: Option<IpAddr>) -> Meta {
+    let mut meta = Meta {
         request_id: [b'r'; 36],
         extended_id: [b'e'; 16],
         protocol: None,
@@ -114,11 +112,59 @@ fn claims_render_as_text_or_escaped_json() {
         bearer: None,
         now: crate::dataplane::clock::Now {
             mono_ns: 0,
-            unix_secs: 0,
+            unix_secs,
         },
         done: Default::default(),
         trace: None,
     };
+    meta.done.captured.source_ip = source_ip;
+    meta
+}
+
+#[test]
+fn source_ips_and_request_times_render_as_formatted_once() {
+    let snap = snapshot_with_logs(1);
+    let format =
+        crate::config::compile_format("$context.identity.sourceIp [$context.requestTime]").unwrap();
+    let authorized = Authorized::default();
+    let cases = [
+        (
+            784_111_777,
+            Some("10.0.255.1".parse().unwrap()),
+            "10.0.255.1 [06/Nov/1994:08:49:37 +0000]",
+        ),
+        (
+            784_111_777,
+            Some("::1".parse().unwrap()),
+            "::1 [06/Nov/1994:08:49:37 +0000]",
+        ),
+        (784_111_778, None, "- [06/Nov/1994:08:49:38 +0000]"),
+        (
+            784_111_778,
+            Some("0.0.0.0".parse().unwrap()),
+            "0.0.0.0 [06/Nov/1994:08:49:38 +0000]",
+        ),
+        (784_111_777, None, "- [06/Nov/1994:08:49:37 +0000]"),
+    ];
+    for (secs, ip, want) in cases {
+        let meta = meta(secs, ip);
+        let line = Line {
+            snap: &snap,
+            meta: &meta,
+            logged: b"",
+            authorized: &authorized,
+            latency_ns: 0,
+        };
+        let mut out = b"prefix ".to_vec();
+        render(&mut out, &format, &line);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("prefix {want}"));
+    }
+}
+
+#[test]
+fn claims_render_as_text_or_escaped_json() {
+    let snap = snapshot_with_logs(1);
+    let meta = meta(0, None);
     let claims: Claims =
         serde_json::from_str(r#"{"sub":"a\"b","groups":["x","y"],"n":3}"#).unwrap();
     let authorized = Authorized {
