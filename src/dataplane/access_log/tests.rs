@@ -1,3 +1,7 @@
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use super::batches::{MIN_BATCHES, SLACK};
 use super::*;
 
 #[test]
@@ -61,7 +65,7 @@ fn more_destinations_than_the_first_batches_lose_nothing() {
     }
     assert_eq!(written, vec![5; 12]);
     // Two per destination and some slack, made once: none more on later ticks.
-    assert_eq!(logs.allocated, 2 * 12 + SLACK);
+    assert_eq!(logs.allocated(), 2 * 12 + SLACK);
 }
 
 struct OneFile(Vec<u8>);
