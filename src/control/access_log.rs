@@ -21,7 +21,7 @@ use std::time::Duration;
 use super::log::log;
 use crate::config::LogDestination;
 use crate::dataplane::Shared;
-use crate::dataplane::access_log::LogBatch;
+use crate::dataplane::access_log::{LogBatch, MAX_BATCHES};
 
 /// How often an idle writer looks at the reopen flag.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
@@ -54,9 +54,14 @@ impl LogWriter {
     }
 
     fn run(&self, rx: Receiver<Box<LogBatch>>, shared: &Shared) {
-        let mut out = Output::default();
+        // Room for every batch of every core: the writer does not allocate in steady state.
+        let most = MAX_BATCHES * shared.log_dropped.len().max(1);
+        let mut out = Output {
+            slices: Vec::with_capacity(most),
+            ..Output::default()
+        };
         #[allow(clippy::vec_box)]
-        let mut queued: Vec<Box<LogBatch>> = Vec::new();
+        let mut queued: Vec<Box<LogBatch>> = Vec::with_capacity(most);
         loop {
             let next = rx.recv_timeout(IDLE_CHECK);
             if self.reopen.swap(false, Ordering::AcqRel) {
@@ -108,13 +113,16 @@ impl LogWriter {
 struct Output {
     files: HashMap<LogDestination, File>,
     failing: HashMap<LogDestination, String>,
+    /// The `writev` list, kept between writes (empty).
+    slices: Vec<IoSlice<'static>>,
 }
 
 impl Output {
     /// Append the batches' lines to `dest` with as few writes as the OS takes; returns the
     /// lines lost to a failure.
     fn write(&mut self, dest: &LogDestination, batches: &[Box<LogBatch>]) -> usize {
-        let mut slices: Vec<IoSlice<'_>> = batches.iter().map(|b| IoSlice::new(&b.lines)).collect();
+        let mut slices = recycle(std::mem::take(&mut self.slices));
+        slices.extend(batches.iter().map(|b| IoSlice::new(&b.lines)));
         let result = match dest {
             LogDestination::Stdout => {
                 let mut w = std::io::stdout().lock();
@@ -142,6 +150,7 @@ impl Output {
                 }
             }
         };
+        self.slices = recycle(slices);
         match result {
             Ok(()) => {
                 self.failing.remove(dest);
@@ -155,6 +164,13 @@ impl Output {
             }
         }
     }
+}
+
+/// `slices` emptied, its buffer kept for slices of another lifetime (collected in place: no
+/// allocation).
+fn recycle<'a>(mut slices: Vec<IoSlice<'_>>) -> Vec<IoSlice<'a>> {
+    slices.clear();
+    slices.into_iter().map(|_| IoSlice::new(&[])).collect()
 }
 
 /// Write every byte of `bufs` (writev, again after a partial write) and flush; on failure,
@@ -227,6 +243,17 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn recycled_slices_keep_their_buffer() {
+        let data = [b'x'; 4];
+        let mut slices = Vec::with_capacity(16);
+        slices.push(IoSlice::new(&data));
+        let at = slices.as_ptr() as usize;
+        let kept: Vec<IoSlice<'static>> = recycle(slices);
+        assert_eq!((kept.len(), kept.capacity()), (0, 16));
+        assert_eq!(kept.as_ptr() as usize, at);
     }
 
     #[test]
