@@ -16,6 +16,10 @@ pub fn escaped(out: &mut Vec<u8>, value: &[u8]) {
 /// part of the value) and returns false. The growth of `out` is bounded by `max` whatever
 /// the value expands to.
 pub fn escaped_within(out: &mut Vec<u8>, value: &[u8], max: usize) -> bool {
+    if value.is_ascii() {
+        // Most values: valid as they are, checked a word at a time.
+        return escape_valid(out, value, max);
+    }
     for chunk in value.utf8_chunks() {
         if !escape_valid(out, chunk.valid().as_bytes(), max) {
             return false;
