@@ -501,3 +501,96 @@ fn authorizer_values_reach_the_line() {
     let l = lines(&gw.dir.file("auth.log"), 2);
     assert_eq!(l, ["user-1 gold 7 - - 200", "- - - - - 401"]);
 }
+
+/// `bytes` with the first `@RAW@` replaced by `raw` (bytes a `&str` header cannot carry).
+fn with_raw(bytes: Vec<u8>, raw: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"@RAW@")
+        .expect("@RAW@ in the request");
+    [&bytes[..at], raw, &bytes[at + 5..]].concat()
+}
+
+#[test]
+fn client_bytes_keep_the_log_valid_utf8() {
+    let gw = Gateway::start(config(vec![logging_stage(
+        "json",
+        "utf8.log",
+        r#"{"ua":"$context.identity.userAgent","path":"$context.path","status":"$context.status"}"#,
+    )]));
+    let mut c = gw.client();
+    let agents: [(&[u8], &str); 5] = [
+        (b"bad \xff\xfe end", "bad \u{fffd}\u{fffd} end"),
+        (
+            "caf\u{e9} \u{4e2d}\u{6587} \u{1f600}".as_bytes(),
+            "caf\u{e9} \u{4e2d}\u{6587} \u{1f600}",
+        ),
+        (b"cut \xe4\xb8", "cut \u{fffd}"),
+        (
+            b"surrogate \xed\xa0\x80!",
+            "surrogate \u{fffd}\u{fffd}\u{fffd}!",
+        ),
+        (b"quote \" and \\", "quote \" and \\"),
+    ];
+    for (raw, _) in &agents {
+        let req = request(
+            "GET",
+            "/json/items/7",
+            &[
+                ("Host", "tapi.execute-api.localhost"),
+                ("User-Agent", "@RAW@"),
+            ],
+            None,
+        );
+        assert_eq!(c.roundtrip(&with_raw(req, raw)).status, 200);
+    }
+    let file = gw.dir.file("utf8.log");
+    lines(&file, agents.len());
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes).expect("the log file is valid UTF-8");
+    let logged: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(logged.len(), agents.len(), "{text}");
+    for (line, (_, want)) in logged.iter().zip(&agents) {
+        assert_eq!(line["ua"], *want, "{text}");
+        assert_eq!(
+            (line["path"].as_str(), line["status"].as_str()),
+            (Some("/json/items/7"), Some("200"))
+        );
+    }
+}
+
+#[test]
+fn a_dozen_stages_with_their_own_files_lose_no_line() {
+    const STAGES: usize = 12;
+    const ROUNDS: usize = 5;
+    let stages = (0..STAGES)
+        .map(|i| {
+            logging_stage(
+                &format!("s{i}"),
+                &format!("s{i}.log"),
+                "$context.stage $context.requestId",
+            )
+        })
+        .collect();
+    // One core: every destination shares its batches.
+    let gw = Gateway::start_one_worker(config(stages));
+    let mut c = gw.client();
+    let mut ids = vec![Vec::new(); STAGES];
+    for _ in 0..ROUNDS {
+        for (i, ids) in ids.iter_mut().enumerate() {
+            let r = get(&mut c, &format!("s{i}"), "/items/1");
+            assert_eq!(r.status, 200);
+            ids.push(format!("s{i} {}", r.header("x-amzn-RequestId").unwrap()));
+        }
+    }
+    for (i, want) in ids.iter().enumerate() {
+        assert_eq!(&lines(&gw.dir.file(&format!("s{i}.log")), ROUNDS), want);
+    }
+    let dropped =
+        gw.admin("GET", "/metrics.json").json()["gateway"]["access_log_lines_dropped_total"]
+            .as_u64();
+    assert_eq!(dropped, Some(0));
+}

@@ -210,6 +210,39 @@ fn data_trace_redacts_credentials_and_bounds_the_body() {
 }
 
 #[test]
+fn raw_client_bytes_keep_the_line_valid_json() {
+    let up = Upstream::echo();
+    let gw = Gateway::start_one_worker(config(
+        &up,
+        vec![logging_stage(
+            "traced",
+            json!({ "*/*": { "loggingLevel": "INFO", "dataTraceEnabled": true } }),
+        )],
+    ));
+    let mut c = gw.client();
+    let mut req = request(
+        "GET",
+        "/traced/items/1",
+        &[
+            ("Host", "tapi.execute-api.localhost"),
+            ("X-Bytes", "@RAW@"),
+            ("Cookie", "@RAW@"),
+        ],
+        None,
+    );
+    // An invalid byte, a cut sequence and valid multi-byte text, in a header and a cookie name.
+    for raw in [&b"caf\xc3\xa9 \xff \xe4\xb8"[..], b"n\xfe\xc3\xa9=v"] {
+        let at = req.windows(5).position(|w| w == b"@RAW@").unwrap();
+        req.splice(at..at + 5, raw.iter().copied());
+    }
+    assert_eq!(c.roundtrip(&req).status, 200);
+    let got = lines(&gw.dir.file("exec.log"), 1);
+    let headers = &got[0]["request"]["headers"];
+    assert_eq!(headers["X-Bytes"], "caf\u{e9} \u{fffd} \u{fffd}");
+    assert_eq!(headers["Cookie"], "n\u{fffd}\u{e9}=[REDACTED]");
+}
+
+#[test]
 fn bad_settings_are_named() {
     let up = Upstream::echo();
     let mut cfg = config(

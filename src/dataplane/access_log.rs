@@ -3,44 +3,30 @@
 //! (and, on every tick, non-empty ones) go to the log writer thread (`control/access_log.rs`)
 //! over a bounded channel, which writes them and sends the emptied batch back.
 //!
-//! Never blocks and never allocates in steady state: each core owns `MAX_BATCHES` batches of
-//! `BATCH_BYTES`, all made with its first line (2 × 32 KiB of buffer each, so 512 KiB per
-//! core while access logging is on); when none is free (the writer is behind or stuck) the line is
-//! dropped and counted (`Shared::log_dropped`, metric
-//! `tollgate_access_log_lines_dropped_total`).
+//! Never blocks and never allocates in steady state: the batches are `batches::CoreLogs`;
+//! when none is free (the writer is behind or stuck) the line is dropped and counted.
 //!
 //! The request fields a line needs (method, path, `User-Agent`, API key, host) are copied
 //! into the connection's `Conn::logged` when the stage is known, since a streamed request
 //! body may overwrite the head's bytes before the request completes.
 
+use std::cell::Cell;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use super::auth::jwt::Claims;
 use super::clock::CivilTime;
 use super::lambda_auth::Grant;
 use super::respond::Meta;
-use crate::config::{LogDestination, LogPiece, LogVar, Protocol, Snapshot};
+use crate::config::{Api, LogPiece, LogVar, Protocol, Route, Snapshot, Stage};
 use crate::http1::{self, RequestHead};
 
-/// Bytes a batch holds before it is handed over; its capacity is twice that, so a line up to
-/// `BATCH_BYTES` long never makes it grow.
-pub const BATCH_BYTES: usize = 32 * 1024;
-/// Batches one core owns (in use, queued for the writer, or free).
-pub const MAX_BATCHES: usize = 8;
+mod batches;
+mod escape;
 
-/// Lines for one destination, on their way to the writer and back.
-pub struct LogBatch {
-    pub destination: Arc<LogDestination>,
-    pub lines: Vec<u8>,
-    pub home: SyncSender<Box<LogBatch>>,
-}
-
-/// The channel every core hands its batches to (held in `Shared`).
-pub type BatchSender = SyncSender<Box<LogBatch>>;
+pub use batches::{BatchSender, CoreLogs, LogBatch, MAX_BATCHES};
+pub(super) use escape::{append_within, escaped, escaped_within};
 
 /// The request fields a line needs, as ends of the fields in `Conn::logged`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -134,22 +120,32 @@ impl Line<'_> {
 
 /// Render one line of `format` (no newline).
 pub fn render(out: &mut Vec<u8>, format: &[LogPiece], line: &Line<'_>) {
-    for piece in format {
-        match piece {
-            LogPiece::Literal(text) => out.extend_from_slice(text),
-            LogPiece::Var(var) => value(out, var, line),
-        }
-    }
-}
-
-fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
-    let meta = line.meta;
-    let done = &meta.done;
+    let done = &line.meta.done;
     let stage = done.stage.and_then(|s| line.snap.stages.get(s.0 as usize));
     let api = stage.and_then(|s| line.snap.apis.get(s.api.0 as usize));
     let route = done
         .route
         .and_then(|r| api.and_then(|a| a.routes.get(r.0 as usize)));
+    let found = Found { stage, api, route };
+    for piece in format {
+        match piece {
+            LogPiece::Literal(text) => out.extend_from_slice(text),
+            LogPiece::Var(var) => value(out, var, line, &found),
+        }
+    }
+}
+
+/// The request's stage, API and route, looked up once per line.
+struct Found<'a> {
+    stage: Option<&'a Stage>,
+    api: Option<&'a Api>,
+    route: Option<&'a Route>,
+}
+
+fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>, found: &Found<'_>) {
+    let meta = line.meta;
+    let done = &meta.done;
+    let Found { stage, api, route } = *found;
     let ms = |out: &mut Vec<u8>, ns: u64| http1::write_decimal(out, ns / 1_000_000);
     let protocol = meta.protocol.unwrap_or(Protocol::Rest);
     match var {
@@ -180,6 +176,14 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
         LogVar::ExtendedRequestId => out.extend_from_slice(&meta.extended_id),
         LogVar::HttpMethod => text(out, line.field(0)),
         LogVar::SourceIp => match done.captured.source_ip {
+            Some(IpAddr::V4(ip)) => {
+                for (i, octet) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    http1::write_decimal(out, u64::from(octet));
+                }
+            }
             Some(ip) => {
                 let _ = write!(out, "{ip}");
             }
@@ -205,7 +209,7 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
             b"HTTP/1.1"
         }),
         LogVar::RequestId => out.extend_from_slice(&meta.request_id),
-        LogVar::RequestTime => clf_time(out, meta.now.unix_secs),
+        LogVar::RequestTime => clf_time_cached(out, meta.now.unix_secs),
         LogVar::RequestTimeEpoch => {
             // Milliseconds, as API Gateway writes it; the request's clock reading is in
             // seconds of wall time plus the monotonic sub-second part.
@@ -254,9 +258,8 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>) {
     }
 }
 
-/// A value, or `-` when empty (as API Gateway logs a missing value). `"` and `\` are
-/// escaped so a value cannot end a quoted field of a JSON, XML or CLF format; control bytes
-/// become `?`.
+/// A value, or `-` when empty (as API Gateway logs a missing value), `escaped`: it cannot
+/// end a quoted field of a JSON, XML or CLF format, and the line stays valid UTF-8.
 fn text(out: &mut Vec<u8>, value: &[u8]) {
     if value.is_empty() {
         out.push(b'-');
@@ -265,21 +268,33 @@ fn text(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
-fn escaped(out: &mut Vec<u8>, value: &[u8]) {
-    for &b in value {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f | 0x7f => out.push(b'?'),
-            _ => out.push(b),
-        }
-    }
-}
-
 fn number(out: &mut Vec<u8>, n: u64) {
     if n == 0 {
         out.push(b'-');
     } else {
         http1::write_decimal(out, n);
+    }
+}
+
+/// Length of `clf_time` for years 1000 to 9999.
+const CLF_LEN: usize = 26;
+
+thread_local! {
+    /// This core's last `clf_time`: (Unix second, text), rendered at most once a second.
+    static CLF: Cell<(u64, [u8; CLF_LEN])> = const { Cell::new((u64::MAX, [0; CLF_LEN])) };
+}
+
+/// `clf_time`, from this core's copy when the second is the last one rendered.
+fn clf_time_cached(out: &mut Vec<u8>, secs: u64) {
+    let (second, text) = CLF.get();
+    if second == secs {
+        out.extend_from_slice(&text);
+        return;
+    }
+    let start = out.len();
+    clf_time(out, secs);
+    if let Ok(text) = <[u8; CLF_LEN]>::try_from(&out[start..]) {
+        CLF.set((secs, text));
     }
 }
 
@@ -305,128 +320,6 @@ pub fn clf_time(out: &mut Vec<u8>, secs: u64) {
     out.push(b':');
     two(out, t.second);
     out.extend_from_slice(b" +0000");
-}
-
-/// One core's access log batches.
-pub struct CoreLogs {
-    /// The snapshot generation `open` is indexed for.
-    generation: u64,
-    /// The batch being filled, per destination of that snapshot.
-    open: Vec<Option<Box<LogBatch>>>,
-    /// Boxed: a batch travels to the writer and back by pointer.
-    #[allow(clippy::vec_box)]
-    free: Vec<Box<LogBatch>>,
-    allocated: usize,
-    home: SyncSender<Box<LogBatch>>,
-    back: Receiver<Box<LogBatch>>,
-    to_writer: BatchSender,
-}
-
-impl CoreLogs {
-    pub fn new(to_writer: BatchSender) -> CoreLogs {
-        let (home, back) = sync_channel(MAX_BATCHES);
-        CoreLogs {
-            generation: 0,
-            open: Vec::new(),
-            free: Vec::with_capacity(MAX_BATCHES),
-            allocated: 0,
-            home,
-            back,
-            to_writer,
-        }
-    }
-
-    /// Add one line for `destination` (an index into `snap.log_destinations`: a stage's
-    /// `AccessLog::destination` or `Snapshot::execution_log`), rendered by `render`. Returns how many
-    /// lines were dropped: 1 if this one was (no free batch: the writer is behind), more
-    /// when a reload found batches the writer had not taken.
-    pub fn line(
-        &mut self,
-        snap: &Snapshot,
-        destination: u32,
-        render: impl FnOnce(&mut Vec<u8>),
-    ) -> usize {
-        let mut dropped = 0;
-        if snap.generation != self.generation {
-            self.hand_over_all();
-            for mut b in self.open.drain(..).flatten() {
-                dropped += memchr::memchr_iter(b'\n', &b.lines).count();
-                b.lines.clear();
-                self.free.push(b);
-            }
-            self.generation = snap.generation;
-            self.open.resize_with(snap.log_destinations.len(), || None);
-        }
-        let d = destination as usize;
-        if d >= self.open.len() {
-            return dropped + 1;
-        }
-        // Full from before: the writer did not take it at the last attempt; try again.
-        if self.open[d]
-            .as_ref()
-            .is_some_and(|b| b.lines.len() >= BATCH_BYTES)
-        {
-            self.hand_over(d);
-        }
-        if self.open[d].is_none() {
-            // Every batch at the first line: one first needed later (the writer briefly
-            // behind) would allocate on the request path in steady state.
-            while self.allocated < MAX_BATCHES {
-                self.allocated += 1;
-                self.free.push(Box::new(LogBatch {
-                    destination: snap.log_destinations[d].clone(),
-                    lines: Vec::with_capacity(2 * BATCH_BYTES),
-                    home: self.home.clone(),
-                }));
-            }
-            let batch = self.free.pop().or_else(|| self.back.try_recv().ok());
-            self.open[d] = match batch {
-                Some(mut b) => {
-                    b.destination = snap.log_destinations[d].clone();
-                    Some(b)
-                }
-                None => return dropped + 1,
-            };
-        }
-        let slot = &mut self.open[d];
-        let Some(batch) = slot.as_mut() else {
-            return dropped + 1;
-        };
-        if batch.lines.len() >= BATCH_BYTES {
-            return dropped + 1;
-        }
-        render(&mut batch.lines);
-        batch.lines.push(b'\n');
-        if batch.lines.len() >= BATCH_BYTES {
-            self.hand_over(d);
-        }
-        dropped
-    }
-
-    /// Hand every non-empty batch to the writer (the worker's ticker).
-    pub fn hand_over_all(&mut self) {
-        for d in 0..self.open.len() {
-            self.hand_over(d);
-        }
-        while let Ok(b) = self.back.try_recv() {
-            self.free.push(b);
-        }
-    }
-
-    fn hand_over(&mut self, d: usize) {
-        let Some(batch) = self.open[d].take() else {
-            return;
-        };
-        if batch.lines.is_empty() {
-            self.free.push(batch);
-            return;
-        }
-        if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
-            self.to_writer.try_send(batch)
-        {
-            self.open[d] = Some(b);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! integration's whole body; a streamed HTTP_PROXY body's first read). Response bodies are
 //! not logged: they are streamed from the upstream to the client and never held.
 
-use super::access_log::{Captured, Line};
+use super::access_log::{Captured, Line, append_within, escaped_within};
 use crate::config::{ExecLevel, ExecLogging, Protocol};
 use crate::http1::{self, Framing, RequestHead};
 
@@ -28,7 +28,9 @@ const REDACTED: [&[u8]; 4] = [
 ];
 
 /// Append the data trace (headers as JSON members, then the body) to `logged` after what
-/// `access_log::capture` put there.
+/// `access_log::capture` put there. Headers are expanded (escaped, cookies redacted) within
+/// the `HEADERS_MAX` budget: the first header that does not fit is cut off with the rest, and
+/// `logged` never grows past the budget whatever a header expands to.
 pub fn capture_data(
     logged: &mut Vec<u8>,
     captured: &mut Captured,
@@ -36,6 +38,7 @@ pub fn capture_data(
     data: &[u8],
 ) {
     let start = logged.len();
+    let max = start + HEADERS_MAX;
     for (n, v) in &head.headers {
         let (name, value) = (n.get(data), v.get(data));
         let mark = logged.len();
@@ -43,17 +46,17 @@ pub fn capture_data(
             logged.push(b',');
         }
         logged.push(b'"');
-        json_text(logged, name);
-        logged.extend_from_slice(b"\":\"");
-        if REDACTED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
-            logged.extend_from_slice(b"[REDACTED]");
-        } else if name.eq_ignore_ascii_case(b"cookie") {
-            cookie_names(logged, value);
-        } else {
-            json_text(logged, value);
-        }
-        logged.push(b'"');
-        if logged.len() - start > HEADERS_MAX {
+        let fits = escaped_within(logged, name, max)
+            && append_within(logged, b"\":\"", max)
+            && if REDACTED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                append_within(logged, b"[REDACTED]", max)
+            } else if name.eq_ignore_ascii_case(b"cookie") {
+                cookie_names(logged, value, max)
+            } else {
+                escaped_within(logged, value, max)
+            }
+            && append_within(logged, b"\"", max);
+        if !fits {
             logged.truncate(mark);
             break;
         }
@@ -67,16 +70,19 @@ pub fn capture_data(
     captured.ends[6] = logged.len() as u16;
 }
 
-/// `a=x; b=y` → `a=[REDACTED]; b=[REDACTED]`: the cookie names, never their values.
-fn cookie_names(out: &mut Vec<u8>, value: &[u8]) {
+/// `a=x; b=y` → `a=[REDACTED]; b=[REDACTED]`: the cookie names, never their values; false
+/// (stopped) once `out` would pass `max` bytes.
+fn cookie_names(out: &mut Vec<u8>, value: &[u8], max: usize) -> bool {
     for (i, pair) in value.split(|&b| b == b';').enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b"; ");
-        }
         let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
-        json_text(out, name.trim_ascii());
-        out.extend_from_slice(b"=[REDACTED]");
+        let fits = (i == 0 || append_within(out, b"; ", max))
+            && escaped_within(out, name.trim_ascii(), max)
+            && append_within(out, b"=[REDACTED]", max);
+        if !fits {
+            return false;
+        }
     }
+    true
 }
 
 /// The request is logged at `level`: `INFO` always, `ERROR` when it failed.
@@ -167,17 +173,10 @@ fn string(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     out.push(b'"');
 }
 
-/// JSON string content: `"` and `\` escaped, control bytes and bytes outside ASCII as `?`
-/// (a line is valid JSON whatever a client sent). The OTLP span writer uses it too.
-pub(super) fn json_text(out: &mut Vec<u8>, value: &[u8]) {
-    for &b in value {
-        match b {
-            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f | 0x7f.. => out.push(b'?'),
-            _ => out.push(b),
-        }
-    }
-}
+/// JSON string content: `access_log::escaped` (valid UTF-8 kept, invalid sequences as
+/// U+FFFD, `"` and `\` escaped, control characters as `?`), so a line is valid JSON whatever a
+/// client sent. The OTLP span writer uses it too.
+pub(super) use super::access_log::escaped as json_text;
 
 /// The completion hook's part (`request::handle`): the request's line, when its stage and
 /// route log it, into the core's batch for `server.executionLog`.
@@ -205,5 +204,62 @@ pub fn complete(worker: &super::worker::Worker, snap: &crate::config::Snapshot, 
         worker.shared.log_dropped[worker.id]
             .0
             .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http1::{Status, parse_request};
+
+    /// The data trace of a request with `headers`, and how far `logged` grew for it.
+    fn trace(headers: &[(&str, &[u8])]) -> (Vec<u8>, usize) {
+        let limits = crate::config::default_http_limits();
+        let mut data = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for (name, value) in headers {
+            data.extend_from_slice(name.as_bytes());
+            data.extend_from_slice(b": ");
+            data.extend_from_slice(value);
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b"\r\n");
+        let mut head = RequestHead::with_limits(&limits);
+        assert_eq!(
+            parse_request(&data, &limits, &mut head),
+            Ok(Status::Complete)
+        );
+        let mut logged = Vec::new();
+        let mut captured = Captured::default();
+        capture_data(&mut logged, &mut captured, &head, &data);
+        let headers = logged[..captured.ends[5] as usize].to_vec();
+        (headers, logged.capacity())
+    }
+
+    #[test]
+    fn cookies_are_redacted_and_text_stays_valid_utf8() {
+        let (headers, _) = trace(&[
+            ("Cookie", b"session=secret; theme=dark"),
+            ("X-Name", b"caf\xc3\xa9 \xff \"q\""),
+        ]);
+        assert_eq!(
+            String::from_utf8(headers).unwrap(),
+            "\"Host\":\"h\",\"Cookie\":\"session=[REDACTED]; theme=[REDACTED]\",\"X-Name\":\"caf\u{e9} \u{fffd} \\\"q\\\"\""
+        );
+    }
+
+    #[test]
+    fn a_header_that_expands_is_cut_within_the_budget() {
+        // 8 KiB of `;` would expand 13x (`; =[REDACTED]` each), of `"` 2x, of invalid bytes 3x.
+        for value in [vec![b';'; 8000], vec![b'"'; 8000], vec![0xff; 8000]] {
+            for name in ["Cookie", "X-Other"] {
+                let (headers, grown) = trace(&[("X-First", b"kept"), (name, &value)]);
+                assert_eq!(headers, b"\"Host\":\"h\",\"X-First\":\"kept\"");
+                assert!(grown <= HEADERS_MAX, "{name}: grew to {grown}");
+            }
+        }
+        // Just within the budget: kept whole.
+        let value = vec![b'a'; HEADERS_MAX - 40];
+        let (headers, _) = trace(&[("X-Long", &value)]);
+        assert!(headers.ends_with(b"a\""), "{}", headers.len());
     }
 }

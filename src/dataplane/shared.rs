@@ -81,6 +81,9 @@ impl Shared {
         let meters = Meters::build(&snapshot, None, workers, clock.now_ns(), unix_secs());
         // Two hand-overs per core in flight at most (each core has two `Delta`s).
         let (metrics_tx, metrics_rx) = sync_channel(2 * workers.max(1));
+        // Room for every batch of every core (a core owns at most `MAX_BATCHES`, how many its
+        // destinations need; a reload may add some, and a channel cannot grow): a hand-over
+        // fails only when the writer is behind with all of them.
         let (logs_tx, logs_rx) = sync_channel(MAX_BATCHES * workers.max(1));
         let (spans_tx, spans_rx) = sync_channel(MAX_BATCHES * workers.max(1));
         Shared {

@@ -1,3 +1,7 @@
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use super::batches::{MIN_BATCHES, SLACK};
 use super::*;
 
 #[test]
@@ -21,16 +25,47 @@ fn values_cannot_break_out_of_a_quoted_field() {
 fn a_core_drops_lines_once_its_batches_are_all_out() {
     let (tx, rx) = sync_channel(64);
     let mut logs = CoreLogs::new(tx);
-    let snap = snapshot_with_log();
+    let snap = snapshot_with_logs(1);
     let log = snap.stages[0].access_log.clone().unwrap();
     let mut dropped = 0;
-    for _ in 0..MAX_BATCHES {
+    for _ in 0..MIN_BATCHES {
         dropped += logs.line(&snap, log.destination, |out| out.extend_from_slice(b"x"));
         logs.hand_over_all();
     }
     assert_eq!(dropped, 0);
-    assert_eq!(rx.try_iter().count(), MAX_BATCHES);
+    assert_eq!(rx.try_iter().count(), MIN_BATCHES);
     assert_eq!(logs.line(&snap, log.destination, |out| out.push(b'y')), 1);
+}
+
+#[test]
+fn more_destinations_than_the_first_batches_lose_nothing() {
+    let (tx, rx) = sync_channel(MAX_BATCHES);
+    let mut logs = CoreLogs::new(tx);
+    let snap = snapshot_with_logs(12);
+    let mut written = vec![0usize; snap.log_destinations.len()];
+    for tick in 0..5 {
+        for stage in &snap.stages {
+            let d = stage.access_log.as_ref().unwrap().destination;
+            let dropped = logs.line(&snap, d, |out| out.push(b'x'));
+            assert_eq!(dropped, 0, "tick {tick}, destination {d}");
+        }
+        logs.hand_over_all();
+        // An idle writer: every batch written and sent home at once.
+        for mut b in rx.try_iter() {
+            let d = snap
+                .log_destinations
+                .iter()
+                .position(|x| Arc::ptr_eq(x, &b.destination))
+                .unwrap();
+            written[d] += b.lines.len() / 2;
+            b.lines.clear();
+            let home = b.home.clone();
+            home.try_send(b).unwrap();
+        }
+    }
+    assert_eq!(written, vec![5; 12]);
+    // Two per destination and some slack, made once: none more on later ticks.
+    assert_eq!(logs.allocated(), 2 * 12 + SLACK);
 }
 
 struct OneFile(Vec<u8>);
@@ -45,14 +80,20 @@ impl crate::config::Loader for OneFile {
     }
 }
 
-fn snapshot_with_log() -> Snapshot {
+/// A snapshot with `n` stages, each logging to its own file.
+fn snapshot_with_logs(n: usize) -> Snapshot {
+    let stages: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({ "apiId": "a", "stageName": format!("s{i}"),
+                "accessLogSettings": { "destinationArn": format!("s{i}.log"), "format": "$context.requestId" } })
+        })
+        .collect();
     let gateway = serde_json::json!({
         "server": { "listeners": [{ "address": "127.0.0.1:1" }] },
         "apis": [{ "id": "a", "protocolType": "REST", "definition": {
             "openapi": "3.0.1", "info": { "title": "t", "version": "1" }, "paths": {}
         } }],
-        "stages": [{ "apiId": "a", "stageName": "s",
-                     "accessLogSettings": { "destinationArn": "-", "format": "$context.requestId" } }]
+        "stages": stages
     });
     let bytes = serde_json::to_vec(&gateway).unwrap();
     crate::config::load(
@@ -63,10 +104,8 @@ fn snapshot_with_log() -> Snapshot {
     .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-#[test]
-fn claims_render_as_text_or_escaped_json() {
-    let snap = snapshot_with_log();
-    let meta = Meta {
+fn meta(unix_secs: u64, source_ip: Option<IpAddr>) -> Meta {
+    let mut meta = Meta {
         request_id: [b'r'; 36],
         extended_id: [b'e'; 16],
         protocol: None,
@@ -77,11 +116,59 @@ fn claims_render_as_text_or_escaped_json() {
         bearer: None,
         now: crate::dataplane::clock::Now {
             mono_ns: 0,
-            unix_secs: 0,
+            unix_secs,
         },
         done: Default::default(),
         trace: None,
     };
+    meta.done.captured.source_ip = source_ip;
+    meta
+}
+
+#[test]
+fn source_ips_and_request_times_render_as_formatted_once() {
+    let snap = snapshot_with_logs(1);
+    let format =
+        crate::config::compile_format("$context.identity.sourceIp [$context.requestTime]").unwrap();
+    let authorized = Authorized::default();
+    let cases = [
+        (
+            784_111_777,
+            Some("10.0.255.1".parse().unwrap()),
+            "10.0.255.1 [06/Nov/1994:08:49:37 +0000]",
+        ),
+        (
+            784_111_777,
+            Some("::1".parse().unwrap()),
+            "::1 [06/Nov/1994:08:49:37 +0000]",
+        ),
+        (784_111_778, None, "- [06/Nov/1994:08:49:38 +0000]"),
+        (
+            784_111_778,
+            Some("0.0.0.0".parse().unwrap()),
+            "0.0.0.0 [06/Nov/1994:08:49:38 +0000]",
+        ),
+        (784_111_777, None, "- [06/Nov/1994:08:49:37 +0000]"),
+    ];
+    for (secs, ip, want) in cases {
+        let meta = meta(secs, ip);
+        let line = Line {
+            snap: &snap,
+            meta: &meta,
+            logged: b"",
+            authorized: &authorized,
+            latency_ns: 0,
+        };
+        let mut out = b"prefix ".to_vec();
+        render(&mut out, &format, &line);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("prefix {want}"));
+    }
+}
+
+#[test]
+fn claims_render_as_text_or_escaped_json() {
+    let snap = snapshot_with_logs(1);
+    let meta = meta(0, None);
     let claims: Claims =
         serde_json::from_str(r#"{"sub":"a\"b","groups":["x","y"],"n":3}"#).unwrap();
     let authorized = Authorized {
