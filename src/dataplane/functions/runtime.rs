@@ -215,6 +215,8 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
     let sent = send_event(f, &call, conn, close).await;
     if sent.is_err() {
         // Not delivered whole (the runtime reset the connection): it cannot have run it.
+        // The process is away until its runtime asks again (or `AWAY_LIMIT` replaces it).
+        f.withdraw(p);
         f.requeue(p, &call);
     }
     sent
