@@ -319,6 +319,25 @@ FULL_PIPELINE_VARIANTS = (
     ),
 )
 NO_ACCESS_LOG_FILE = "n/a: HAProxy logs to syslog or stdout, not to a file of its own"
+# The observability-split scenario: full-pipeline's observed row taken apart, metrics alone
+# and the access log alone, each beside the same bare row.
+SPLIT_VARIANTS = (
+    FULL_PIPELINE_VARIANTS[0],
+    Variant("metrics-only", "tollgate-proxy.json"),
+    Variant("log-only", "tollgate-proxy.json", metrics=False, access_log=True),
+)
+NO_SPLIT = "n/a: tollgate rows only (what each of its switches costs)"
+
+
+def _observability_split(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=SPLIT_VARIANTS,
+            access_log=True,
+            not_measured={"nginx": NO_SPLIT, "haproxy": NO_SPLIT},
+        )
+    ]
 
 
 def _full_pipeline(quick):
@@ -401,6 +420,12 @@ CATALOGUE = [
         "metrics and a JSON access log to a file, and with those plus an API key usage plan "
         "and an ES256 JWT authorizer; nginx with a JSON access log to a file",
         _full_pipeline,
+    ),
+    Scenario(
+        "observability-split",
+        "full-pipeline's observed row taken apart: tollgate with metrics alone and with the "
+        "JSON access log alone (to a file), each beside the same bare tollgate",
+        _observability_split,
     ),
 ]
 
