@@ -104,6 +104,11 @@ impl Json {
 
     /// More of an open string, from request bytes (lossy UTF-8).
     pub fn push_text(&mut self, b: &[u8]) -> &mut Json {
+        if b.is_ascii() {
+            // Most request text: no UTF-8 chunking needed (checked a word at a time).
+            escape(&mut self.out, b);
+            return self;
+        }
         for chunk in b.utf8_chunks() {
             escape(&mut self.out, chunk.valid().as_bytes());
             if !chunk.invalid().is_empty() {
@@ -202,11 +207,21 @@ impl fmt::Write for Escaping<'_> {
 /// `b` (UTF-8) escaped as a JSON string's contents, as `serde_json` does.
 fn escape(out: &mut Vec<u8>, b: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// The bytes JSON escapes: controls, `"` and `\`.
+    const ESCAPED: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 0x20 {
+            t[c] = true;
+            c += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t
+    };
+    out.reserve(b.len());
     let mut rest = b;
-    while let Some(i) = rest
-        .iter()
-        .position(|&c| c < 0x20 || c == b'"' || c == b'\\')
-    {
+    while let Some(i) = rest.iter().position(|&c| ESCAPED[usize::from(c)]) {
         out.extend_from_slice(&rest[..i]);
         let c = rest[i];
         match c {
