@@ -270,6 +270,9 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
                 if not rate:
                     row.stop_measuring(f"tollgate-{t.variant.rate_of} gave it no rate")
                     return
+                if bench.opts.client == "wrk":
+                    row.stop_measuring("an open loop at a rate needs loadgen (--client wrk)")
+                    return
             conns = connections(bench, leg)
             r = measure.throughput(bench, leg, t, pids_of, secs, conns, rate)
             bench.last_rps[t.name] = r["rps"]
