@@ -341,10 +341,26 @@ fn request_authorizer_reads_headers_and_query_and_caches_by_both() {
     let gw = Gateway::start_one_worker(rest_config(&f, &up, 2000));
     let mut c = gw.client();
 
+    let unix_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let before = unix_ms();
     let r = send(&mut c, "GET", "/req?user=ann&x=1", &[("X-Key", "allow")]);
+    let after = unix_ms();
     assert_eq!(r.status, 200, "{}", r.body_str());
     let event = f.last_event();
     assert_eq!(event["type"], "REQUEST");
+    // The request's time, in Unix milliseconds (a few ms of clock granularity either side).
+    let epoch = event["requestContext"]["requestTimeEpoch"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (before.saturating_sub(5)..=after + 5).contains(&epoch),
+        "{before} <= {epoch} <= {after}"
+    );
     assert_eq!(
         event["methodArn"],
         "arn:aws:execute-api:us-east-1:123456789012:tapi/prod/GET/req"

@@ -122,9 +122,8 @@ pub async fn authorize(
     {
         return Err(ErrorKind::Unauthorized);
     }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    // The request's start, as the proxy events' `requestTimeEpoch` (no clock read).
+    let now_ms = worker.unix_ms(req.now);
     let body = event::build(auth.kind, req, &identity, arn, now_ms);
     let function = &snap.functions[function_idx.0 as usize];
     let answer = match invoke::call(
