@@ -163,16 +163,21 @@ fn levels_choose_the_requests_and_lines_carry_the_fields() {
     );
 }
 
-#[test]
-fn data_trace_redacts_credentials_and_bounds_the_body() {
-    let up = Upstream::echo();
-    let gw = Gateway::start_one_worker(config(
-        &up,
+/// One worker, stage `traced` with `INFO` and `dataTraceEnabled` on every method.
+fn data_traced(up: &Upstream) -> Gateway {
+    Gateway::start_one_worker(config(
+        up,
         vec![logging_stage(
             "traced",
             json!({ "*/*": { "loggingLevel": "INFO", "dataTraceEnabled": true } }),
         )],
-    ));
+    ))
+}
+
+#[test]
+fn data_trace_redacts_credentials_and_bounds_the_body() {
+    let up = Upstream::echo();
+    let gw = data_traced(&up);
     let mut c = gw.client();
     let body = vec![b'b'; 3000];
     let r = send(
@@ -212,13 +217,7 @@ fn data_trace_redacts_credentials_and_bounds_the_body() {
 #[test]
 fn raw_client_bytes_keep_the_line_valid_json() {
     let up = Upstream::echo();
-    let gw = Gateway::start_one_worker(config(
-        &up,
-        vec![logging_stage(
-            "traced",
-            json!({ "*/*": { "loggingLevel": "INFO", "dataTraceEnabled": true } }),
-        )],
-    ));
+    let gw = data_traced(&up);
     let mut c = gw.client();
     let mut req = request(
         "GET",

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::config::{API, STAGE, openapi, stage};
-use support::functions::lambda_echo;
+use support::functions::{invoke_api_port, lambda_echo};
 use support::http::request;
 use support::*;
 
@@ -83,17 +83,9 @@ fn functions_only(functions: Value) -> Value {
     json!({ "apis": [], "stages": [], "functions": functions })
 }
 
-fn host_port(gw: &Gateway) -> u16 {
-    let s = gw.status();
-    let url = s["functionHost"]["invokeApi"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no function host in /status: {s}"));
-    url.rsplit(':').next().unwrap().parse().unwrap()
-}
-
 /// `POST /2015-03-31/functions/{name}/invocations` on the host.
 fn invoke(gw: &Gateway, name: &str, event: Value) -> Response {
-    let mut c = Client::connect(host_port(gw));
+    let mut c = Client::connect(invoke_api_port(gw));
     let body = event.to_string();
     c.roundtrip(&request(
         "POST",
@@ -302,7 +294,7 @@ fn a_full_queue_is_refused_at_once() {
     // One runs, one waits; the third finds the queue full.
     let busy: Vec<_> = (0..2)
         .map(|_| {
-            let port = host_port(&gw);
+            let port = invoke_api_port(&gw);
             std::thread::spawn(move || {
                 let mut c = Client::connect(port);
                 let body = json!({"action": "sleep", "seconds": 1}).to_string();
@@ -351,7 +343,7 @@ fn processes_start_up_to_the_concurrency_and_oversized_results_fail() {
         "two": { "local": local(&dir.path, json!({"concurrency": 2, "queue": 0})), "timeoutMs": 5000 }
     })));
     one_idle(&gw, "two");
-    let port = host_port(&gw);
+    let port = invoke_api_port(&gw);
     let calls: Vec<_> = (0..2)
         .map(|_| {
             std::thread::spawn(move || {

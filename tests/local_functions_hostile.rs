@@ -10,6 +10,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::functions::invoke_api_port;
 use support::http::request;
 use support::*;
 
@@ -73,9 +74,7 @@ fn a_process_sending_malformed_http_is_killed_and_replaced() {
             "command": ["python3", "raw.py"], "cwd": dir.path.display().to_string()
         }, "timeoutMs": 5000 } }
     }));
-    let s = gw.status();
-    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let port = invoke_api_port(&gw);
     let r = invoke(port, json!({}));
     assert_eq!(r.status, 200, "{}", r.body_str());
     let first = r.json()["pid"].as_u64().unwrap();
@@ -145,9 +144,7 @@ fn abandoned_next_polls_do_not_lock_the_process_out() {
             "command": ["python3", "raw.py"], "cwd": dir.path.display().to_string()
         }, "timeoutMs": 5000 } }
     }));
-    let s = gw.status();
-    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let port = invoke_api_port(&gw);
     // After its impatient phase the process is served on the connection that stays: every
     // invocation answers, on that one process (no crash loop). (An invocation that comes
     // while a poll is abandoned: the tests below.)
@@ -213,9 +210,7 @@ fn abandoning(mode: &str, concurrency: u32, driver: &str) -> (Gateway, TempDir, 
             "concurrency": concurrency
         }, "timeoutMs": 10000 } }
     }));
-    let s = gw.status();
-    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let port = invoke_api_port(&gw);
     assert!(
         wait_until(Duration::from_secs(10), || gw
             .stderr()
@@ -345,9 +340,7 @@ fn a_reload_during_an_invocation_retires_the_process_after_it() {
         })
     };
     let mut gw = Gateway::start(config("one"));
-    let s = gw.status();
-    let url = s["functionHost"]["invokeApi"].as_str().unwrap().to_string();
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let port = invoke_api_port(&gw);
     let r = invoke(port, json!({}));
     assert_eq!(r.status, 200, "{}", r.body_str());
     let old = r.json()["pid"].as_u64().unwrap();

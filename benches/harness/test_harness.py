@@ -1244,6 +1244,21 @@ class LambdaLocalScenarioTests(unittest.TestCase):
             "- tollgate-lambda-local: 2.045 (per repetition: 1.500 2.500); issue 9 asks ≤ 2", md
         )
         self.assertNotIn("tollgate-plain-at-rate", md.split("Each figure")[1])  # no such runs
+        self.assertIn(
+            "the function processes' CPU-µs per request: 7.00 (tollgate + function: 29.50)", md
+        )
+        self.assertIn("start → end of each run: 4→4 1→4", md)
+        self.assertIn("`concurrency` 4", md)
+        self.assertIn("`sam local start-api`", md)
+        self.assertIn("1–10 s per request", md)
+        (ratio,) = report.leg_json(res)["cpu_us_per_req_ratio_to_first_variant"]
+        self.assertEqual((ratio["max"], ratio["issue"]), (2.0, 9))
+        self.assertEqual(res.rows[1].median["local_fn_rss_kib"], 4000)
+        self.assertIn(
+            "function 6.00 CPU-µs/req, processes 4 → 4", legs.progress(res.leg, res.rows[1].runs[0])
+        )
+
+    def test_rate_matched_ratio(self):
         res = local_leg(
             [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
             [local_run(1, cpu_us_per_req=30.0), local_run(2, cpu_us_per_req=40.0)],
@@ -1259,27 +1274,6 @@ class LambdaLocalScenarioTests(unittest.TestCase):
         (eq,) = report.leg_json(res)["cpu_us_per_req_ratio_at_equal_rate"]
         self.assertEqual(
             (eq["target"], eq["to"]), ("tollgate-lambda-local", "tollgate-plain-at-rate")
-        )
-        res = local_leg(
-            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
-            [
-                local_run(1, cpu_us_per_req=15.0, fn_cpu=6.0),
-                local_run(2, cpu_us_per_req=30.0, processes=(1, 4)),
-            ],
-        )
-        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
-        self.assertIn(
-            "the function processes' CPU-µs per request: 7.00 (tollgate + function: 29.50)", md
-        )
-        self.assertIn("start → end of each run: 4→4 1→4", md)
-        self.assertIn("`concurrency` 4", md)
-        self.assertIn("`sam local start-api`", md)
-        self.assertIn("1–10 s per request", md)
-        (ratio,) = report.leg_json(res)["cpu_us_per_req_ratio_to_first_variant"]
-        self.assertEqual((ratio["max"], ratio["issue"]), (2.0, 9))
-        self.assertEqual(res.rows[1].median["local_fn_rss_kib"], 4000)
-        self.assertIn(
-            "function 6.00 CPU-µs/req, processes 4 → 4", legs.progress(res.leg, res.rows[1].runs[0])
         )
 
     def test_pre_run_check_needs_the_functions_answer(self):

@@ -109,3 +109,12 @@ pub fn lambda_echo(test: &str) -> Option<PathBuf> {
     }
     Some(target.join("debug/lambda-echo"))
 }
+
+/// The port of the gateway's Invoke API (its function host), from admin `/status`.
+pub fn invoke_api_port(gw: &super::Gateway) -> u16 {
+    let s = gw.status();
+    let url = s["functionHost"]["invokeApi"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no function host in /status: {s}"));
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
