@@ -111,15 +111,13 @@ fn tick(host: &Arc<Host>, state: &mut State) {
         }
         let mut init_timeouts = 0;
         for p in f.processes.iter_mut() {
-            let s = &p.shared;
-            let away = s.away.load(Ordering::Relaxed) && s.state() == IDLE;
-            let since = *p.away_since.get_or_insert(now);
+            let away = p.shared.away.load(Ordering::Relaxed) && p.shared.state() == IDLE;
             if !away {
                 p.away_since = None;
-            } else if now.duration_since(since) >= AWAY_LIMIT {
+            } else if now.duration_since(*p.away_since.get_or_insert(now)) >= AWAY_LIMIT {
                 log(format!(
                     "function `{name}`: process {} closed its `next` poll and did not ask again within {} s; killing it",
-                    s.pid,
+                    p.shared.pid,
                     AWAY_LIMIT.as_secs()
                 ));
                 p.let_go();
