@@ -1,10 +1,16 @@
-"""The lambda-local scenario's local function: tests/functions/lambda-echo (the official
-`lambda_runtime` crate) built release, run by tollgate's function host as processes that are
-children of the tollgate process. Their CPU is the function's own and is kept apart from
-tollgate's (the workers and the function host threads, all in the tollgate process).
+"""The lambda-local scenario's local functions, built release, run by tollgate's function host
+as processes that are children of the tollgate process. Their CPU is the function's own and
+is kept apart from tollgate's (the workers and the function host threads, all in the
+tollgate process). Two functions give the same answer:
+- lambda-echo (tests/functions/lambda-echo): the official `lambda_runtime` crate, what a
+  user's Rust function runs on;
+- lambda-bare (tools/lambda-bare): no runtime library, blocking std sockets — the
+  local-function counterpart of the bare origin, so that tollgate's own cost per invocation
+  is measured with a function that costs next to nothing.
 
-- the build: `cargo build --release --locked` of its own workspace into
-  TARGET/lambda-echo (as scripts/test.sh does for the debug build);
+- the build: lambda-echo is `cargo build --release --locked` of its own workspace into
+  TARGET/lambda-echo (as scripts/test.sh does for the debug build); lambda-bare is a
+  workspace package (`cargo build --release -p lambda-bare`);
 - the config patch: every `functions` entry with `local` runs that binary (an absolute path:
   the gateway file is written to the scratch directory), its `queue` at least the client
   connections (so a closed loop of N connections never fills it);
@@ -15,11 +21,26 @@ tollgate's (the workers and the function host threads, all in the tollgate proce
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 
 from . import procfs
 
 NAME = "lambda-echo"  # the bins key and the binary's name
 MANIFEST = "tests/functions/lambda-echo/Cargo.toml"
+BARE = "lambda-bare"
+
+
+@dataclass(frozen=True)
+class Function:
+    source: str  # where its code is
+    built_on: str  # for the report
+    manifest: str = ""  # its own workspace's Cargo.toml; "" = a package of tollgate's
+
+
+FUNCTIONS = {
+    NAME: Function("tests/functions/lambda-echo", "`lambda_runtime`", MANIFEST),
+    BARE: Function("tools/lambda-bare", "no runtime library, std sockets"),
+}
 DEFAULT_QUEUE = 100  # the gateway's default `queue`
 # Context only, never a measurement of ours (issue 9).
 SAM_CONTEXT = (
@@ -49,28 +70,33 @@ def pin(pids, cpus):
     return moved
 
 
-def binary(target_dir):
-    return os.path.join(target_dir, NAME, "release", NAME)
+def binary(target_dir, name=NAME):
+    if FUNCTIONS[name].manifest:
+        return os.path.join(target_dir, name, "release", name)
+    return os.path.join(target_dir, "release", name)
 
 
-def build_argv(target_dir):
+def build_argv(target_dir, name=NAME):
+    manifest = FUNCTIONS[name].manifest
+    if not manifest:
+        return ["cargo", "build", "--release", "-p", name]
     return [
         "cargo",
         "build",
         "--release",
         "--locked",
         "--manifest-path",
-        MANIFEST,
+        manifest,
         "--target-dir",
-        os.path.join(target_dir, NAME),
+        os.path.join(target_dir, name),
     ]
 
 
-def build(repo, target_dir, log):
-    """Build lambda-echo release; None, or the last lines of the log on failure."""
+def build(repo, target_dir, log, name=NAME):
+    """Build the function release; None, or the last lines of the log on failure."""
     with open(log, "wb") as out:
         rc = subprocess.run(
-            build_argv(target_dir), cwd=repo, stdout=out, stderr=subprocess.STDOUT
+            build_argv(target_dir, name), cwd=repo, stdout=out, stderr=subprocess.STDOUT
         ).returncode
     if rc == 0:
         return None
@@ -85,9 +111,10 @@ def local_entries(template):
     return {k: v for k, v in cfg.get("functions", {}).items() if "local" in v}
 
 
-def patch(template, path, connections):
+def patch(template, path, connections, concurrency=0):
     """The `functions` key of a row's config: the template's, every `local` command run from
-    `path` (its arguments kept), its queue at least `connections`."""
+    `path` (its arguments kept), its queue at least `connections`, its `concurrency` the
+    given one (0: the template's)."""
     with open(template) as f:
         fns = json.load(f).get("functions", {})
     out = {}
@@ -97,6 +124,8 @@ def patch(template, path, connections):
             local = dict(entry["local"])
             local["command"] = [path] + list(local.get("command", [])[1:])
             local["queue"] = max(local.get("queue", DEFAULT_QUEUE), connections)
+            if concurrency:
+                local["concurrency"] = concurrency
             entry["local"] = local
         out[name] = entry
     return {"functions": out}
@@ -144,13 +173,14 @@ def problems(r):
     return out
 
 
-def settings(template):
-    """How the template runs its local functions, for the report."""
+def settings(template, concurrency=0):
+    """How the template (with a row's `concurrency`, 0: the template's) runs its local
+    functions, for the report."""
     parts = []
     for name, e in local_entries(template).items():
         local = e["local"]
         parts.append(
-            f"`{name}`: `concurrency` {local.get('concurrency', 1)}, `timeoutMs` "
+            f"`{name}`: `concurrency` {concurrency or local.get('concurrency', 1)}, `timeoutMs` "
             f"{e.get('timeoutMs', 10_000)}, `queue` max({local.get('queue', DEFAULT_QUEUE)}, "
             "connections)"
         )

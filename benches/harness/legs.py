@@ -163,7 +163,9 @@ def _start(bench, leg, lc, row, origin, ref, res):
     local = t.variant.local if t.variant else ""
     if local:
         template = os.path.join(os.path.dirname(bench.template), t.variant.template)
-        t.patch = functions.patch(template, bench.bins[local], lc.connections)
+        t.patch = functions.patch(
+            template, bench.bins[local], lc.connections, t.variant.concurrency
+        )
     if t.variant and (t.variant.access_log or not t.variant.metrics):
         t.patch = {**t.patch, **observe.setup(bench, leg, lc, t)}
     if t.variant and t.variant.headers:

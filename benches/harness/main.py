@@ -257,12 +257,13 @@ def build(o, work, chosen=()):
     if o.loadgen and not os.access(bins["loadgen"], os.X_OK):
         raise Fatal(f"--loadgen {o.loadgen}: not an executable")
     target = env.target_dir(REPO)
-    command = " ".join(functions.build_argv(_shown(target)))
-    for name in local_functions(o, chosen):  # only lambda-echo so far
-        bins[name] = functions.binary(target)
+    for name in sorted(local_functions(o, chosen)):
+        command = " ".join(functions.build_argv(_shown(target), name))
+        bins[name] = functions.binary(target, name)
         if not o.no_build:
             note(command)
-            failed = functions.build(REPO, target, os.path.join(work, f"cargo-build-{name}.log"))
+            log = os.path.join(work, f"cargo-build-{name}.log")
+            failed = functions.build(REPO, target, log, name)
             if failed:
                 unavailable[name] = f"{command} failed: {failed}"
                 continue

@@ -228,10 +228,12 @@ def local_lines(res):
         v = row.target.variant
         if not (v and v.local):
             continue
+        fn = functions.FUNCTIONS[v.local]
         out.append(
-            f"- {row.target.name}: the function is {v.local} (tests/functions/{v.local}, "
-            f"`lambda_runtime`, release build) run by tollgate's function host, "
-            f"{functions.settings(os.path.join(CONF, v.template))}; tollgate's CPU-µs/req "
+            f"- {row.target.name}: the function is {v.local} ({fn.source}, {fn.built_on}, "
+            f"release build) run by tollgate's function host, "
+            f"{functions.settings(os.path.join(CONF, v.template), v.concurrency)}; tollgate's "
+            "CPU-µs/req "
             "counts the tollgate process (workers and function host threads), not the "
             "function processes (its children)"
         )
@@ -248,6 +250,7 @@ def local_lines(res):
                 f"function processes at the start → end of each run: {counts}; their RSS: "
                 f"{report._num(m.get('local_fn_rss_kib'), 0)} KiB"
             )
+    if out:
         out.append(f"- {functions.SAM_CONTEXT}")
     return out
 

@@ -61,6 +61,7 @@ class Variant:
     # `functions` entries with `local` run that binary; the function processes (tollgate's
     # children) are measured apart from tollgate's own CPU
     local: str = ""
+    concurrency: int = 0  # the local function's warm processes (0: the template's)
     # issue 7's switches (harness/observe.py): `server.metrics`, and a stage access log in
     # API Gateway's JSON format written to a file in the run's scratch dir
     metrics: bool = True
@@ -276,6 +277,18 @@ LAMBDA_LOCAL_VARIANTS = (
     # the plain proxy again, open loop at the rate the function let lambda-local reach: the
     # same load, so both pay the same wake-ups per request
     Variant("plain-at-rate", "tollgate-proxy.json", rate_of="lambda-local"),
+    # the same gateway file with a function that costs next to nothing (tools/lambda-bare),
+    # as the plain row's origin does, and enough warm processes (16; they block, idle, between
+    # invocations) that the gateway, not the function, sets the pace: tollgate's own cost per
+    # invocation when it is busy
+    Variant(
+        "lambda-bare",
+        "tollgate-lambda-local.json",
+        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
+        issue=9,
+        local="lambda-bare",
+        concurrency=16,
+    ),
 )
 NO_LAMBDA = (
     "n/a: no equivalent of Lambda proxy integrations with local functions "
@@ -410,8 +423,9 @@ CATALOGUE = [
     Scenario(
         "lambda-local",
         "Lambda proxy integration (AWS_PROXY, REST payload 1.0) with a local Rust function "
-        "(lambda_runtime, 4 warm processes), --connections (64) connections, vs the same "
-        "tollgate as a plain proxy; the function's own CPU apart",
+        "(lambda_runtime, 4 warm processes; and tools/lambda-bare, a function with no runtime "
+        "library, 16 processes), --connections (64) connections, vs the same tollgate as a "
+        "plain proxy; the function's own CPU apart",
         _lambda_local,
     ),
     Scenario(

@@ -1032,10 +1032,11 @@ class JwtScenarioTests(unittest.TestCase):
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
 
 
-def local_leg(plain_runs, local_runs, at_rate_runs=()):
+def local_leg(plain_runs, local_runs, at_rate_runs=(), bare_runs=()):
     leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
     res = legs.LegResult(leg, config(), [])
-    for v, runs in zip(leg.variants, (plain_runs, local_runs, at_rate_runs), strict=True):
+    all_runs = (plain_runs, local_runs, at_rate_runs, bare_runs)
+    for v, runs in zip(leg.variants, all_runs, strict=True):
         if not runs:
             continue
         t = peers.Target(f"tollgate-{v.name}", "tollgate", 0, variant=v)
@@ -1085,10 +1086,11 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 ("plain", "tollgate-proxy.json", None, ""),
                 ("lambda-local", "tollgate-lambda-local.json", 2.0, functions.NAME),
                 ("plain-at-rate", "tollgate-proxy.json", None, ""),
+                ("lambda-bare", "tollgate-lambda-local.json", 2.0, functions.BARE),
             ],
         )
-        self.assertEqual([v.rate_of for v in leg.variants], ["", "", "lambda-local"])
-        self.assertEqual(leg.variants[1].issue, 9)
+        self.assertEqual([v.rate_of for v in leg.variants], ["", "", "lambda-local", ""])
+        self.assertEqual((leg.variants[1].issue, leg.variants[3].issue), (9, 9))
         self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
         rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
         self.assertEqual(
@@ -1101,13 +1103,20 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 "tollgate-plain",
                 "tollgate-lambda-local",
                 "tollgate-plain-at-rate",
+                "tollgate-lambda-bare",
             ],
         )
         self.assertEqual(len({t.port for t in rows}), len(rows))
 
     def test_configs(self):
         leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
-        plain, local, _ = leg.variants
+        plain, local, _, bare = leg.variants
+        self.assertEqual((bare.template, bare.concurrency), (local.template, 16))
+        template = f"{HERE}/conf/{local.template}"
+        (fn,) = functions.patch(template, "/abs/lambda-bare", 64, 16)["functions"].values()
+        self.assertEqual(
+            (fn["local"]["command"], fn["local"]["concurrency"]), (["/abs/lambda-bare"], 16)
+        )
         template = f"{HERE}/conf/{local.template}"
         (name,) = functions.local_entries(template)
         with tempfile.TemporaryDirectory() as d:
@@ -1149,10 +1158,18 @@ class LambdaLocalScenarioTests(unittest.TestCase):
             ["--manifest-path", functions.MANIFEST, "--target-dir", "target/lambda-echo"],
         )
         self.assertEqual(functions.binary("/t"), "/t/lambda-echo/release/lambda-echo")
+        # lambda-bare is a package of tollgate's workspace: built and found with the others
+        self.assertEqual(
+            functions.build_argv("target", functions.BARE),
+            ["cargo", "build", "--release", "-p", "lambda-bare"],
+        )
+        self.assertEqual(functions.binary("/t", functions.BARE), "/t/release/lambda-bare")
         from harness import main
 
         chosen = [scenarios.BY_NAME["lambda-local"]]
-        self.assertEqual(main.local_functions(cli.parse(["--quick"]), chosen), {"lambda-echo"})
+        self.assertEqual(
+            main.local_functions(cli.parse(["--quick"]), chosen), {"lambda-echo", "lambda-bare"}
+        )
         no_tollgate = cli.parse(["--scenario", "lambda-local", "--targets", "nginx"])
         self.assertEqual(main.local_functions(no_tollgate, chosen), set())
         with tempfile.TemporaryDirectory() as d:
@@ -1172,7 +1189,11 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 else:
                     os.environ["CARGO_TARGET_DIR"] = old
         self.assertEqual(bins["lambda-echo"], f"{d}/lambda-echo/release/lambda-echo")
-        self.assertEqual(list(unavailable), ["lambda-echo"])
+        self.assertEqual(bins["lambda-bare"], f"{d}/release/lambda-bare")
+        self.assertEqual(list(unavailable), ["lambda-bare", "lambda-echo"])
+        self.assertIn(
+            "(build it: cargo build --release -p lambda-bare)", unavailable["lambda-bare"]
+        )
         self.assertIn("no lambda-echo binary at", unavailable["lambda-echo"])
         self.assertIn(
             "--manifest-path tests/functions/lambda-echo/Cargo.toml", unavailable["lambda-echo"]
@@ -1185,6 +1206,7 @@ class LambdaLocalScenarioTests(unittest.TestCase):
         legs.mark_rows(leg, rows, unavailable)
         status = {r.target.name: r.status for r in rows}
         self.assertEqual(status["tollgate-lambda-local"], "not measured")
+        self.assertEqual(status["tollgate-lambda-bare"], "not measured")
         self.assertEqual((status["tollgate-plain"], status["nginx"]), ("measured", "n/a"))
         res = legs.LegResult(leg, config(), rows)
         report.summarize(res)
@@ -1256,6 +1278,33 @@ class LambdaLocalScenarioTests(unittest.TestCase):
         self.assertEqual(res.rows[1].median["local_fn_rss_kib"], 4000)
         self.assertIn(
             "function 6.00 CPU-µs/req, processes 4 → 4", legs.progress(res.leg, res.rows[1].runs[0])
+        )
+
+    def test_report_with_the_bare_function(self):
+        res = local_leg(
+            [run(1, cpu_us_per_req=10.0), run(2, cpu_us_per_req=12.0)],
+            [local_run(1, cpu_us_per_req=30.0), local_run(2, cpu_us_per_req=40.0)],
+            (),
+            [local_run(1, cpu_us_per_req=18.0, fn_cpu=2.0), local_run(2, cpu_us_per_req=24.0)],
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
+        # each function row against the plain proxy, each with issue 9's bound
+        self.assertIn(
+            "- tollgate-lambda-bare: 1.909 (per repetition: 1.800 2.000); issue 9 asks ≤ 2", md
+        )
+        self.assertIn("- tollgate-lambda-local: 3.182 (per repetition: 3.000 3.333)", md)
+        self.assertIn(
+            "- tollgate-lambda-bare: the function is lambda-bare (tools/lambda-bare, no runtime "
+            "library, std sockets, release build) run by tollgate's function host, `bench-echo`: "
+            "`concurrency` 16,",
+            md,
+        )
+        self.assertIn("(tests/functions/lambda-echo, `lambda_runtime`, release build)", md)
+        self.assertEqual(md.count("`sam local start-api`"), 1)
+        ratios = report.leg_json(res)["cpu_us_per_req_ratio_to_first_variant"]
+        self.assertEqual(
+            [(r["target"], r["max"]) for r in ratios],
+            [("tollgate-lambda-local", 2.0), ("tollgate-lambda-bare", 2.0)],
         )
 
     def test_rate_matched_ratio(self):
