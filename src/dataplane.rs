@@ -15,6 +15,7 @@ mod deadlines;
 mod diag;
 mod exec_log;
 pub mod functions;
+pub mod handover;
 pub mod iam;
 pub mod lambda;
 pub mod lambda_auth;

@@ -15,13 +15,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, IoSlice, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::log::log;
 use crate::config::LogDestination;
 use crate::dataplane::Shared;
 use crate::dataplane::access_log::{LogBatch, MAX_BATCHES};
+use crate::dataplane::handover::{Nothing, Taker};
 
 /// How often an idle writer looks at the reopen flag.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
@@ -53,7 +53,7 @@ impl LogWriter {
         self.reopen.store(true, Ordering::Release);
     }
 
-    fn run(&self, rx: Receiver<Box<LogBatch>>, shared: &Shared) {
+    fn run(&self, rx: Taker<Box<LogBatch>>, shared: &Shared) {
         // Room for every batch of every core: the writer does not allocate in steady state.
         let most = MAX_BATCHES * shared.log_dropped.len().max(1);
         let mut out = Output {
@@ -70,8 +70,8 @@ impl LogWriter {
             }
             match next {
                 Ok(b) => queued.push(b),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(Nothing::Timeout) => continue,
+                Err(Nothing::Disconnected) => return,
             }
             // Everything else already queued too: one write per destination for all of it.
             queued.extend(rx.try_iter());

@@ -8,7 +8,6 @@
 //! unchanged.
 
 use std::fmt::Write;
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::log::log;
 use crate::dataplane::Shared;
+use crate::dataplane::handover::Taker;
 use crate::dataplane::metrics::{Delta, PlanDelta, SeriesName, histogram};
 
 /// Prometheus histogram buckets (seconds) for `Latency` and `IntegrationLatency`.
@@ -67,8 +67,8 @@ impl Metrics {
         metrics
     }
 
-    fn run(&self, rx: Receiver<Box<Delta>>) {
-        while let Ok(mut delta) = rx.recv() {
+    fn run(&self, rx: Taker<Box<Delta>>) {
+        while let Some(mut delta) = rx.recv() {
             self.merge(&delta);
             delta.reset();
             let home = delta.home.clone();

@@ -14,13 +14,14 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use super::log::log;
 use crate::config::OtlpSettings;
 use crate::dataplane::Shared;
 use crate::dataplane::access_log::LogBatch;
+use crate::dataplane::handover::{Nothing, Taker};
 
 /// Tries per batch before it is dropped.
 const ATTEMPTS: u32 = 4;
@@ -83,7 +84,7 @@ struct Exporter {
 impl Exporter {
     fn run(
         mut self,
-        rx: &Receiver<Box<LogBatch>>,
+        rx: &Taker<Box<LogBatch>>,
         shared: &Shared,
         finish: &AtomicBool,
         done: &SyncSender<()>,
@@ -91,7 +92,7 @@ impl Exporter {
         loop {
             let settings = shared.current().server.otlp.clone();
             if finish.load(Acquire) {
-                while let Ok(batch) = rx.try_recv() {
+                while let Some(batch) = rx.try_recv() {
                     self.take(&batch.lines);
                 }
                 if let Some(s) = &settings {
@@ -126,8 +127,8 @@ impl Exporter {
                         let home = batch.home.clone();
                         let _ = home.try_send(batch);
                     }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => {
+                    Err(Nothing::Timeout) => {}
+                    Err(Nothing::Disconnected) => {
                         if let Some(s) = &settings {
                             self.send(s, shared);
                         }

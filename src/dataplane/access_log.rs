@@ -1,7 +1,7 @@
 //! Access logs on the core (issue 7): a stage's compiled `$context` format is rendered into
 //! this core's batch for the stage's destination once the request is complete; full batches
 //! (and, on every tick, non-empty ones) go to the log writer thread (`control/access_log.rs`)
-//! over a bounded channel, which writes them and sends the emptied batch back.
+//! over a bounded hand-over (`handover.rs`), which writes them and sends the emptied batch back.
 //!
 //! Never blocks and never allocates in steady state: the batches are `batches::CoreLogs`;
 //! when none is free (the writer is behind or stuck) the line is dropped and counted.

@@ -268,8 +268,8 @@ impl Delta {
     }
 }
 
-/// The channel every core hands its `Delta`s to (held in `Shared`).
-pub type DeltaSender = SyncSender<Box<Delta>>;
+/// Where every core hands its `Delta`s (held in `Shared`).
+pub type DeltaSender = crate::dataplane::handover::Giver<Box<Delta>>;
 
 /// One core's metrics: the `Delta` being recorded and the spare.
 pub struct CoreMetrics {
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn a_core_hands_over_and_gets_its_delta_back() {
-        let (tx, rx) = sync_channel(4);
+        let (tx, rx) = crate::dataplane::handover::channel(4);
         let mut core = CoreMetrics::new(3, tx);
         let done = Completion {
             status: 503,
@@ -387,7 +387,7 @@ mod tests {
         assert!((4_950..=5_050).contains(&max), "{max}");
         // Nothing recorded since: nothing handed over.
         core.hand_over();
-        assert!(rx.try_recv().is_err());
+        assert!(rx.try_recv().is_none());
         d.reset();
         assert_eq!(d.series[2].count, 0);
         let home = d.home.clone();
@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn without_a_spare_recording_continues_in_place() {
-        let (tx, rx) = sync_channel(1);
+        let (tx, rx) = crate::dataplane::handover::channel(1);
         let mut core = CoreMetrics::new(0, tx);
         let done = Completion::default();
         core.record(&done, 1);

@@ -1,9 +1,9 @@
 //! State shared between the control plane and the cores: the snapshot behind one `ArcSwap`,
 //! the drain flag, and per-core counters (each written only by its own core).
 
+use super::handover::{self, Taker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
 
 use arc_swap::ArcSwap;
 
@@ -54,11 +54,11 @@ pub struct Shared {
     /// Where the cores hand their access log batches (`dataplane/access_log.rs`).
     pub access_logs: BatchSender,
     #[allow(clippy::disallowed_types)]
-    access_logs_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
+    access_logs_rx: std::sync::Mutex<Option<Taker<Box<LogBatch>>>>,
     /// Where the cores hand their span batches (`dataplane/otlp.rs`) for the OTLP exporter.
     pub spans: BatchSender,
     #[allow(clippy::disallowed_types)]
-    spans_rx: std::sync::Mutex<Option<Receiver<Box<LogBatch>>>>,
+    spans_rx: std::sync::Mutex<Option<Taker<Box<LogBatch>>>>,
     /// Spans dropped (a core had no free batch, or the exporter gave up on a batch) and
     /// spans the collector accepted.
     pub spans_dropped: AtomicU64,
@@ -68,7 +68,7 @@ pub struct Shared {
     /// The aggregator's end, taken once by the control plane (`take_metrics`). A lock only
     /// for that one hand-over, never taken by a core.
     #[allow(clippy::disallowed_types)]
-    metrics_rx: std::sync::Mutex<Option<Receiver<Box<Delta>>>>,
+    metrics_rx: std::sync::Mutex<Option<Taker<Box<Delta>>>>,
     /// The function host's mailboxes (set once, when there is a host).
     pub function_mail: std::sync::OnceLock<Arc<super::functions::mail::Mail>>,
 }
@@ -80,12 +80,12 @@ impl Shared {
         let clock = MonoClock::new();
         let meters = Meters::build(&snapshot, None, workers, clock.now_ns(), unix_secs());
         // Two hand-overs per core in flight at most (each core has two `Delta`s).
-        let (metrics_tx, metrics_rx) = sync_channel(2 * workers.max(1));
+        let (metrics_tx, metrics_rx) = handover::channel(2 * workers.max(1));
         // Room for every batch of every core (a core owns at most `MAX_BATCHES`, how many its
         // destinations need; a reload may add some, and a channel cannot grow): a hand-over
         // fails only when the writer is behind with all of them.
-        let (logs_tx, logs_rx) = sync_channel(MAX_BATCHES * workers.max(1));
-        let (spans_tx, spans_rx) = sync_channel(MAX_BATCHES * workers.max(1));
+        let (logs_tx, logs_rx) = handover::channel(MAX_BATCHES * workers.max(1));
+        let (spans_tx, spans_rx) = handover::channel(MAX_BATCHES * workers.max(1));
         Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             meters: ArcSwap::from_pointee(meters),
@@ -119,7 +119,7 @@ impl Shared {
     }
 
     /// The receiving end of the cores' metrics hand-over, for the one aggregator.
-    pub fn take_metrics(&self) -> Option<Receiver<Box<Delta>>> {
+    pub fn take_metrics(&self) -> Option<Taker<Box<Delta>>> {
         match self.metrics_rx.lock() {
             Ok(mut rx) => rx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -127,7 +127,7 @@ impl Shared {
     }
 
     /// The receiving end of the cores' access log hand-over, for the one log writer.
-    pub fn take_access_logs(&self) -> Option<Receiver<Box<LogBatch>>> {
+    pub fn take_access_logs(&self) -> Option<Taker<Box<LogBatch>>> {
         match self.access_logs_rx.lock() {
             Ok(mut rx) => rx.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -135,7 +135,7 @@ impl Shared {
     }
 
     /// The receiving end of the cores' span hand-over, for the one OTLP exporter.
-    pub fn take_spans(&self) -> Option<Receiver<Box<LogBatch>>> {
+    pub fn take_spans(&self) -> Option<Taker<Box<LogBatch>>> {
         match self.spans_rx.lock() {
             Ok(mut rx) => rx.take(),
             Err(poisoned) => poisoned.into_inner().take(),

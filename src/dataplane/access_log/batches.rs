@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use crate::config::{LogDestination, Snapshot};
+use crate::dataplane::handover::Giver;
 
 /// Bytes a batch holds before it is handed over (the writer's one write per destination
 /// covers one or more); its capacity is twice that, so a line up to `BATCH_BYTES` long never
@@ -36,8 +37,9 @@ pub struct LogBatch {
     pub home: SyncSender<Box<LogBatch>>,
 }
 
-/// The channel every core hands its batches to (held in `Shared`).
-pub type BatchSender = SyncSender<Box<LogBatch>>;
+/// Where every core hands its batches (held in `Shared`); the taker sends them back home
+/// (the core only `try_recv`s from home, so neither side ever waits on a lock).
+pub type BatchSender = Giver<Box<LogBatch>>;
 
 /// One core's access log batches.
 pub struct CoreLogs {

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::sync::mpsc::sync_channel;
 
 use super::batches::{MIN_BATCHES, SLACK};
 use super::*;
@@ -23,7 +22,7 @@ fn values_cannot_break_out_of_a_quoted_field() {
 
 #[test]
 fn a_core_drops_lines_once_its_batches_are_all_out() {
-    let (tx, rx) = sync_channel(64);
+    let (tx, rx) = crate::dataplane::handover::channel(64);
     let mut logs = CoreLogs::new(tx);
     let snap = snapshot_with_logs(1);
     let log = snap.stages[0].access_log.clone().unwrap();
@@ -39,7 +38,7 @@ fn a_core_drops_lines_once_its_batches_are_all_out() {
 
 #[test]
 fn more_destinations_than_the_first_batches_lose_nothing() {
-    let (tx, rx) = sync_channel(MAX_BATCHES);
+    let (tx, rx) = crate::dataplane::handover::channel(MAX_BATCHES);
     let mut logs = CoreLogs::new(tx);
     let snap = snapshot_with_logs(12);
     let mut written = vec![0usize; snap.log_destinations.len()];
