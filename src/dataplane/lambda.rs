@@ -186,8 +186,11 @@ pub async fn respond<S: ClientStream>(
     // The core's reader: its buffers keep their capacity from one result to the next.
     {
         let mut r = worker.lambda_result.borrow_mut();
-        let answer =
-            answer.and_then(|(reply, name)| read(&mut r, api, lambda, &prepared, &reply, name));
+        let answer = answer.and_then(|(reply, name)| {
+            let read = read(&mut r, api, lambda, &prepared, &reply, name);
+            worker.functions.recycle(reply.body);
+            read
+        });
         // Metrics and access log: IntegrationLatency, and the function's statusCode.
         let ns = worker.shared.clock.now_ns().saturating_sub(started);
         meta.done.integration = Some((ns, answer.map_or(0, |()| r.status)));
