@@ -30,6 +30,7 @@ pub mod response;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 
 pub use event::is_binary;
@@ -141,6 +142,9 @@ pub fn body_ready(head: &RequestHead, data: &[u8], limits: &ServerLimits) -> boo
 /// Builds the event for `lambda` (see the module docs).
 pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prepared {
     let event = write_event(req, lambda.payload);
+    let mut trace_id = SPARE.with(|s| s.borrow_mut().1.pop()).unwrap_or_default();
+    trace_id.clear();
+    event::trace_id_into(req, &mut trace_id);
     let accept = event::header(req, b"accept").unwrap_or_default();
     let first = accept.split(|&b| b == b',').next().unwrap_or_default();
     let decode_binary = req.api.protocol == Protocol::Http
@@ -149,7 +153,7 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
         event,
         consumed,
         decode_binary,
-        trace_id: event::trace_id(req),
+        trace_id,
         trace: req.trace,
     }
 }
@@ -160,12 +164,37 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
 pub fn write_event(req: &Request<'_>, payload: PayloadVersion) -> Vec<u8> {
     let cert = req.client_cert.map_or(0, |c| c.client_cert_pem.len() + 256);
     let capacity = 1536 + 2 * req.head.head_len + req.body.len() / 3 * 4 + 4 + cert;
-    let mut j = json::Json::with_capacity(capacity);
+    let buf = SPARE.with(|s| s.borrow_mut().0.pop()).unwrap_or_default();
+    let mut j = json::Json::reuse(buf, capacity);
     match payload {
         PayloadVersion::V1 => event_v1::write(req, &mut j),
         PayloadVersion::V2 => event_v2::write(req, &mut j),
     }
     j.into_bytes()
+}
+
+thread_local! {
+    /// This core's spare event buffers and trace ids: [`prepare`] takes them, [`respond`]
+    /// gives them back, so they keep their capacity.
+    static SPARE: RefCell<(Vec<Vec<u8>>, Vec<String>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Spare buffers kept per core, and the capacity an event buffer may keep.
+const SPARE_COUNT: usize = 64;
+const SPARE_EVENT: usize = 256 * 1024;
+
+/// `prepared`'s buffers back to [`SPARE`].
+fn give_back(prepared: Prepared) {
+    SPARE.with(|s| {
+        let (events, traces) = &mut *s.borrow_mut();
+        if events.len() < SPARE_COUNT && prepared.event.capacity() <= SPARE_EVENT {
+            events.push(prepared.event);
+        }
+        if traces.len() < SPARE_COUNT && prepared.trace_id.capacity() <= 1024 {
+            traces.push(prepared.trace_id);
+        }
+    });
 }
 
 /// Calls the function and answers the client (see the module docs).
@@ -212,6 +241,7 @@ pub async fn respond<S: ClientStream>(
         }
         r.shrink();
     }
+    give_back(prepared);
     super::request::finish(stream, conn, &snap.server.limits, meta).await
 }
 

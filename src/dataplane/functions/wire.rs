@@ -71,9 +71,11 @@ pub struct Conn {
     out: Vec<u8>,
     limits: Limits,
     /// Cancels the read `wait_open` keeps armed.
-    canceller: Canceller,
+    canceller: Option<Canceller>,
     /// The last request, for the next.
     spare: Request,
+    /// The last request's head, for the next (its header table keeps its capacity).
+    head: Option<RequestHead>,
 }
 
 impl Conn {
@@ -91,8 +93,9 @@ impl Conn {
                 max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
                 max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
             },
-            canceller: Canceller::new(),
+            canceller: Some(Canceller::new()),
             spare: Request::default(),
+            head: None,
         }
     }
 
@@ -124,14 +127,18 @@ impl Conn {
                 canceller,
                 ..
             } = self;
-            let handle = canceller.handle();
+            let Some(c) = canceller.as_ref() else {
+                return Waited::Closed(got); // not reached: the canceller is put back below
+            };
+            let handle = c.handle();
             let mut read = pin!(rb.fill_cancelable(stream, MAX_HEAD + 1, handle));
             let r = poll_fn(|cx| {
                 if got.is_none()
                     && let Poll::Ready(v) = ready(cx)
                 {
                     got = Some(v);
-                    *canceller = std::mem::take(canceller).cancel();
+                    // A fresh canceller (monoio allocates it) for the next wait.
+                    *canceller = canceller.take().map(Canceller::cancel);
                 }
                 read.as_mut().poll(cx)
             })
@@ -158,10 +165,23 @@ impl Conn {
 
     /// The next request; a body over `max_body` is refused with 413.
     pub async fn read_request(&mut self, max_body: usize) -> Result<Request, ReadError> {
-        let mut head = RequestHead::with_limits(&self.limits);
+        let mut head = self
+            .head
+            .take()
+            .unwrap_or_else(|| RequestHead::with_limits(&self.limits));
+        let r = self.read_into(max_body, &mut head).await;
+        self.head = Some(head);
+        r
+    }
+
+    async fn read_into(
+        &mut self,
+        max_body: usize,
+        head: &mut RequestHead,
+    ) -> Result<Request, ReadError> {
         loop {
             if !self.rb.is_empty() {
-                match http1::parse_request(self.rb.data(), &self.limits, &mut head) {
+                match http1::parse_request(self.rb.data(), &self.limits, head) {
                     Ok(Status::Complete) => break,
                     Ok(Status::Partial) => {}
                     Err(e) => return Err(ReadError::Bad(e.status())),
