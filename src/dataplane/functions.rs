@@ -70,6 +70,8 @@ pub fn error_json(error_type: &str, message: &str) -> Vec<u8> {
 pub struct Functions {
     id: usize,
     buffers: Rc<Buffers>,
+    /// The ticker's list of functions to sweep (empty between ticks).
+    sweeping: RefCell<Vec<Rc<LocalFn>>>,
     mail: RefCell<Option<(Receiver<ToWorker>, Arc<Mail>)>>,
     fns: RefCell<HashMap<String, Rc<LocalFn>>>,
 }
@@ -288,6 +290,7 @@ impl Functions {
         Functions {
             id,
             buffers: Rc::default(),
+            sweeping: RefCell::default(),
             mail: RefCell::new(None),
             fns: RefCell::new(HashMap::new()),
         }
@@ -352,10 +355,13 @@ impl Functions {
             self.receive(worker, message);
         }
         let now = Instant::now();
-        let fns: Vec<Rc<LocalFn>> = self.fns.borrow().values().cloned().collect();
-        for f in fns {
+        // A list kept from tick to tick: sweeping allocates nothing.
+        let mut fns = std::mem::take(&mut *self.sweeping.borrow_mut());
+        fns.extend(self.fns.borrow().values().cloned());
+        for f in fns.drain(..) {
             sweep(&f, now);
         }
+        *self.sweeping.borrow_mut() = fns;
     }
 
     fn receive(&self, worker: &Rc<Worker>, message: ToWorker) {
