@@ -1,14 +1,20 @@
 //! Issue 9: a Lambda proxy invocation of a local function allocates (almost) nothing in
 //! steady state. The data plane and the function host run in this process under a counting
 //! global allocator; the function is a separate process (a raw Runtime API loop in Python's
-//! standard library, so its allocations are not counted). After a warm-up, thousands of REST
-//! Lambda-proxy requests on one keep-alive connection are counted.
+//! standard library, so its allocations are not counted). After a warm-up, 2,000 REST
+//! Lambda-proxy requests (GET with a query, POST with a body) on one keep-alive connection
+//! are counted; the result has headers, numbers and booleans as header values,
+//! multi-value headers and an escaped JSON body.
 //!
-//! Control threads: the allocator counts per thread kind. Threads this test starts (the
-//! client) are marked, so are the data plane's worker threads (named `tollgate-worker-*`:
-//! the mark is set by the first allocation seen on a thread, from its name); everything else
+//! Control threads: the allocator counts per thread kind. This test's thread (the client)
+//! is marked, and so are the data plane's worker threads (named `tollgate-worker-*`: the
+//! mark is set by the first allocation seen on a thread, from its name); everything else
 //! (the function host's supervisor and log pumps, ...) is counted apart and printed, not
-//! held against the request.
+//! held against the request (it is 0 in practice).
+//!
+//! Was 88 per invocation (issue 9 measured 56 in a release build); now under one: what is
+//! left is monoio's `Canceller::cancel` (a new `Rc`), once per invocation that reaches a
+//! runtime already waiting in `next` (`functions/wire.rs`, `Conn::wait_open`).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod support;
@@ -125,7 +131,7 @@ fn local_lambda_invocations_do_not_allocate() {
     if !support::python_with(TEST, &[]) {
         return;
     }
-    // Request-path threads are named: check the assumption the counting rests on.
+    // This thread is the client: counted with the request path.
     KIND.with(|k| k.set(1));
     let port = support::free_port();
     let dir = support::TempDir::new("zero-alloc-lambda");
@@ -170,6 +176,7 @@ fn local_lambda_invocations_do_not_allocate() {
     let get = b"GET /items/42?x=1&y=2 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: zero-alloc\r\nAccept: */*\r\n\r\n";
     let post = b"POST /items HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
     let mut buf = vec![0u8; 64 * 1024];
+    let at_start = REQUEST.load(Ordering::Relaxed);
     let (status, len) = exchange(&mut client, get, &mut buf);
     let first = String::from_utf8_lossy(&buf[..len]).into_owned();
     assert_eq!(status, 201, "{first}");
@@ -187,6 +194,11 @@ fn local_lambda_invocations_do_not_allocate() {
         assert_eq!(exchange(&mut client, get, &mut buf).0, 201);
         assert_eq!(exchange(&mut client, post, &mut buf).0, 201);
     }
+    // The worker's allocations are counted (its thread is named as assumed).
+    assert!(
+        REQUEST.load(Ordering::Relaxed) - at_start > 10,
+        "the worker thread's allocations are not counted"
+    );
     let (request_before, other_before) = (
         REQUEST.load(Ordering::Relaxed),
         OTHER.load(Ordering::Relaxed),
@@ -214,5 +226,5 @@ fn local_lambda_invocations_do_not_allocate() {
     );
 }
 
-/// The bound reached (see the module docs).
+/// The bound reached (see the module docs): 0.83 per invocation measured.
 const MAX_PER_INVOCATION: u64 = 1;
