@@ -93,7 +93,7 @@ pub(crate) struct LocalFn {
 }
 
 /// Finished calls a function keeps for reuse.
-const SPARE_CALLS: usize = 64;
+const SPARE_CALLS: usize = 16;
 
 /// A worker's spare byte buffers, so that a result read from a runtime's connection and
 /// handed to the caller comes back for the next one (`Functions::recycle`). Bounded in count
@@ -102,8 +102,8 @@ const SPARE_CALLS: usize = 64;
 pub struct Buffers(RefCell<Vec<Vec<u8>>>);
 
 impl Buffers {
-    const COUNT: usize = 64;
-    const KEEP: usize = 256 * 1024;
+    const COUNT: usize = 16;
+    const KEEP: usize = 64 * 1024;
 
     pub fn take(&self) -> Vec<u8> {
         self.0.borrow_mut().pop().unwrap_or_default()

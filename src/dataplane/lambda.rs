@@ -181,8 +181,8 @@ thread_local! {
 }
 
 /// Spare buffers kept per core, and the capacity an event buffer may keep.
-const SPARE_COUNT: usize = 64;
-const SPARE_EVENT: usize = 256 * 1024;
+const SPARE_COUNT: usize = 16;
+const SPARE_EVENT: usize = 64 * 1024;
 
 /// `prepared`'s buffers back to [`SPARE`].
 fn give_back(prepared: Prepared) {

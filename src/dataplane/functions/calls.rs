@@ -147,7 +147,7 @@ pub(crate) async fn invoke(
 }
 
 /// A spare call keeps an event buffer up to this size.
-const SPARE_EVENT: usize = 256 * 1024;
+const SPARE_EVENT: usize = 64 * 1024;
 
 /// A UUID v4, as Lambda's request ids are.
 fn request_id(ids: &IdGen) -> u128 {

@@ -131,6 +131,12 @@ impl ProxyResponse {
                 *b = Vec::new();
             }
         }
+        if self.headers.capacity() + self.members.capacity() + self.items.capacity() > 1024 {
+            (self.headers, self.members, self.items) = Default::default();
+        }
+        if self.cookies.capacity() > 1024 {
+            self.cookies = Vec::new();
+        }
     }
 
     /// Decodes a base64 body when `allowed` (REST: the request's first `Accept` type is a
