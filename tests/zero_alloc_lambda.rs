@@ -1,10 +1,11 @@
 //! Issue 9: a Lambda proxy invocation of a local function allocates (almost) nothing in
 //! steady state. The data plane and the function host run in this process under a counting
 //! global allocator; the function is a separate process (a raw Runtime API loop in Python's
-//! standard library, so its allocations are not counted). After a warm-up, 2,000 REST
-//! Lambda-proxy requests (GET with a query, POST with a body) on one keep-alive connection
-//! are counted; the result has headers, numbers and booleans as header values,
-//! multi-value headers and an escaped JSON body.
+//! standard library, so its allocations are not counted). After a warm-up, 3,000
+//! Lambda-proxy requests on one keep-alive connection are counted: REST (payload 1.0, a GET
+//! with a query and a POST with a body; the result has numbers and booleans as header
+//! values, multi-value headers and an escaped JSON body) and an HTTP API (payload 2.0,
+//! cookies both ways, a base64 result).
 //!
 //! Control threads: the allocator counts per thread kind. This test's thread (the client)
 //! is marked, and so are the data plane's worker threads (named `tollgate-worker-*`: the
@@ -85,12 +86,15 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 /// The function: Lambda's Runtime API loop on one keep-alive connection, answering every
-/// event with the same proxy result (headers, multi-value headers, a JSON body with escapes).
+/// event with the same proxy result — payload 1.0 (headers, numbers and booleans as values,
+/// multi-value headers, a JSON body with escapes), or 2.0 with `v2` (cookies, headers).
 const FUNCTION: &str = r#"
-import http.client, os
+import http.client, os, sys
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 c = http.client.HTTPConnection(api)
 result = b'{"statusCode": 201, "headers": {"Content-Type": "application/json", "X-Count": 7, "x-flag": true}, "multiValueHeaders": {"x-multi": ["a", "b"], "Set-Cookie": ["a=1", "b=2"]}, "body": "{\\"ok\\": true, \\"path\\": \\"/items/42\\", \\"text\\": \\"caf\\u00e9 \\\\n\\"}", "isBase64Encoded": false}'
+if sys.argv[1:] == ["v2"]:
+    result = b'{"statusCode": 202, "headers": {"content-type": "text/plain", "x-v": "2"}, "cookies": ["c=3; Path=/", "d=4"], "body": "aGVsbG8=", "isBase64Encoded": true, "extra": {"ignored": [1, 2.5, null]}}'
 while True:
     c.request("GET", "/2018-06-01/runtime/invocation/next")
     r = c.getresponse()
@@ -144,6 +148,14 @@ fn local_lambda_invocations_do_not_allocate() {
             "type": "aws_proxy", "httpMethod": "POST", "uri": uri
         }}}}
     });
+    let http_api = serde_json::json!({
+        "openapi": "3.0.1",
+        "info": {"title": "zero-alloc-lambda-v2", "version": "1"},
+        "paths": {"/{proxy+}": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {
+            "type": "aws_proxy", "httpMethod": "POST", "uri": uri.replace("function:fn/", "function:fn2/"),
+            "payloadFormatVersion": "2.0"
+        }}}}
+    });
     let config = serde_json::json!({
         "server": {
             "listeners": [{"address": format!("127.0.0.1:{port}")}],
@@ -151,12 +163,24 @@ fn local_lambda_invocations_do_not_allocate() {
             "workers": 1,
             "defaultApi": {"apiId": "za", "stage": "test"}
         },
-        "apis": [{"id": "za", "protocolType": "REST", "definition": definition}],
-        "functions": {"fn": {"local": {
-            "command": ["python3", "function.py"],
-            "cwd": dir.path.display().to_string()
-        }}},
-        "stages": [{"apiId": "za", "stageName": "test"}]
+        "apis": [
+            {"id": "za", "protocolType": "REST", "definition": definition},
+            {"id": "zh", "protocolType": "HTTP", "definition": http_api}
+        ],
+        "functions": {
+            "fn": {"local": {
+                "command": ["python3", "function.py"],
+                "cwd": dir.path.display().to_string()
+            }},
+            "fn2": {"local": {
+                "command": ["python3", "function.py", "v2"],
+                "cwd": dir.path.display().to_string()
+            }}
+        },
+        "stages": [{"apiId": "za", "stageName": "test"}, {"apiId": "zh", "stageName": "$default"}],
+        "domainNames": [{"domainName": "v2.test", "basePathMappings": [
+            {"basePath": "(none)", "apiId": "zh", "stage": "$default"}
+        ]}]
     });
     let path = dir.file("gateway.json");
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
@@ -175,8 +199,21 @@ fn local_lambda_invocations_do_not_allocate() {
         .unwrap();
     let get = b"GET /items/42?x=1&y=2 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: zero-alloc\r\nAccept: */*\r\n\r\n";
     let post = b"POST /items HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"bcd\"}";
+    // Payload 2.0 on an HTTP API: a cookie header, a query, a base64 result.
+    let v2 = b"GET /things/7?a=1&a=2&b=%20 HTTP/1.1\r\nHost: v2.test\r\nCookie: s=1; t=2\r\nAccept: */*\r\n\r\n";
     let mut buf = vec![0u8; 64 * 1024];
     let at_start = REQUEST.load(Ordering::Relaxed);
+    let (status, len) = exchange(&mut client, v2, &mut buf);
+    let first = String::from_utf8_lossy(&buf[..len]).into_owned();
+    assert_eq!(status, 202, "{first}");
+    for needle in [
+        "\r\nx-v: 2\r\n",
+        "\r\nSet-Cookie: c=3; Path=/\r\nSet-Cookie: d=4\r\n",
+        "\r\ncontent-type: text/plain\r\n",
+        "\r\n\r\nhello",
+    ] {
+        assert!(first.contains(needle), "{needle:?} not in {first}");
+    }
     let (status, len) = exchange(&mut client, get, &mut buf);
     let first = String::from_utf8_lossy(&buf[..len]).into_owned();
     assert_eq!(status, 201, "{first}");
@@ -193,6 +230,7 @@ fn local_lambda_invocations_do_not_allocate() {
     for _ in 0..1_000 {
         assert_eq!(exchange(&mut client, get, &mut buf).0, 201);
         assert_eq!(exchange(&mut client, post, &mut buf).0, 201);
+        assert_eq!(exchange(&mut client, v2, &mut buf).0, 202);
     }
     // The worker's allocations are counted (its thread is named as assumed).
     assert!(
@@ -208,6 +246,7 @@ fn local_lambda_invocations_do_not_allocate() {
     for _ in 0..N {
         assert_eq!(exchange(&mut client, get, &mut buf).0, 201);
         assert_eq!(exchange(&mut client, post, &mut buf).0, 201);
+        assert_eq!(exchange(&mut client, v2, &mut buf).0, 202);
     }
     let request = REQUEST.load(Ordering::Relaxed) - request_before;
     let other = OTHER.load(Ordering::Relaxed) - other_before;
@@ -215,14 +254,14 @@ fn local_lambda_invocations_do_not_allocate() {
     println!(
         "{request} allocations on the request path over {} invocations ({:.2} per invocation); \
          {other} on other threads over {elapsed:?}",
-        2 * N,
-        request as f64 / (2 * N) as f64
+        3 * N,
+        request as f64 / (3 * N) as f64
     );
     host.shutdown();
     assert!(
-        request <= 2 * N * MAX_PER_INVOCATION,
+        request <= 3 * N * MAX_PER_INVOCATION,
         "{request} allocations over {} invocations: more than {MAX_PER_INVOCATION} each",
-        2 * N
+        3 * N
     );
 }
 
