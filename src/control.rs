@@ -24,6 +24,7 @@ mod usage;
 
 pub use access_log::LogWriter;
 pub use cli::{Command, DEFAULT_CONFIG, USAGE};
+pub use functions::FunctionHost;
 pub use log::log;
 pub use metrics::Metrics;
 pub use otlp::OtlpExporter;

@@ -69,6 +69,9 @@ pub fn error_json(error_type: &str, message: &str) -> Vec<u8> {
 /// A worker's local functions.
 pub struct Functions {
     id: usize,
+    buffers: Rc<Buffers>,
+    /// The ticker's list of functions to sweep (empty between ticks).
+    sweeping: RefCell<Vec<Rc<LocalFn>>>,
     mail: RefCell<Option<(Receiver<ToWorker>, Arc<Mail>)>>,
     fns: RefCell<HashMap<String, Rc<LocalFn>>>,
 }
@@ -83,6 +86,37 @@ pub(crate) struct LocalFn {
     /// Processes waiting in `next`.
     idle: RefCell<VecDeque<Rc<Proc>>>,
     procs: RefCell<Vec<Rc<Proc>>>,
+    /// Finished calls, for the next invocations (at most [`SPARE_CALLS`]).
+    spare: RefCell<Vec<Rc<Call>>>,
+    /// The worker's spare buffers (`Functions::buffers`).
+    buffers: Rc<Buffers>,
+}
+
+/// Finished calls a function keeps for reuse.
+const SPARE_CALLS: usize = 16;
+
+/// A worker's spare byte buffers, so that a result read from a runtime's connection and
+/// handed to the caller comes back for the next one (`Functions::recycle`). Bounded in count
+/// and in the capacity a buffer may keep.
+#[derive(Default)]
+pub struct Buffers(RefCell<Vec<Vec<u8>>>);
+
+impl Buffers {
+    const COUNT: usize = 16;
+    const KEEP: usize = 64 * 1024;
+
+    pub fn take(&self) -> Vec<u8> {
+        self.0.borrow_mut().pop().unwrap_or_default()
+    }
+
+    pub fn give(&self, mut buf: Vec<u8>) {
+        let mut spare = self.0.borrow_mut();
+        if buf.capacity() == 0 || buf.capacity() > Self::KEEP || spare.len() >= Self::COUNT {
+            return;
+        }
+        buf.clear();
+        spare.push(buf);
+    }
 }
 
 pub(crate) struct Proc {
@@ -100,8 +134,11 @@ pub(crate) struct Proc {
     conns: Cell<usize>,
 }
 
+/// An invocation. Recycled (`LocalFn::spare`) once its caller has its outcome: its buffers
+/// keep their capacity.
 pub(crate) struct Call {
-    id: String,
+    /// The request id (a UUID).
+    id: [u8; 36],
     uuid: u128,
     event: Vec<u8>,
     trace: String,
@@ -112,6 +149,24 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    fn new() -> Call {
+        Call {
+            id: [b'0'; 36],
+            uuid: 0,
+            event: Vec::new(),
+            trace: String::new(),
+            client_context: None,
+            queued: Instant::now(),
+            outcome: RefCell::new(None),
+            waker: RefCell::new(None),
+        }
+    }
+
+    /// The request id.
+    fn id(&self) -> &str {
+        std::str::from_utf8(&self.id).unwrap_or_default()
+    }
+
     fn finish(&self, outcome: Outcome) {
         let mut o = self.outcome.borrow_mut();
         if o.is_none() {
@@ -234,9 +289,17 @@ impl Functions {
     pub fn new(id: usize) -> Functions {
         Functions {
             id,
+            buffers: Rc::default(),
+            sweeping: RefCell::default(),
             mail: RefCell::new(None),
             fns: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// A result's buffer (`Outcome::Result`, a `Reply`'s body) the caller is done with, for
+    /// the next result.
+    pub fn recycle(&self, buf: Vec<u8>) {
+        self.buffers.give(buf);
     }
 
     /// The function to run `name` on here; `None`: forward to the Invoke API (this worker
@@ -266,6 +329,8 @@ impl Functions {
             queue: RefCell::new(VecDeque::new()),
             idle: RefCell::new(VecDeque::new()),
             procs: RefCell::new(Vec::new()),
+            spare: RefCell::new(Vec::new()),
+            buffers: self.buffers.clone(),
         });
         self.fns.borrow_mut().insert(name.to_string(), f.clone());
         Some(f)
@@ -290,10 +355,13 @@ impl Functions {
             self.receive(worker, message);
         }
         let now = Instant::now();
-        let fns: Vec<Rc<LocalFn>> = self.fns.borrow().values().cloned().collect();
-        for f in fns {
+        // A list kept from tick to tick: sweeping allocates nothing.
+        let mut fns = std::mem::take(&mut *self.sweeping.borrow_mut());
+        fns.extend(self.fns.borrow().values().cloned());
+        for f in fns.drain(..) {
             sweep(&f, now);
         }
+        *self.sweeping.borrow_mut() = fns;
     }
 
     fn receive(&self, worker: &Rc<Worker>, message: ToWorker) {
@@ -369,7 +437,7 @@ fn end_process(p: &Rc<Proc>, why: &str) {
     if let Some(c) = p.current.borrow_mut().take() {
         let error = error_json(
             "Runtime.ExitError",
-            &format!("RequestId: {} Error: {why}", c.id),
+            &format!("RequestId: {} Error: {why}", c.id()),
         );
         c.finish(Outcome::FunctionError(error));
     }

@@ -30,6 +30,7 @@ pub mod response;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 
 pub use event::is_binary;
@@ -141,6 +142,9 @@ pub fn body_ready(head: &RequestHead, data: &[u8], limits: &ServerLimits) -> boo
 /// Builds the event for `lambda` (see the module docs).
 pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prepared {
     let event = write_event(req, lambda.payload);
+    let mut trace_id = SPARE.with(|s| s.borrow_mut().1.pop()).unwrap_or_default();
+    trace_id.clear();
+    event::trace_id_into(req, &mut trace_id);
     let accept = event::header(req, b"accept").unwrap_or_default();
     let first = accept.split(|&b| b == b',').next().unwrap_or_default();
     let decode_binary = req.api.protocol == Protocol::Http
@@ -149,7 +153,7 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
         event,
         consumed,
         decode_binary,
-        trace_id: event::trace_id(req),
+        trace_id,
         trace: req.trace,
     }
 }
@@ -160,12 +164,37 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
 pub fn write_event(req: &Request<'_>, payload: PayloadVersion) -> Vec<u8> {
     let cert = req.client_cert.map_or(0, |c| c.client_cert_pem.len() + 256);
     let capacity = 1536 + 2 * req.head.head_len + req.body.len() / 3 * 4 + 4 + cert;
-    let mut j = json::Json::with_capacity(capacity);
+    let buf = SPARE.with(|s| s.borrow_mut().0.pop()).unwrap_or_default();
+    let mut j = json::Json::reuse(buf, capacity);
     match payload {
         PayloadVersion::V1 => event_v1::write(req, &mut j),
         PayloadVersion::V2 => event_v2::write(req, &mut j),
     }
     j.into_bytes()
+}
+
+thread_local! {
+    /// This core's spare event buffers and trace ids: [`prepare`] takes them, [`respond`]
+    /// gives them back, so they keep their capacity.
+    static SPARE: RefCell<(Vec<Vec<u8>>, Vec<String>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Spare buffers kept per core, and the capacity an event buffer may keep.
+const SPARE_COUNT: usize = 16;
+const SPARE_EVENT: usize = 64 * 1024;
+
+/// `prepared`'s buffers back to [`SPARE`].
+fn give_back(prepared: Prepared) {
+    SPARE.with(|s| {
+        let (events, traces) = &mut *s.borrow_mut();
+        if events.len() < SPARE_COUNT && prepared.event.capacity() <= SPARE_EVENT {
+            events.push(prepared.event);
+        }
+        if traces.len() < SPARE_COUNT && prepared.trace_id.capacity() <= 1024 {
+            traces.push(prepared.trace_id);
+        }
+    });
 }
 
 /// Calls the function and answers the client (see the module docs).
@@ -183,42 +212,56 @@ pub async fn respond<S: ClientStream>(
     conn.rb.consume(prepared.consumed);
     let started = worker.shared.clock.now_ns();
     let answer = call(worker, snap, api, lambda, &prepared).await;
-    // Metrics and access log: IntegrationLatency, and the function's statusCode.
-    let ns = worker.shared.clock.now_ns().saturating_sub(started);
-    meta.done.integration = Some((ns, answer.as_ref().map_or(0, |r| r.status)));
-    conn.wb.clear();
-    let date = worker.date.now();
-    match answer {
-        Ok(r) => write(
-            &mut conn.wb,
-            api.protocol,
-            &r,
-            &prepared.trace_id,
-            meta,
-            &date,
-        ),
-        Err(kind) => {
-            meta.done.error = Some(kind);
-            respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date)
+    // The core's reader: its buffers keep their capacity from one result to the next.
+    {
+        let mut r = worker.lambda_result.borrow_mut();
+        let answer = answer.and_then(|(reply, name)| {
+            let read = read(&mut r, api, lambda, &prepared, &reply, name);
+            worker.functions.recycle(reply.body);
+            read
+        });
+        // Metrics and access log: IntegrationLatency, and the function's statusCode.
+        let ns = worker.shared.clock.now_ns().saturating_sub(started);
+        meta.done.integration = Some((ns, answer.map_or(0, |()| r.status)));
+        conn.wb.clear();
+        let date = worker.date.now();
+        match answer {
+            Ok(()) => write(
+                &mut conn.wb,
+                api.protocol,
+                &r,
+                &prepared.trace_id,
+                meta,
+                &date,
+            ),
+            Err(kind) => {
+                meta.done.error = Some(kind);
+                respond::gateway_error(&mut conn.wb, snap, Some(api), kind, meta, &date)
+            }
         }
+        r.shrink();
     }
+    give_back(prepared);
     super::request::finish(stream, conn, &snap.server.limits, meta).await
 }
 
-async fn call(
+fn failed(api: &Api, why: &str, name: &str) -> ErrorKind {
+    super::diag::line(format_args!(
+        "Lambda integration of API `{}` (function `{name}`): {why}",
+        api.id
+    ));
+    ErrorKind::FunctionFailure
+}
+
+/// The function's answer (and its name), when it is a result.
+async fn call<'s>(
     worker: &Worker,
-    snap: &Snapshot,
+    snap: &'s Snapshot,
     api: &Api,
     lambda: &LambdaProxy,
     prepared: &Prepared,
-) -> Result<ProxyResponse, ErrorKind> {
-    let failed = |why: &str, name: &str| {
-        super::diag::line(format_args!(
-            "Lambda integration of API `{}` (function `{name}`): {why}",
-            api.id
-        ));
-        ErrorKind::FunctionFailure
-    };
+) -> Result<(invoke::Reply, &'s str), ErrorKind> {
+    let failed = |why: &str, name: &str| failed(api, why, name);
     let Some(function) = lambda
         .function
         .and_then(|f| snap.functions.get(f.0 as usize))
@@ -254,17 +297,34 @@ async fn call(
         );
         return Err(failed(&why, name));
     }
-    let mut r = response::read(lambda.payload, &reply.body)
-        .map_err(|why| failed(&format!("malformed Lambda proxy response: {why}"), name))?;
+    Ok((reply, name))
+}
+
+/// Reads the function's result into `r`.
+fn read(
+    r: &mut ProxyResponse,
+    api: &Api,
+    lambda: &LambdaProxy,
+    prepared: &Prepared,
+    reply: &invoke::Reply,
+    name: &str,
+) -> Result<(), ErrorKind> {
+    r.read(lambda.payload, &reply.body).map_err(|why| {
+        failed(
+            api,
+            &format!("malformed Lambda proxy response: {why}"),
+            name,
+        )
+    })?;
     if r.decode_body(prepared.decode_binary).is_err() {
-        failed("isBase64Encoded, but the body is not base64", name);
+        failed(api, "isBase64Encoded, but the body is not base64", name);
         // SPEC-NOTES §1.3: a base64 decode failure is API_CONFIGURATION_ERROR (500).
         return Err(match api.protocol {
             Protocol::Rest => ErrorKind::InternalError,
             Protocol::Http => ErrorKind::FunctionFailure,
         });
     }
-    Ok(r)
+    Ok(())
 }
 
 /// The function's response: status line, its headers, `Set-Cookie` per 2.0 cookie, the
@@ -284,11 +344,11 @@ fn write(
     wb.push(b' ');
     wb.extend_from_slice(http1::reason_phrase(r.status).as_bytes());
     wb.extend_from_slice(b"\r\n");
-    for (n, v) in &r.headers {
-        header_line(wb, n.as_bytes(), v.as_bytes());
+    for (n, v) in r.headers() {
+        header_line(wb, n, v);
     }
-    for c in &r.cookies {
-        header_line(wb, b"Set-Cookie", c.as_bytes());
+    for c in r.cookies() {
+        header_line(wb, b"Set-Cookie", c);
     }
     let no_body = matches!(r.status, 204 | 304);
     if !no_body && !r.no_content_type && !r.has_header("content-type") {
@@ -304,12 +364,12 @@ fn write(
     }
     if !no_body {
         wb.extend_from_slice(b"Content-Length: ");
-        http1::write_decimal(wb, r.body.len() as u64);
+        http1::write_decimal(wb, r.body().len() as u64);
         wb.extend_from_slice(b"\r\n");
     }
     respond::finish_head(wb, date, meta.close);
     if !meta.head_request && !no_body {
-        wb.extend_from_slice(&r.body);
+        wb.extend_from_slice(r.body());
     }
 }
 

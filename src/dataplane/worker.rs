@@ -79,6 +79,8 @@ pub struct Worker {
     pub invoke_signing: RefCell<super::lambda_auth::Signing>,
     /// Local functions' processes this core serves, and their queues.
     pub functions: super::functions::Functions,
+    /// Lambda proxy results are read into this (`lambda::respond`), reused.
+    pub lambda_result: RefCell<super::lambda::response::ProxyResponse>,
     connections: Cell<usize>,
     round_robin: Cell<usize>,
     draining: Cell<bool>,
@@ -147,6 +149,7 @@ impl Worker {
             access_logs: RefCell::new(access_logs),
             spans: RefCell::new(spans),
             invoke_signing: RefCell::default(),
+            lambda_result: RefCell::default(),
             functions: super::functions::Functions::new(id),
             connections: Cell::new(0),
             round_robin: Cell::new(id),

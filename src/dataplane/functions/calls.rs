@@ -1,7 +1,6 @@
 //! Running an invocation on a worker's processes (`invoke`, and `call` for
 //! `FunctionTarget::Local` calls from the request path), and the ticker's deadline sweep.
 
-use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -14,7 +13,7 @@ use super::super::clock::IdGen;
 use super::super::deadlines;
 use super::super::lambda_auth::invoke::{CallError, Reply};
 use super::mail::{self, BUSY};
-use super::{Call, LocalFn, Outcome, error_json, invoke_api};
+use super::{Call, LocalFn, Outcome, SPARE_CALLS, error_json, invoke_api};
 
 /// Deadlines: a busy process past its invocation's deadline is killed; an invocation that
 /// waited a whole timeout for a process is refused.
@@ -28,13 +27,15 @@ pub(super) fn sweep(f: &LocalFn, now: Instant) {
             p.deadline.set(None);
             crate::dataplane::diag::line(format_args!(
                 "function `{}` [{}]: Task timed out after {secs:.2} seconds; killing process {}",
-                f.shared.name, c.id, p.shared.pid
+                f.shared.name,
+                c.id(),
+                p.shared.pid
             ));
             let error = error_json(
                 "Sandbox.Timedout",
                 &format!(
                     "RequestId: {} Error: Task timed out after {secs:.2} seconds",
-                    c.id
+                    c.id()
                 ),
             );
             c.finish(Outcome::FunctionError(error));
@@ -63,7 +64,7 @@ pub(super) fn sweep(f: &LocalFn, now: Instant) {
                 "Sandbox.Timedout",
                 &format!(
                     "RequestId: {} Error: Task timed out after {secs:.2} seconds (the function's process was still starting)",
-                    c.id
+                    c.id()
                 ),
             )),
         };
@@ -72,11 +73,12 @@ pub(super) fn sweep(f: &LocalFn, now: Instant) {
     f.publish();
 }
 
-/// Queue `event` for `f` and wait for its outcome.
+/// Queue `event` for `f` and wait for its outcome; `trace`: the `X-Amzn-Trace-Id` to pass
+/// on (one is made without).
 pub(crate) async fn invoke(
     f: &Rc<LocalFn>,
-    event: Vec<u8>,
-    trace: Option<String>,
+    event: &[u8],
+    trace: Option<&[u8]>,
     client_context: Option<String>,
 ) -> Outcome {
     if let Some(error) = f.shared.failing.load_full()
@@ -94,17 +96,28 @@ pub(crate) async fn invoke(
     if f.queue.borrow().len() >= free + f.shared.queue.load(Ordering::Relaxed) as usize {
         return Outcome::Throttled;
     }
+    let mut call = f
+        .spare
+        .borrow_mut()
+        .pop()
+        .unwrap_or_else(|| Rc::new(Call::new()));
+    let Some(c) = Rc::get_mut(&mut call) else {
+        return Outcome::Throttled; // not reached: a spare call is only ever ours
+    };
     let uuid = request_id(&f.ids);
-    let call = Rc::new(Call {
-        id: mail::uuid(uuid),
-        uuid,
-        event,
-        trace: trace.unwrap_or_else(|| trace_id(&f.ids)),
-        client_context,
-        queued: Instant::now(),
-        outcome: RefCell::new(None),
-        waker: RefCell::new(None),
-    });
+    c.id = mail::uuid_bytes(uuid);
+    c.uuid = uuid;
+    c.event.clear();
+    c.event.extend_from_slice(event);
+    c.trace.clear();
+    match trace {
+        Some(t) => c.trace.push_str(&String::from_utf8_lossy(t)),
+        None => trace_id(&f.ids, &mut c.trace),
+    }
+    c.client_context = client_context;
+    c.queued = Instant::now();
+    *c.outcome.get_mut() = None;
+    *c.waker.get_mut() = None;
     f.queue.borrow_mut().push_back(call.clone());
     f.dispatch();
     // Queued at most one timeout, then run at most one: the ticker answers by then.
@@ -117,10 +130,24 @@ pub(crate) async fn invoke(
         }
     });
     // Coarse (the ticker's table): no timer-wheel work per invocation.
-    deadlines::within(Instant::now() + limit, wait)
+    let outcome = deadlines::within(Instant::now() + limit, wait)
         .await
-        .unwrap_or(Outcome::Throttled)
+        .unwrap_or(Outcome::Throttled);
+    // Nobody else holds it once it ended (a queue or a process lets go as it ends it).
+    let mut spare = f.spare.borrow_mut();
+    if Rc::strong_count(&call) == 1 && spare.len() < SPARE_CALLS {
+        if call.event.capacity() > SPARE_EVENT
+            && let Some(c) = Rc::get_mut(&mut call)
+        {
+            c.event = Vec::new();
+        }
+        spare.push(call);
+    }
+    outcome
 }
+
+/// A spare call keeps an event buffer up to this size.
+const SPARE_EVENT: usize = 64 * 1024;
 
 /// A UUID v4, as Lambda's request ids are.
 fn request_id(ids: &IdGen) -> u128 {
@@ -128,16 +155,18 @@ fn request_id(ids: &IdGen) -> u128 {
     (id & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
 }
 
-/// `Root=1-{epoch hex}-{24 hex};Parent={16 hex};Sampled=0`, X-Ray's format.
-fn trace_id(ids: &IdGen) -> String {
+/// `Root=1-{epoch hex}-{24 hex};Parent={16 hex};Sampled=0`, X-Ray's format, onto `out`.
+fn trace_id(ids: &IdGen, out: &mut String) {
+    use std::fmt::Write as _;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (a, b, c) = (ids.random_u64(), ids.random_u64(), ids.random_u64());
-    format!(
+    let _ = write!(
+        out,
         "Root=1-{secs:08x}-{:08x}{a:016x};Parent={c:016x};Sampled=0",
         b as u32
-    )
+    );
 }
 
 /// A `FunctionTarget::Local` call on this worker's processes, answered as the Invoke API
@@ -148,14 +177,10 @@ pub(crate) async fn call(
     trace: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Reply, CallError> {
-    let trace = trace.map(|t| String::from_utf8_lossy(t).into_owned());
     // Coarse, as the process deadlines the ticker sweeps: up to a tick late.
-    let outcome = deadlines::within(
-        Instant::now() + timeout,
-        invoke(f, event.to_vec(), trace, None),
-    )
-    .await
-    .ok_or(CallError::Timeout)?;
+    let outcome = deadlines::within(Instant::now() + timeout, invoke(f, event, trace, None))
+        .await
+        .ok_or(CallError::Timeout)?;
     let (status, body, function_error) = match outcome {
         Outcome::Result(body) => (200, body, false),
         Outcome::FunctionError(body) => (200, body, true),
@@ -184,7 +209,8 @@ mod tests {
             );
             assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
         }
-        let trace = super::trace_id(&ids);
+        let mut trace = String::new();
+        super::trace_id(&ids, &mut trace);
         assert!(
             trace.starts_with("Root=1-") && trace.len() == 7 + 8 + 1 + 24 + 8 + 16 + 10,
             "{trace}"

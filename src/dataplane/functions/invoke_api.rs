@@ -91,18 +91,19 @@ async fn serve(worker: &Worker, mut conn: Conn) {
                 continue;
             }
         };
-        let trace = req.header("x-amzn-trace-id").map(str::to_string);
+        let trace = req.header("x-amzn-trace-id").map(str::as_bytes);
         // Base64 on the Invoke API, the JSON itself on the Runtime API (as Lambda does).
         let context = req.header("x-amz-client-context").and_then(base64_text);
         let close = req.close;
         let outcome = match worker.functions.get(&name) {
-            Some(f) => invoke(&f, req.body, trace, context).await,
+            Some(f) => invoke(&f, &req.body, trace, context).await,
             None => Outcome::NotFound,
         };
         let written = answer(&mut conn, &name, outcome, close).await;
         if written.is_err() || close {
             return;
         }
+        conn.recycle(req);
     }
 }
 

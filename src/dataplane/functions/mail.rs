@@ -249,6 +249,11 @@ impl ProcShared {
 
 /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
 pub fn uuid(id: u128) -> String {
+    uuid_bytes(id).iter().map(|&b| b as char).collect()
+}
+
+/// [`uuid`] on the stack.
+pub fn uuid_bytes(id: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; 36];
     let mut o = 0;
@@ -260,7 +265,7 @@ pub fn uuid(id: u128) -> String {
         out[o + 1] = HEX[(b & 0xf) as usize];
         o += 2;
     }
-    out.iter().map(|&b| b as char).collect()
+    out
 }
 
 #[cfg(test)]

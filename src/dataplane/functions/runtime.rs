@@ -17,6 +17,7 @@
 //!   process the host has let go → 500 (the documented "runtime should exit");
 //! - malformed HTTP → the process is killed (and replaced).
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -106,13 +107,16 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
                 return;
             }
         };
+        let mut req = req;
         let close = req.close;
         let written = match (req.method.as_str(), segments(&req.path).as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
                 next(f, p, &mut conn, close).await
             }
             ("POST", ["2018-06-01", "runtime", "invocation", id, "response"]) => {
-                let (status, body) = complete(f, p, id, Outcome::Result(req.body));
+                // The caller gives the buffer back (`Functions::recycle`).
+                let result = std::mem::replace(&mut req.body, f.buffers.take());
+                let (status, body) = complete(f, p, id, Outcome::Result(result));
                 conn.json(status, &[], &body, close).await
             }
             ("POST", ["2018-06-01", "runtime", "invocation", id, "error"]) => {
@@ -132,6 +136,7 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
         if written.is_err() || close {
             return;
         }
+        conn.recycle(req);
     }
 }
 
@@ -156,7 +161,7 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
             "Runtime.InvalidResponse",
             &format!(
                 "RequestId: {} Error: the runtime asked for the next invocation without answering this one",
-                busy.id
+                busy.id()
             ),
         );
         busy.finish(Outcome::FunctionError(error));
@@ -235,12 +240,19 @@ async fn send_event(f: &LocalFn, call: &Call, conn: &mut Conn, close: bool) -> s
     let deadline_ms = SystemTime::now()
         .checked_add(f.shared.timeout())
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis())
-        .to_string();
+        .map_or(0, |d| d.as_millis());
+    let mut digits = [0u8; 40];
+    let deadline_ms = {
+        use std::io::Write as _;
+        let mut w = &mut digits[..];
+        let _ = write!(w, "{deadline_ms}");
+        let n = 40 - w.len();
+        std::str::from_utf8(&digits[..n]).unwrap_or("0")
+    };
     let arn = f.shared.arn.load_full();
     let mut headers = [
-        ("Lambda-Runtime-Aws-Request-Id", call.id.as_str()),
-        ("Lambda-Runtime-Deadline-Ms", deadline_ms.as_str()),
+        ("Lambda-Runtime-Aws-Request-Id", call.id()),
+        ("Lambda-Runtime-Deadline-Ms", deadline_ms),
         ("Lambda-Runtime-Invoked-Function-Arn", arn.as_str()),
         ("Lambda-Runtime-Trace-Id", call.trace.as_str()),
         ("Lambda-Runtime-Client-Context", ""),
@@ -256,23 +268,27 @@ async fn send_event(f: &LocalFn, call: &Call, conn: &mut Conn, close: bool) -> s
 }
 
 /// `response` / `error`: end the process's current invocation with `outcome`.
-fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>) {
+fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Cow<'static, [u8]>) {
     if p.gone.get() {
         return (
             500,
             error_json(
                 "Runtime.ExitError",
                 "Container error. Non-recoverable state.",
-            ),
+            )
+            .into(),
         );
     }
-    let current = p.current.borrow().as_ref().is_some_and(|c| c.id == id);
+    let current = p.current.borrow().as_ref().is_some_and(|c| c.id() == id);
     let call = match current {
         true => p.current.borrow_mut().take(),
         false => None,
     };
     let Some(call) = call else {
-        return (400, error_json("InvalidRequestID", "Invalid request ID"));
+        return (
+            400,
+            error_json("InvalidRequestID", "Invalid request ID").into(),
+        );
     };
     p.deadline.set(None);
     p.shared.served.fetch_add(1, Ordering::Relaxed);
@@ -283,7 +299,7 @@ fn complete(f: &LocalFn, p: &Proc, id: &str, outcome: Outcome) -> (u16, Vec<u8>)
         p.let_go();
     }
     f.publish();
-    (202, ACCEPTED.to_vec())
+    (202, ACCEPTED.into())
 }
 
 /// Largest init error kept: it is copied to every queued invocation and to the host.

@@ -25,7 +25,9 @@ const READ: &[&str] = &[
     "x-amz-client-context",
 ];
 
-/// One parsed request.
+/// One parsed request. A connection recycles it ([`Conn::recycle`]): its buffers keep their
+/// capacity.
+#[derive(Default)]
 pub struct Request {
     pub method: String,
     /// The path as sent (no query).
@@ -69,7 +71,11 @@ pub struct Conn {
     out: Vec<u8>,
     limits: Limits,
     /// Cancels the read `wait_open` keeps armed.
-    canceller: Canceller,
+    canceller: Option<Canceller>,
+    /// The last request, for the next.
+    spare: Request,
+    /// The last request's head, for the next (its header table keeps its capacity).
+    head: Option<RequestHead>,
 }
 
 impl Conn {
@@ -87,7 +93,16 @@ impl Conn {
                 max_chunk_ext: DEFAULT_MAX_CHUNK_EXT,
                 max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
             },
-            canceller: Canceller::new(),
+            canceller: Some(Canceller::new()),
+            spare: Request::default(),
+            head: None,
+        }
+    }
+
+    /// `req` is done with: the next request is read into its buffers.
+    pub fn recycle(&mut self, req: Request) {
+        if req.body.capacity() <= 64 * 1024 {
+            self.spare = req;
         }
     }
 
@@ -112,14 +127,18 @@ impl Conn {
                 canceller,
                 ..
             } = self;
-            let handle = canceller.handle();
+            let Some(c) = canceller.as_ref() else {
+                return Waited::Closed(got); // not reached: the canceller is put back below
+            };
+            let handle = c.handle();
             let mut read = pin!(rb.fill_cancelable(stream, MAX_HEAD + 1, handle));
             let r = poll_fn(|cx| {
                 if got.is_none()
                     && let Poll::Ready(v) = ready(cx)
                 {
                     got = Some(v);
-                    *canceller = std::mem::take(canceller).cancel();
+                    // A fresh canceller (monoio allocates it) for the next wait.
+                    *canceller = canceller.take().map(Canceller::cancel);
                 }
                 read.as_mut().poll(cx)
             })
@@ -146,10 +165,23 @@ impl Conn {
 
     /// The next request; a body over `max_body` is refused with 413.
     pub async fn read_request(&mut self, max_body: usize) -> Result<Request, ReadError> {
-        let mut head = RequestHead::with_limits(&self.limits);
+        let mut head = self
+            .head
+            .take()
+            .unwrap_or_else(|| RequestHead::with_limits(&self.limits));
+        let r = self.read_into(max_body, &mut head).await;
+        self.head = Some(head);
+        r
+    }
+
+    async fn read_into(
+        &mut self,
+        max_body: usize,
+        head: &mut RequestHead,
+    ) -> Result<Request, ReadError> {
         loop {
             if !self.rb.is_empty() {
-                match http1::parse_request(self.rb.data(), &self.limits, &mut head) {
+                match http1::parse_request(self.rb.data(), &self.limits, head) {
                     Ok(Status::Complete) => break,
                     Ok(Status::Partial) => {}
                     Err(e) => return Err(ReadError::Bad(e.status())),
@@ -164,18 +196,25 @@ impl Conn {
                 });
             }
         }
+        let mut req = std::mem::take(&mut self.spare);
         let buf = self.rb.data();
-        let text = |s: http1::Span| String::from_utf8_lossy(s.get(buf)).into_owned();
-        let method = text(head.method);
-        let path = text(head.path);
-        let mut headers = Vec::new();
+        let text = |s: http1::Span, out: &mut String| {
+            out.clear();
+            out.push_str(&String::from_utf8_lossy(s.get(buf)));
+        };
+        text(head.method, &mut req.method);
+        text(head.path, &mut req.path);
+        req.headers.clear();
         for (n, v) in head.headers.iter() {
             let n = n.get(buf);
             if let Some(&known) = READ.iter().find(|k| n.eq_ignore_ascii_case(k.as_bytes())) {
-                headers.push((known, text(*v)));
+                let mut value = String::new();
+                text(*v, &mut value);
+                req.headers.push((known, value));
             }
         }
-        let close = head.close;
+        req.close = head.close;
+        req.body.clear();
         self.rb.consume(head.head_len);
         let refused = matches!(head.framing, Framing::Length(n) if n as usize > max_body);
         // curl (and libcurl-based runtime clients) wait for it before sending a large body.
@@ -186,9 +225,9 @@ impl Conn {
                 return Err(ReadError::Closed);
             }
         }
-        let body = match head.framing {
-            Framing::None => Vec::new(),
-            Framing::Length(_) if refused => return Err(ReadError::TooLarge(path)),
+        match head.framing {
+            Framing::None => {}
+            Framing::Length(_) if refused => return Err(ReadError::TooLarge(req.path)),
             Framing::Length(n) => {
                 let n = n as usize;
                 while self.rb.data().len() < n {
@@ -196,30 +235,22 @@ impl Conn {
                         return Err(ReadError::Bad(400));
                     }
                 }
-                let body = self.rb.data()[..n].to_vec();
+                req.body.extend_from_slice(&self.rb.data()[..n]);
                 self.rb.consume(n);
-                body
             }
-            Framing::Chunked => match self.read_chunked(max_body).await {
-                Err(ReadError::Bad(413)) => return Err(ReadError::TooLarge(path)),
+            Framing::Chunked => match self.read_chunked(max_body, &mut req.body).await {
+                Err(ReadError::Bad(413)) => return Err(ReadError::TooLarge(req.path)),
                 r => r?,
             },
-        };
+        }
         // A large body made the buffer grow: give it back between requests.
         self.rb.shrink_if_idle(16 * 1024);
-        Ok(Request {
-            method,
-            path,
-            headers,
-            body,
-            close,
-        })
+        Ok(req)
     }
 
-    async fn read_chunked(&mut self, max_body: usize) -> Result<Vec<u8>, ReadError> {
+    async fn read_chunked(&mut self, max_body: usize, body: &mut Vec<u8>) -> Result<(), ReadError> {
         let mut decoder =
             ChunkedDecoder::new(self.limits.max_chunk_ext, self.limits.max_trailer_bytes);
-        let mut body = Vec::new();
         loop {
             if !self.rb.is_empty() {
                 let d = decoder
@@ -233,7 +264,7 @@ impl Conn {
                     return Err(ReadError::Bad(413));
                 }
                 if d.done {
-                    return Ok(body);
+                    return Ok(());
                 }
                 if d.consumed > 0 {
                     continue;
@@ -282,7 +313,31 @@ impl Conn {
     }
 }
 
-/// The path's `/`-separated segments (no leading empty one).
-pub fn segments(path: &str) -> Vec<&str> {
-    path.trim_start_matches('/').split('/').collect()
+/// The path's `/`-separated segments (no leading empty one), up to [`SEGMENTS`] (a longer
+/// path shows its first `SEGMENTS`, which no endpoint has).
+pub fn segments(path: &str) -> Segments<'_> {
+    let mut s = Segments {
+        parts: [""; SEGMENTS],
+        n: 0,
+    };
+    for part in path.trim_start_matches('/').split('/').take(SEGMENTS) {
+        s.parts[s.n] = part;
+        s.n += 1;
+    }
+    s
+}
+
+/// More than any endpoint's.
+const SEGMENTS: usize = 6;
+
+/// A path's segments, on the stack.
+pub struct Segments<'a> {
+    parts: [&'a str; SEGMENTS],
+    n: usize,
+}
+
+impl<'a> Segments<'a> {
+    pub fn as_slice(&self) -> &[&'a str] {
+        &self.parts[..self.n]
+    }
 }

@@ -284,11 +284,22 @@ pub(super) fn body_base64(req: &Request<'_>) -> Option<bool> {
 /// `X-Amzn-Trace-Id` as sent, else `Root=` and the root of the trace tollgate started for the
 /// request (`Meta::trace`), as API Gateway adds to the integration request and the response
 /// (SPEC-NOTES §1.1, §2 [AWS-REC]).
+#[cfg(test)]
 pub fn trace_id(req: &Request<'_>) -> String {
-    if let Some(v) = header(req, b"x-amzn-trace-id") {
-        return text(v);
+    let mut out = String::new();
+    trace_id_into(req, &mut out);
+    out
+}
+
+/// [`trace_id`] onto `out`.
+pub fn trace_id_into(req: &Request<'_>, out: &mut String) {
+    match header(req, b"x-amzn-trace-id") {
+        Some(v) => out.push_str(&String::from_utf8_lossy(v)),
+        None => {
+            out.push_str("Root=");
+            out.push_str(&String::from_utf8_lossy(req.trace.root()));
+        }
     }
-    format!("Root={}", String::from_utf8_lossy(req.trace.root()))
 }
 
 /// The host's first label (`domainPrefix`).

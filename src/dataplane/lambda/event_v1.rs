@@ -6,25 +6,30 @@
 use serde_json::{Map, Value, json};
 
 use super::event::{claims, forwarded, header, scopes};
-use super::fields::{self, Groups, Query};
+use super::fields::{self, Headers, Scratch};
 use super::json::Json;
 use super::{Caller, Request};
 use crate::config::Protocol;
 
 /// Writes the 1.0 event.
 pub fn write(req: &Request<'_>, j: &mut Json) {
+    fields::with_scratch(|s| write_with(req, j, s));
+}
+
+fn write_with(req: &Request<'_>, j: &mut Json, s: &mut Scratch) {
     let rest = req.api.protocol == Protocol::Rest;
-    let headers: Vec<(&[u8], &[u8])> = req
-        .head
-        .headers
-        .iter()
-        .map(|(n, v)| (n.get(req.data), v.get(req.data)))
-        .filter(|(n, _)| forwarded(n, true))
-        .collect();
-    let names = Groups::by(headers.len(), |i| headers[i].0);
+    let Scratch {
+        headers,
+        names,
+        keys,
+        query,
+        order,
+    } = s;
+    let headers = Headers::of(req, headers, |n| forwarded(n, true));
+    let names = names.regroup(headers.len(), |i| headers.at(i).0, order);
     let add_trace = header(req, b"x-amzn-trace-id").is_none();
-    let query = Query::decode(req);
-    let keys = Groups::by(query.len(), |i| query.key(i));
+    let query = query.decode(req);
+    let keys = keys.regroup(query.len(), |i| query.key(i), order);
     let method = req.head.method.get(req.data);
     j.obj();
     if !rest {
@@ -47,15 +52,15 @@ pub fn write(req: &Request<'_>, j: &mut Json) {
         j.obj();
         for g in names.iter() {
             let first = g.clone().next().unwrap_or_default();
-            j.key_text(headers[first].0);
+            j.key_text(headers.at(first).0);
             if multi {
                 j.arr();
                 g.for_each(|i| {
-                    j.text(headers[i].1);
+                    j.text(headers.at(i).1);
                 });
                 j.end_arr();
             } else {
-                j.text(headers[g.last().unwrap_or(first)].1);
+                j.text(headers.at(g.last().unwrap_or(first)).1);
             }
         }
         if add_trace {

@@ -7,22 +7,27 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use super::event::{claims, forwarded, header, scopes};
-use super::fields::{self, Groups, NoCase, Query};
+use super::fields::{self, Headers, NoCase, Scratch};
 use super::json::Json;
 
 /// Writes the 2.0 event.
 pub fn write(req: &Request<'_>, j: &mut Json) {
-    let headers: Vec<(&[u8], &[u8])> = req
-        .head
-        .headers
-        .iter()
-        .map(|(n, v)| (n.get(req.data), v.get(req.data)))
-        .filter(|(n, _)| forwarded(n, false))
-        .collect();
+    fields::with_scratch(|s| write_with(req, j, s));
+}
+
+fn write_with(req: &Request<'_>, j: &mut Json, s: &mut Scratch) {
+    let Scratch {
+        headers,
+        names,
+        keys,
+        query,
+        order,
+    } = s;
+    let headers = Headers::of(req, headers, |n| forwarded(n, false));
     let is_cookie = |n: &[u8]| n.eq_ignore_ascii_case(b"cookie");
-    let names = Groups::by(headers.len(), |i| NoCase(headers[i].0));
-    let query = Query::decode(req);
-    let keys = Groups::by(query.len(), |i| query.key(i));
+    let names = names.regroup(headers.len(), |i| NoCase(headers.at(i).0), order);
+    let query = query.decode(req);
+    let keys = keys.regroup(query.len(), |i| query.key(i), order);
     j.obj();
     j.key("version").str("2.0");
     j.key("routeKey").str(&req.route.route_key);
@@ -46,13 +51,13 @@ pub fn write(req: &Request<'_>, j: &mut Json) {
     j.key("headers").obj();
     for g in names.iter() {
         let first = g.clone().next().unwrap_or_default();
-        if is_cookie(headers[first].0) {
+        if is_cookie(headers.at(first).0) {
             continue;
         }
         let start = j.mark();
-        j.key_text(headers[first].0);
+        j.key_text(headers.at(first).0);
         j.since(start).make_ascii_lowercase();
-        joined(j, g.map(|i| headers[i].1));
+        joined(j, g.map(|i| headers.at(i).1));
     }
     if header(req, b"x-amzn-trace-id").is_none() {
         j.key("x-amzn-trace-id");

@@ -6,13 +6,109 @@
 //! first appears (as inserting into the old `serde_json::Map` kept it), so the items are
 //! [`Groups`]ed by name first — a sort of their indices, not a map per request.
 
+use std::cell::RefCell;
+
 use super::Request;
 use super::event::{MONTHS, body_base64, form_decode_into, path_values, raw_query_pairs};
 use super::json::Json;
 use crate::dataplane::clock::CivilTime;
 use crate::dataplane::tls::ClientCertInfo;
+use crate::http1::Span;
+
+/// This core's buffers for writing events (the header table, the groups, the decoded
+/// query): taken by a writer ([`with_scratch`]) and given back, so they keep their capacity.
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub headers: Vec<(Span, Span)>,
+    pub names: Groups,
+    pub keys: Groups,
+    pub query: Query,
+    /// [`Groups::regroup`]'s sort.
+    pub order: Vec<u32>,
+}
+
+impl Scratch {
+    const fn new() -> Scratch {
+        Scratch {
+            headers: Vec::new(),
+            names: Groups { links: Vec::new() },
+            keys: Groups { links: Vec::new() },
+            query: Query {
+                text: Vec::new(),
+                pairs: Vec::new(),
+            },
+            order: Vec::new(),
+        }
+    }
+
+    /// Gives back what a very large request made grow.
+    fn shrink(&mut self) {
+        if self.query.text.capacity() > 64 * 1024 {
+            *self = Scratch::new();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+}
+
+/// Runs `f` with this core's [`Scratch`].
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut s = SCRATCH.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    let r = f(&mut s);
+    s.shrink();
+    SCRATCH.with(|c| *c.borrow_mut() = s);
+    r
+}
+
+/// The request's headers a writer keeps (`spans` into `data`).
+#[derive(Clone, Copy)]
+pub(super) struct Headers<'a> {
+    pub spans: &'a [(Span, Span)],
+    pub data: &'a [u8],
+}
+
+impl<'a> Headers<'a> {
+    /// Fills `spans` with `req`'s headers whose names `keep`.
+    pub fn of(
+        req: &Request<'a>,
+        spans: &'a mut Vec<(Span, Span)>,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Headers<'a> {
+        spans.clear();
+        let data = req.data;
+        spans.extend(
+            req.head
+                .headers
+                .iter()
+                .copied()
+                .filter(|(n, _)| keep(n.get(data))),
+        );
+        Headers { spans, data }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Header `i`'s name and value.
+    pub fn at(&self, i: usize) -> (&'a [u8], &'a [u8]) {
+        let (n, v) = self.spans[i];
+        (n.get(self.data), v.get(self.data))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
+        (0..self.len()).map(|i| self.at(i))
+    }
+}
 
 /// The query's `key=value` pairs, decoded (form-style, then lossy UTF-8) into one buffer.
+#[derive(Default)]
 pub(super) struct Query {
     text: Vec<u8>,
     /// Key start, key end (the value's start) and value end in `text`, per pair.
@@ -20,20 +116,20 @@ pub(super) struct Query {
 }
 
 impl Query {
-    pub fn decode(req: &Request<'_>) -> Query {
+    /// `req`'s query into this one's buffers.
+    pub fn decode(&mut self, req: &Request<'_>) -> &Query {
         let raw = req.head.query.map_or(0, |q| q.get(req.data).len());
-        let mut q = Query {
-            text: Vec::with_capacity(raw),
-            pairs: Vec::new(),
-        };
+        self.text.clear();
+        self.text.reserve(raw);
+        self.pairs.clear();
         for (k, v) in raw_query_pairs(req.head, req.data) {
-            let start = q.text.len() as u32;
-            form_decode_into(k, &mut q.text);
-            let mid = q.text.len() as u32;
-            form_decode_into(v, &mut q.text);
-            q.pairs.push([start, mid, q.text.len() as u32]);
+            let start = self.text.len() as u32;
+            form_decode_into(k, &mut self.text);
+            let mid = self.text.len() as u32;
+            form_decode_into(v, &mut self.text);
+            self.pairs.push([start, mid, self.text.len() as u32]);
         }
-        q
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -53,6 +149,7 @@ impl Query {
 
 /// Items `0..n` grouped by key, each group in item order, the groups in the order their
 /// keys first appear.
+#[derive(Default)]
 pub(super) struct Groups {
     links: Vec<Link>,
 }
@@ -68,25 +165,34 @@ struct Link {
 const NONE: u32 = u32::MAX;
 
 impl Groups {
-    pub fn by<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Groups {
-        let mut order: Vec<u32> = (0..n as u32).collect();
+    /// Groups items `0..n` by `key` (in this one's buffers; `order` is the sort's).
+    pub fn regroup<K: Ord>(
+        &mut self,
+        n: usize,
+        key: impl Fn(usize) -> K,
+        order: &mut Vec<u32>,
+    ) -> &Groups {
+        order.clear();
+        order.extend(0..n as u32);
         order.sort_unstable_by(|&a, &b| key(a as usize).cmp(&key(b as usize)).then(a.cmp(&b)));
-        let mut links = vec![
+        let links = &mut self.links;
+        links.clear();
+        links.resize(
+            n,
             Link {
                 next: NONE,
-                first: false
-            };
-            n
-        ];
+                first: false,
+            },
+        );
         let mut prev: Option<u32> = None;
-        for &i in &order {
+        for &i in order.iter() {
             match prev {
                 Some(p) if key(p as usize) == key(i as usize) => links[p as usize].next = i,
                 _ => links[i as usize].first = true,
             }
             prev = Some(i);
         }
-        Groups { links }
+        self
     }
 
     /// The groups: each an iterator over its items.

@@ -26,6 +26,16 @@ impl Json {
         }
     }
 
+    /// Written into `buf` (emptied), with room for `n` bytes.
+    pub fn reuse(mut buf: Vec<u8>, n: usize) -> Json {
+        buf.clear();
+        buf.reserve(n);
+        Json {
+            out: buf,
+            comma: false,
+        }
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.out
     }

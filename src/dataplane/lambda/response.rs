@@ -10,30 +10,52 @@
 //! isBase64Encoded}` (other keys are ignored); anything else is the *inferred* format:
 //! status 200, `content-type: application/json`, the value as the body (a JSON string is the
 //! body itself, any other value its JSON text).
+//!
+//! As `serde_json::Value` read it (`reference.rs`, the old reader, checks this one): a key
+//! that repeats holds its last value at its first place. Read in place (`scan.rs`) into a
+//! [`ProxyResponse`] the core keeps, whose buffers keep their capacity: no allocation per
+//! result in steady state, except an inferred 2.0 array or object (re-serialized through a
+//! `Value`).
 
-use base64::Engine as _;
-use serde_json::Value;
+mod scan;
 
-use crate::config::PayloadVersion;
-
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;
 
-/// A function's result, ready to write.
-#[derive(Debug, PartialEq, Eq)]
+use std::io::Write as _;
+use std::ops::Range;
+
+use base64::Engine as _;
+
+use crate::config::PayloadVersion;
+use scan::{Kind, Scan, kind};
+
+/// A function's result, ready to write; reused from one result to the next.
+#[derive(Debug, Default)]
 pub struct ProxyResponse {
     pub status: u16,
-    /// In order; a name may repeat (each is one header line).
-    pub headers: Vec<(String, String)>,
+    /// Header names and values, cookies (and keys while reading), unescaped.
+    text: Vec<u8>,
+    /// In order, in `text`; a name may repeat (each is one header line).
+    headers: Vec<(Range<u32>, Range<u32>)>,
     /// 2.0 `cookies`: one `Set-Cookie` each.
-    pub cookies: Vec<String>,
-    pub body: Vec<u8>,
-    /// `isBase64Encoded`: `body` is base64 text, decoded by [`ProxyResponse::decode_body`]
+    cookies: Vec<Range<u32>>,
+    body: Vec<u8>,
+    /// Where a base64 body is decoded.
+    spare: Vec<u8>,
+    /// `isBase64Encoded`: the body is base64 text, decoded by [`ProxyResponse::decode_body`]
     /// when the request allows it.
     pub base64: bool,
     /// `"Content-Type": null` in `headers`: no default `Content-Type` is added (what API
     /// Gateway does, aws/aws-sam-cli#1218 [OBS]).
     pub no_content_type: bool,
+    /// While reading: an object's members (key in `text`, value in the result).
+    members: Vec<(Range<u32>, Range<usize>)>,
+    /// While reading: header items before merging (name, value in `text`; `None` for a
+    /// name with an empty list).
+    items: Vec<(Range<u32>, Option<Range<u32>>)>,
 }
 
 /// `isBase64Encoded` with a body that is not base64.
@@ -52,16 +74,71 @@ const OWN_HEADERS: [&str; 8] = [
     "transfer-encoding",
 ];
 
-/// Reads `result`; `Err` names what is malformed (for the log).
+/// Buffers over this are given back after a result.
+const KEEP: usize = 64 * 1024;
+
+/// The top-level members the reader looks at (the last of each), in the result.
+#[derive(Default)]
+struct Top {
+    members: usize,
+    unknown: bool,
+    status: Option<Range<usize>>,
+    headers: Option<Range<usize>>,
+    multi: Option<Range<usize>>,
+    body: Option<Range<usize>>,
+    base64: Option<Range<usize>>,
+    cookies: Option<Range<usize>>,
+}
+
+/// Reads `result` into a new response; `Err` names what is malformed (for the log).
 pub fn read(format: PayloadVersion, result: &[u8]) -> Result<ProxyResponse, &'static str> {
-    let value: Value = serde_json::from_slice(result).map_err(|_| "the result is not JSON")?;
-    match format {
-        PayloadVersion::V1 => v1(value),
-        PayloadVersion::V2 => v2(value),
-    }
+    let mut r = ProxyResponse::default();
+    r.read(format, result)?;
+    Ok(r)
+}
+
+fn at(r: &Range<u32>) -> Range<usize> {
+    r.start as usize..r.end as usize
 }
 
 impl ProxyResponse {
+    /// Reads `result` into this response (what it held before is gone).
+    pub fn read(&mut self, format: PayloadVersion, result: &[u8]) -> Result<(), &'static str> {
+        self.status = 200;
+        self.text.clear();
+        self.headers.clear();
+        self.cookies.clear();
+        self.body.clear();
+        self.base64 = false;
+        self.no_content_type = false;
+        scan::validate(result).map_err(|_| "the result is not JSON")?;
+        let start = result.len() - result.trim_ascii_start().len();
+        let (object, top) = match kind(&result[start..]) {
+            Kind::Object => (true, self.top(result, start)),
+            _ => (false, Top::default()),
+        };
+        match format {
+            PayloadVersion::V1 => self.v1(result, object, top),
+            PayloadVersion::V2 if object && top.status.is_some() => self.v2(result, top),
+            PayloadVersion::V2 => self.inferred(result, start),
+        }
+    }
+
+    /// Gives back buffers a large result made grow.
+    pub fn shrink(&mut self) {
+        for b in [&mut self.text, &mut self.body, &mut self.spare] {
+            if b.capacity() > KEEP {
+                *b = Vec::new();
+            }
+        }
+        if self.headers.capacity() + self.members.capacity() + self.items.capacity() > 1024 {
+            (self.headers, self.members, self.items) = Default::default();
+        }
+        if self.cookies.capacity() > 1024 {
+            self.cookies = Vec::new();
+        }
+    }
+
     /// Decodes a base64 body when `allowed` (REST: the request's first `Accept` type is a
     /// binary media type; HTTP APIs: always). `Err` when it is not valid base64.
     pub fn decode_body(&mut self, allowed: bool) -> Result<(), NotBase64> {
@@ -69,198 +146,356 @@ impl ProxyResponse {
             return Ok(());
         }
         let engine = &base64::engine::general_purpose::STANDARD;
-        self.body = engine
-            .decode(self.body.trim_ascii())
+        self.spare.clear();
+        engine
+            .decode_vec(self.body.trim_ascii(), &mut self.spare)
             .map_err(|_| NotBase64)?;
+        std::mem::swap(&mut self.body, &mut self.spare);
         self.base64 = false;
         Ok(())
     }
 
-    pub fn has_header(&self, name: &str) -> bool {
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.headers
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(n, v)| (&self.text[at(n)], &self.text[at(v)]))
     }
-}
 
-fn v1(value: Value) -> Result<ProxyResponse, &'static str> {
-    let Value::Object(obj) = value else {
-        return Err("the result is not a JSON object");
-    };
-    if obj.is_empty() {
-        return Err("the result is an empty object");
+    pub fn cookies(&self) -> impl Iterator<Item = &[u8]> {
+        self.cookies.iter().map(|c| &self.text[at(c)])
     }
-    const KEYS: [&str; 5] = [
-        "statusCode",
-        "headers",
-        "multiValueHeaders",
-        "body",
-        "isBase64Encoded",
-    ];
-    if obj.keys().any(|k| !KEYS.contains(&k.as_str())) {
-        return Err(
-            "the result has a key other than statusCode, headers, multiValueHeaders, body and isBase64Encoded",
-        );
-    }
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    match obj.get("multiValueHeaders") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (name, values) in m {
-                let values = match values {
-                    Value::Null => continue,
-                    Value::Array(a) => a
-                        .iter()
-                        .map(scalar)
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or("a multiValueHeaders value is not a string")?,
-                    _ => return Err("a multiValueHeaders entry is not a list"),
-                };
-                add(&mut groups, name, values);
-            }
-        }
-        Some(_) => return Err("multiValueHeaders is not an object"),
-    }
-    for (name, value) in single_headers(obj.get("headers"))? {
-        add(&mut groups, &name, vec![value]);
-    }
-    let headers = flatten(groups)?;
-    Ok(ProxyResponse {
-        status: status(obj.get("statusCode"))?,
-        headers,
-        cookies: Vec::new(),
-        body: body(obj.get("body"))?,
-        base64: base64_flag(obj.get("isBase64Encoded"))?,
-        no_content_type: null_content_type(obj.get("headers")),
-    })
-}
 
-fn v2(value: Value) -> Result<ProxyResponse, &'static str> {
-    let obj = match value {
-        Value::Object(o) if o.contains_key("statusCode") => o,
-        other => {
-            let body = match other {
-                Value::String(s) => s.into_bytes(),
-                v => v.to_string().into_bytes(),
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+    }
+
+    fn top(&mut self, result: &[u8], start: usize) -> Top {
+        let mut top = Top::default();
+        let mut sc = Scan::at(result, start);
+        let Ok(mut items) = sc.members() else {
+            return top;
+        };
+        let mark = self.text.len();
+        while let Ok(Some(value)) = sc.member(&mut items, &mut self.text) {
+            top.members += 1;
+            let slot = match &self.text[mark..] {
+                b"statusCode" => &mut top.status,
+                b"headers" => &mut top.headers,
+                b"multiValueHeaders" => &mut top.multi,
+                b"body" => &mut top.body,
+                b"isBase64Encoded" => &mut top.base64,
+                b"cookies" => &mut top.cookies,
+                _ => {
+                    top.unknown = true;
+                    self.text.truncate(mark);
+                    continue;
+                }
             };
-            return Ok(ProxyResponse {
-                status: 200,
-                headers: vec![("content-type".into(), "application/json".into())],
-                cookies: Vec::new(),
-                body,
-                base64: false,
-                no_content_type: false,
-            });
+            *slot = Some(value);
+            self.text.truncate(mark);
         }
-    };
-    let mut groups = Vec::new();
-    for (name, value) in single_headers(obj.get("headers"))? {
-        add(&mut groups, &name, vec![value]);
+        top
     }
-    let cookies = match obj.get("cookies") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|c| c.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("a cookie is not a string")?,
-        Some(_) => return Err("cookies is not a list"),
-    };
-    if cookies.iter().any(|c| !value_ok(c)) {
-        return Err("a cookie has a control character");
-    }
-    Ok(ProxyResponse {
-        status: status(obj.get("statusCode"))?,
-        headers: flatten(groups)?,
-        cookies,
-        body: body(obj.get("body"))?,
-        base64: base64_flag(obj.get("isBase64Encoded"))?,
-        no_content_type: null_content_type(obj.get("headers")),
-    })
-}
 
-fn null_content_type(headers: Option<&Value>) -> bool {
-    headers.and_then(Value::as_object).is_some_and(|m| {
-        m.iter()
-            .any(|(k, v)| v.is_null() && k.eq_ignore_ascii_case("content-type"))
-    })
-}
-
-/// A header value: a string, a number or a boolean (rendered `true`/`false`).
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn single_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, &'static str> {
-    match v {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| {
-                Ok((
-                    k.clone(),
-                    scalar(v).ok_or("a header value is not a string")?,
-                ))
-            })
-            .collect(),
-        Some(_) => Err("headers is not an object"),
-    }
-}
-
-/// Appends to the group of `name` (case-insensitive; the first spelling wins).
-fn add(groups: &mut Vec<(String, Vec<String>)>, name: &str, values: Vec<String>) {
-    match groups
-        .iter_mut()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-    {
-        Some((_, list)) => list.extend(values),
-        None => groups.push((name.to_string(), values)),
-    }
-}
-
-fn flatten(groups: Vec<(String, Vec<String>)>) -> Result<Vec<(String, String)>, &'static str> {
-    let mut out = Vec::new();
-    for (name, values) in groups {
-        if !name_ok(&name) {
-            return Err("a header name is not a valid HTTP token");
+    fn v1(&mut self, result: &[u8], object: bool, top: Top) -> Result<(), &'static str> {
+        if !object {
+            return Err("the result is not a JSON object");
         }
-        if OWN_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
-            continue;
+        if top.members == 0 {
+            return Err("the result is an empty object");
         }
-        for v in values {
-            if !value_ok(&v) {
-                return Err("a header value has a control character");
+        if top.unknown || top.cookies.is_some() {
+            return Err(
+                "the result has a key other than statusCode, headers, multiValueHeaders, body and isBase64Encoded",
+            );
+        }
+        self.items.clear();
+        match top.multi.as_ref().map(|r| (kind(&result[r.start..]), r)) {
+            None | Some((Kind::Null, _)) => {}
+            Some((Kind::Object, r)) => {
+                self.object(result, r.start)?;
+                for i in 0..self.members.len() {
+                    let Some(values) = self.last_of(i) else {
+                        continue;
+                    };
+                    let name = self.members[i].0.clone();
+                    match kind(&result[values.start..]) {
+                        Kind::Null => continue,
+                        Kind::Array => {}
+                        _ => return Err("a multiValueHeaders entry is not a list"),
+                    }
+                    let before = self.items.len();
+                    let mut sc = Scan::at(result, values.start);
+                    let mut list = sc.items(b'[', b']').map_err(|_| "the result is not JSON")?;
+                    while list.next(&mut sc).map_err(|_| "the result is not JSON")? {
+                        let v = sc.skip().map_err(|_| "the result is not JSON")?;
+                        let v = self
+                            .scalar(result, v)
+                            .ok_or("a multiValueHeaders value is not a string")?;
+                        self.items.push((name.clone(), Some(v)));
+                    }
+                    if self.items.len() == before {
+                        self.items.push((name, None));
+                    }
+                }
             }
-            out.push((name.clone(), v));
+            Some(_) => return Err("multiValueHeaders is not an object"),
+        }
+        self.single_headers(result, top.headers.as_ref())?;
+        self.flatten()?;
+        self.status = status(&mut self.text, result, top.status.as_ref())?;
+        self.read_body(result, top.body.as_ref())?;
+        self.base64 = base64_flag(result, top.base64.as_ref())?;
+        self.no_content_type = self.null_content_type(result, top.headers.as_ref());
+        Ok(())
+    }
+
+    fn v2(&mut self, result: &[u8], top: Top) -> Result<(), &'static str> {
+        self.items.clear();
+        self.single_headers(result, top.headers.as_ref())?;
+        match top.cookies.as_ref().map(|r| (kind(&result[r.start..]), r)) {
+            None | Some((Kind::Null, _)) => {}
+            Some((Kind::Array, r)) => {
+                let mut sc = Scan::at(result, r.start);
+                let mut list = sc.items(b'[', b']').map_err(|_| "the result is not JSON")?;
+                while list.next(&mut sc).map_err(|_| "the result is not JSON")? {
+                    let v = sc.skip().map_err(|_| "the result is not JSON")?;
+                    if kind(&result[v.start..]) != Kind::String {
+                        return Err("a cookie is not a string");
+                    }
+                    let c = self.scalar(result, v).ok_or("a cookie is not a string")?;
+                    self.cookies.push(c);
+                }
+            }
+            Some(_) => return Err("cookies is not a list"),
+        }
+        if self.cookies().any(|c| !value_ok(c)) {
+            return Err("a cookie has a control character");
+        }
+        self.status = status(&mut self.text, result, top.status.as_ref())?;
+        self.flatten()?;
+        self.read_body(result, top.body.as_ref())?;
+        self.base64 = base64_flag(result, top.base64.as_ref())?;
+        self.no_content_type = self.null_content_type(result, top.headers.as_ref());
+        Ok(())
+    }
+
+    /// 2.0 without `statusCode`: the value is the body.
+    fn inferred(&mut self, result: &[u8], start: usize) -> Result<(), &'static str> {
+        let value = &result[start..];
+        match kind(value) {
+            Kind::String => {
+                let mut sc = Scan::at(result, start);
+                sc.string(Some(&mut self.body))
+                    .map_err(|_| "the result is not JSON")?;
+            }
+            Kind::Null => self.body.extend_from_slice(b"null"),
+            Kind::Bool(b) => self
+                .body
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            Kind::Number => {
+                let end = value.trim_ascii_end().len();
+                let n = scan::number(&value[..end]).map_err(|_| "the result is not JSON")?;
+                let _ = write!(self.body, "{n}");
+            }
+            // Rare: a repeated key keeps its last value at its first place, as `Value` did.
+            Kind::Array | Kind::Object => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(result).map_err(|_| "the result is not JSON")?;
+                let _ = serde_json::to_writer(&mut self.body, &v);
+            }
+        }
+        let name = self.push(b"content-type");
+        let value = self.push(b"application/json");
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Range<u32> {
+        let start = self.text.len() as u32;
+        self.text.extend_from_slice(bytes);
+        start..self.text.len() as u32
+    }
+
+    /// The object at `start`'s members into `members`.
+    fn object(&mut self, result: &[u8], start: usize) -> Result<(), &'static str> {
+        self.members.clear();
+        let mut sc = Scan::at(result, start);
+        let mut items = sc.members().map_err(|_| "the result is not JSON")?;
+        loop {
+            let key = self.text.len() as u32;
+            let value = sc
+                .member(&mut items, &mut self.text)
+                .map_err(|_| "the result is not JSON")?;
+            let Some(value) = value else { break };
+            self.members.push((key..self.text.len() as u32, value));
+        }
+        Ok(())
+    }
+
+    /// Member `i`'s value when it is the first with its key: the last with that key's.
+    fn last_of(&self, i: usize) -> Option<Range<usize>> {
+        let key = &self.text[at(&self.members[i].0)];
+        let same = |m: &(Range<u32>, Range<usize>)| &self.text[at(&m.0)] == key;
+        if self.members[..i].iter().any(same) {
+            return None;
+        }
+        self.members[i..]
+            .iter()
+            .rev()
+            .find(|m| same(m))
+            .map(|m| m.1.clone())
+    }
+
+    /// A header value: a string, a number or a boolean (rendered `true`/`false`), into
+    /// `text`.
+    fn scalar(&mut self, result: &[u8], v: Range<usize>) -> Option<Range<u32>> {
+        let start = self.text.len() as u32;
+        match kind(&result[v.start..]) {
+            Kind::String => Scan::at(result, v.start)
+                .string(Some(&mut self.text))
+                .ok()?,
+            Kind::Number => {
+                let n = scan::number(&result[v]).ok()?;
+                let _ = write!(self.text, "{n}");
+            }
+            Kind::Bool(b) => self
+                .text
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            _ => return None,
+        }
+        Some(start..self.text.len() as u32)
+    }
+
+    /// `headers`: each value not null onto `items`.
+    fn single_headers(
+        &mut self,
+        result: &[u8],
+        headers: Option<&Range<usize>>,
+    ) -> Result<(), &'static str> {
+        let r = match headers.map(|r| (kind(&result[r.start..]), r)) {
+            None | Some((Kind::Null, _)) => return Ok(()),
+            Some((Kind::Object, r)) => r,
+            Some(_) => return Err("headers is not an object"),
+        };
+        self.object(result, r.start)?;
+        let first = self.items.len();
+        for i in 0..self.members.len() {
+            let Some(v) = self.last_of(i) else { continue };
+            if kind(&result[v.start..]) == Kind::Null {
+                continue;
+            }
+            let name = self.members[i].0.clone();
+            let Some(value) = self.scalar(result, v) else {
+                self.items.truncate(first);
+                return Err("a header value is not a string");
+            };
+            self.items.push((name, Some(value)));
+        }
+        Ok(())
+    }
+
+    /// `items` merged case-insensitively (the first spelling wins, the groups in the order
+    /// their names first appear) into `headers`, checked; the gateway's own dropped.
+    fn flatten(&mut self) -> Result<(), &'static str> {
+        let text = &self.text;
+        let name = |i: usize| &text[at(&self.items[i].0)];
+        for i in 0..self.items.len() {
+            let n = name(i);
+            if (0..i).any(|j| name(j).eq_ignore_ascii_case(n)) {
+                continue;
+            }
+            if !name_ok(n) {
+                return Err("a header name is not a valid HTTP token");
+            }
+            if OWN_HEADERS
+                .iter()
+                .any(|h| n.eq_ignore_ascii_case(h.as_bytes()))
+            {
+                continue;
+            }
+            for k in i..self.items.len() {
+                let (other, value) = &self.items[k];
+                let Some(value) = value else { continue };
+                if !text[at(other)].eq_ignore_ascii_case(n) {
+                    continue;
+                }
+                if !value_ok(&text[at(value)]) {
+                    return Err("a header value has a control character");
+                }
+                self.headers.push((self.items[i].0.clone(), value.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_body(&mut self, result: &[u8], v: Option<&Range<usize>>) -> Result<(), &'static str> {
+        match v.map(|r| (kind(&result[r.start..]), r)) {
+            None | Some((Kind::Null, _)) => Ok(()),
+            Some((Kind::String, r)) => Scan::at(result, r.start)
+                .string(Some(&mut self.body))
+                .map_err(|_| "the result is not JSON"),
+            Some(_) => Err("body is not a string"),
         }
     }
-    Ok(out)
+
+    /// `"Content-Type": null` in `headers` (read and checked before).
+    fn null_content_type(&mut self, result: &[u8], headers: Option<&Range<usize>>) -> bool {
+        let Some(r) = headers.filter(|r| kind(&result[r.start..]) == Kind::Object) else {
+            return false;
+        };
+        let mark = self.text.len();
+        let found = self.object(result, r.start).is_ok()
+            && (0..self.members.len()).any(|i| {
+                self.text[at(&self.members[i].0)].eq_ignore_ascii_case(b"content-type")
+                    && self
+                        .last_of(i)
+                        .is_some_and(|v| kind(&result[v.start..]) == Kind::Null)
+            });
+        self.text.truncate(mark);
+        found
+    }
 }
 
-fn name_ok(name: &str) -> bool {
+fn name_ok(name: &[u8]) -> bool {
     !name.is_empty()
         && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn value_ok(v: &str) -> bool {
-    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+fn value_ok(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 /// `statusCode`: absent or null → 200; an integer or a numeric string, 200–599 (a 1xx is not
 /// a final answer).
-fn status(v: Option<&Value>) -> Result<u16, &'static str> {
-    let n = match v {
-        None | Some(Value::Null) => return Ok(200),
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+fn status(
+    text: &mut Vec<u8>,
+    result: &[u8],
+    v: Option<&Range<usize>>,
+) -> Result<u16, &'static str> {
+    let n = match v.map(|r| (kind(&result[r.start..]), r)) {
+        None | Some((Kind::Null, _)) => return Ok(200),
+        Some((Kind::Number, r)) => scan::number(&result[r.clone()])
+            .ok()
+            .and_then(|n| n.as_u64()),
+        Some((Kind::String, r)) => {
+            let mark = text.len();
+            let n = match Scan::at(result, r.start).string(Some(text)) {
+                Ok(()) => std::str::from_utf8(&text[mark..])
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok()),
+                Err(_) => None,
+            };
+            text.truncate(mark);
+            n
+        }
         Some(_) => None,
     };
     n.filter(|n| (200..=599).contains(n))
@@ -268,18 +503,10 @@ fn status(v: Option<&Value>) -> Result<u16, &'static str> {
         .ok_or("statusCode is not a status code")
 }
 
-fn body(v: Option<&Value>) -> Result<Vec<u8>, &'static str> {
-    match v {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
-        Some(_) => Err("body is not a string"),
-    }
-}
-
-fn base64_flag(v: Option<&Value>) -> Result<bool, &'static str> {
-    match v {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
+fn base64_flag(result: &[u8], v: Option<&Range<usize>>) -> Result<bool, &'static str> {
+    match v.map(|r| kind(&result[r.start..])) {
+        None | Some(Kind::Null) => Ok(false),
+        Some(Kind::Bool(b)) => Ok(b),
         Some(_) => Err("isBase64Encoded is not a boolean"),
     }
 }
