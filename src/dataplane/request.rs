@@ -20,11 +20,14 @@ use crate::config::{
 };
 use crate::http1::{self, Framing, TargetForm, Version};
 
+/// Serve the request whose head is in `conn.head`. Also returns the monotonic time
+/// (`MonoClock` ns) its completion was read at, once the response was written: the
+/// connection's idle wait for the next request starts from it (one clock read for both).
 pub async fn handle<S: ClientStream>(
     worker: &Rc<Worker>,
     stream: &mut S,
     conn: &mut Conn,
-) -> Outcome {
+) -> (Outcome, u64) {
     worker.request_started();
     let snap = worker.snapshot();
     let head = &conn.head;
@@ -44,11 +47,8 @@ pub async fn handle<S: ClientStream>(
     };
     let outcome = dispatch(worker, stream, conn, &snap, &mut meta).await;
     // The one place a request's outcome is complete: metrics and the access log.
-    let latency = worker
-        .shared
-        .clock
-        .now_ns()
-        .saturating_sub(meta.now.mono_ns);
+    let ended = worker.shared.clock.now_ns();
+    let latency = ended.saturating_sub(meta.now.mono_ns);
     if snap.server.metrics {
         worker.metrics.borrow_mut().record(&meta.done, latency);
     }
@@ -90,7 +90,7 @@ pub async fn handle<S: ClientStream>(
         super::otlp::complete(worker, &snap, &line);
     }
     worker.request_finished();
-    outcome
+    (outcome, ended)
 }
 
 async fn dispatch<S: ClientStream>(
