@@ -140,7 +140,16 @@ pub async fn lookup(
     if req.method == b"HEAD" || (rc.get_only && req.method != b"GET") {
         return Plan::Pass;
     }
-    let Some(cache) = stage_cache(worker, snap, stage_idx) else {
+    // Borrowed from the core's meters: the shared `Arc<StageCache>` (one counter for every
+    // core) is cloned only for a miss's `Fill`, not touched by a hit.
+    let Some(meters) = worker.meters_for(snap) else {
+        return Plan::Pass;
+    };
+    let Some(cache) = meters
+        .stage_caches
+        .get(stage_idx.0 as usize)
+        .and_then(Option::as_ref)
+    else {
         return Plan::Pass;
     };
     let counters = cache.method(route.0 as usize);
@@ -176,20 +185,23 @@ pub async fn lookup(
         if invalidate {
             cache.invalidate(primary);
         }
-        key.clear();
-        key.extend_from_slice(primary);
-        let primary_len = key.len();
+        let primary_len = primary.len();
         let mut marker = None;
-        let mut found = cache.lookup(key, now);
+        // Looked up in place: the key is copied (into `key`) only to add a variant suffix.
+        let mut found = cache.lookup(primary, now);
+        let mut variant = false;
         if let Lookup::Hit(b) = &found
             && b.first() == Some(&VARY_MARKER)
         {
             let Some((nonce, names)) = parse_marker(b) else {
                 return Plan::Pass;
             };
+            key.clear();
+            key.extend_from_slice(primary);
             push_variant(key, nonce, names, &req.head.headers, req.data);
             marker = Some(b.clone());
             found = cache.lookup(key, now);
+            variant = true;
         }
         match found {
             Lookup::Hit(b) if b.first() == Some(&RESPONSE) => {
@@ -197,7 +209,8 @@ pub async fn lookup(
                 return Plan::Hit(b);
             }
             Lookup::Hit(_) => return Plan::Pass,
-            miss => (key.clone(), primary_len, marker, miss),
+            miss if variant => (key.clone(), primary_len, marker, miss),
+            miss => (primary.to_vec(), primary_len, marker, miss),
         }
     };
     let permit = match found {
@@ -228,7 +241,7 @@ pub async fn lookup(
     record(counters, false);
     let head_len = req.head.head_len.min(req.data.len());
     Plan::Fill(Box::new(Fill {
-        cache,
+        cache: Arc::clone(cache),
         key,
         primary_len,
         marker,
@@ -339,6 +352,11 @@ fn build_key<'k>(
     route_params: &[String],
     rc: &RouteCache,
 ) -> Option<&'k [u8]> {
+    let scheme: &[u8] = if req.https { b"https" } else { b"http" };
+    if rc.key_params.is_empty() {
+        // Most cached methods: no parameter table to fill (and none to initialize).
+        return Some(keys.build_scoped(method, scheme, req.host, template, &[]));
+    }
     let empty = KeyParam {
         kind: ParamKind::Path,
         name: b"",
@@ -388,7 +406,6 @@ fn build_key<'k>(
             push(&mut values, &mut n, param(None))?;
         }
     }
-    let scheme: &[u8] = if req.https { b"https" } else { b"http" };
     Some(keys.build_scoped(method, scheme, req.host, template, &values[..n]))
 }
 
