@@ -18,7 +18,7 @@ use crate::config::{
     Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
     Snapshot, StageIdx,
 };
-use crate::http1::{self, Framing, TargetForm, Version};
+use crate::http1::{self, Framing, Version};
 
 /// Serve the request whose head is in `conn.head`. Also returns the monotonic time
 /// (`MonoClock` ns) its completion was read at, once the response was written: the
@@ -108,16 +108,12 @@ async fn dispatch<S: ClientStream>(
     let method = head.method.get(data);
     let date = worker.date.at(meta.now.unix_secs);
 
-    let authority = match head.form {
-        TargetForm::Absolute { authority } => Some(authority.get(data)),
-        _ => head.host.map(|h| h.get(data)),
-    };
+    // The authority's host as the codec validated and delimited it (the target's for
+    // absolute-form, else Host's): only lower-cased here, not parsed again.
     let mut host_buf = [0u8; 256];
-    let host: &[u8] = match authority {
+    let host: &[u8] = match head.authority_host {
         None => b"",
-        Some(a) => match http1::parse_authority(a)
-            .and_then(|a| http1::normalize_host(a.host, &mut host_buf))
-        {
+        Some(h) => match http1::normalize_host(h.get(data), &mut host_buf) {
             Ok(h) => h,
             Err(()) => return reject(worker, stream, conn, 400, meta).await,
         },

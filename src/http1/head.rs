@@ -157,6 +157,10 @@ pub struct RequestHead {
     pub framing: Framing,
     /// The single Host field value (validated, as sent), if present.
     pub host: Option<Span>,
+    /// The host part (no port) of the request's authority, as sent: the absolute-form
+    /// target's authority, else `Host`'s; `None` without either. Validated like them, so a
+    /// router only lower-cases it (`normalize_host`), without parsing the authority again.
+    pub authority_host: Option<Span>,
     /// `Connection: close` was sent (or HTTP/1.0 without `keep-alive`).
     pub close: bool,
     /// `Expect: 100-continue` on HTTP/1.1.
@@ -183,6 +187,7 @@ impl RequestHead {
             head_len: 0,
             framing: Framing::None,
             host: None,
+            authority_host: None,
             close: false,
             expect_continue: false,
             upgrade: false,
@@ -202,6 +207,7 @@ impl RequestHead {
         self.head_len = 0;
         self.framing = Framing::None;
         self.host = None;
+        self.authority_host = None;
         self.close = false;
         self.expect_continue = false;
         self.upgrade = false;
