@@ -4,6 +4,7 @@
 //! must be `Partial` or exactly the final result.
 
 mod accept;
+mod fields_oracle;
 mod framing;
 mod limits;
 mod syntax;
