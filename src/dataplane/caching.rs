@@ -63,8 +63,8 @@ const PREFIX: usize = 5;
 pub enum Plan {
     /// No caching for this request (not a cached route or method, HEAD, too many key values).
     Pass,
-    /// A stored response (the stored form): write it with `write_hit`.
-    Hit(Bytes),
+    /// A stored response, already written into the client buffer by `write_hit`.
+    Hit(HitWritten),
     /// Forward, and store the response if it qualifies.
     Fill(Box<Fill>),
     /// An unauthorized `Cache-Control: max-age=0` under `FAIL_WITH_403`.
@@ -120,8 +120,19 @@ pub struct Request<'a> {
     pub may_invalidate: bool,
 }
 
+/// What a lookup made of a stored value it found.
+enum Found {
+    /// A response, written into the client buffer.
+    Written(HitWritten),
+    /// A vary marker (kept: a miss's `Fill` goes through it).
+    Marker(Bytes),
+    Other,
+}
+
 /// The cache decision for a request on `route` of `stage`. Awaits only when another request
-/// is filling the same key (bounded by `wait`), then answers from what it stored.
+/// is filling the same key (bounded by `wait`), then answers from what it stored. A hit is
+/// written into `out` (cleared first) while the entry is read in place, with
+/// `Connection: close` when `close`.
 #[allow(clippy::too_many_arguments)]
 pub async fn lookup(
     worker: &Rc<Worker>,
@@ -133,6 +144,8 @@ pub async fn lookup(
     req: &Request<'_>,
     wait: Duration,
     meta: &mut Meta,
+    out: &mut Vec<u8>,
+    close: bool,
 ) -> Plan {
     let Some(rc) = route_cache(stage, route) else {
         return Plan::Pass;
@@ -168,7 +181,9 @@ pub async fn lookup(
     }
     let route_def = &api.routes[route.0 as usize];
     let now = meta.now.mono_ns;
-    let (key, primary_len, marker, found) = {
+    let date = worker.date.at(meta.now.unix_secs);
+    let meta: &Meta = meta;
+    let (key, primary_len, marker, permit, wait_for) = {
         // The key lives in the worker's buffers; it is copied out only for a miss.
         let mut keys = worker.cache_keys.borrow_mut();
         let (builder, key) = &mut *keys;
@@ -185,14 +200,22 @@ pub async fn lookup(
         if invalidate {
             cache.invalidate(primary);
         }
+        // A response is written straight from the entry: no reference is taken on the
+        // stored `Bytes` (a count every core's hits of the key would share).
+        let mut read = |b: &Bytes| match b.first() {
+            Some(&RESPONSE) => {
+                out.clear();
+                Found::Written(write_hit(out, b, meta, close, &date))
+            }
+            Some(&VARY_MARKER) => Found::Marker(b.clone()),
+            _ => Found::Other,
+        };
         let primary_len = primary.len();
         let mut marker = None;
         // Looked up in place: the key is copied (into `key`) only to add a variant suffix.
-        let mut found = cache.lookup(primary, now);
+        let mut found = cache.lookup_with(primary, now, &mut read);
         let mut variant = false;
-        if let Lookup::Hit(b) = &found
-            && b.first() == Some(&VARY_MARKER)
-        {
+        if let Lookup::Hit(Found::Marker(b)) = &found {
             let Some((nonce, names)) = parse_marker(b) else {
                 return Plan::Pass;
             };
@@ -200,44 +223,46 @@ pub async fn lookup(
             key.extend_from_slice(primary);
             push_variant(key, nonce, names, &req.head.headers, req.data);
             marker = Some(b.clone());
-            found = cache.lookup(key, now);
+            found = cache.lookup_with(key, now, &mut read);
             variant = true;
         }
-        match found {
-            Lookup::Hit(b) if b.first() == Some(&RESPONSE) => {
+        let (permit, wait_for) = match found {
+            Lookup::Hit(Found::Written(w)) => {
                 record(counters, true);
-                return Plan::Hit(b);
+                return Plan::Hit(w);
             }
             Lookup::Hit(_) => return Plan::Pass,
-            miss if variant => (key.clone(), primary_len, marker, miss),
-            miss => (primary.to_vec(), primary_len, marker, miss),
-        }
+            Lookup::Fill(p) => (Some(p), None),
+            Lookup::Bypass => (None, None),
+            Lookup::Wait(w) => (None, Some(w)),
+        };
+        let key = if variant {
+            key.clone()
+        } else {
+            primary.to_vec()
+        };
+        (key, primary_len, marker, permit, wait_for)
     };
-    let permit = match found {
-        Lookup::Hit(_) => None,
-        Lookup::Fill(p) => Some(p),
-        Lookup::Bypass => None,
-        Lookup::Wait(w) => {
-            // Polled, not woken: the fill may run on another core, and a monoio waker cannot
-            // be woken from another thread (that needs monoio's `sync` feature, a channel
-            // and an eventfd per runtime, which the hot path does not need). Backing off from
-            // 1 ms to `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost
-            // of at most `WAIT_POLL_MAX` extra latency for the waiters.
-            let deadline = monoio::time::Instant::now() + wait;
-            let mut pause = Duration::from_millis(1);
-            while !w.is_done() && monoio::time::Instant::now() + pause < deadline {
-                monoio::time::sleep(pause).await;
-                pause = (pause * 2).min(WAIT_POLL_MAX);
-            }
-            if let Some(b) = cache.get(&key, worker.shared.clock.now_ns())
-                && b.first() == Some(&RESPONSE)
-            {
-                record(counters, true);
-                return Plan::Hit(b);
-            }
-            None
+    if let Some(w) = wait_for {
+        // Polled, not woken: the fill may run on another core, and a monoio waker cannot
+        // be woken from another thread (that needs monoio's `sync` feature, a channel
+        // and an eventfd per runtime, which the hot path does not need). Backing off from
+        // 1 ms to `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost
+        // of at most `WAIT_POLL_MAX` extra latency for the waiters.
+        let deadline = monoio::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        while !w.is_done() && monoio::time::Instant::now() + pause < deadline {
+            monoio::time::sleep(pause).await;
+            pause = (pause * 2).min(WAIT_POLL_MAX);
         }
-    };
+        if let Some(b) = cache.get(&key, worker.shared.clock.now_ns())
+            && b.first() == Some(&RESPONSE)
+        {
+            record(counters, true);
+            out.clear();
+            return Plan::Hit(write_hit(out, &b, meta, close, &date));
+        }
+    }
     record(counters, false);
     let head_len = req.head.head_len.min(req.data.len());
     Plan::Fill(Box::new(Fill {
@@ -644,7 +669,14 @@ pub struct HitWritten {
 }
 
 /// Writes a hit's head (and its body when small) into `wb`.
-pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29]) -> HitWritten {
+/// `close`: the response ends the connection (`Connection: close`).
+pub fn write_hit(
+    wb: &mut Vec<u8>,
+    stored: &Bytes,
+    meta: &Meta,
+    close: bool,
+    date: &[u8; 29],
+) -> HitWritten {
     let mut len = [0; 4];
     len.copy_from_slice(&stored[1..PREFIX]);
     let head_end = PREFIX + u32::from_le_bytes(len) as usize;
@@ -658,7 +690,7 @@ pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29])
         http1::write_decimal(wb, body.len() as u64);
         wb.extend_from_slice(b"\r\n");
     }
-    respond::finish_head(wb, date, meta.close);
+    respond::finish_head(wb, date, close);
     let rest = if body.len() <= COPY_BODY_UP_TO {
         wb.extend_from_slice(body);
         None

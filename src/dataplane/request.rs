@@ -370,6 +370,9 @@ async fn dispatch<S: ClientStream>(
                 params: &conn.params,
                 may_invalidate: caller.as_ref().is_some_and(|c| c.may_invalidate),
             };
+            // A hit is written during the lookup: whether it closes the connection is known
+            // now (`hit` settles the unread body the same way).
+            let hit_close = meta.close || unread_body_closes(head, data.len());
             let work = match caching::lookup(
                 worker,
                 &snap,
@@ -380,6 +383,8 @@ async fn dispatch<S: ClientStream>(
                 &req,
                 proxy.timeout,
                 meta,
+                &mut conn.wb,
+                hit_close,
             )
             .await
             {
@@ -390,9 +395,9 @@ async fn dispatch<S: ClientStream>(
                     meta.done.cache = CacheUse::Miss;
                     Some(caching::Work::Fill(fill))
                 }
-                caching::Plan::Hit(stored) => {
+                caching::Plan::Hit(written) => {
                     meta.done.cache = CacheUse::Hit;
-                    return hit(worker, stream, conn, &limits, &stored, meta).await;
+                    return hit(worker, stream, conn, &limits, written, meta).await;
                 }
                 caching::Plan::Deny => {
                     let kind = ErrorKind::CacheInvalidationDenied;
@@ -557,23 +562,17 @@ fn meter(
     Ok(())
 }
 
-/// A response from the stage cache (the integration is not called).
+/// A response from the stage cache (the integration is not called), which the lookup
+/// wrote into `conn.wb` (with the `Connection: close` that settling the body decides here).
 async fn hit<S: ClientStream>(
     worker: &Worker,
     stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
-    stored: &bytes::Bytes,
+    written: caching::HitWritten,
     meta: &mut Meta,
 ) -> Outcome {
     settle_unread_body(conn, meta);
-    conn.wb.clear();
-    let written = caching::write_hit(
-        &mut conn.wb,
-        stored,
-        meta,
-        &worker.date.at(meta.now.unix_secs),
-    );
     (meta.done.status, meta.done.response_len) = (written.status, written.body_len);
     let body = written.rest;
     let deadline = worker.deadline(meta.now, limits.send_timeout);
@@ -628,13 +627,24 @@ async fn reject<S: ClientStream>(
 /// all of it is already buffered; otherwise the connection must close after the response
 /// (an unread body would otherwise be parsed as the next request — RELIABILITY P25).
 pub(super) fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
-    let head_len = conn.head.head_len;
-    let framing = conn.head.framing;
-    conn.rb.consume(head_len);
-    match framing {
-        Framing::None => {}
-        Framing::Length(n) if (conn.rb.data().len() as u64) >= n => conn.rb.consume(n as usize),
-        _ => meta.close = true,
+    if unread_body_closes(&conn.head, conn.rb.data().len()) {
+        meta.close = true;
+    } else if let Framing::Length(n) = conn.head.framing {
+        conn.rb
+            .consume(conn.head.head_len.saturating_add(n as usize));
+        return;
+    }
+    conn.rb.consume(conn.head.head_len);
+}
+
+/// Whether answering without reading the body must close the connection: the body (after
+/// `head`, in `buffered` bytes read) is chunked or not all buffered yet.
+pub(super) fn unread_body_closes(head: &http1::RequestHead, buffered: usize) -> bool {
+    let after_head = buffered.saturating_sub(head.head_len) as u64;
+    match head.framing {
+        Framing::None => false,
+        Framing::Length(n) => after_head < n,
+        Framing::Chunked => true,
     }
 }
 
