@@ -27,6 +27,7 @@ use monoio::time::Instant;
 
 use super::deadlines::{self, Coarse};
 use super::readbuf::{FillError, ReadBuf};
+use super::request;
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::tls::{ClientCertInfo, TlsStream};
@@ -278,7 +279,13 @@ async fn active<S: ClientStream>(
             }
         }
         progress.first.set(false);
-        let (outcome, ended) = super::request::handle(worker, stream, conn).await;
+        // The request's snapshot, taken once its head is in (a reload while it was read
+        // applies to it); a non-atomic `Rc` increment.
+        let snap = worker.snapshot();
+        let mut meta = request::begin(worker, conn);
+        let outcome = request::dispatch(worker, stream, conn, &snap, &mut meta).await;
+        let ended = request::complete(worker, conn, &snap, &meta);
+        drop(snap);
         match outcome {
             Outcome::KeepAlive => {}
             Outcome::Close => return Active::Closed,

@@ -20,18 +20,14 @@ use crate::config::{
 };
 use crate::http1::{self, Framing, Version};
 
-/// Serve the request whose head is in `conn.head`. Also returns the monotonic time
-/// (`MonoClock` ns) its completion was read at, once the response was written: the
-/// connection's idle wait for the next request starts from it (one clock read for both).
-pub async fn handle<S: ClientStream>(
-    worker: &Rc<Worker>,
-    stream: &mut S,
-    conn: &mut Conn,
-) -> (Outcome, u64) {
+/// A request's start, once its head is in `conn.head`: its ids and its one clock read.
+/// The connection then runs [`dispatch`] and [`complete`] itself rather than awaiting one
+/// wrapper future, so the request's future (several KiB) is moved into place once per
+/// request, not twice.
+pub fn begin(worker: &Worker, conn: &Conn) -> Meta {
     worker.request_started();
-    let snap = worker.snapshot();
     let head = &conn.head;
-    let mut meta = Meta {
+    Meta {
         trace: None,
         request_id: worker.ids.request_id(),
         extended_id: worker.ids.extended_id(),
@@ -44,9 +40,14 @@ pub async fn handle<S: ClientStream>(
         bearer: None,
         now: worker.now(),
         done: Completion::default(),
-    };
-    let outcome = dispatch(worker, stream, conn, &snap, &mut meta).await;
-    // The one place a request's outcome is complete: metrics and the access log.
+    }
+}
+
+/// The one place a request's outcome is complete (after [`dispatch`]): metrics and the
+/// access, execution and span logs. Returns the monotonic time (`MonoClock` ns) its
+/// completion was read at: the connection's idle wait for the next request starts from it
+/// (one clock read for both).
+pub fn complete(worker: &Worker, conn: &mut Conn, snap: &SnapshotRef, meta: &Meta) -> u64 {
     let ended = worker.shared.clock.now_ns();
     let latency = ended.saturating_sub(meta.now.mono_ns);
     if snap.server.metrics {
@@ -59,8 +60,8 @@ pub async fn handle<S: ClientStream>(
         .and_then(|s| s.access_log.as_ref())
     {
         let line = access_log::Line {
-            snap: &snap,
-            meta: &meta,
+            snap,
+            meta,
             logged: &conn.logged,
             authorized: &conn.log_auth,
             latency_ns: latency,
@@ -68,7 +69,7 @@ pub async fn handle<S: ClientStream>(
         let dropped = worker
             .access_logs
             .borrow_mut()
-            .line(&snap, log.destination, |out| {
+            .line(snap, log.destination, |out| {
                 access_log::render(out, &log.format, &line);
             });
         if dropped > 0 {
@@ -80,27 +81,28 @@ pub async fn handle<S: ClientStream>(
     }
     if snap.execution_log.is_some() || snap.spans.is_some() {
         let line = access_log::Line {
-            snap: &snap,
-            meta: &meta,
+            snap,
+            meta,
             logged: &conn.logged,
             authorized: &conn.log_auth,
             latency_ns: latency,
         };
-        super::exec_log::complete(worker, &snap, &line);
-        super::otlp::complete(worker, &snap, &line);
+        super::exec_log::complete(worker, snap, &line);
+        super::otlp::complete(worker, snap, &line);
     }
     worker.request_finished();
-    (outcome, ended)
+    ended
 }
 
-async fn dispatch<S: ClientStream>(
+/// Serve the request whose head is in `conn.head` (between [`begin`] and [`complete`]).
+pub async fn dispatch<S: ClientStream>(
     worker: &Rc<Worker>,
     stream: &mut S,
     conn: &mut Conn,
     snap: &SnapshotRef,
     meta: &mut Meta,
 ) -> Outcome {
-    // The request's snapshot, taken once in `handle` (a non-atomic `Rc` increment).
+    // The request's snapshot, taken once by the connection (a non-atomic `Rc` increment).
     let snap = snap.clone();
     let limits = snap.server.limits;
     let data = conn.rb.data();
