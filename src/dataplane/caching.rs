@@ -215,14 +215,14 @@ pub async fn lookup(
         // Looked up in place: the key is copied (into `key`) only to add a variant suffix.
         let mut found = cache.lookup_with(primary, now, &mut read);
         let mut variant = false;
-        if let Lookup::Hit(Found::Marker(b)) = &found {
-            let Some((nonce, names)) = parse_marker(b) else {
+        if let Lookup::Hit(Found::Marker(b)) = found {
+            let Some((nonce, names)) = parse_marker(&b) else {
                 return Plan::Pass;
             };
             key.clear();
             key.extend_from_slice(primary);
             push_variant(key, nonce, names, &req.head.headers, req.data);
-            marker = Some(b.clone());
+            marker = Some(b);
             found = cache.lookup_with(key, now, &mut read);
             variant = true;
         }
