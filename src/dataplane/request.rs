@@ -108,7 +108,6 @@ pub async fn dispatch<S: ClientStream>(
     let data = conn.rb.data();
     let head = &conn.head;
     let method = head.method.get(data);
-    let date = worker.date.at(meta.now.unix_secs);
 
     // The authority's host as the codec validated and delimited it (the target's for
     // absolute-form, else Host's): only lower-cased here, not parsed again.
@@ -358,6 +357,7 @@ pub async fn dispatch<S: ClientStream>(
         Integration::Mock(mock) => {
             settle_unread_body(conn, meta);
             conn.wb.clear();
+            let date = worker.date.at(meta.now.unix_secs);
             respond::rendered(&mut conn.wb, &mock.response, meta, &date);
             finish(stream, conn, &limits, meta).await
         }
