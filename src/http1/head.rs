@@ -256,7 +256,12 @@ pub fn parse_request(
     head.query = line.query;
     head.version = line.version;
     head.head_len = head_len;
-    fill_headers(buf.get(..head_len).unwrap_or_default(), line.fields, head)?;
+    fill_headers(
+        buf.get(..head_len).unwrap_or_default(),
+        line.fields,
+        lim.max_fields,
+        head,
+    )?;
     fields::interpret(buf, &line, head)?;
     Ok(Status::Complete)
 }
@@ -290,7 +295,12 @@ fn scan_head(
 /// line ends in CRLF (no bare CR or LF), no obs-fold, at most `max_fields` lines, and the
 /// request line before `fields` is checked; so one pass over each line, with no second parse
 /// of the request line, decides the rest.
-fn fill_headers(buf: &[u8], fields: usize, head: &mut RequestHead) -> Result<(), RequestError> {
+fn fill_headers(
+    buf: &[u8],
+    fields: usize,
+    max_fields: usize,
+    head: &mut RequestHead,
+) -> Result<(), RequestError> {
     // The head ends with the field lines' last CRLF, then the empty line's.
     let end = buf.len().saturating_sub(2);
     let mut pos = fields;
@@ -308,6 +318,11 @@ fn fill_headers(buf: &[u8], fields: usize, head: &mut RequestHead) -> Result<(),
         let value = value.get(1..).unwrap_or_default();
         if !is_field_value(value) {
             return Err(RequestError::BadRequest("invalid field value"));
+        }
+        // The scan counted the lines already; checked again so the table (its capacity
+        // reserved once) can never grow, whatever the scan did.
+        if head.headers.len() >= max_fields {
+            return Err(RequestError::HeaderTooLarge);
         }
         let name_span = span(pos, pos + colon);
         let value_span = span(pos + colon + 1, pos + len);
