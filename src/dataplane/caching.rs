@@ -5,7 +5,9 @@
 //!
 //! # Lifecycle of a cacheable request
 //!
-//! `lookup` → `Plan::Hit` (written by `write_hit`, no backend) | `Plan::Deny` (403) |
+//! `lookup` (synchronous) → `Plan::Hit` (written by `write_hit` into the client buffer
+//! straight from the entry, no backend) | `Plan::Deny` (403) | `Plan::Wait` (another request
+//! fills the key: `wait`, then a `Hit` or a `Fill`) |
 //! `Plan::Fill` → the proxy forwards, `Fill::admit` judges the response head, `Fill::push`
 //! copies the body as it streams to the client, `Fill::finish` stores it once the body
 //! completed cleanly. A `Fill` dropped on any other path stores nothing and wakes the
@@ -29,13 +31,12 @@
 //! without the request-id headers, `Date`, framing and `Connection`, which a hit writes
 //! fresh. A vary marker is `[1] [nonce u64 LE] [names, NUL-separated, lowercase]`.
 
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::cache::{FillPermit, KeyParam, Lookup, StageCache};
+use super::cache::{FillPermit, FillWait, KeyParam, Lookup, StageCache};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::worker::Worker;
@@ -69,6 +70,17 @@ pub enum Plan {
     Fill(Box<Fill>),
     /// An unauthorized `Cache-Control: max-age=0` under `FAIL_WITH_403`.
     Deny,
+    /// Another request is filling the key: [`wait`] for it (then a `Hit` or a `Fill`).
+    Wait(Waiting),
+}
+
+/// A request coalesced behind another's fill (C11), for [`wait`].
+pub struct Waiting {
+    /// Ends when the other fill completes or is abandoned.
+    fill_done: FillWait,
+    /// This request's own fill (without a permit), should the wait end without an entry.
+    fill: Box<Fill>,
+    route: usize,
 }
 
 /// What the proxy does with the cache for one forwarded request.
@@ -129,20 +141,19 @@ enum Found {
     Other,
 }
 
-/// The cache decision for a request on `route` of `stage`. Awaits only when another request
-/// is filling the same key (bounded by `wait`), then answers from what it stored. A hit is
+/// The cache decision for a request on `route` of `stage`; `Wait` when another request is
+/// filling the same key. Synchronous: the request's future holds no lookup state. A hit is
 /// written into `out` (cleared first) while the entry is read in place, with
 /// `Connection: close` when `close`.
 #[allow(clippy::too_many_arguments)]
-pub async fn lookup(
-    worker: &Rc<Worker>,
+pub fn lookup(
+    worker: &Worker,
     snap: &Snapshot,
     api: &Api,
     stage_idx: StageIdx,
     stage: &Stage,
     route: RouteIdx,
     req: &Request<'_>,
-    wait: Duration,
     meta: &mut Meta,
     out: &mut Vec<u8>,
     close: bool,
@@ -243,29 +254,8 @@ pub async fn lookup(
         };
         (key, primary_len, marker, permit, wait_for)
     };
-    if let Some(w) = wait_for {
-        // Polled, not woken: the fill may run on another core, and a monoio waker cannot
-        // be woken from another thread (that needs monoio's `sync` feature, a channel
-        // and an eventfd per runtime, which the hot path does not need). Backing off from
-        // 1 ms to `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost
-        // of at most `WAIT_POLL_MAX` extra latency for the waiters.
-        let deadline = monoio::time::Instant::now() + wait;
-        let mut pause = Duration::from_millis(1);
-        while !w.is_done() && monoio::time::Instant::now() + pause < deadline {
-            monoio::time::sleep(pause).await;
-            pause = (pause * 2).min(WAIT_POLL_MAX);
-        }
-        if let Some(b) = cache.get(&key, worker.shared.clock.now_ns())
-            && b.first() == Some(&RESPONSE)
-        {
-            record(counters, true);
-            out.clear();
-            return Plan::Hit(write_hit(out, &b, meta, close, &date));
-        }
-    }
-    record(counters, false);
     let head_len = req.head.head_len.min(req.data.len());
-    Plan::Fill(Box::new(Fill {
+    let fill = Box::new(Fill {
         cache: Arc::clone(cache),
         key,
         primary_len,
@@ -278,7 +268,55 @@ pub async fn lookup(
         vary: Vec::new(),
         max_bytes: 0,
         overflow: false,
-    }))
+    });
+    if let Some(fill_done) = wait_for {
+        return Plan::Wait(Waiting {
+            fill_done,
+            fill,
+            route: route.0 as usize,
+        });
+    }
+    record(counters, false);
+    Plan::Fill(fill)
+}
+
+/// Wait (at most `limit`) for the fill `waiting` is coalesced behind, then answer from what
+/// it stored — a hit written into `out` as `lookup` writes one — or fill it ourselves.
+pub async fn wait(
+    worker: &Worker,
+    waiting: Waiting,
+    limit: Duration,
+    meta: &Meta,
+    out: &mut Vec<u8>,
+    close: bool,
+) -> Plan {
+    let Waiting {
+        fill_done,
+        fill,
+        route,
+    } = waiting;
+    // Polled, not woken: the fill may run on another core, and a monoio waker cannot be
+    // woken from another thread (that needs monoio's `sync` feature, a channel and an
+    // eventfd per runtime, which the hot path does not need). Backing off from 1 ms to
+    // `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost of at most
+    // `WAIT_POLL_MAX` extra latency for the waiters.
+    let deadline = monoio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    while !fill_done.is_done() && monoio::time::Instant::now() + pause < deadline {
+        monoio::time::sleep(pause).await;
+        pause = (pause * 2).min(WAIT_POLL_MAX);
+    }
+    let counters = fill.cache.method(route);
+    if let Some(b) = fill.cache.get(&fill.key, worker.shared.clock.now_ns())
+        && b.first() == Some(&RESPONSE)
+    {
+        record(counters, true);
+        out.clear();
+        let date = worker.date.at(meta.now.unix_secs);
+        return Plan::Hit(write_hit(out, &b, meta, close, &date));
+    }
+    record(counters, false);
+    Plan::Fill(fill)
 }
 
 /// For a request with an unsafe method (not GET, HEAD, OPTIONS or TRACE) on a stage with a

@@ -375,7 +375,7 @@ pub async fn dispatch<S: ClientStream>(
             // A hit is written during the lookup: whether it closes the connection is known
             // now (`hit` settles the unread body the same way).
             let hit_close = meta.close || unread_body_closes(head, data.len());
-            let work = match caching::lookup(
+            let mut plan = caching::lookup(
                 worker,
                 &snap,
                 api,
@@ -383,13 +383,15 @@ pub async fn dispatch<S: ClientStream>(
                 stage,
                 route,
                 &req,
-                proxy.timeout,
                 meta,
                 &mut conn.wb,
                 hit_close,
-            )
-            .await
-            {
+            );
+            if let caching::Plan::Wait(waiting) = plan {
+                let limit = proxy.timeout;
+                plan = caching::wait(worker, waiting, limit, meta, &mut conn.wb, hit_close).await;
+            }
+            let work = match plan {
                 caching::Plan::Pass => {
                     caching::invalidation(worker, &snap, api, target.stage, stage, &req)
                 }
@@ -405,6 +407,8 @@ pub async fn dispatch<S: ClientStream>(
                     let kind = ErrorKind::CacheInvalidationDenied;
                     return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
                 }
+                // `wait` answers with a hit or a fill; were it not to, no cache.
+                caching::Plan::Wait(_) => None,
             };
             let trace = meta.trace(&worker.ids, data, &conn.head);
             let upstream = &snap.upstreams[proxy.upstream.0 as usize];
