@@ -401,7 +401,16 @@ pub async fn dispatch<S: ClientStream>(
                 }
                 caching::Plan::Hit(written) => {
                     meta.done.cache = CacheUse::Hit;
-                    return hit(worker, stream, conn, &limits, written, meta).await;
+                    let deadline = settle_hit(worker, conn, &limits, &written, meta);
+                    if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
+                        return Outcome::Close;
+                    }
+                    if let Some(body) = written.rest
+                        && !caching::write_body(stream, body, deadline).await
+                    {
+                        return Outcome::Close;
+                    }
+                    return Outcome::after_response(meta.close, !conn.rb.is_empty());
                 }
                 caching::Plan::Deny => {
                     let kind = ErrorKind::CacheInvalidationDenied;
@@ -569,28 +578,19 @@ fn meter(
 }
 
 /// A response from the stage cache (the integration is not called), which the lookup
-/// wrote into `conn.wb` (with the `Connection: close` that settling the body decides here).
-async fn hit<S: ClientStream>(
+/// wrote into `conn.wb` (with the `Connection: close` that settling the body decides here):
+/// settle the request and return the send deadline. The writes are awaited in `dispatch`
+/// itself, so a hit builds no future of its own.
+fn settle_hit(
     worker: &Worker,
-    stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
-    written: caching::HitWritten,
+    written: &caching::HitWritten,
     meta: &mut Meta,
-) -> Outcome {
+) -> monoio::time::Instant {
     settle_unread_body(conn, meta);
     (meta.done.status, meta.done.response_len) = (written.status, written.body_len);
-    let body = written.rest;
-    let deadline = worker.deadline(meta.now, limits.send_timeout);
-    if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
-        return Outcome::Close;
-    }
-    if let Some(body) = body
-        && !caching::write_body(stream, body, deadline).await
-    {
-        return Outcome::Close;
-    }
-    Outcome::after_response(meta.close, !conn.rb.is_empty())
+    worker.deadline(meta.now, limits.send_timeout)
 }
 
 /// A gateway error response for `kind`.
