@@ -140,6 +140,51 @@ fn a_hit_is_served_without_the_backend_with_fresh_ids() {
     assert!(s["bytes"].as_u64().unwrap() > 0);
 }
 
+/// A hit answers without reading the request's body (RELIABILITY P25): a body all in the
+/// buffer is skipped and the connection kept; one still arriving, or a chunked one, makes
+/// the hit's response say `Connection: close` and the connection close.
+#[test]
+fn a_hit_settles_an_unread_request_body_p25() {
+    let up = Upstream::start(Mode::static_(200, &[], b"cached"));
+    let gw = Gateway::start(open_config(&up));
+    let mut c = gw.client();
+    get(&mut c, "/cached/body");
+    wait_until(Duration::from_secs(5), || cache_stats(&gw)["entries"] == 1);
+    // Whole body buffered: skipped, kept alive, the next request is parsed as one.
+    let r = c.roundtrip(&request("GET", "/cached/body", &[], Some(b"hello")));
+    assert_eq!((r.status, r.body_str()), (200, "cached".into()));
+    assert_eq!(r.header("connection"), None, "kept alive");
+    assert_eq!(get(&mut c, "/cached/body").body_str(), "cached");
+    assert_eq!(up.request_count(), 1, "all hits");
+    // Part of the body still to come: answered, then closed.
+    let mut partial = request("GET", "/cached/body", &[("Content-Length", "10")], None);
+    partial.extend_from_slice(b"hel");
+    let r = c.roundtrip(&partial);
+    assert_eq!((r.status, r.body_str()), (200, "cached".into()));
+    assert_eq!(r.header("connection").as_deref(), Some("close"));
+    assert!(
+        c.is_closed_within(Duration::from_secs(3)),
+        "closed after the hit"
+    );
+    // A chunked body: the same.
+    let mut c = gw.client();
+    let mut chunked = request(
+        "GET",
+        "/cached/body",
+        &[("Transfer-Encoding", "chunked")],
+        None,
+    );
+    chunked.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    let r = c.roundtrip(&chunked);
+    assert_eq!((r.status, r.body_str()), (200, "cached".into()));
+    assert_eq!(r.header("connection").as_deref(), Some("close"));
+    assert!(
+        c.is_closed_within(Duration::from_secs(3)),
+        "closed after the hit"
+    );
+    assert_eq!(up.request_count(), 1, "all hits");
+}
+
 #[test]
 fn entries_expire_after_the_ttl() {
     let up = Upstream::start(Mode::static_(200, &[], b"fresh"));

@@ -270,3 +270,27 @@ fn l05_parked_connections_still_close_at_the_idle_timeout() {
         "L05: closed {closed_after:?} after the last response (idle timeout 600 ms)"
     );
 }
+
+/// The idle timeout runs from the end of the last response, not from the start of its
+/// request: a response slower than the idle timeout still leaves the whole timeout for the
+/// next request (the idle wait reuses the request's completion time instead of its own
+/// clock read).
+#[test]
+fn l05_the_idle_timeout_starts_when_a_slow_response_ends() {
+    let up = Upstream::start(Mode::Delay(Duration::from_millis(1000)));
+    let config = with_limits(proxy_config(up.port()), json!({ "idleTimeoutMs": 600 }));
+    let gw = Gateway::start_one_worker(config);
+    let mut c = gw.client();
+    assert_eq!(c.roundtrip(&get("/slow")).status, 200);
+    let idle_from = Instant::now();
+    let (bytes, how) = c.read_until_closed(Duration::from_secs(5));
+    let closed_after = idle_from.elapsed();
+    assert!(
+        bytes.is_empty() && matches!(how, support::client::Closed::Eof),
+        "L05: a silent close, got {how:?} after {bytes:?}"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(500) && closed_after < Duration::from_millis(2500),
+        "L05: closed {closed_after:?} after a 1 s response (idle timeout 600 ms)"
+    );
+}

@@ -5,7 +5,9 @@
 //!
 //! # Lifecycle of a cacheable request
 //!
-//! `lookup` → `Plan::Hit` (written by `write_hit`, no backend) | `Plan::Deny` (403) |
+//! `lookup` (synchronous) → `Plan::Hit` (written by `write_hit` into the client buffer
+//! straight from the entry, no backend) | `Plan::Deny` (403) | `Plan::Wait` (another request
+//! fills the key: `wait`, then a `Hit` or a `Fill`) |
 //! `Plan::Fill` → the proxy forwards, `Fill::admit` judges the response head, `Fill::push`
 //! copies the body as it streams to the client, `Fill::finish` stores it once the body
 //! completed cleanly. A `Fill` dropped on any other path stores nothing and wakes the
@@ -29,13 +31,12 @@
 //! without the request-id headers, `Date`, framing and `Connection`, which a hit writes
 //! fresh. A vary marker is `[1] [nonce u64 LE] [names, NUL-separated, lowercase]`.
 
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::cache::{FillPermit, KeyParam, Lookup, StageCache};
+use super::cache::{FillPermit, FillWait, KeyParam, Lookup, StageCache};
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::worker::Worker;
@@ -63,12 +64,23 @@ const PREFIX: usize = 5;
 pub enum Plan {
     /// No caching for this request (not a cached route or method, HEAD, too many key values).
     Pass,
-    /// A stored response (the stored form): write it with `write_hit`.
-    Hit(Bytes),
+    /// A stored response, already written into the client buffer by `write_hit`.
+    Hit(HitWritten),
     /// Forward, and store the response if it qualifies.
     Fill(Box<Fill>),
     /// An unauthorized `Cache-Control: max-age=0` under `FAIL_WITH_403`.
     Deny,
+    /// Another request is filling the key: [`wait`] for it (then a `Hit` or a `Fill`).
+    Wait(Waiting),
+}
+
+/// A request coalesced behind another's fill (C11), for [`wait`].
+pub struct Waiting {
+    /// Ends when the other fill completes or is abandoned.
+    fill_done: FillWait,
+    /// This request's own fill (without a permit), should the wait end without an entry.
+    fill: Box<Fill>,
+    route: usize,
 }
 
 /// What the proxy does with the cache for one forwarded request.
@@ -120,19 +132,31 @@ pub struct Request<'a> {
     pub may_invalidate: bool,
 }
 
-/// The cache decision for a request on `route` of `stage`. Awaits only when another request
-/// is filling the same key (bounded by `wait`), then answers from what it stored.
+/// What a lookup made of a stored value it found.
+enum Found {
+    /// A response, written into the client buffer.
+    Written(HitWritten),
+    /// A vary marker (kept: a miss's `Fill` goes through it).
+    Marker(Bytes),
+    Other,
+}
+
+/// The cache decision for a request on `route` of `stage`; `Wait` when another request is
+/// filling the same key. Synchronous: the request's future holds no lookup state. A hit is
+/// written into `out` (cleared first) while the entry is read in place, with
+/// `Connection: close` when `close`.
 #[allow(clippy::too_many_arguments)]
-pub async fn lookup(
-    worker: &Rc<Worker>,
+pub fn lookup(
+    worker: &Worker,
     snap: &Snapshot,
     api: &Api,
     stage_idx: StageIdx,
     stage: &Stage,
     route: RouteIdx,
     req: &Request<'_>,
-    wait: Duration,
     meta: &mut Meta,
+    out: &mut Vec<u8>,
+    close: bool,
 ) -> Plan {
     let Some(rc) = route_cache(stage, route) else {
         return Plan::Pass;
@@ -140,7 +164,16 @@ pub async fn lookup(
     if req.method == b"HEAD" || (rc.get_only && req.method != b"GET") {
         return Plan::Pass;
     }
-    let Some(cache) = stage_cache(worker, snap, stage_idx) else {
+    // Borrowed from the core's meters: the shared `Arc<StageCache>` (one counter for every
+    // core) is cloned only for a miss's `Fill`, not touched by a hit.
+    let Some(meters) = worker.meters_for(snap) else {
+        return Plan::Pass;
+    };
+    let Some(cache) = meters
+        .stage_caches
+        .get(stage_idx.0 as usize)
+        .and_then(Option::as_ref)
+    else {
         return Plan::Pass;
     };
     let counters = cache.method(route.0 as usize);
@@ -159,7 +192,9 @@ pub async fn lookup(
     }
     let route_def = &api.routes[route.0 as usize];
     let now = meta.now.mono_ns;
-    let (key, primary_len, marker, found) = {
+    let date = worker.date.at(meta.now.unix_secs);
+    let meta: &Meta = meta;
+    let (key, primary_len, marker, permit, wait_for) = {
         // The key lives in the worker's buffers; it is copied out only for a miss.
         let mut keys = worker.cache_keys.borrow_mut();
         let (builder, key) = &mut *keys;
@@ -176,59 +211,52 @@ pub async fn lookup(
         if invalidate {
             cache.invalidate(primary);
         }
-        key.clear();
-        key.extend_from_slice(primary);
-        let primary_len = key.len();
+        // A response is written straight from the entry: no reference is taken on the
+        // stored `Bytes` (a count every core's hits of the key would share).
+        let mut read = |b: &Bytes| match b.first() {
+            Some(&RESPONSE) => {
+                out.clear();
+                Found::Written(write_hit(out, b, meta, close, &date))
+            }
+            Some(&VARY_MARKER) => Found::Marker(b.clone()),
+            _ => Found::Other,
+        };
+        let primary_len = primary.len();
         let mut marker = None;
-        let mut found = cache.lookup(key, now);
-        if let Lookup::Hit(b) = &found
-            && b.first() == Some(&VARY_MARKER)
-        {
-            let Some((nonce, names)) = parse_marker(b) else {
+        // Looked up in place: the key is copied (into `key`) only to add a variant suffix.
+        let mut found = cache.lookup_with(primary, now, &mut read);
+        let mut variant = false;
+        if let Lookup::Hit(Found::Marker(b)) = found {
+            let Some((nonce, names)) = parse_marker(&b) else {
                 return Plan::Pass;
             };
+            key.clear();
+            key.extend_from_slice(primary);
             push_variant(key, nonce, names, &req.head.headers, req.data);
-            marker = Some(b.clone());
-            found = cache.lookup(key, now);
+            marker = Some(b);
+            found = cache.lookup_with(key, now, &mut read);
+            variant = true;
         }
-        match found {
-            Lookup::Hit(b) if b.first() == Some(&RESPONSE) => {
+        let (permit, wait_for) = match found {
+            Lookup::Hit(Found::Written(w)) => {
                 record(counters, true);
-                return Plan::Hit(b);
+                return Plan::Hit(w);
             }
             Lookup::Hit(_) => return Plan::Pass,
-            miss => (key.clone(), primary_len, marker, miss),
-        }
+            Lookup::Fill(p) => (Some(p), None),
+            Lookup::Bypass => (None, None),
+            Lookup::Wait(w) => (None, Some(w)),
+        };
+        let key = if variant {
+            key.clone()
+        } else {
+            primary.to_vec()
+        };
+        (key, primary_len, marker, permit, wait_for)
     };
-    let permit = match found {
-        Lookup::Hit(_) => None,
-        Lookup::Fill(p) => Some(p),
-        Lookup::Bypass => None,
-        Lookup::Wait(w) => {
-            // Polled, not woken: the fill may run on another core, and a monoio waker cannot
-            // be woken from another thread (that needs monoio's `sync` feature, a channel
-            // and an eventfd per runtime, which the hot path does not need). Backing off from
-            // 1 ms to `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost
-            // of at most `WAIT_POLL_MAX` extra latency for the waiters.
-            let deadline = monoio::time::Instant::now() + wait;
-            let mut pause = Duration::from_millis(1);
-            while !w.is_done() && monoio::time::Instant::now() + pause < deadline {
-                monoio::time::sleep(pause).await;
-                pause = (pause * 2).min(WAIT_POLL_MAX);
-            }
-            if let Some(b) = cache.get(&key, worker.shared.clock.now_ns())
-                && b.first() == Some(&RESPONSE)
-            {
-                record(counters, true);
-                return Plan::Hit(b);
-            }
-            None
-        }
-    };
-    record(counters, false);
     let head_len = req.head.head_len.min(req.data.len());
-    Plan::Fill(Box::new(Fill {
-        cache,
+    let fill = Box::new(Fill {
+        cache: Arc::clone(cache),
         key,
         primary_len,
         marker,
@@ -240,7 +268,55 @@ pub async fn lookup(
         vary: Vec::new(),
         max_bytes: 0,
         overflow: false,
-    }))
+    });
+    if let Some(fill_done) = wait_for {
+        return Plan::Wait(Waiting {
+            fill_done,
+            fill,
+            route: route.0 as usize,
+        });
+    }
+    record(counters, false);
+    Plan::Fill(fill)
+}
+
+/// Wait (at most `limit`) for the fill `waiting` is coalesced behind, then answer from what
+/// it stored — a hit written into `out` as `lookup` writes one — or fill it ourselves.
+pub async fn wait(
+    worker: &Worker,
+    waiting: Waiting,
+    limit: Duration,
+    meta: &Meta,
+    out: &mut Vec<u8>,
+    close: bool,
+) -> Plan {
+    let Waiting {
+        fill_done,
+        fill,
+        route,
+    } = waiting;
+    // Polled, not woken: the fill may run on another core, and a monoio waker cannot be
+    // woken from another thread (that needs monoio's `sync` feature, a channel and an
+    // eventfd per runtime, which the hot path does not need). Backing off from 1 ms to
+    // `WAIT_POLL_MAX` keeps a stampede to one backend request (C11) at a cost of at most
+    // `WAIT_POLL_MAX` extra latency for the waiters.
+    let deadline = monoio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    while !fill_done.is_done() && monoio::time::Instant::now() + pause < deadline {
+        monoio::time::sleep(pause).await;
+        pause = (pause * 2).min(WAIT_POLL_MAX);
+    }
+    let counters = fill.cache.method(route);
+    if let Some(b) = fill.cache.get(&fill.key, worker.shared.clock.now_ns())
+        && b.first() == Some(&RESPONSE)
+    {
+        record(counters, true);
+        out.clear();
+        let date = worker.date.at(meta.now.unix_secs);
+        return Plan::Hit(write_hit(out, &b, meta, close, &date));
+    }
+    record(counters, false);
+    Plan::Fill(fill)
 }
 
 /// For a request with an unsafe method (not GET, HEAD, OPTIONS or TRACE) on a stage with a
@@ -339,6 +415,11 @@ fn build_key<'k>(
     route_params: &[String],
     rc: &RouteCache,
 ) -> Option<&'k [u8]> {
+    let scheme: &[u8] = if req.https { b"https" } else { b"http" };
+    if rc.key_params.is_empty() {
+        // Most cached methods: no parameter table to fill (and none to initialize).
+        return Some(keys.build_scoped(method, scheme, req.host, template, &[]));
+    }
     let empty = KeyParam {
         kind: ParamKind::Path,
         name: b"",
@@ -388,7 +469,6 @@ fn build_key<'k>(
             push(&mut values, &mut n, param(None))?;
         }
     }
-    let scheme: &[u8] = if req.https { b"https" } else { b"http" };
     Some(keys.build_scoped(method, scheme, req.host, template, &values[..n]))
 }
 
@@ -627,7 +707,14 @@ pub struct HitWritten {
 }
 
 /// Writes a hit's head (and its body when small) into `wb`.
-pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29]) -> HitWritten {
+/// `close`: the response ends the connection (`Connection: close`).
+pub fn write_hit(
+    wb: &mut Vec<u8>,
+    stored: &Bytes,
+    meta: &Meta,
+    close: bool,
+    date: &[u8; 29],
+) -> HitWritten {
     let mut len = [0; 4];
     len.copy_from_slice(&stored[1..PREFIX]);
     let head_end = PREFIX + u32::from_le_bytes(len) as usize;
@@ -641,7 +728,7 @@ pub fn write_hit(wb: &mut Vec<u8>, stored: &Bytes, meta: &Meta, date: &[u8; 29])
         http1::write_decimal(wb, body.len() as u64);
         wb.extend_from_slice(b"\r\n");
     }
-    respond::finish_head(wb, date, meta.close);
+    respond::finish_head(wb, date, close);
     let rest = if body.len() <= COPY_BODY_UP_TO {
         wb.extend_from_slice(body);
         None

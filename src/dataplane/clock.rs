@@ -191,6 +191,20 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Each byte's two lowercase hex digits: one lookup per byte of a request id.
+static HEX_PAIRS: [[u8; 2]; 256] = hex_pairs();
+
+const fn hex_pairs() -> [[u8; 2]; 256] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    table
+}
+
 /// Request ids from a per-core generator seeded from the OS (ring's `SystemRandom`).
 /// Not a CSPRNG stream: ids must be unique and unguessable enough for correlation, not secret.
 pub struct IdGen {
@@ -229,21 +243,16 @@ impl IdGen {
 
     /// A version-4 UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (`$context.requestId`).
     pub fn request_id(&self) -> [u8; 36] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        /// Where each of the 16 bytes' two hex digits go (the dashes are between).
+        const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes());
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         let mut out = [b'-'; 36];
-        let mut o = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                o += 1;
-            }
-            out[o] = HEX[(b >> 4) as usize];
-            out[o + 1] = HEX[(b & 0xf) as usize];
-            o += 2;
+        for (&b, &o) in bytes.iter().zip(&AT) {
+            out[o..o + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
         out
     }
@@ -375,6 +384,13 @@ mod tests {
             [8, 4, 4, 4, 12]
         );
         assert!(parts[2].starts_with('4'));
+        assert!(
+            s.bytes()
+                .all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        );
+        for (i, pair) in HEX_PAIRS.iter().enumerate() {
+            assert_eq!(pair, format!("{i:02x}").as_bytes());
+        }
         assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
         let e = ids.extended_id();
         assert_eq!(e[15], b'=');

@@ -27,6 +27,7 @@ use monoio::time::Instant;
 
 use super::deadlines::{self, Coarse};
 use super::readbuf::{FillError, ReadBuf};
+use super::request;
 use super::respond::{self, Meta};
 use super::stream::ClientStream;
 use super::tls::{ClientCertInfo, TlsStream};
@@ -237,9 +238,12 @@ async fn active<S: ClientStream>(
     conn: &mut Conn,
     progress: &Progress,
 ) -> Active {
+    // When the last response was done (from its request's completion time): the idle wait
+    // for the next request starts there without another clock read.
+    let mut idle_from = None;
     loop {
         let limits = worker.snapshot().server.limits;
-        match read_head(stream, conn, &limits, progress).await {
+        match read_head(stream, conn, &limits, progress, idle_from.take()).await {
             Head::Ready => {}
             Head::Closed => return Active::Closed,
             Head::Park(deadline) => return Active::Parked(deadline),
@@ -275,7 +279,13 @@ async fn active<S: ClientStream>(
             }
         }
         progress.first.set(false);
-        let outcome = super::request::handle(worker, stream, conn).await;
+        // The request's snapshot, taken once its head is in (a reload while it was read
+        // applies to it); a non-atomic `Rc` increment.
+        let snap = worker.snapshot();
+        let mut meta = request::begin(worker, conn);
+        let outcome = request::dispatch(worker, stream, conn, &snap, &mut meta).await;
+        let ended = request::complete(worker, conn, &snap, &meta);
+        drop(snap);
         match outcome {
             Outcome::KeepAlive => {}
             Outcome::Close => return Active::Closed,
@@ -285,6 +295,7 @@ async fn active<S: ClientStream>(
             }
         }
         conn.rb.shrink_if_idle(CLIENT_BUF);
+        idle_from = Some(Instant::from_std(worker.shared.clock.instant_at(ended)));
     }
 }
 
@@ -311,11 +322,15 @@ impl Outcome {
     }
 }
 
+/// Read the next request's head. `idle_from`: when the previous response on this
+/// connection was complete (a reading µs old), so the idle wait needs no clock read of its
+/// own; `None` reads the clock.
 async fn read_head<S: ClientStream>(
     stream: &mut S,
     conn: &mut Conn,
     limits: &ServerLimits,
     progress: &Progress,
+    idle_from: Option<Instant>,
 ) -> Head {
     let mut header_deadline = None;
     loop {
@@ -339,7 +354,7 @@ async fn read_head<S: ClientStream>(
                 }
             }
             None => {
-                let now = Instant::now();
+                let now = idle_from.unwrap_or_else(Instant::now);
                 let deadline = match progress.wait_deadline.get() {
                     Some(d) => d,
                     None => {

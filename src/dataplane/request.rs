@@ -18,17 +18,16 @@ use crate::config::{
     Api, ApiKeySource, ErrorKind, Integration, LimitId, Protocol, RouteAuth, RouteIdx, RouteMatch,
     Snapshot, StageIdx,
 };
-use crate::http1::{self, Framing, TargetForm, Version};
+use crate::http1::{self, Framing, Version};
 
-pub async fn handle<S: ClientStream>(
-    worker: &Rc<Worker>,
-    stream: &mut S,
-    conn: &mut Conn,
-) -> Outcome {
+/// A request's start, once its head is in `conn.head`: its ids and its one clock read.
+/// The connection then runs [`dispatch`] and [`complete`] itself rather than awaiting one
+/// wrapper future, so the request's future (several KiB) is moved into place once per
+/// request, not twice.
+pub fn begin(worker: &Worker, conn: &Conn) -> Meta {
     worker.request_started();
-    let snap = worker.snapshot();
     let head = &conn.head;
-    let mut meta = Meta {
+    Meta {
         trace: None,
         request_id: worker.ids.request_id(),
         extended_id: worker.ids.extended_id(),
@@ -41,14 +40,16 @@ pub async fn handle<S: ClientStream>(
         bearer: None,
         now: worker.now(),
         done: Completion::default(),
-    };
-    let outcome = dispatch(worker, stream, conn, &snap, &mut meta).await;
-    // The one place a request's outcome is complete: metrics and the access log.
-    let latency = worker
-        .shared
-        .clock
-        .now_ns()
-        .saturating_sub(meta.now.mono_ns);
+    }
+}
+
+/// The one place a request's outcome is complete (after [`dispatch`]): metrics and the
+/// access, execution and span logs. Returns the monotonic time (`MonoClock` ns) its
+/// completion was read at: the connection's idle wait for the next request starts from it
+/// (one clock read for both).
+pub fn complete(worker: &Worker, conn: &mut Conn, snap: &SnapshotRef, meta: &Meta) -> u64 {
+    let ended = worker.shared.clock.now_ns();
+    let latency = ended.saturating_sub(meta.now.mono_ns);
     if snap.server.metrics {
         worker.metrics.borrow_mut().record(&meta.done, latency);
     }
@@ -59,8 +60,8 @@ pub async fn handle<S: ClientStream>(
         .and_then(|s| s.access_log.as_ref())
     {
         let line = access_log::Line {
-            snap: &snap,
-            meta: &meta,
+            snap,
+            meta,
             logged: &conn.logged,
             authorized: &conn.log_auth,
             latency_ns: latency,
@@ -68,7 +69,7 @@ pub async fn handle<S: ClientStream>(
         let dropped = worker
             .access_logs
             .borrow_mut()
-            .line(&snap, log.destination, |out| {
+            .line(snap, log.destination, |out| {
                 access_log::render(out, &log.format, &line);
             });
         if dropped > 0 {
@@ -80,44 +81,40 @@ pub async fn handle<S: ClientStream>(
     }
     if snap.execution_log.is_some() || snap.spans.is_some() {
         let line = access_log::Line {
-            snap: &snap,
-            meta: &meta,
+            snap,
+            meta,
             logged: &conn.logged,
             authorized: &conn.log_auth,
             latency_ns: latency,
         };
-        super::exec_log::complete(worker, &snap, &line);
-        super::otlp::complete(worker, &snap, &line);
+        super::exec_log::complete(worker, snap, &line);
+        super::otlp::complete(worker, snap, &line);
     }
     worker.request_finished();
-    outcome
+    ended
 }
 
-async fn dispatch<S: ClientStream>(
+/// Serve the request whose head is in `conn.head` (between [`begin`] and [`complete`]).
+pub async fn dispatch<S: ClientStream>(
     worker: &Rc<Worker>,
     stream: &mut S,
     conn: &mut Conn,
     snap: &SnapshotRef,
     meta: &mut Meta,
 ) -> Outcome {
-    // The request's snapshot, taken once in `handle` (a non-atomic `Rc` increment).
+    // The request's snapshot, taken once by the connection (a non-atomic `Rc` increment).
     let snap = snap.clone();
     let limits = snap.server.limits;
     let data = conn.rb.data();
     let head = &conn.head;
     let method = head.method.get(data);
-    let date = worker.date.at(meta.now.unix_secs);
 
-    let authority = match head.form {
-        TargetForm::Absolute { authority } => Some(authority.get(data)),
-        _ => head.host.map(|h| h.get(data)),
-    };
+    // The authority's host as the codec validated and delimited it (the target's for
+    // absolute-form, else Host's): only lower-cased here, not parsed again.
     let mut host_buf = [0u8; 256];
-    let host: &[u8] = match authority {
+    let host: &[u8] = match head.authority_host {
         None => b"",
-        Some(a) => match http1::parse_authority(a)
-            .and_then(|a| http1::normalize_host(a.host, &mut host_buf))
-        {
+        Some(h) => match http1::normalize_host(h.get(data), &mut host_buf) {
             Ok(h) => h,
             Err(()) => return reject(worker, stream, conn, 400, meta).await,
         },
@@ -360,6 +357,7 @@ async fn dispatch<S: ClientStream>(
         Integration::Mock(mock) => {
             settle_unread_body(conn, meta);
             conn.wb.clear();
+            let date = worker.date.at(meta.now.unix_secs);
             respond::rendered(&mut conn.wb, &mock.response, meta, &date);
             finish(stream, conn, &limits, meta).await
         }
@@ -374,7 +372,10 @@ async fn dispatch<S: ClientStream>(
                 params: &conn.params,
                 may_invalidate: caller.as_ref().is_some_and(|c| c.may_invalidate),
             };
-            let work = match caching::lookup(
+            // A hit is written during the lookup: whether it closes the connection is known
+            // now (`hit` settles the unread body the same way).
+            let hit_close = meta.close || unread_body_closes(head, data.len());
+            let mut plan = caching::lookup(
                 worker,
                 &snap,
                 api,
@@ -382,11 +383,15 @@ async fn dispatch<S: ClientStream>(
                 stage,
                 route,
                 &req,
-                proxy.timeout,
                 meta,
-            )
-            .await
-            {
+                &mut conn.wb,
+                hit_close,
+            );
+            if let caching::Plan::Wait(waiting) = plan {
+                let limit = proxy.timeout;
+                plan = caching::wait(worker, waiting, limit, meta, &mut conn.wb, hit_close).await;
+            }
+            let work = match plan {
                 caching::Plan::Pass => {
                     caching::invalidation(worker, &snap, api, target.stage, stage, &req)
                 }
@@ -394,14 +399,25 @@ async fn dispatch<S: ClientStream>(
                     meta.done.cache = CacheUse::Miss;
                     Some(caching::Work::Fill(fill))
                 }
-                caching::Plan::Hit(stored) => {
+                caching::Plan::Hit(written) => {
                     meta.done.cache = CacheUse::Hit;
-                    return hit(worker, stream, conn, &limits, &stored, meta).await;
+                    let deadline = settle_hit(worker, conn, &limits, &written, meta);
+                    if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
+                        return Outcome::Close;
+                    }
+                    if let Some(body) = written.rest
+                        && !caching::write_body(stream, body, deadline).await
+                    {
+                        return Outcome::Close;
+                    }
+                    return Outcome::after_response(meta.close, !conn.rb.is_empty());
                 }
                 caching::Plan::Deny => {
                     let kind = ErrorKind::CacheInvalidationDenied;
                     return error(worker, stream, conn, &snap, Some(api), kind, meta).await;
                 }
+                // `wait` answers with a hit or a fill; were it not to, no cache.
+                caching::Plan::Wait(_) => None,
             };
             let trace = meta.trace(&worker.ids, data, &conn.head);
             let upstream = &snap.upstreams[proxy.upstream.0 as usize];
@@ -561,35 +577,20 @@ fn meter(
     Ok(())
 }
 
-/// A response from the stage cache (the integration is not called).
-async fn hit<S: ClientStream>(
+/// A response from the stage cache (the integration is not called), which the lookup
+/// wrote into `conn.wb` (with the `Connection: close` that settling the body decides here):
+/// settle the request and return the send deadline. The writes are awaited in `dispatch`
+/// itself, so a hit builds no future of its own.
+fn settle_hit(
     worker: &Worker,
-    stream: &mut S,
     conn: &mut Conn,
     limits: &crate::config::ServerLimits,
-    stored: &bytes::Bytes,
+    written: &caching::HitWritten,
     meta: &mut Meta,
-) -> Outcome {
+) -> monoio::time::Instant {
     settle_unread_body(conn, meta);
-    conn.wb.clear();
-    let written = caching::write_hit(
-        &mut conn.wb,
-        stored,
-        meta,
-        &worker.date.at(meta.now.unix_secs),
-    );
     (meta.done.status, meta.done.response_len) = (written.status, written.body_len);
-    let body = written.rest;
-    let deadline = worker.deadline(meta.now, limits.send_timeout);
-    if !conn::write_all_by(stream, &mut conn.wb, deadline).await {
-        return Outcome::Close;
-    }
-    if let Some(body) = body
-        && !caching::write_body(stream, body, deadline).await
-    {
-        return Outcome::Close;
-    }
-    Outcome::after_response(meta.close, !conn.rb.is_empty())
+    worker.deadline(meta.now, limits.send_timeout)
 }
 
 /// A gateway error response for `kind`.
@@ -632,13 +633,24 @@ async fn reject<S: ClientStream>(
 /// all of it is already buffered; otherwise the connection must close after the response
 /// (an unread body would otherwise be parsed as the next request — RELIABILITY P25).
 pub(super) fn settle_unread_body(conn: &mut Conn, meta: &mut Meta) {
-    let head_len = conn.head.head_len;
-    let framing = conn.head.framing;
-    conn.rb.consume(head_len);
-    match framing {
-        Framing::None => {}
-        Framing::Length(n) if (conn.rb.data().len() as u64) >= n => conn.rb.consume(n as usize),
-        _ => meta.close = true,
+    if unread_body_closes(&conn.head, conn.rb.data().len()) {
+        meta.close = true;
+    } else if let Framing::Length(n) = conn.head.framing {
+        conn.rb
+            .consume(conn.head.head_len.saturating_add(n as usize));
+        return;
+    }
+    conn.rb.consume(conn.head.head_len);
+}
+
+/// Whether answering without reading the body must close the connection: the body (after
+/// `head`, in `buffered` bytes read) is chunked or not all buffered yet.
+pub(super) fn unread_body_closes(head: &http1::RequestHead, buffered: usize) -> bool {
+    let after_head = buffered.saturating_sub(head.head_len) as u64;
+    match head.framing {
+        Framing::None => false,
+        Framing::Length(n) => after_head < n,
+        Framing::Chunked => true,
     }
 }
 

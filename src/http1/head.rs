@@ -1,9 +1,10 @@
-//! Request head parsing: httparse plus the strict checks httparse does not make.
+//! Request head parsing: tollgate's own strict parser (responses use httparse, `response.rs`).
 //!
 //! Three passes over the head, each deciding what it can see:
 //! 1. `scan` (byte by byte, resumable): line ends, obs-fold, request-line shape, every limit;
 //!    at the end of the request line `target::check_request_line` (version, target);
-//! 2. httparse, once the whole head is there: field names and values;
+//! 2. `fill_headers`, once the whole head is there: each field line's name and value
+//!    (accepting exactly what httparse accepts), recorded as spans;
 //! 3. `fields::interpret`: framing, Host, Connection, Upgrade, Expect.
 //!
 //! Choices where the RFCs leave one (each has a test):
@@ -24,9 +25,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-use std::mem::MaybeUninit;
-
-use super::scan::{Mode, Scan, ScanError, ScanLimits, Step};
+use super::scan::{Mode, Scan, ScanError, ScanLimits, Step, is_tchar};
 use target::{RequestLine, check_request_line, span};
 
 /// A byte range into the buffer the head was parsed from. `u32` keeps the header table small.
@@ -157,6 +156,10 @@ pub struct RequestHead {
     pub framing: Framing,
     /// The single Host field value (validated, as sent), if present.
     pub host: Option<Span>,
+    /// The host part (no port) of the request's authority, as sent: the absolute-form
+    /// target's authority, else `Host`'s; `None` without either. Validated like them, so a
+    /// router only lower-cases it (`normalize_host`), without parsing the authority again.
+    pub authority_host: Option<Span>,
     /// `Connection: close` was sent (or HTTP/1.0 without `keep-alive`).
     pub close: bool,
     /// `Expect: 100-continue` on HTTP/1.1.
@@ -183,6 +186,7 @@ impl RequestHead {
             head_len: 0,
             framing: Framing::None,
             host: None,
+            authority_host: None,
             close: false,
             expect_continue: false,
             upgrade: false,
@@ -202,6 +206,7 @@ impl RequestHead {
         self.head_len = 0;
         self.framing = Framing::None;
         self.host = None;
+        self.authority_host = None;
         self.close = false;
         self.expect_continue = false;
         self.upgrade = false;
@@ -253,6 +258,7 @@ pub fn parse_request(
     head.head_len = head_len;
     fill_headers(
         buf.get(..head_len).unwrap_or_default(),
+        line.fields,
         lim.max_fields,
         head,
     )?;
@@ -260,7 +266,7 @@ pub fn parse_request(
     Ok(Status::Complete)
 }
 
-/// httparse never sees more slots than this, whatever `Limits::max_headers` says.
+/// At most this many field lines, whatever `Limits::max_headers` says.
 const MAX_FIELDS: usize = 256;
 
 /// Run the scan to the end of the head, checking the request line when it ends. `None`:
@@ -283,34 +289,58 @@ fn scan_head(
     }
 }
 
-/// Parse the complete head with httparse and record the fields as spans of `buf`.
-fn fill_headers(buf: &[u8], max_fields: usize, head: &mut RequestHead) -> Result<(), RequestError> {
-    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
-    let slots = slots.get_mut(..max_fields).unwrap_or_default();
-    let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(buf, slots) {
-        Ok(httparse::Status::Complete(len)) if len == buf.len() => {}
-        Ok(_) => return Err(RequestError::BadRequest("malformed head")),
-        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeaderTooLarge),
-        Err(httparse::Error::HeaderName) => {
-            return Err(RequestError::BadRequest("invalid field name"));
-        }
-        Err(httparse::Error::HeaderValue) => {
-            return Err(RequestError::BadRequest("invalid field value"));
-        }
-        Err(_) => return Err(RequestError::BadRequest("malformed request line")),
-    }
-    for h in req.headers.iter() {
-        let (Some(name), Some(value)) = (sub_span(buf, h.name.as_bytes()), sub_span(buf, h.value))
-        else {
+/// Record the field lines of a complete head `buf` (the scan has delimited it) as spans,
+/// checking each: `name ":" OWS value OWS` with a name of tchars and a value of HTAB, SP,
+/// VCHAR and obs-text — exactly what httparse accepts. The scan already guarantees every
+/// line ends in CRLF (no bare CR or LF), no obs-fold, at most `max_fields` lines, and the
+/// request line before `fields` is checked; so one pass over each line, with no second parse
+/// of the request line, decides the rest.
+fn fill_headers(
+    buf: &[u8],
+    fields: usize,
+    max_fields: usize,
+    head: &mut RequestHead,
+) -> Result<(), RequestError> {
+    // The head ends with the field lines' last CRLF, then the empty line's.
+    let end = buf.len().saturating_sub(2);
+    let mut pos = fields;
+    while pos < end {
+        let rest = buf.get(pos..end).unwrap_or_default();
+        let Some(len) = memchr::memchr(b'\r', rest) else {
             return Err(RequestError::BadRequest("malformed head"));
         };
-        head.headers.push((name, trim_span(buf, value)));
+        let line = &rest[..len];
+        let colon = memchr::memchr(b':', line).unwrap_or(0);
+        let (name, value) = line.split_at(colon);
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(RequestError::BadRequest("invalid field name"));
+        }
+        let value = value.get(1..).unwrap_or_default();
+        if !is_field_value(value) {
+            return Err(RequestError::BadRequest("invalid field value"));
+        }
+        // The scan counted the lines already; checked again so the table (its capacity
+        // reserved once) can never grow, whatever the scan did.
+        if head.headers.len() >= max_fields {
+            return Err(RequestError::HeaderTooLarge);
+        }
+        let name_span = span(pos, pos + colon);
+        let value_span = span(pos + colon + 1, pos + len);
+        head.headers.push((name_span, trim_span(buf, value_span)));
+        pos += len + 2;
     }
     Ok(())
 }
 
-/// The span of `part`, a sub-slice of `buf` (as httparse returns them).
+/// Every byte is HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5; no CTL, no DEL). Written
+/// without an early exit so the compiler can check many bytes at once.
+fn is_field_value(v: &[u8]) -> bool {
+    v.iter().fold(true, |ok, &b| {
+        ok & ((b >= 0x20 && b != 0x7f) | (b == b'\t'))
+    })
+}
+
+/// The span of `part`, a sub-slice of `buf` (as httparse returns them; responses).
 pub(super) fn sub_span(buf: &[u8], part: &[u8]) -> Option<Span> {
     let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
     let end = start.checked_add(part.len())?;

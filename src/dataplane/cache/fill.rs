@@ -66,11 +66,11 @@ impl FillTable {
     }
 }
 
-/// The answer to [`StageCache::lookup`].
+/// The answer to [`StageCache::lookup`] (`T`: what [`StageCache::lookup_with`] made of a hit).
 #[derive(Debug)]
-pub enum Lookup {
+pub enum Lookup<T = Bytes> {
     /// A fresh entry: write it to the socket.
-    Hit(Bytes),
+    Hit(T),
     /// The first miss of this key: fetch from the backend, then `complete` (or drop the
     /// permit to abandon, which wakes the waiters).
     Fill(FillPermit),
@@ -105,8 +105,20 @@ impl StageCache {
     /// hit for `Hit`, a miss for `Fill` and `Bypass`, nothing for `Wait` (the waiter's later
     /// `get` counts).
     pub fn lookup(self: &Arc<Self>, key: &[u8], now: u64) -> Lookup {
+        self.lookup_with(key, now, Bytes::clone)
+    }
+
+    /// `lookup`, with a hit read in place by `on_hit` (called at most once, while the entry
+    /// is held: it must not wait): a hit that copies the response out takes no reference on
+    /// the stored `Bytes`, whose count every core's hits of the key would share.
+    pub fn lookup_with<T>(
+        self: &Arc<Self>,
+        key: &[u8],
+        now: u64,
+        mut on_hit: impl FnMut(&Bytes) -> T,
+    ) -> Lookup<T> {
         let hash = self.hash(key);
-        if let Some(b) = self.find(key, hash, now) {
+        if let Some(b) = self.find_with(key, hash, now, &mut on_hit) {
             self.count(hash, true);
             return Lookup::Hit(b);
         }
@@ -126,7 +138,7 @@ impl StageCache {
                     released: false,
                 };
                 // A fill may have completed between our miss and our CAS.
-                if let Some(b) = self.find(key, hash, now) {
+                if let Some(b) = self.find_with(key, hash, now, &mut on_hit) {
                     self.count(hash, true);
                     return Lookup::Hit(b); // dropping the permit releases it
                 }

@@ -255,6 +255,19 @@ impl StageCache {
 
     /// `get` without counting.
     pub(super) fn find(&self, key: &[u8], hash: u64, now: u64) -> Option<Bytes> {
+        self.find_with(key, hash, now, Bytes::clone)
+    }
+
+    /// `find`, reading the stored value in place: `f` runs while the entry is held (so it
+    /// must not wait), and the value's shared reference count is not touched unless `f`
+    /// clones it.
+    pub(super) fn find_with<T>(
+        &self,
+        key: &[u8],
+        hash: u64,
+        now: u64,
+        f: impl FnOnce(&Bytes) -> T,
+    ) -> Option<T> {
         let shard = self.shard(hash);
         let epoch = self.epoch.load(Ordering::Acquire);
         for slot in self.set(shard, hash) {
@@ -270,7 +283,7 @@ impl StageCache {
             if !e.referenced.load(Ordering::Relaxed) {
                 e.referenced.store(true, Ordering::Relaxed);
             }
-            return Some(e.value.clone());
+            return Some(f(&e.value));
         }
         None
     }

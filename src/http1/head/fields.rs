@@ -87,8 +87,10 @@ pub(super) fn interpret(
     if http11 && host.is_none() {
         return Err(bad("missing Host"));
     }
+    let mut authority_host = None;
     if let Some(value) = host {
         let sent = parse_authority(value.get(buf)).map_err(|()| bad("invalid Host"))?;
+        authority_host = Some(prefix(value, sent.host));
         if let TargetForm::Absolute { authority } = line.form {
             let https = is_https(line.target.get(buf));
             let in_target =
@@ -96,9 +98,16 @@ pub(super) fn interpret(
             if !same_authority(&in_target, &sent, https) {
                 return Err(bad("Host differs from the request-target authority"));
             }
+            authority_host = Some(prefix(authority, in_target.host));
         }
+    } else if let TargetForm::Absolute { authority } = line.form {
+        // HTTP/1.0 without Host: the target's authority (checked with the request line).
+        let in_target =
+            parse_authority(authority.get(buf)).map_err(|()| bad("invalid authority"))?;
+        authority_host = Some(prefix(authority, in_target.host));
     }
     head.host = host;
+    head.authority_host = authority_host;
 
     if unsupported_coding {
         return Err(RequestError::NotImplemented);
@@ -110,6 +119,14 @@ pub(super) fn interpret(
         head.close = true;
     }
     Ok(())
+}
+
+/// The first `part.len()` bytes of `whole`: an authority's host, which starts it.
+fn prefix(whole: Span, part: &[u8]) -> Span {
+    Span {
+        start: whole.start,
+        end: whole.start + (part.len() as u32).min(whole.end - whole.start),
+    }
 }
 
 /// Equal after lower-casing, dropping a trailing dot and filling in the scheme's default port.

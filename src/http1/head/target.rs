@@ -14,6 +14,8 @@ pub(super) struct RequestLine {
     pub form: TargetForm,
     pub path: Span,
     pub query: Option<Span>,
+    /// Where the field lines start: just after the request line's CRLF.
+    pub fields: usize,
 }
 
 const fn bad(reason: &'static str) -> RequestError {
@@ -55,6 +57,7 @@ pub(super) fn check_request_line(
         form,
         path,
         query,
+        fields: line.end + 2,
     })
 }
 

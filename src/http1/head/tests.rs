@@ -4,6 +4,7 @@
 //! must be `Partial` or exactly the final result.
 
 mod accept;
+mod fields_oracle;
 mod framing;
 mod limits;
 mod syntax;
@@ -29,6 +30,7 @@ struct Parsed {
     head_len: usize,
     framing: Framing,
     host: Option<Vec<u8>>,
+    authority_host: Option<Vec<u8>>,
     close: bool,
     expect_continue: bool,
     upgrade: bool,
@@ -50,6 +52,7 @@ fn summarize(buf: &[u8], h: &RequestHead) -> Parsed {
         head_len: h.head_len,
         framing: h.framing,
         host: h.host.map(|s| s.get(buf).to_vec()),
+        authority_host: h.authority_host.map(|s| s.get(buf).to_vec()),
         close: h.close,
         expect_continue: h.expect_continue,
         upgrade: h.upgrade,

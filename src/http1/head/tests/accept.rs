@@ -73,6 +73,7 @@ fn host_is_validated_and_normalizes() {
     let p = parse(&req("GET / HTTP/1.1\r\nHost: GW.TEST.:8080\r\n\r\n")).unwrap();
     let host = p.host.unwrap();
     assert_eq!(host, b"GW.TEST.:8080");
+    assert_eq!(p.authority_host.as_deref(), Some(&b"GW.TEST."[..]));
     let auth = parse_authority(&host).unwrap();
     assert_eq!(auth.port, Some(8080));
     assert_eq!(
@@ -197,6 +198,23 @@ fn target_forms() {
         panic!("{:?}", p.form)
     };
     assert_eq!(authority.get(&buf), b"GW.test:80");
+    // The target's authority, not Host, names the host the request is routed by.
+    assert_eq!(p.authority_host.as_deref(), Some(&b"GW.test"[..]));
+    for (request, host) in [
+        (
+            "GET http://gw.test/ HTTP/1.0\r\n\r\n",
+            Some(&b"gw.test"[..]),
+        ),
+        ("GET / HTTP/1.0\r\n\r\n", None),
+        ("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", Some(b"[::1]")),
+        (
+            "GET http://[::1]/ HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+            Some(b"[::1]"),
+        ),
+    ] {
+        let p = parse(request.as_bytes()).unwrap();
+        assert_eq!(p.authority_host.as_deref(), host, "{request:?}");
+    }
     assert_eq!(
         (p.path.as_slice(), p.query.as_deref()),
         (&b"/a/b"[..], Some(&b"x=1"[..]))
