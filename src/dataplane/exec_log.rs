@@ -178,7 +178,7 @@ fn string(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
 /// client sent. The OTLP span writer uses it too.
 pub(super) use super::access_log::escaped as json_text;
 
-/// The completion hook's part (`request::handle`): the request's line, when its stage and
+/// The completion hook's part (`request::complete`): the request's line, when its stage and
 /// route log it, into the core's batch for `server.executionLog`.
 pub fn complete(worker: &super::worker::Worker, snap: &crate::config::Snapshot, line: &Line<'_>) {
     let Some(destination) = snap.execution_log else {

@@ -179,7 +179,7 @@ pub enum CacheUse {
 }
 
 /// What a request's responders note as it goes, read once at completion by the metrics and
-/// the access log (`request::handle`). Lives in `Meta`; `Copy`, no heap.
+/// the access log (`request::complete`). Lives in `Meta`; `Copy`, no heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Completion {
     /// The status sent (0: no response was written, e.g. the client went away).

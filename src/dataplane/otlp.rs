@@ -34,7 +34,7 @@ pub fn capture_traceparent(
     captured.ends[7] = logged.len() as u16;
 }
 
-/// The completion hook's part (`request::handle`): the request's span, when its stage traces.
+/// The completion hook's part (`request::complete`): the request's span, when its stage traces.
 pub fn complete(worker: &super::worker::Worker, snap: &crate::config::Snapshot, line: &Line<'_>) {
     let Some(destination) = snap.spans else {
         return;
