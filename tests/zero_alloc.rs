@@ -13,6 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+#[path = "support/exchange.rs"]
+mod exchange;
+use exchange::exchange;
+
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -123,30 +127,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Send `request` and read one response (Content-Length framed) into `buf`; returns status.
-fn exchange(client: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> u16 {
-    client.write_all(request).unwrap();
-    let mut len = 0;
-    loop {
-        let n = client.read(&mut buf[len..]).unwrap();
-        assert!(n > 0, "gateway closed the connection");
-        len += n;
-        let head = &buf[..len];
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            let text = std::str::from_utf8(&head[..end]).unwrap();
-            // No allocation here either: this thread is counted too.
-            let cl: usize = text
-                .lines()
-                .find(|l| l.len() > 15 && l[..15].eq_ignore_ascii_case("content-length:"))
-                .map(|l| l[15..].trim().parse().unwrap())
-                .unwrap_or(0);
-            if len >= end + 4 + cl {
-                return text[9..12].parse().unwrap();
-            }
-        }
-    }
-}
-
 #[test]
 fn steady_state_requests_do_not_allocate() {
     let origin_port = origin();
@@ -238,20 +218,20 @@ fn steady_state_requests_do_not_allocate() {
         b"GET /authorized HTTP/1.1\r\nHost: gw.test\r\nAuthorization: Bearer abc\r\n\r\n";
     let mut buf = vec![0u8; 64 * 1024];
     for _ in 0..2_000 {
-        assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
-        assert_eq!(exchange(&mut client, post, &mut buf), 200);
-        assert_eq!(exchange(&mut client, mock, &mut buf), 200);
-        assert_eq!(exchange(&mut client, cached, &mut buf), 200);
-        assert_eq!(exchange(&mut client, authorized, &mut buf), 200);
+        assert_eq!(exchange(&mut client, proxied, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, post, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, mock, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, cached, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, authorized, &mut buf).0, 200);
     }
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     const N: u64 = 5_000;
     for _ in 0..N {
-        assert_eq!(exchange(&mut client, proxied, &mut buf), 200);
-        assert_eq!(exchange(&mut client, post, &mut buf), 200);
-        assert_eq!(exchange(&mut client, mock, &mut buf), 200);
-        assert_eq!(exchange(&mut client, cached, &mut buf), 200);
-        assert_eq!(exchange(&mut client, authorized, &mut buf), 200);
+        assert_eq!(exchange(&mut client, proxied, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, post, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, mock, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, cached, &mut buf).0, 200);
+        assert_eq!(exchange(&mut client, authorized, &mut buf).0, 200);
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     println!("{allocations} allocations over {} requests", 5 * N);

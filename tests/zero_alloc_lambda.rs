@@ -22,11 +22,12 @@ mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use support::exchange::exchange;
 
 struct Counting;
 
@@ -104,30 +105,6 @@ while True:
     r = c.getresponse()
     r.read()
 "#;
-
-/// Send `request` and read one response (Content-Length framed) into `buf`; returns the
-/// status and the response's length.
-fn exchange(client: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> (u16, usize) {
-    client.write_all(request).unwrap();
-    let mut len = 0;
-    loop {
-        let n = client.read(&mut buf[len..]).unwrap();
-        assert!(n > 0, "gateway closed the connection");
-        len += n;
-        let head = &buf[..len];
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            let text = std::str::from_utf8(&head[..end]).unwrap();
-            let cl: usize = text
-                .lines()
-                .find(|l| l.len() > 15 && l[..15].eq_ignore_ascii_case("content-length:"))
-                .map(|l| l[15..].trim().parse().unwrap())
-                .unwrap_or(0);
-            if len >= end + 4 + cl {
-                return (text[9..12].parse().unwrap(), len);
-            }
-        }
-    }
-}
 
 #[test]
 fn local_lambda_invocations_do_not_allocate() {

@@ -8,6 +8,7 @@
 pub mod ca;
 pub mod client;
 pub mod config;
+pub mod exchange;
 pub mod functions;
 pub mod gateway;
 pub mod http;

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Read one request (head + Content-Length body) from the function.
@@ -41,11 +41,11 @@ fn invocation(w: &mut TcpStream, id: &str, event: &str) {
     .unwrap();
 }
 
-#[test]
-fn answers_each_invocation_then_exits_when_the_api_closes() {
+/// lambda-bare with `AWS_LAMBDA_RUNTIME_API` naming a listener of ours, and its connection.
+fn start() -> (Child, BufReader<TcpStream>, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let api = listener.local_addr().unwrap().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-bare"))
+    let child = Command::new(env!("CARGO_BIN_EXE_lambda-bare"))
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .stderr(Stdio::piped())
         .spawn()
@@ -53,8 +53,13 @@ fn answers_each_invocation_then_exits_when_the_api_closes() {
     let (conn, _) = listener.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut w = conn.try_clone().unwrap();
-    let mut r = BufReader::new(conn);
+    let w = conn.try_clone().unwrap();
+    (child, BufReader::new(conn), w)
+}
+
+#[test]
+fn answers_each_invocation_then_exits_when_the_api_closes() {
+    let (mut child, mut r, mut w) = start();
     let events = [
         (
             "id-1",
@@ -96,18 +101,7 @@ fn answers_each_invocation_then_exits_when_the_api_closes() {
 
 #[test]
 fn an_unexpected_answer_is_an_error_naming_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let api = listener.local_addr().unwrap().to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_lambda-bare"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (conn, _) = listener.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut w = conn.try_clone().unwrap();
-    let mut r = BufReader::new(conn);
+    let (child, mut r, mut w) = start();
     request(&mut r);
     w.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
         .unwrap();
