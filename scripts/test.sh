@@ -67,8 +67,9 @@ cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 if [[ $smoke != 0 ]]; then
   echo "scripts/test.sh: benchmark harness unit tests and benches/run --quick" >&2
   python3 -B -m unittest discover -s benches -p 'test_*.py' || status=1
-  # lambda-local runs tests/functions/lambda-echo release from the target dir benches/run uses.
-  if cargo build --release -p tollgate -p loadgen -p upstream -p nullproxy &&
+  # lambda-local runs tests/functions/lambda-echo and tools/lambda-bare release from the target
+  # dir benches/run uses.
+  if cargo build --release -p tollgate -p loadgen -p upstream -p nullproxy -p lambda-bare &&
     cargo build --release --locked --manifest-path tests/functions/lambda-echo/Cargo.toml \
       --target-dir "${CARGO_TARGET_DIR:-target}/lambda-echo"; then
     benches/run --quick --no-build || status=1
