@@ -33,6 +33,14 @@ pub fn escaped_within(out: &mut Vec<u8>, value: &[u8], max: usize) -> bool {
 
 /// Escape valid UTF-8 text: runs that need nothing are copied whole.
 fn escape_valid(out: &mut Vec<u8>, text: &[u8], max: usize) -> bool {
+    // Most values (paths, user agents, ids) have nothing to replace: one pass the compiler
+    // can run many bytes at a time, then one copy. `0xc2` may start a C1 control.
+    let plain = text.iter().fold(true, |ok, &c| {
+        ok & (c >= 0x20) & (c != 0x7f) & (c != b'"') & (c != b'\\') & (c != 0xc2)
+    });
+    if plain {
+        return append_within(out, text, max);
+    }
     let mut run = 0;
     let mut i = 0;
     while i < text.len() {

@@ -229,6 +229,15 @@ fn escape(out: &mut Vec<u8>, b: &[u8]) {
         t[b'\\' as usize] = true;
         t
     };
+    // Most strings (keys, paths, header values) have nothing to escape: one pass the
+    // compiler can run many bytes at a time, then one copy.
+    let plain = b
+        .iter()
+        .fold(true, |ok, &c| ok & (c >= 0x20) & (c != b'"') & (c != b'\\'));
+    if plain {
+        out.extend_from_slice(b);
+        return;
+    }
     out.reserve(b.len());
     let mut rest = b;
     while let Some(i) = rest.iter().position(|&c| ESCAPED[usize::from(c)]) {
