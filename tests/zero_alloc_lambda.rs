@@ -114,7 +114,6 @@ fn local_lambda_invocations_do_not_allocate() {
     }
     // This thread is the client: counted with the request path.
     KIND.with(|k| k.set(1));
-    let port = support::free_port();
     let dir = support::TempDir::new("zero-alloc-lambda");
     std::fs::write(dir.file("function.py"), FUNCTION).unwrap();
     let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn/invocations";
@@ -133,42 +132,56 @@ fn local_lambda_invocations_do_not_allocate() {
             "payloadFormatVersion": "2.0"
         }}}}
     });
-    let config = serde_json::json!({
-        "server": {
-            "listeners": [{"address": format!("127.0.0.1:{port}")}],
-            "admin": null,
-            "workers": 1,
-            "defaultApi": {"apiId": "za", "stage": "test"}
-        },
-        "apis": [
-            {"id": "za", "protocolType": "REST", "definition": definition},
-            {"id": "zh", "protocolType": "HTTP", "definition": http_api}
-        ],
-        "functions": {
-            "fn": {"local": {
-                "command": ["python3", "function.py"],
-                "cwd": dir.path.display().to_string()
-            }},
-            "fn2": {"local": {
-                "command": ["python3", "function.py", "v2"],
-                "cwd": dir.path.display().to_string()
-            }}
-        },
-        "stages": [{"apiId": "za", "stageName": "test"}, {"apiId": "zh", "stageName": "$default"}],
-        "domainNames": [{"domainName": "v2.test", "basePathMappings": [
-            {"basePath": "(none)", "apiId": "zh", "stage": "$default"}
-        ]}]
-    });
+    // The listener's port was free when chosen; another test's connection may take it before
+    // the worker binds (its source port): then choose again.
+    let config = |port: u16| {
+        serde_json::json!({
+            "server": {
+                "listeners": [{"address": format!("127.0.0.1:{port}")}],
+                "admin": null,
+                "workers": 1,
+                "defaultApi": {"apiId": "za", "stage": "test"}
+            },
+            "apis": [
+                {"id": "za", "protocolType": "REST", "definition": definition},
+                {"id": "zh", "protocolType": "HTTP", "definition": http_api}
+            ],
+            "functions": {
+                "fn": {"local": {
+                    "command": ["python3", "function.py"],
+                    "cwd": dir.path.display().to_string()
+                }},
+                "fn2": {"local": {
+                    "command": ["python3", "function.py", "v2"],
+                    "cwd": dir.path.display().to_string()
+                }}
+            },
+            "stages": [{"apiId": "za", "stageName": "test"}, {"apiId": "zh", "stageName": "$default"}],
+            "domainNames": [{"domainName": "v2.test", "basePathMappings": [
+                {"basePath": "(none)", "apiId": "zh", "stage": "$default"}
+            ]}]
+        })
+    };
     let path = dir.file("gateway.json");
-    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let snapshot =
-        tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
+    let load = |port: u16| {
+        std::fs::write(&path, serde_json::to_vec(&config(port)).unwrap()).unwrap();
+        tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads")
+    };
     let host = tollgate::control::FunctionHost::new(false, 1);
-    host.apply(&snapshot).expect("the function host starts");
-    let shared = tollgate::dataplane::Shared::new(snapshot, 1);
-    let _ = shared.function_mail.set(host.mail());
-    let shared = Arc::new(shared);
-    tollgate::dataplane::start(Arc::clone(&shared), 1).expect("worker starts");
+    let mut tries = 0;
+    let port = loop {
+        let port = support::free_port();
+        let snapshot = load(port);
+        // A second try is a reload for the host, with the same functions.
+        host.apply(&snapshot).expect("the function host starts");
+        let shared = tollgate::dataplane::Shared::new(snapshot, 1);
+        let _ = shared.function_mail.set(host.mail());
+        match tollgate::dataplane::start(Arc::new(shared), 1) {
+            Ok(_) => break port,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 5 => tries += 1,
+            Err(e) => panic!("worker starts: {e:?}"),
+        }
+    };
 
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     client
