@@ -28,7 +28,7 @@ pub mod json;
 mod reference;
 pub mod response;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::cell::RefCell;
 use std::net::IpAddr;

@@ -18,6 +18,7 @@ use crate::dataplane::tls::ClientCertInfo;
 use crate::http1::{RequestHead, Status, parse_request};
 
 mod equivalence;
+pub(crate) mod rng;
 
 struct OneFile(Vec<u8>);
 

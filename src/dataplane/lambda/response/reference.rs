@@ -16,6 +16,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::{NotBase64, OWN_HEADERS};
 use crate::config::PayloadVersion;
 
 /// A function's result, ready to write.
@@ -34,22 +35,6 @@ pub struct ProxyResponse {
     /// Gateway does, aws/aws-sam-cli#1218 [OBS]).
     pub no_content_type: bool,
 }
-
-/// `isBase64Encoded` with a body that is not base64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotBase64;
-
-/// Response headers the gateway writes itself (framing, connection management, `Date`).
-const OWN_HEADERS: [&str; 8] = [
-    "connection",
-    "content-length",
-    "date",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
 
 /// Reads `result`; `Err` names what is malformed (for the log).
 pub fn read(format: PayloadVersion, result: &[u8]) -> Result<ProxyResponse, &'static str> {

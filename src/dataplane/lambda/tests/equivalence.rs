@@ -8,39 +8,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::rng::Rng;
 use super::{Extras, both, cert, grant, snapshot, with_request};
 use crate::config::PayloadVersion;
 use crate::dataplane::lambda::Caller;
 use crate::dataplane::lambda_auth::{Grant, Verdict};
-
-/// xorshift64*: enough to vary requests, and the same sequence every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, from: &[&'a T]) -> &'a T {
-        from[self.below(from.len())]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    /// `n` pieces of `from`, concatenated.
-    fn bytes(&mut self, from: &[&[u8]], n: usize) -> Vec<u8> {
-        (0..n).flat_map(|_| self.pick(from).to_vec()).collect()
-    }
-}
 
 /// Header value pieces: quotes, backslashes, tabs, commas and semicolons, UTF-8 (NBSP,
 /// U+2028, é), lone and truncated non-UTF-8 bytes, and a replacement character as sent.

@@ -10,6 +10,7 @@ use super::super::reference;
 use super::super::{ProxyResponse, read};
 use super::owned;
 use crate::config::PayloadVersion::{self, V1, V2};
+use crate::dataplane::lambda::tests::rng::Rng;
 
 fn same(r: &mut ProxyResponse, format: PayloadVersion, doc: &[u8]) {
     let old = reference::read(format, doc);
@@ -188,34 +189,6 @@ fn the_fixtures_results_read_as_the_value_reader_did() {
         };
         both(&mut r, &doc);
         assert!(read(V1, &doc).is_ok(), "{name}");
-    }
-}
-
-/// xorshift64*: reproducible cases without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// Mostly from `good`, one time in `one_in` from `bad`.
-    fn mostly<'a>(&mut self, good: &[&'a str], bad: &[&'a str], one_in: usize) -> &'a str {
-        match self.below(one_in) {
-            0 => self.pick(bad),
-            _ => self.pick(good),
-        }
     }
 }
 
