@@ -259,16 +259,23 @@ fn l05_parked_connections_still_close_at_the_idle_timeout() {
     assert_eq!(c.roundtrip(&get("/hello")).status, 200);
     let idle_from = Instant::now();
     wait_until_waiting(&gw, 1);
-    let (bytes, how) = c.read_until_closed(Duration::from_secs(5));
-    let closed_after = idle_from.elapsed();
-    assert!(
-        bytes.is_empty() && matches!(how, support::client::Closed::Eof),
-        "L05: a silent close, got {how:?} after {bytes:?}"
-    );
+    let closed_after = closes_silently(&mut c, idle_from);
     assert!(
         closed_after >= Duration::from_millis(550) && closed_after < Duration::from_millis(2500),
         "L05: closed {closed_after:?} after the last response (idle timeout 600 ms)"
     );
+}
+
+/// Reads until the gateway closes `c` (within 5 s): a silent close (no bytes, a FIN), and
+/// how long after `from` it came.
+fn closes_silently(c: &mut support::client::Client, from: Instant) -> Duration {
+    let (bytes, how) = c.read_until_closed(Duration::from_secs(5));
+    let closed_after = from.elapsed();
+    assert!(
+        bytes.is_empty() && matches!(how, support::client::Closed::Eof),
+        "L05: a silent close, got {how:?} after {bytes:?}"
+    );
+    closed_after
 }
 
 /// The idle timeout runs from the end of the last response, not from the start of its
@@ -282,13 +289,7 @@ fn l05_the_idle_timeout_starts_when_a_slow_response_ends() {
     let gw = Gateway::start_one_worker(config);
     let mut c = gw.client();
     assert_eq!(c.roundtrip(&get("/slow")).status, 200);
-    let idle_from = Instant::now();
-    let (bytes, how) = c.read_until_closed(Duration::from_secs(5));
-    let closed_after = idle_from.elapsed();
-    assert!(
-        bytes.is_empty() && matches!(how, support::client::Closed::Eof),
-        "L05: a silent close, got {how:?} after {bytes:?}"
-    );
+    let closed_after = closes_silently(&mut c, Instant::now());
     assert!(
         closed_after >= Duration::from_millis(500) && closed_after < Duration::from_millis(2500),
         "L05: closed {closed_after:?} after a 1 s response (idle timeout 600 ms)"
