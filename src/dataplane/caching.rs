@@ -169,11 +169,7 @@ pub fn lookup(
     let Some(meters) = worker.meters_for(snap) else {
         return Plan::Pass;
     };
-    let Some(cache) = meters
-        .stage_caches
-        .get(stage_idx.0 as usize)
-        .and_then(Option::as_ref)
-    else {
+    let Some(cache) = meters.stage_cache(stage_idx) else {
         return Plan::Pass;
     };
     let counters = cache.method(route.0 as usize);
@@ -339,7 +335,7 @@ pub fn invalidation(
         return None;
     };
     let rc = route_cache(stage, get)?;
-    let cache = stage_cache(worker, snap, stage_idx)?;
+    let cache = Arc::clone(worker.meters_for(snap)?.stage_cache(stage_idx)?);
     let route_def = &api.routes[get.0 as usize];
     let as_get = Request {
         params: &params,
@@ -362,11 +358,6 @@ pub fn invalidation(
 
 fn route_cache(stage: &Stage, route: RouteIdx) -> Option<&RouteCache> {
     stage.cache.as_ref()?.routes.get(route.0 as usize)?.as_ref()
-}
-
-fn stage_cache(worker: &Worker, snap: &Snapshot, stage: StageIdx) -> Option<Arc<StageCache>> {
-    let meters = worker.meters_for(snap)?;
-    meters.stage_caches.get(stage.0 as usize)?.clone()
 }
 
 fn record(counters: Option<&super::cache::MethodCounters>, hit: bool) {

@@ -37,6 +37,11 @@ pub struct Meters {
 }
 
 impl Meters {
+    /// The stage's cache, when it has one (borrowed: a hit does not touch the shared count).
+    pub fn stage_cache(&self, stage: crate::config::StageIdx) -> Option<&Arc<StageCache>> {
+        self.stage_caches.get(stage.0 as usize)?.as_ref()
+    }
+
     /// Tables for `snapshot`, carrying over from `prev` where identities (and specs) match.
     pub fn build(
         snapshot: &Snapshot,
