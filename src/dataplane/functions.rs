@@ -103,7 +103,12 @@ pub struct Buffers(RefCell<Vec<Vec<u8>>>);
 
 impl Buffers {
     const COUNT: usize = 16;
-    const KEEP: usize = 64 * 1024;
+    /// The capacity a kept buffer may have.
+    pub(crate) const KEEP: usize = 64 * 1024;
+
+    pub const fn new() -> Buffers {
+        Buffers(RefCell::new(Vec::new()))
+    }
 
     pub fn take(&self) -> Vec<u8> {
         self.0.borrow_mut().pop().unwrap_or_default()

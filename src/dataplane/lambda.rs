@@ -38,6 +38,7 @@ use response::ProxyResponse;
 
 use super::auth::jwt::Claims;
 use super::conn::{Conn, Outcome};
+use super::functions::Buffers;
 use super::lambda_auth::Grant;
 use super::lambda_auth::invoke::{self, CallError};
 use super::respond::{self, Meta};
@@ -142,7 +143,7 @@ pub fn body_ready(head: &RequestHead, data: &[u8], limits: &ServerLimits) -> boo
 /// Builds the event for `lambda` (see the module docs).
 pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prepared {
     let event = write_event(req, lambda.payload);
-    let mut trace_id = SPARE.with(|s| s.borrow_mut().1.pop()).unwrap_or_default();
+    let mut trace_id = TRACES.with(|t| t.borrow_mut().pop()).unwrap_or_default();
     trace_id.clear();
     event::trace_id_into(req, &mut trace_id);
     let accept = event::header(req, b"accept").unwrap_or_default();
@@ -164,7 +165,7 @@ pub fn prepare(req: &Request<'_>, lambda: &LambdaProxy, consumed: usize) -> Prep
 pub fn write_event(req: &Request<'_>, payload: PayloadVersion) -> Vec<u8> {
     let cert = req.client_cert.map_or(0, |c| c.client_cert_pem.len() + 256);
     let capacity = 1536 + 2 * req.head.head_len + req.body.len() / 3 * 4 + 4 + cert;
-    let buf = SPARE.with(|s| s.borrow_mut().0.pop()).unwrap_or_default();
+    let buf = EVENTS.with(Buffers::take);
     let mut j = json::Json::reuse(buf, capacity);
     match payload {
         PayloadVersion::V1 => event_v1::write(req, &mut j),
@@ -174,24 +175,22 @@ pub fn write_event(req: &Request<'_>, payload: PayloadVersion) -> Vec<u8> {
 }
 
 thread_local! {
-    /// This core's spare event buffers and trace ids: [`prepare`] takes them, [`respond`]
-    /// gives them back, so they keep their capacity.
-    static SPARE: RefCell<(Vec<Vec<u8>>, Vec<String>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
+    /// This core's spare event buffers: [`write_event`] takes one, [`respond`] gives it back,
+    /// so they keep their capacity (the functions' own pool type, bounded the same way).
+    static EVENTS: Buffers = const { Buffers::new() };
+    /// This core's spare trace ids, the same way.
+    static TRACES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Spare buffers kept per core, and the capacity an event buffer may keep.
-const SPARE_COUNT: usize = 16;
-const SPARE_EVENT: usize = 64 * 1024;
+/// Spare trace ids kept per core.
+const SPARE_TRACES: usize = 16;
 
-/// `prepared`'s buffers back to [`SPARE`].
+/// `prepared`'s buffers back to this core's spares.
 fn give_back(prepared: Prepared) {
-    SPARE.with(|s| {
-        let (events, traces) = &mut *s.borrow_mut();
-        if events.len() < SPARE_COUNT && prepared.event.capacity() <= SPARE_EVENT {
-            events.push(prepared.event);
-        }
-        if traces.len() < SPARE_COUNT && prepared.trace_id.capacity() <= 1024 {
+    EVENTS.with(|e| e.give(prepared.event));
+    TRACES.with(|t| {
+        let mut traces = t.borrow_mut();
+        if traces.len() < SPARE_TRACES && prepared.trace_id.capacity() <= 1024 {
             traces.push(prepared.trace_id);
         }
     });

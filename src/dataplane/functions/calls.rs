@@ -13,7 +13,7 @@ use super::super::clock::IdGen;
 use super::super::deadlines;
 use super::super::lambda_auth::invoke::{CallError, Reply};
 use super::mail::{self, BUSY};
-use super::{Call, LocalFn, Outcome, SPARE_CALLS, error_json, invoke_api};
+use super::{Buffers, Call, LocalFn, Outcome, SPARE_CALLS, error_json, invoke_api};
 
 /// Deadlines: a busy process past its invocation's deadline is killed; an invocation that
 /// waited a whole timeout for a process is refused.
@@ -136,7 +136,7 @@ pub(crate) async fn invoke(
     // Nobody else holds it once it ended (a queue or a process lets go as it ends it).
     let mut spare = f.spare.borrow_mut();
     if Rc::strong_count(&call) == 1 && spare.len() < SPARE_CALLS {
-        if call.event.capacity() > SPARE_EVENT
+        if call.event.capacity() > Buffers::KEEP
             && let Some(c) = Rc::get_mut(&mut call)
         {
             c.event = Vec::new();
@@ -145,9 +145,6 @@ pub(crate) async fn invoke(
     }
     outcome
 }
-
-/// A spare call keeps an event buffer up to this size.
-const SPARE_EVENT: usize = 64 * 1024;
 
 /// A UUID v4, as Lambda's request ids are.
 fn request_id(ids: &IdGen) -> u128 {
