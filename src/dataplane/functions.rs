@@ -134,6 +134,9 @@ pub(crate) struct Proc {
     /// Counts `next` requests: only the newest may receive an event (an older one still
     /// waiting, e.g. on a connection the runtime gave up on, ends without one).
     next_seq: Cell<u64>,
+    /// Counted as waiting in `next` before its runtime asked (`runtime::presume`): an
+    /// invocation handed to it meanwhile has not reached the runtime yet.
+    presumed: Cell<bool>,
     /// Reaped or let go: stop serving it.
     gone: Cell<bool>,
     conns: Cell<usize>,
@@ -396,6 +399,7 @@ impl Functions {
                     deadline: Cell::new(None),
                     waiter: RefCell::new(None),
                     next_seq: Cell::new(0),
+                    presumed: Cell::new(false),
                     gone: Cell::new(false),
                     conns: Cell::new(0),
                 });
@@ -411,6 +415,14 @@ impl Functions {
                         i.map(|i| procs.swap_remove(i))
                     };
                     if let Some(p) = found {
+                        // Handed to it but never asked for: another process runs it.
+                        if p.presumed.replace(false) {
+                            p.gone.set(true);
+                            let call = p.current.borrow().clone();
+                            if let Some(call) = call {
+                                f.requeue(&p, &call);
+                            }
+                        }
                         let why = format!("Runtime exited with error: {status}");
                         end_process(&p, &why);
                         f.dispatch();

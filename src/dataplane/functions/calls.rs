@@ -20,8 +20,10 @@ use super::{Buffers, Call, LocalFn, Outcome, SPARE_CALLS, error_json, invoke_api
 pub(super) fn sweep(f: &LocalFn, now: Instant) {
     let timeout = f.shared.timeout();
     let secs = timeout.as_secs_f64();
+    unasked(f, now, timeout);
     for p in f.procs.borrow().iter() {
-        if p.deadline.get().is_some_and(|d| d <= now)
+        if !p.presumed.get()
+            && p.deadline.get().is_some_and(|d| d <= now)
             && let Some(c) = p.current.borrow_mut().take()
         {
             p.deadline.set(None);
@@ -71,6 +73,45 @@ pub(super) fn sweep(f: &LocalFn, now: Instant) {
         c.finish(outcome);
     }
     f.publish();
+}
+
+/// How long a runtime handed an invocation before it asked (`runtime::presume`) may take to
+/// ask (or the function's timeout, if shorter).
+const PRESUME_GRACE: Duration = Duration::from_secs(1);
+
+/// An invocation handed to a process whose runtime has not asked for it within
+/// [`PRESUME_GRACE`] goes to another process (it never reached this one's runtime), and the
+/// process gets nothing more until its runtime asks (it is `away`, as after a closed poll).
+fn unasked(f: &LocalFn, now: Instant, timeout: Duration) {
+    let grace = PRESUME_GRACE.min(timeout);
+    let late: Vec<_> = f
+        .procs
+        .borrow()
+        .iter()
+        .filter(|p| {
+            p.presumed.get()
+                && p.deadline
+                    .get()
+                    .and_then(|d| d.checked_sub(timeout))
+                    .is_some_and(|handed| now.duration_since(handed) >= grace)
+        })
+        .cloned()
+        .collect();
+    for p in late {
+        p.presumed.set(false);
+        let call = p.current.borrow().clone();
+        if let Some(call) = call {
+            crate::dataplane::diag::line(format_args!(
+                "function `{}` [{}]: process {} did not ask for its next invocation within {} ms of its last; handing it to another",
+                f.shared.name,
+                call.id(),
+                p.shared.pid,
+                grace.as_millis()
+            ));
+            f.withdraw(&p);
+            f.requeue(&p, &call);
+        }
+    }
 }
 
 /// Queue `event` for `f` and wait for its outcome; `trace`: the `X-Amzn-Trace-Id` to pass

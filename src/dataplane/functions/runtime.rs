@@ -7,7 +7,10 @@
 //!   stays armed while it waits: a poll whose connection the runtime closes (or resets)
 //!   takes no invocation (the process is `away` until it asks again, and the host may start
 //!   another), and one handed to it in the same turn, or whose event cannot be written,
-//!   goes back to the front of the queue — never lost, never run twice;
+//!   goes back to the front of the queue — never lost, never run twice. After the 202 to
+//!   a result, the process counts as waiting in `next` before it asks, and its connection is
+//!   read only once an invocation is handed to it (`presume`: no read armed, no wake-up
+//!   when the `GET next` comes);
 //! - `POST /2018-06-01/runtime/invocation/{id}/response` → 202 `{"status":"OK"}`;
 //! - `POST /2018-06-01/runtime/invocation/{id}/error` → 202 (the invocation answers with
 //!   `X-Amz-Function-Error: Unhandled` and the error JSON);
@@ -18,6 +21,7 @@
 //! - malformed HTTP → the process is killed (and replaced).
 
 use std::borrow::Cow;
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -64,11 +68,37 @@ pub(super) async fn accept(f: Rc<LocalFn>, p: Rc<Proc>, listener: TcpListener) {
 }
 
 async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
+    // An invocation handed to the process while this connection presumed its `next`.
+    let mut presumed: Option<(Rc<Call>, u64)> = None;
     loop {
         if p.gone.get() {
             return;
         }
-        let req = match conn.read_request(MAX_PAYLOAD).await {
+        let read = conn.read_request(MAX_PAYLOAD).await;
+        let asked = matches!(&read, Ok(r) if r.method == "GET"
+            && segments(&r.path).as_slice() == ["2018-06-01", "runtime", "invocation", "next"]);
+        if let Some((call, seq)) = presumed.take() {
+            // Still this connection's to deliver: no newer `next` took it over.
+            if p.next_seq.get() == seq && p.presumed.replace(false) {
+                if let (true, Ok(req)) = (asked, &read) {
+                    let close = req.close;
+                    if deliver(f, p, &call, &mut conn, close).await.is_err() || close {
+                        return;
+                    }
+                    if let Ok(req) = read {
+                        conn.recycle(req);
+                    }
+                    continue;
+                }
+                // Not asked for (the runtime sent something else, or closed): it goes to
+                // another process, never lost.
+                if read.is_err() {
+                    f.withdraw(p);
+                }
+                f.requeue(p, &call);
+            }
+        }
+        let req = match read {
             Ok(r) => r,
             Err(ReadError::Closed) => return,
             Err(ReadError::TooLarge(path)) => {
@@ -109,6 +139,7 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
         };
         let mut req = req;
         let close = req.close;
+        let mut answered = false;
         let written = match (req.method.as_str(), segments(&req.path).as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
                 next(f, p, &mut conn, close).await
@@ -117,11 +148,13 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
                 // The caller gives the buffer back (`Functions::recycle`).
                 let result = std::mem::replace(&mut req.body, f.buffers.take());
                 let (status, body) = complete(f, p, id, Outcome::Result(result));
+                answered = status == 202;
                 conn.json(status, &[], &body, close).await
             }
             ("POST", ["2018-06-01", "runtime", "invocation", id, "error"]) => {
                 let error = error_body(&req);
                 let (status, body) = complete(f, p, id, Outcome::FunctionError(error));
+                answered = status == 202;
                 conn.json(status, &[], &body, close).await
             }
             ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
@@ -137,7 +170,61 @@ async fn serve(f: &Rc<LocalFn>, p: &Rc<Proc>, mut conn: Conn) {
             return;
         }
         conn.recycle(req);
+        if answered {
+            presumed = presume(f, p).await;
+        }
     }
+}
+
+/// After the 202 to an invocation's result, a runtime's next request is `GET next`, on
+/// the same connection: that is the Runtime API's loop. Rather than read it at once (a read
+/// that finds nothing yet waits, and wakes the worker when the request comes), the process
+/// counts as waiting in `next` already, and the connection reads only once an invocation
+/// is handed to it: by then the request is usually in the socket, and the worker is woken
+/// once less per invocation. An invocation handed over before the runtime asked goes to
+/// another process if the runtime sends anything else, closes, exits, or does not ask
+/// within `calls::PRESUME_GRACE`; a `next` on another connection of the process takes it
+/// over. `None`: nothing was handed over (the process is gone, retiring or superseded).
+async fn presume(f: &Rc<LocalFn>, p: &Rc<Proc>) -> Option<(Rc<Call>, u64)> {
+    let ready = !p.gone.get()
+        && p.shared.state() == IDLE
+        && !p.shared.retiring()
+        && p.current.borrow().is_none();
+    if !ready {
+        return None;
+    }
+    let seq = wait_here(f, p);
+    p.presumed.set(true);
+    f.dispatch();
+    let call = poll_fn(|cx| {
+        if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
+            return Poll::Ready(None);
+        }
+        if let Some(c) = p.current.borrow().as_ref() {
+            return Poll::Ready(Some(c.clone()));
+        }
+        *p.waiter.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await;
+    if call.is_none() && p.next_seq.get() == seq {
+        p.presumed.set(false);
+    }
+    call.map(|c| (c, seq))
+}
+
+/// `p` waits for an invocation here from now on: a newer wait supersedes an older one.
+/// Returns this wait's number.
+fn wait_here(f: &LocalFn, p: &Rc<Proc>) -> u64 {
+    p.shared.away.store(false, Ordering::Relaxed);
+    let seq = p.next_seq.get() + 1;
+    p.next_seq.set(seq);
+    p.wake();
+    let mut idle = f.idle.borrow_mut();
+    if !idle.iter().any(|q| Rc::ptr_eq(q, p)) {
+        idle.push_back(p.clone());
+    }
+    seq
 }
 
 /// The error JSON a runtime posted; anything else wrapped with the error type header.
@@ -155,6 +242,16 @@ fn error_body(req: &Request) -> Vec<u8> {
 
 /// `next`: wait for an invocation, then hand it to the process.
 async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> std::io::Result<()> {
+    if p.presumed.replace(false) {
+        // Asked on another connection than the one that presumed it: delivered here (the
+        // newer number tells that connection the invocation is no longer its own).
+        p.next_seq.set(p.next_seq.get() + 1);
+        p.wake();
+        let call = p.current.borrow().clone();
+        if let Some(call) = call {
+            return deliver(f, p, &call, conn, close).await;
+        }
+    }
     if let Some(busy) = p.current.borrow_mut().take() {
         p.deadline.set(None);
         let error = error_json(
@@ -178,17 +275,8 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
     if !usable || retire {
         return exit_now(conn).await;
     }
-    p.shared.away.store(false, Ordering::Relaxed);
     // A newer `next` from the same process supersedes one still waiting.
-    let seq = p.next_seq.get() + 1;
-    p.next_seq.set(seq);
-    p.wake();
-    {
-        let mut idle = f.idle.borrow_mut();
-        if !idle.iter().any(|q| Rc::ptr_eq(q, p)) {
-            idle.push_back(p.clone());
-        }
-    }
+    let seq = wait_here(f, p);
     f.dispatch();
     let waited = conn
         .wait_open(|cx| {
@@ -217,12 +305,23 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
             return Err(std::io::ErrorKind::ConnectionAborted.into());
         }
     };
-    let sent = send_event(f, &call, conn, close).await;
+    deliver(f, p, &call, conn, close).await
+}
+
+/// Write `call`'s event, the answer to the runtime's `next`.
+async fn deliver(
+    f: &LocalFn,
+    p: &Rc<Proc>,
+    call: &Rc<Call>,
+    conn: &mut Conn,
+    close: bool,
+) -> std::io::Result<()> {
+    let sent = send_event(f, call, conn, close).await;
     if sent.is_err() {
         // Not delivered whole (the runtime reset the connection): it cannot have run it.
         // The process is away until its runtime asks again (or `AWAY_LIMIT` replaces it).
         f.withdraw(p);
-        f.requeue(p, &call);
+        f.requeue(p, call);
     }
     sent
 }
