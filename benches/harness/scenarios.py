@@ -289,6 +289,10 @@ LAMBDA_LOCAL_VARIANTS = (
         local="lambda-bare",
         concurrency=16,
     ),
+    # the plain proxy at lambda-bare's rate: CPU per request depends on the load (how many
+    # requests share one wake-up of the worker), so the comparison at the same load; the
+    # saturated plain row stays beside it
+    Variant("plain-at-bare-rate", "tollgate-proxy.json", rate_of="lambda-bare"),
 )
 NO_LAMBDA = (
     "n/a: no equivalent of Lambda proxy integrations with local functions "

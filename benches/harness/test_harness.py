@@ -1032,10 +1032,10 @@ class JwtScenarioTests(unittest.TestCase):
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
 
 
-def local_leg(plain_runs, local_runs, at_rate_runs=(), bare_runs=()):
+def local_leg(plain_runs, local_runs, at_rate_runs=(), bare_runs=(), at_bare_rate_runs=()):
     leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
     res = legs.LegResult(leg, config(), [])
-    all_runs = (plain_runs, local_runs, at_rate_runs, bare_runs)
+    all_runs = (plain_runs, local_runs, at_rate_runs, bare_runs, at_bare_rate_runs)
     for v, runs in zip(leg.variants, all_runs, strict=True):
         if not runs:
             continue
@@ -1087,9 +1087,12 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 ("lambda-local", "tollgate-lambda-local.json", 2.0, functions.NAME),
                 ("plain-at-rate", "tollgate-proxy.json", None, ""),
                 ("lambda-bare", "tollgate-lambda-local.json", 2.0, functions.BARE),
+                ("plain-at-bare-rate", "tollgate-proxy.json", None, ""),
             ],
         )
-        self.assertEqual([v.rate_of for v in leg.variants], ["", "", "lambda-local", ""])
+        self.assertEqual(
+            [v.rate_of for v in leg.variants], ["", "", "lambda-local", "", "lambda-bare"]
+        )
         self.assertEqual((leg.variants[1].issue, leg.variants[3].issue), (9, 9))
         self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
         rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
@@ -1104,13 +1107,14 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 "tollgate-lambda-local",
                 "tollgate-plain-at-rate",
                 "tollgate-lambda-bare",
+                "tollgate-plain-at-bare-rate",
             ],
         )
         self.assertEqual(len({t.port for t in rows}), len(rows))
 
     def test_configs(self):
         leg = scenarios.BY_NAME["lambda-local"].legs(True)[0]
-        plain, local, _, bare = leg.variants
+        plain, local, _, bare, _ = leg.variants
         self.assertEqual((bare.template, bare.concurrency), (local.template, 16))
         template = f"{HERE}/conf/{local.template}"
         (fn,) = functions.patch(template, "/abs/lambda-bare", 64, 16)["functions"].values()
@@ -1323,6 +1327,32 @@ class LambdaLocalScenarioTests(unittest.TestCase):
         (eq,) = report.leg_json(res)["cpu_us_per_req_ratio_at_equal_rate"]
         self.assertEqual(
             (eq["target"], eq["to"]), ("tollgate-lambda-local", "tollgate-plain-at-rate")
+        )
+
+    def test_rate_matched_ratio_of_the_bare_function(self):
+        res = local_leg(
+            [run(1, cpu_us_per_req=10.0)],
+            [local_run(1, cpu_us_per_req=30.0)],
+            [run(1, cpu_us_per_req=20.0, rate=900.0)],
+            [local_run(1, cpu_us_per_req=18.0)],
+            [run(1, cpu_us_per_req=12.0, rate=4000.0)],
+        )
+        md = "\n".join(markdown._leg({"options": {"reps": 1, "warmup": 0}}, None, res))
+        # against the saturated plain proxy, and against it at lambda-bare's own rate
+        self.assertIn("- tollgate-lambda-bare: 1.800 (per repetition: 1.800); issue 9", md)
+        self.assertIn(
+            "- tollgate-lambda-bare ÷ tollgate-plain-at-bare-rate (the plain proxy at "
+            "tollgate-lambda-bare's own rate, open loop): 1.500 (per repetition: 1.500); "
+            "issue 9 asks ≤ 2",
+            md,
+        )
+        eq = report.leg_json(res)["cpu_us_per_req_ratio_at_equal_rate"]
+        self.assertEqual(
+            [(e["target"], e["to"]) for e in eq],
+            [
+                ("tollgate-lambda-local", "tollgate-plain-at-rate"),
+                ("tollgate-lambda-bare", "tollgate-plain-at-bare-rate"),
+            ],
         )
 
     def test_pre_run_check_needs_the_functions_answer(self):
