@@ -36,6 +36,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let stop = match upstream::runtime::StopSignals::catch() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nullproxy: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let running = match nullproxy::start(listen, upstream, workers) {
         Ok(w) => w,
         Err(e) => {
@@ -45,9 +52,6 @@ fn main() -> ExitCode {
     };
     println!("listening on {}", running.addr());
     let _ = std::io::stdout().flush();
-    if let Err(e) = upstream::runtime::wait_for_stop_signal() {
-        eprintln!("nullproxy: cannot install signal handlers: {e}");
-        return ExitCode::FAILURE;
-    }
+    stop.wait();
     std::process::exit(0)
 }

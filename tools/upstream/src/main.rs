@@ -11,6 +11,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let stop = match upstream::runtime::StopSignals::catch() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("upstream: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = match upstream::start(config) {
         Ok(w) => w,
         Err(e) => {
@@ -20,10 +27,7 @@ fn main() -> ExitCode {
     };
     println!("listening on {}", workers.addr());
     let _ = std::io::stdout().flush();
-    if let Err(e) = upstream::runtime::wait_for_stop_signal() {
-        eprintln!("upstream: cannot install signal handlers: {e}");
-        return ExitCode::FAILURE;
-    }
+    stop.wait();
     // Recordings are written as bytes arrive, so there is nothing to flush: leave without
     // waiting for connections that may be held open on purpose (stall, early).
     std::process::exit(0)

@@ -201,10 +201,18 @@ fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Wait for SIGTERM or SIGINT (for the binaries' main threads).
-pub fn wait_for_stop_signal() -> io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    let _ = signals.forever().next();
-    Ok(())
+/// SIGTERM and SIGINT, caught from now on (for the binaries' main threads: before they say
+/// they listen, so that a stop sent as soon as they do is not the signals' default death).
+pub struct StopSignals(signal_hook::iterator::Signals);
+
+impl StopSignals {
+    pub fn catch() -> io::Result<StopSignals> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map(StopSignals)
+    }
+
+    /// Wait for one.
+    pub fn wait(mut self) {
+        let _ = self.0.forever().next();
+    }
 }
