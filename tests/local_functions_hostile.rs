@@ -10,25 +10,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::functions::invoke_api_port;
+use support::functions::{RAW_CALL as CALL, invoke_api_port, invoked_once};
 use support::http::request;
 use support::*;
-
-/// The Runtime API request both raw clients below use (`s`, `f` and `api` are theirs):
-/// one request on the connection, the answer's headers and body.
-const CALL: &str = r#"
-def call(method, path, body=b""):
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            break
-        k, v = line.decode().split(":", 1)
-        headers[k.strip().lower()] = v.strip()
-    return headers, f.read(int(headers.get("content-length", "0")))
-"#;
 
 /// A Runtime API client: answers `{"pid": ..}`; an event with `garbage` makes it send bytes
 /// that are not HTTP instead, then hang.
@@ -221,36 +205,9 @@ fn abandoning(mode: &str, concurrency: u32, driver: &str) -> (Gateway, TempDir, 
     (gw, dir, port)
 }
 
-/// Invoke `raw` with `{}` and wait up to 15 s (longer than the client's default read
-/// timeout) for a successful answer within `limit`.
-fn answered_within(gw: &Gateway, port: u16, limit: Duration) -> Response {
-    let started = std::time::Instant::now();
-    let mut c = Client::connect(port);
-    c.send(&request(
-        "POST",
-        "/2015-03-31/functions/raw/invocations",
-        &[("Host", "127.0.0.1"), ("Content-Type", "application/json")],
-        Some(b"{}"),
-    ));
-    let r = c
-        .read_response_within(Duration::from_secs(15), false)
-        .unwrap_or_else(|e| panic!("{e}\n{}", gw.stderr()));
-    let took = started.elapsed();
-    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
-    assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
-    assert!(took < limit, "took {took:?}");
-    r
-}
-
 /// An invocation is answered by a live poll, well before the 10 s timeout, and run once.
 fn answered_promptly(gw: &Gateway, port: u16) {
-    let r = answered_within(gw, port, Duration::from_secs(5));
-    let id = r.json()["rid"].as_str().unwrap().to_string();
-    // The runtime's log line may come after its answer.
-    let got = format!("got {id}");
-    wait_until(Duration::from_secs(5), || gw.stderr().contains(&got));
-    let runs = gw.stderr().matches(&got).count();
-    assert_eq!(runs, 1, "{id}\n{}", gw.stderr());
+    invoked_once(gw, port, &json!({}), Duration::from_secs(5));
 }
 
 #[test]
@@ -277,7 +234,7 @@ fn a_process_that_never_polls_again_is_replaced() {
     }
     let (gw, _dir, port) = abandoning("never", 1, "uring-defer-taskrun");
     // The 5 s limit, then a new process's start; the function's timeout is 10 s.
-    answered_within(&gw, port, Duration::from_secs(9));
+    invoked_once(&gw, port, &json!({}), Duration::from_secs(9));
     assert!(
         gw.stderr()
             .contains("closed its `next` poll and did not ask again within 5 s; killing it"),

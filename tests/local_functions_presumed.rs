@@ -8,15 +8,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::functions::invoke_api_port;
-use support::http::request;
+use serde_json::json;
+use support::functions::{RAW_CALL as CALL, invoke_api_port, invoked_once};
 use support::*;
 
-/// A Runtime API client. Each request is `call(conn, ...)` on a connection of its own
-/// choosing. By the event: `{"sleep": s}` sleeps in the handler; after the 202, `{"nap": s}`
+/// A Runtime API client. By the event: `{"sleep": s}` sleeps in the handler; after the 202, `{"nap": s}`
 /// sleeps before asking again, `{"die": true}` exits (`"orphan"`: leaving a child that holds
 /// the connection open for 3 s). With argument `split`, every `next`
 /// goes on a new connection, 0.3 s after the result (the old one stays open, unused).
@@ -29,29 +27,16 @@ def connect():
     s = socket.create_connection((host, int(port)))
     return s, s.makefile("rb")
 
-def call(conn, method, path, body=b""):
-    s, f = conn
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            break
-        k, v = line.decode().split(":", 1)
-        headers[k.strip().lower()] = v.strip()
-    return headers, f.read(int(headers.get("content-length", "0")))
-
 split = sys.argv[1:] == ["split"]
-conn, old = connect(), None
+(s, f), old = connect(), None
 while True:
-    h, event = call(conn, "GET", "/2018-06-01/runtime/invocation/next")
+    h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
     print(f"got {rid}", flush=True)
     event = json.loads(event)
     time.sleep(event.get("sleep", 0))
     answer = json.dumps({"pid": os.getpid(), "rid": rid}).encode()
-    call(conn, "POST", f"/2018-06-01/runtime/invocation/{rid}/response", answer)
+    call("POST", f"/2018-06-01/runtime/invocation/{rid}/response", answer)
     if event.get("die") == "orphan" and os.fork() == 0:
         time.sleep(3)  # holds the connection open after its parent exited
         os._exit(0)
@@ -61,13 +46,13 @@ while True:
     if split:
         time.sleep(0.3)
         if old is not None:
-            old[0].close()
-        conn, old = connect(), conn
+            old.close()
+        old, (s, f) = s, connect()
 "#;
 
 fn start(args: &[&str], concurrency: u32) -> (Gateway, TempDir, u16) {
     let dir = TempDir::new("fn");
-    std::fs::write(dir.file("runtime.py"), RUNTIME).unwrap();
+    std::fs::write(dir.file("runtime.py"), format!("{CALL}{RUNTIME}")).unwrap();
     let mut command = vec!["python3", "runtime.py"];
     command.extend_from_slice(args);
     let gw = Gateway::start(json!({
@@ -81,31 +66,6 @@ fn start(args: &[&str], concurrency: u32) -> (Gateway, TempDir, u16) {
     (gw, dir, port)
 }
 
-/// Invoke `raw` with `event`: the answer's body, once it came, successful, within `limit`;
-/// and the invocation ran exactly once.
-fn invoked(gw: &Gateway, port: u16, event: Value, limit: Duration) -> Value {
-    let started = Instant::now();
-    let mut c = Client::connect(port);
-    c.send(&request(
-        "POST",
-        "/2015-03-31/functions/raw/invocations",
-        &[("Host", "127.0.0.1"), ("Content-Type", "application/json")],
-        Some(event.to_string().as_bytes()),
-    ));
-    let r = c
-        .read_response_within(Duration::from_secs(15), false)
-        .unwrap_or_else(|e| panic!("{e}\n{}", gw.stderr()));
-    let took = started.elapsed();
-    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
-    assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
-    assert!(took < limit, "{event} took {took:?}\n{}", gw.stderr());
-    let body = r.json();
-    let got = format!("got {}", body["rid"].as_str().unwrap());
-    wait_until(Duration::from_secs(5), || gw.stderr().contains(&got));
-    assert_eq!(gw.stderr().matches(&got).count(), 1, "{}", gw.stderr());
-    body
-}
-
 /// The invocation that comes while the runtime is between its result and its `next` is
 /// handed to the process before it asks; the runtime then asks on a new connection (the
 /// old one open and silent), and gets it there — not after `PRESUME_GRACE` (1 s).
@@ -116,10 +76,10 @@ fn a_next_on_another_connection_takes_the_invocation_handed_over_before_it_asked
         return;
     }
     let (gw, _dir, port) = start(&["split"], 1);
-    let first = invoked(&gw, port, json!({}), Duration::from_secs(10));
+    let first = invoked_once(&gw, port, &json!({}), Duration::from_secs(10));
     for _ in 0..5 {
         // Sent at once: the runtime asks 0.3 s later.
-        let body = invoked(&gw, port, json!({}), Duration::from_millis(900));
+        let body = invoked_once(&gw, port, &json!({}), Duration::from_millis(900));
         assert_eq!(body["pid"], first["pid"], "one process throughout");
     }
     assert!(!gw.stderr().contains("did not ask"), "{}", gw.stderr());
@@ -138,9 +98,9 @@ fn an_invocation_handed_to_a_runtime_that_exits_after_its_result_runs_on_the_nex
     }
     let (gw, _dir, port) = start(&[], 1);
     for die in ["exit", "orphan", "exit", "orphan"] {
-        let dying = invoked(&gw, port, json!({ "die": die }), Duration::from_secs(10));
+        let dying = invoked_once(&gw, port, &json!({ "die": die }), Duration::from_secs(10));
         // Sent at once, while the process exits: run by the process started after it.
-        let next = invoked(&gw, port, json!({}), Duration::from_secs(10));
+        let next = invoked_once(&gw, port, &json!({}), Duration::from_secs(10));
         assert_ne!(next["pid"], dying["pid"]);
     }
 }
@@ -156,23 +116,21 @@ fn a_runtime_slow_to_ask_again_does_not_hold_an_invocation() {
     let (gw, _dir, port) = start(&[], 2);
     // Both processes up: two invocations at once, each 0.5 s long.
     std::thread::scope(|s| {
-        let a = s.spawn(|| invoked(&gw, port, json!({"sleep": 0.5}), Duration::from_secs(10)));
-        let b = s.spawn(|| invoked(&gw, port, json!({"sleep": 0.5}), Duration::from_secs(10)));
+        let a =
+            s.spawn(|| invoked_once(&gw, port, &json!({"sleep": 0.5}), Duration::from_secs(10)));
+        let b =
+            s.spawn(|| invoked_once(&gw, port, &json!({"sleep": 0.5}), Duration::from_secs(10)));
         assert_ne!(a.join().unwrap()["pid"], b.join().unwrap()["pid"]);
     });
-    let napping = invoked(&gw, port, json!({"nap": 3}), Duration::from_secs(5));
+    let napping = invoked_once(&gw, port, &json!({"nap": 3}), Duration::from_secs(5));
     // Two at once: one of them is handed to the napping process first (the other process
     // takes the other), and goes to the other process after the grace.
     std::thread::scope(|s| {
         let runs: Vec<_> = (0..2)
             .map(|_| {
                 s.spawn(|| {
-                    invoked(
-                        &gw,
-                        port,
-                        json!({"sleep": 0.2}),
-                        Duration::from_millis(2500),
-                    )
+                    let event = json!({"sleep": 0.2});
+                    invoked_once(&gw, port, &event, Duration::from_millis(2500))
                 })
             })
             .collect();

@@ -10,6 +10,23 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// For raw Runtime API clients in plain Python (no packages), which put it first: `call`
+/// sends one request on their connection (`s`, its reader `f`; `api` is
+/// `AWS_LAMBDA_RUNTIME_API`) and returns the answer's headers and body.
+pub const RAW_CALL: &str = r#"
+def call(method, path, body=b""):
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    f.readline()
+    headers = {}
+    while True:
+        line = f.readline().strip()
+        if not line:
+            break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return headers, f.read(int(headers.get("content-length", "0")))
+"#;
+
 /// A script from `scripts/` run with `python3`: it prints its port on its first line, serves
 /// on loopback, answers `GET /calls` with what it recorded, and exits when its stdin closes.
 /// Killed by its PID on drop.
@@ -117,4 +134,37 @@ pub fn invoke_api_port(gw: &super::Gateway) -> u16 {
         .as_str()
         .unwrap_or_else(|| panic!("no function host in /status: {s}"));
     url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Invoke the raw client `raw` (a [`RAW_CALL`] script that prints `got {request id}` for
+/// each event it takes and answers `{"rid": ..}` among its fields) with `event`, waiting up
+/// to 15 s (longer than the client's default read timeout): the answer's body, which must
+/// be successful, come within `limit` and come from one run of the invocation.
+pub fn invoked_once(
+    gw: &super::Gateway,
+    port: u16,
+    event: &serde_json::Value,
+    limit: Duration,
+) -> Value {
+    let started = std::time::Instant::now();
+    let mut c = super::Client::connect(port);
+    c.send(&super::http::request(
+        "POST",
+        "/2015-03-31/functions/raw/invocations",
+        &[("Host", "127.0.0.1"), ("Content-Type", "application/json")],
+        Some(event.to_string().as_bytes()),
+    ));
+    let r = c
+        .read_response_within(Duration::from_secs(15), false)
+        .unwrap_or_else(|e| panic!("{e}\n{}", gw.stderr()));
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{}\n{}", r.body_str(), gw.stderr());
+    assert_eq!(r.header("X-Amz-Function-Error"), None, "{}", r.body_str());
+    assert!(took < limit, "{event} took {took:?}\n{}", gw.stderr());
+    let body = r.json();
+    // The runtime's log line may come after its answer.
+    let got = format!("got {}", body["rid"].as_str().unwrap());
+    super::wait_until(Duration::from_secs(5), || gw.stderr().contains(&got));
+    assert_eq!(gw.stderr().matches(&got).count(), 1, "{}", gw.stderr());
+    body
 }

@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use monoio::net::TcpListener;
@@ -196,21 +196,24 @@ async fn presume(f: &Rc<LocalFn>, p: &Rc<Proc>) -> Option<(Rc<Call>, u64)> {
     let seq = wait_here(f, p);
     p.presumed.set(true);
     f.dispatch();
-    let call = poll_fn(|cx| {
-        if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
-            return Poll::Ready(None);
-        }
-        if let Some(c) = p.current.borrow().as_ref() {
-            return Poll::Ready(Some(c.clone()));
-        }
-        *p.waiter.borrow_mut() = Some(cx.waker().clone());
-        Poll::Pending
-    })
-    .await;
+    let call = poll_fn(|cx| handed(p, seq, cx)).await;
     if call.is_none() && p.next_seq.get() == seq {
         p.presumed.set(false);
     }
     call.map(|c| (c, seq))
+}
+
+/// The invocation handed to `p` while it waits as number `seq`; `None` once it cannot get
+/// one there (gone, dead, or a newer wait superseded this one).
+fn handed(p: &Proc, seq: u64, cx: &mut Context<'_>) -> Poll<Option<Rc<Call>>> {
+    if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
+        return Poll::Ready(None);
+    }
+    if let Some(c) = p.current.borrow().as_ref() {
+        return Poll::Ready(Some(c.clone()));
+    }
+    *p.waiter.borrow_mut() = Some(cx.waker().clone());
+    Poll::Pending
 }
 
 /// `p` waits for an invocation here from now on: a newer wait supersedes an older one.
@@ -278,18 +281,7 @@ async fn next(f: &Rc<LocalFn>, p: &Rc<Proc>, conn: &mut Conn, close: bool) -> st
     // A newer `next` from the same process supersedes one still waiting.
     let seq = wait_here(f, p);
     f.dispatch();
-    let waited = conn
-        .wait_open(|cx| {
-            if p.gone.get() || p.shared.state() == DEAD || p.next_seq.get() != seq {
-                return Poll::Ready(None);
-            }
-            if let Some(c) = p.current.borrow().as_ref() {
-                return Poll::Ready(Some(c.clone()));
-            }
-            *p.waiter.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        })
-        .await;
+    let waited = conn.wait_open(|cx| handed(p, seq, cx)).await;
     let call = match waited {
         Waited::Ready(Some(call)) => call,
         Waited::Ready(None) => return exit_now(conn).await,
