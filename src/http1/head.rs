@@ -25,7 +25,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-use super::scan::{Mode, Scan, ScanError, ScanLimits, Step, is_tchar};
+use super::scan::{Mode, Scan, ScanError, ScanLimits, Step, tchar_run};
 use target::{RequestLine, check_request_line, span};
 
 /// A byte range into the buffer the head was parsed from. `u32` keeps the header table small.
@@ -310,12 +310,13 @@ fn fill_headers(
             return Err(RequestError::BadRequest("malformed head"));
         };
         let line = &rest[..len];
-        let colon = memchr::memchr(b':', line).unwrap_or(0);
-        let (name, value) = line.split_at(colon);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        // The name is the tchars before the first `:`; one pass finds its end and checks
+        // it (a non-tchar before the `:`, or no `:`, stops the run elsewhere).
+        let colon = tchar_run(line);
+        if colon == 0 || line.get(colon) != Some(&b':') {
             return Err(RequestError::BadRequest("invalid field name"));
         }
-        let value = value.get(1..).unwrap_or_default();
+        let value = line.get(colon + 1..).unwrap_or_default();
         if !is_field_value(value) {
             return Err(RequestError::BadRequest("invalid field value"));
         }
