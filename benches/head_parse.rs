@@ -10,6 +10,9 @@ use std::time::Instant;
 use tollgate::config::default_http_limits;
 use tollgate::http1::{Limits, RequestHead, Status, parse_request};
 
+/// What the cache-hit scenario's load generator sends (`tools/loadgen`: one field).
+const LOADGEN: &str = "GET /cached/item HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
 /// What a load generator or curl sends.
 const SMALL: &str =
     "GET /pets HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
@@ -99,6 +102,7 @@ fn measure(name: &str, head: &[u8], split: Option<usize>) {
 
 fn main() {
     let browser = browser();
+    measure("loadgen GET (Host only)", LOADGEN.as_bytes(), None);
     measure("small GET (curl)", SMALL.as_bytes(), None);
     measure("API POST (key, JWT, 12 fields)", API.as_bytes(), None);
     measure("browser GET (17 fields, cookies)", browser.as_bytes(), None);

@@ -130,9 +130,7 @@ impl Scan {
                         .line_start
                         .saturating_add(lim.max_line)
                         .min(lim.max_head.saturating_sub(1));
-                    skip_to(buf, self.pos, stop, |rest| {
-                        memchr::memchr2(b'\r', b'\n', rest)
-                    })
+                    skip_to(buf, self.pos, stop, super::swar::find_cr_lf)
                 }
                 // A method is tchars up to its limit: the byte after them decides.
                 At::Method if is_tchar(b) => {
@@ -161,9 +159,7 @@ impl Scan {
                         .target
                         .saturating_add(lim.max_target)
                         .min(lim.max_head.saturating_sub(1));
-                    skip_to(buf, self.pos, stop, |rest| {
-                        memchr::memchr3(b' ', b'\r', b'\n', rest)
-                    })
+                    skip_to(buf, self.pos, stop, super::swar::find_sp_cr_lf)
                 }
                 _ => self.pos,
             };
