@@ -12,6 +12,7 @@ mod host;
 mod response;
 mod scan;
 mod status;
+mod swar;
 
 pub use body::{BodyError, ChunkedDecoder, Decoded};
 pub use encode::{LAST_CHUNK, write_chunk_header, write_decimal};

@@ -143,6 +143,71 @@ fn a_hit_is_served_without_the_backend_with_fresh_ids() {
 /// A hit answers without reading the request's body (RELIABILITY P25): a body all in the
 /// buffer is skipped and the connection kept; one still arriving, or a chunked one, makes
 /// the hit's response say `Connection: close` and the connection close.
+/// Hits and misses are counted per core and summed for the admin API and the metrics: with
+/// two workers and sixteen connections (spread over both by SO_REUSEPORT), the sums are
+/// exact.
+#[test]
+fn hit_and_miss_counts_are_exact_across_two_workers() {
+    const CONNECTIONS: usize = 16;
+    const ROUNDS: usize = 5;
+    let up = Upstream::start(Mode::static_(200, &[], b"counted"));
+    let gw = Gateway::start_with(
+        open_config(&up),
+        Options {
+            workers: 2,
+            ..Options::default()
+        },
+    );
+    let mut first = gw.client();
+    assert_eq!(get(&mut first, "/cached/n").body_str(), "counted");
+    wait_until(Duration::from_secs(5), || cache_stats(&gw)["entries"] == 1);
+    let mut clients: Vec<Client> = (0..CONNECTIONS).map(|_| gw.client()).collect();
+    for _ in 0..ROUNDS {
+        for c in clients.iter_mut() {
+            assert_eq!(get(c, "/cached/n").body_str(), "counted");
+        }
+    }
+    assert_eq!(up.request_count(), 1, "every later request was a hit");
+    let hits = (CONNECTIONS * ROUNDS) as u64;
+    let s = cache_stats(&gw);
+    let m = s["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["route"] == "GET /cached/{proxy+}")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (m["CacheHitCount"].as_u64(), m["CacheMissCount"].as_u64()),
+        (Some(hits), Some(1)),
+        "{s}"
+    );
+    assert_eq!(
+        (s["hits"].as_u64(), s["misses"].as_u64()),
+        (Some(hits), Some(1))
+    );
+    // The metrics count the same requests (merged from each core by the aggregator).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = gw.admin("GET", "/metrics.json");
+        assert_eq!(r.status, 200, "{}", r.body_str());
+        let m = r.json();
+        let series = m["series"].as_array().and_then(|all| {
+            all.iter()
+                .find(|s| s["resource"] == "/cached/{proxy+}" && s["method"] == "GET")
+                .cloned()
+        });
+        let counts = series
+            .as_ref()
+            .map(|s| (s["CacheHitCount"].as_u64(), s["CacheMissCount"].as_u64()));
+        if counts == Some((Some(hits), Some(1))) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "metrics: {counts:?} in {m}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_hit_settles_an_unread_request_body_p25() {
     let up = Upstream::start(Mode::static_(200, &[], b"cached"));

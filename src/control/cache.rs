@@ -2,8 +2,6 @@
 //! entries and per-method `CacheHitCount` / `CacheMissCount`) and API Gateway's
 //! `FlushStageCache`, `DELETE /restapis/{apiId}/stages/{stage}/cache/data` → 202.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::{Value, json};
 
 use crate::dataplane::Shared;
@@ -52,13 +50,9 @@ pub fn stats(shared: &Shared, api: &str, stage: &str) -> (u16, Value) {
         .unwrap_or_default();
     let mut hits = 0;
     let mut misses = 0;
-    let methods: Vec<Value> = cache
-        .methods()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            let h = m.hits.load(Ordering::Relaxed);
-            let s = m.misses.load(Ordering::Relaxed);
+    let methods: Vec<Value> = (0..cache.routes())
+        .filter_map(|i| {
+            let (h, s) = cache.route_counts(i);
             hits += h;
             misses += s;
             let route = routes.get(i)?;

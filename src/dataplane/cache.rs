@@ -16,9 +16,11 @@
 //! two, 4 to 65,536; 8 bytes each), so the entry count is bounded too: many tiny responses
 //! are limited by slots, large ones by bytes.
 //!
-//! Counters (hits, misses, evictions, bytes, entries) are per-shard atomics summed by
-//! [`StageCache::stats`]; per-method `CacheHitCount`/`CacheMissCount` are
-//! [`MethodCounters`] the wiring bumps next to the lookup.
+//! Counters of what the cache holds (evictions, bytes, entries) are per-shard atomics summed
+//! by [`StageCache::stats`]. Hits and misses are not counted by the lookups (a lookup that
+//! finds a vary marker is not a hit): the wiring records each request's outcome per route
+//! (`CacheHitCount`/`CacheMissCount`) with [`StageCache::record`], into cells of its own
+//! core (`counts.rs`), so a hit does no atomic read-modify-write on shared memory.
 //!
 //! Why not a lock per shard: the crate has no `unsafe`, so a hand-made spin lock cannot
 //! guard data (it needs an `UnsafeCell`), and std `Mutex` is banned on the data plane.
@@ -82,6 +84,7 @@
 //! allocates the entry (one `Arc` and the key copy): it is on the miss path, next to a
 //! backend round trip. A waiter allocates its `Arc<Waker>` once.
 
+mod counts;
 mod fill;
 mod key;
 mod set;
@@ -94,5 +97,5 @@ pub use key::{KeyBuilder, KeyParam, ParamKind};
 pub use set::CacheSet;
 pub use store::{
     CachePolicy, CacheStats, DEFAULT_SHARDS, DEFAULT_TTL, ENTRY_OVERHEAD, Insert, MAX_ENTRY_BYTES,
-    MAX_TTL, MethodCounters, StageCache, WAYS,
+    MAX_TTL, StageCache, WAYS,
 };

@@ -172,7 +172,6 @@ pub fn lookup(
     let Some(cache) = meters.stage_cache(stage_idx) else {
         return Plan::Pass;
     };
-    let counters = cache.method(route.0 as usize);
     let mut invalidate = false;
     if wants_invalidation(req.head, req.data) {
         if !rc.require_auth_for_cache_control || req.may_invalidate {
@@ -235,7 +234,7 @@ pub fn lookup(
         }
         let (permit, wait_for) = match found {
             Lookup::Hit(Found::Written(w)) => {
-                record(counters, true);
+                cache.record(worker.id, route.0 as usize, true);
                 return Plan::Hit(w);
             }
             Lookup::Hit(_) => return Plan::Pass,
@@ -272,7 +271,7 @@ pub fn lookup(
             route: route.0 as usize,
         });
     }
-    record(counters, false);
+    cache.record(worker.id, route.0 as usize, false);
     Plan::Fill(fill)
 }
 
@@ -302,16 +301,15 @@ pub async fn wait(
         monoio::time::sleep(pause).await;
         pause = (pause * 2).min(WAIT_POLL_MAX);
     }
-    let counters = fill.cache.method(route);
     if let Some(b) = fill.cache.get(&fill.key, worker.shared.clock.now_ns())
         && b.first() == Some(&RESPONSE)
     {
-        record(counters, true);
+        fill.cache.record(worker.id, route, true);
         out.clear();
         let date = worker.date.at(meta.now.unix_secs);
         return Plan::Hit(write_hit(out, &b, meta, close, &date));
     }
-    record(counters, false);
+    fill.cache.record(worker.id, route, false);
     Plan::Fill(fill)
 }
 
@@ -358,12 +356,6 @@ pub fn invalidation(
 
 fn route_cache(stage: &Stage, route: RouteIdx) -> Option<&RouteCache> {
     stage.cache.as_ref()?.routes.get(route.0 as usize)?.as_ref()
-}
-
-fn record(counters: Option<&super::cache::MethodCounters>, hit: bool) {
-    if let Some(c) = counters {
-        c.record(hit);
-    }
 }
 
 /// The request carries `Cache-Control` with `max-age=0` (API Gateway's invalidation).

@@ -80,8 +80,8 @@ impl Meters {
             })
         });
         let caches = match prev {
-            Some(p) => p.caches.rebuild(stage_caches),
-            None => CacheSet::new().rebuild(stage_caches),
+            Some(p) => p.caches.rebuild(cores, stage_caches),
+            None => CacheSet::new().rebuild(cores, stage_caches),
         };
         let by_stage = snapshot
             .stages

@@ -25,7 +25,8 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-use super::scan::{Mode, Scan, ScanError, ScanLimits, Step, is_tchar};
+use super::scan::{Mode, Scan, ScanError, ScanLimits, Step, tchar_run};
+use super::swar;
 use target::{RequestLine, check_request_line, span};
 
 /// A byte range into the buffer the head was parsed from. `u32` keeps the header table small.
@@ -306,19 +307,20 @@ fn fill_headers(
     let mut pos = fields;
     while pos < end {
         let rest = buf.get(pos..end).unwrap_or_default();
-        let Some(len) = memchr::memchr(b'\r', rest) else {
-            return Err(RequestError::BadRequest("malformed head"));
-        };
-        let line = &rest[..len];
-        let colon = memchr::memchr(b':', line).unwrap_or(0);
-        let (name, value) = line.split_at(colon);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        // The name is the tchars before the first `:`; one pass finds its end and checks
+        // it (a non-tchar before the `:`, or no `:`, stops the run elsewhere; CR is not a
+        // tchar, so the run never leaves the line).
+        let colon = tchar_run(rest);
+        if colon == 0 || rest.get(colon) != Some(&b':') {
             return Err(RequestError::BadRequest("invalid field name"));
         }
-        let value = value.get(1..).unwrap_or_default();
-        if !is_field_value(value) {
-            return Err(RequestError::BadRequest("invalid field value"));
-        }
+        // The value runs to the first byte a value cannot hold: the line's CR, or an
+        // invalid byte before it.
+        let len = match value_end(rest.get(colon + 1..).unwrap_or_default()) {
+            Some(i) if rest.get(colon + 1 + i) == Some(&b'\r') => colon + 1 + i,
+            Some(_) => return Err(RequestError::BadRequest("invalid field value")),
+            None => return Err(RequestError::BadRequest("malformed head")),
+        };
         // The scan counted the lines already; checked again so the table (its capacity
         // reserved once) can never grow, whatever the scan did.
         if head.headers.len() >= max_fields {
@@ -332,12 +334,38 @@ fn fill_headers(
     Ok(())
 }
 
-/// Every byte is HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5; no CTL, no DEL). Written
-/// without an early exit so the compiler can check many bytes at once.
+/// HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5; no CTL, no DEL).
+#[inline]
+fn is_value_byte(b: u8) -> bool {
+    (b >= 0x20 && b != 0x7f) | (b == b'\t')
+}
+
+/// Every byte is a value byte. Written without an early exit so the compiler can check
+/// many bytes at once.
 fn is_field_value(v: &[u8]) -> bool {
-    v.iter().fold(true, |ok, &b| {
-        ok & ((b >= 0x20 && b != 0x7f) | (b == b'\t'))
-    })
+    v.iter().fold(true, |ok, &b| ok & is_value_byte(b))
+}
+
+/// The first byte of `v` (the rest of a head from a value's start) that a field value
+/// cannot hold: the line's CR, or an invalid byte before it; `None` without a CR. A word at
+/// a time over a short value; a long one is searched for its CR and then checked whole,
+/// both with vector code.
+fn value_end(v: &[u8]) -> Option<usize> {
+    let maybe = |w| swar::has_less(w, b' ') || swar::has_byte(w, 0x7f);
+    match swar::find_short(v, maybe, |b| !is_value_byte(b)) {
+        Ok(i) => Some(i),
+        Err(n) => {
+            let tail = v.get(n..)?;
+            let cr = memchr::memchr(b'\r', tail)?;
+            let line = tail.get(..cr)?;
+            let end = if is_field_value(line) {
+                cr
+            } else {
+                line.iter().position(|&b| !is_value_byte(b)).unwrap_or(cr)
+            };
+            Some(n + end)
+        }
+    }
 }
 
 /// The span of `part`, a sub-slice of `buf` (as httparse returns them; responses).

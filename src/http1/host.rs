@@ -30,10 +30,9 @@ pub fn parse_authority(bytes: &[u8]) -> Result<Authority<'_>, ()> {
         check_ipv6(host)?;
         (host, rest)
     } else {
-        let end = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
-        let (host, rest) = bytes.split_at(end);
-        check_reg_name(host)?;
-        (host, rest)
+        // The host ends at the first byte a reg-name cannot hold: then `rest` must be the
+        // port (a `:`) or nothing.
+        bytes.split_at(reg_name_len(bytes)?)
     };
     let port = match rest.split_first() {
         None => None,
@@ -55,22 +54,54 @@ pub fn normalize_host<'o>(host: &[u8], out: &'o mut [u8; 256]) -> Result<&'o [u8
     Ok(dst)
 }
 
-/// Letters, digits, `-`, `.`, `_`; labels non-empty except a single trailing dot.
-fn check_reg_name(host: &[u8]) -> Result<(), ()> {
-    let name = host.strip_suffix(b".").unwrap_or(host);
-    if name.is_empty() || name.len() > MAX_HOST {
-        return Err(());
-    }
+/// The length of the reg-name that starts `bytes`: letters, digits, `-`, `.`, `_` up to
+/// the first other byte (or the end), in one pass; labels non-empty except a single
+/// trailing dot, at most `MAX_HOST` bytes without it.
+fn reg_name_len(bytes: &[u8]) -> Result<usize, ()> {
     let mut prev_dot = true; // a leading dot is an empty label
-    for &b in name {
-        match b {
-            b'.' if prev_dot => return Err(()),
-            b'.' => prev_dot = true,
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
-            _ => return Err(()),
+    let mut end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        match HOST_BYTE[usize::from(b)] {
+            NAME => prev_dot = false,
+            DOT if prev_dot => return Err(()),
+            DOT => prev_dot = true,
+            _ => {
+                end = i;
+                break;
+            }
         }
     }
-    if prev_dot { Err(()) } else { Ok(()) }
+    // Ending on a dot: one trailing dot (two in a row failed above), or an empty host.
+    let name = if prev_dot {
+        end.checked_sub(1).ok_or(())?
+    } else {
+        end
+    };
+    if name == 0 || name > MAX_HOST {
+        return Err(());
+    }
+    Ok(end)
+}
+
+const OTHER: u8 = 0;
+const NAME: u8 = 1;
+const DOT: u8 = 2;
+
+/// What each byte is to a reg-name: `NAME`, `DOT` or `OTHER`.
+static HOST_BYTE: [u8; 256] = host_bytes();
+
+const fn host_bytes() -> [u8; 256] {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => NAME,
+            b'.' => DOT,
+            _ => OTHER,
+        };
+        b += 1;
+    }
+    table
 }
 
 /// `[` IPv6address `]` as `std` understands it (hex, colons, an embedded IPv4 tail).
@@ -167,6 +198,68 @@ mod tests {
         }
         assert!(parse_authority(&[b'a'; 254]).is_err());
         assert!(parse_authority(b"gw.test:99999999999999999999").is_err());
+    }
+
+    /// The two-pass reading `parse_authority` had before its one-pass reg-name: the host is
+    /// everything before the first `:`, then checked.
+    fn two_pass(bytes: &[u8]) -> Result<Authority<'_>, ()> {
+        let end = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
+        let (host, rest) = bytes.split_at(end);
+        let name = host.strip_suffix(b".").unwrap_or(host);
+        if name.is_empty() || name.len() > MAX_HOST {
+            return Err(());
+        }
+        let mut prev_dot = true;
+        for &b in name {
+            match b {
+                b'.' if prev_dot => return Err(()),
+                b'.' => prev_dot = true,
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => prev_dot = false,
+                _ => return Err(()),
+            }
+        }
+        if prev_dot {
+            return Err(());
+        }
+        let port = match rest.split_first() {
+            None => None,
+            Some((b':', digits)) => Some(parse_port(digits)?),
+            Some(_) => return Err(()),
+        };
+        Ok(Authority { host, port })
+    }
+
+    #[test]
+    fn one_pass_reg_names_agree_with_two_passes() {
+        // Every string of up to 5 bytes over an alphabet with each byte class, then the
+        // length limit around 253.
+        const ALPHABET: &[u8] = b"a.:-_9Z/ @\x80";
+        let mut s = Vec::new();
+        let mut checked = 0;
+        for len in 0..=5u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                s.clear();
+                for _ in 0..len {
+                    s.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                assert_eq!(
+                    parse_authority(&s),
+                    two_pass(&s),
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000);
+        for n in 250..257 {
+            for tail in [&b""[..], b".", b":80", b".:80", b"..", b"x"] {
+                let mut s = vec![b'a'; n];
+                s.extend_from_slice(tail);
+                assert_eq!(parse_authority(&s), two_pass(&s), "{n} + {tail:?}");
+            }
+        }
     }
 
     #[test]

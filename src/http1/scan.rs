@@ -130,8 +130,27 @@ impl Scan {
                         .line_start
                         .saturating_add(lim.max_line)
                         .min(lim.max_head.saturating_sub(1));
+                    skip_to(buf, self.pos, stop, super::swar::find_cr_lf)
+                }
+                // A method is tchars up to its limit: the byte after them decides.
+                At::Method if is_tchar(b) => {
+                    let stop = self
+                        .line
+                        .start
+                        .saturating_add(MAX_METHOD)
+                        .min(lim.max_head.saturating_sub(1));
+                    skip_to(buf, self.pos, stop, |rest| Some(tchar_run(rest)))
+                }
+                // `HTTP/x.y`: up to its length, only CR, LF, SP and HTAB need a decision.
+                At::Version if !matches!(b, b'\r' | b'\n' | b' ' | b'\t') => {
+                    let stop = self
+                        .line
+                        .version
+                        .saturating_add(VERSION_LEN)
+                        .min(lim.max_head.saturating_sub(1));
                     skip_to(buf, self.pos, stop, |rest| {
-                        memchr::memchr2(b'\r', b'\n', rest)
+                        rest.iter()
+                            .position(|&b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
                     })
                 }
                 At::Target if !matches!(b, b' ' | b'\r' | b'\n') => {
@@ -140,9 +159,7 @@ impl Scan {
                         .target
                         .saturating_add(lim.max_target)
                         .min(lim.max_head.saturating_sub(1));
-                    skip_to(buf, self.pos, stop, |rest| {
-                        memchr::memchr3(b' ', b'\r', b'\n', rest)
-                    })
+                    skip_to(buf, self.pos, stop, super::swar::find_sp_cr_lf)
                 }
                 _ => self.pos,
             };
@@ -274,10 +291,32 @@ fn skip_to(buf: &[u8], pos: usize, stop: usize, find: impl Fn(&[u8]) -> Option<u
     }
 }
 
-/// RFC 9110 §5.6.2 `tchar`.
+/// RFC 9110 §5.6.2 `tchar` (one table load: names and methods are checked a byte at a time).
+#[inline]
 pub(super) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
-        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    TCHAR[usize::from(b)]
+}
+
+/// The first position in `bytes` that is not a `tchar`, or its length.
+#[inline]
+pub(super) fn tchar_run(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !is_tchar(b))
+        .unwrap_or(bytes.len())
+}
+
+static TCHAR: [bool; 256] = tchars();
+
+const fn tchars() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+            | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+            | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        b += 1;
+    }
+    table
 }

@@ -101,9 +101,9 @@ pub struct FillWait {
 }
 
 impl StageCache {
-    /// `get`, and on a miss the coalescing decision (module docs: "Coalescing"). Counts a
-    /// hit for `Hit`, a miss for `Fill` and `Bypass`, nothing for `Wait` (the waiter's later
-    /// `get` counts).
+    /// `get`, and on a miss the coalescing decision (module docs: "Coalescing"). Counts
+    /// nothing: the caller records a hit for `Hit`, a miss for `Fill` and `Bypass`, and for
+    /// `Wait` whatever its later `get` finds (`StageCache::record`).
     pub fn lookup(self: &Arc<Self>, key: &[u8], now: u64) -> Lookup {
         self.lookup_with(key, now, Bytes::clone)
     }
@@ -119,7 +119,6 @@ impl StageCache {
     ) -> Lookup<T> {
         let hash = self.hash(key);
         if let Some(b) = self.find_with(key, hash, now, &mut on_hit) {
-            self.count(hash, true);
             return Lookup::Hit(b);
         }
         let tag = hash.max(1);
@@ -139,10 +138,8 @@ impl StageCache {
                 };
                 // A fill may have completed between our miss and our CAS.
                 if let Some(b) = self.find_with(key, hash, now, &mut on_hit) {
-                    self.count(hash, true);
                     return Lookup::Hit(b); // dropping the permit releases it
                 }
-                self.count(hash, false);
                 Lookup::Fill(permit)
             }
             Err(t) if t == tag => Lookup::Wait(FillWait {
@@ -151,10 +148,7 @@ impl StageCache {
                 generation,
                 registered: None,
             }),
-            Err(_) => {
-                self.count(hash, false);
-                Lookup::Bypass
-            }
+            Err(_) => Lookup::Bypass,
         }
     }
 }

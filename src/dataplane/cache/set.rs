@@ -27,8 +27,10 @@ impl<K: Eq + Hash + Clone> CacheSet<K> {
     /// and fingerprint all match keeps its very `StageCache`; any other starts empty.
     /// Stages absent from `stages` are dropped (freed once in-flight requests let go). A kept
     /// cache keeps its per-route counters too: the fingerprint covers the route list.
+    /// `cores`: the cores that count hits (`StageCache::with_counts`).
     pub fn rebuild(
         &self,
+        cores: usize,
         stages: impl IntoIterator<Item = (K, CachePolicy, u64, usize)>,
     ) -> CacheSet<K> {
         let caches = stages
@@ -36,11 +38,14 @@ impl<K: Eq + Hash + Clone> CacheSet<K> {
             .map(|(id, policy, fingerprint, routes)| {
                 let cache = match self.caches.get(&id) {
                     Some((p, f, c))
-                        if *p == policy && *f == fingerprint && c.methods().len() == routes =>
+                        if *p == policy
+                            && *f == fingerprint
+                            && c.routes() == routes
+                            && c.cores() == cores =>
                     {
                         Arc::clone(c)
                     }
-                    _ => Arc::new(StageCache::with_methods(policy, routes)),
+                    _ => Arc::new(StageCache::with_counts(policy, cores, routes)),
                 };
                 (id, (policy, fingerprint, cache))
             })

@@ -11,6 +11,7 @@ use arc_swap::Guard;
 use bytes::Bytes;
 use hashbrown::DefaultHashBuilder;
 
+use super::counts::HitCounts;
 use super::fill::FillTable;
 
 /// API Gateway's default `cacheTtlInSeconds`.
@@ -67,31 +68,17 @@ pub enum Insert {
     Contended,
 }
 
-/// Totals over all shards, read with relaxed loads (each number is exact, the set of them
-/// is not one instant).
+/// Totals over all shards and cores, read with relaxed loads (each number is exact, the set
+/// of them is not one instant).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
+    /// Hits and misses the wiring recorded (`StageCache::record`), every route and core.
     pub hits: u64,
     pub misses: u64,
     /// Live entries pushed out to make room (not expiries, flushes or invalidations).
     pub evictions: u64,
     pub bytes: u64,
     pub entries: u64,
-}
-
-/// `CacheHitCount` / `CacheMissCount` of one method, for the wiring to bump next to the
-/// stage totals (the stage cache does not know method ids).
-#[derive(Debug, Default)]
-pub struct MethodCounters {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-}
-
-impl MethodCounters {
-    pub fn record(&self, hit: bool) {
-        let c = if hit { &self.hits } else { &self.misses };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 pub(super) struct Entry {
@@ -122,8 +109,6 @@ struct Shard {
     bytes: AtomicU64,
     entries: AtomicU64,
     hand: AtomicUsize,
-    hits: AtomicU64,
-    misses: AtomicU64,
     evictions: AtomicU64,
 }
 
@@ -137,9 +122,9 @@ pub struct StageCache {
     epoch: AtomicU64,
     hasher: DefaultHashBuilder,
     pub(super) fills: FillTable,
-    /// `CacheHitCount` / `CacheMissCount` per route of the stage, indexed by route index
-    /// (empty for a cache made with `new`).
-    methods: Box<[MethodCounters]>,
+    /// `CacheHitCount` / `CacheMissCount` per route of the stage and core (none for a
+    /// cache made with `new`).
+    counts: HitCounts,
 }
 
 impl std::fmt::Debug for StageCache {
@@ -161,11 +146,11 @@ fn same(a: &Option<Arc<Entry>>, b: &Option<Arc<Entry>>) -> bool {
 
 impl StageCache {
     pub fn new(policy: CachePolicy) -> StageCache {
-        StageCache::with_methods(policy, 0)
+        StageCache::with_counts(policy, 0, 0)
     }
 
-    /// A cache with hit/miss counters for `methods` routes (`method`).
-    pub fn with_methods(policy: CachePolicy, methods: usize) -> StageCache {
+    /// A cache with hit/miss counts for `routes` routes on `cores` cores (`record`).
+    pub fn with_counts(policy: CachePolicy, cores: usize, routes: usize) -> StageCache {
         let shards = policy.shards.max(1).next_power_of_two() as usize;
         let shard_budget = policy.capacity_bytes / shards as u64;
         let slots = ((shard_budget / SLOT_SIZING_BYTES) as usize)
@@ -180,8 +165,6 @@ impl StageCache {
                     bytes: AtomicU64::new(0),
                     entries: AtomicU64::new(0),
                     hand: AtomicUsize::new(0),
-                    hits: AtomicU64::new(0),
-                    misses: AtomicU64::new(0),
                     evictions: AtomicU64::new(0),
                 })
                 .collect(),
@@ -191,18 +174,32 @@ impl StageCache {
             epoch: AtomicU64::new(0),
             hasher: DefaultHashBuilder::default(),
             fills: FillTable::new(),
-            methods: (0..methods).map(|_| MethodCounters::default()).collect(),
+            counts: HitCounts::new(cores, routes),
         }
     }
 
-    /// The hit/miss counters of route `index`, if the cache has them.
-    pub fn method(&self, index: usize) -> Option<&MethodCounters> {
-        self.methods.get(index)
+    /// Counts a hit or a miss of route `route` on core `core` (API Gateway's
+    /// `CacheHitCount` / `CacheMissCount`). Only `core`'s own thread may count for `core`:
+    /// a count is a relaxed load and store of that core's cell, not an atomic
+    /// read-modify-write (`counts.rs`). Lookups count nothing themselves: the wiring knows
+    /// which lookup decided the request (a vary marker's is not a hit).
+    pub fn record(&self, core: usize, route: usize, hit: bool) {
+        self.counts.record(core, route, hit);
     }
 
-    /// Every route's counters, by route index.
-    pub fn methods(&self) -> &[MethodCounters] {
-        &self.methods
+    /// `(CacheHitCount, CacheMissCount)` of route `route`, over every core.
+    pub fn route_counts(&self, route: usize) -> (u64, u64) {
+        self.counts.route(route)
+    }
+
+    /// The routes the cache counts for (`with_counts`).
+    pub fn routes(&self) -> usize {
+        self.counts.routes()
+    }
+
+    /// The cores the cache counts for (`with_counts`).
+    pub fn cores(&self) -> usize {
+        self.counts.cores()
     }
 
     pub fn policy(&self) -> CachePolicy {
@@ -232,28 +229,13 @@ impl StageCache {
         &shard.slots[set * WAYS..(set + 1) * WAYS]
     }
 
-    /// The stored response for `key`, counting a hit or a miss. Expired and flushed
+    /// The stored response for `key` (not counted: see `record`). Expired and flushed
     /// entries are misses and are removed here.
     pub fn get(&self, key: &[u8], now: u64) -> Option<Bytes> {
-        let hash = self.hash(key);
-        let found = self.find(key, hash, now);
-        let shard = self.shard(hash);
-        let c = if found.is_some() {
-            &shard.hits
-        } else {
-            &shard.misses
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-        found
+        self.find(key, self.hash(key), now)
     }
 
-    pub(super) fn count(&self, hash: u64, hit: bool) {
-        let shard = self.shard(hash);
-        let c = if hit { &shard.hits } else { &shard.misses };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `get` without counting.
+    /// `get` with the key's hash.
     pub(super) fn find(&self, key: &[u8], hash: u64, now: u64) -> Option<Bytes> {
         self.find_with(key, hash, now, Bytes::clone)
     }
@@ -376,10 +358,13 @@ impl StageCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        let mut s = CacheStats::default();
+        let (hits, misses) = self.counts.total();
+        let mut s = CacheStats {
+            hits,
+            misses,
+            ..CacheStats::default()
+        };
         for shard in self.shards.iter() {
-            s.hits += shard.hits.load(Ordering::Relaxed);
-            s.misses += shard.misses.load(Ordering::Relaxed);
             s.evictions += shard.evictions.load(Ordering::Relaxed);
             s.bytes += shard.bytes.load(Ordering::Relaxed);
             s.entries += shard.entries.load(Ordering::Relaxed);

@@ -56,10 +56,11 @@ fn cache_hit_miss_and_expiry_with_injected_clock() {
     assert_eq!(c.get(b"GET /b", 299 * SEC), None);
     assert_eq!(c.get(b"GET /a", 300 * SEC), None, "expired at exactly ttl");
     let s = c.stats();
+    assert_eq!((s.entries, s.bytes), (0, 0), "expired entry removed");
     assert_eq!(
-        (s.hits, s.misses, s.entries, s.bytes),
-        (1, 3, 0, 0),
-        "expired entry removed"
+        (s.hits, s.misses),
+        (0, 0),
+        "lookups count nothing themselves"
     );
 }
 
@@ -272,8 +273,6 @@ fn cache_coalescing_one_filler_waiters_woken_on_fill() {
         assert_eq!(c.get(b"GET /cold", 0), Some(body(10, 7)));
     }
     assert!(matches!(c.lookup(b"GET /cold", 0), Lookup::Hit(_)));
-    let s = c.stats();
-    assert_eq!((s.hits, s.misses), (6, 1), "one miss went to the backend");
 }
 
 #[test]
@@ -405,7 +404,7 @@ fn cache_coalescing_with_threads_one_backend_request() {
 #[test]
 fn cache_hammered_by_threads_keeps_the_bound() {
     let cap = 128 * 1024;
-    let c = Arc::new(StageCache::new(policy(cap, 8)));
+    let c = Arc::new(StageCache::with_counts(policy(cap, 8), 4, 3));
     let stop = Arc::new(AtomicBool::new(false));
     let max_seen = Arc::new(AtomicU64::new(0));
     let watcher = {
@@ -417,16 +416,23 @@ fn cache_hammered_by_threads_keeps_the_bound() {
             }
         })
     };
+    // Each thread is a core: it counts its own hits and misses (`record`) and tallies them
+    // itself, and the cache's sums must match exactly.
     let workers: Vec<_> = (0..4u64)
         .map(|t| {
             let c = Arc::clone(&c);
             std::thread::spawn(move || {
                 let mut rng = Rng(0x1234_5678 + t);
+                let mut mine = [[0u64; 2]; 3];
                 for i in 0..20_000u64 {
                     let k = rng.next() % 200; // shared keys across threads
                     let key = format!("GET /h/{k}");
                     let now = i * 1000;
-                    match c.get(key.as_bytes(), now) {
+                    let route = (k % 3) as usize;
+                    let found = c.get(key.as_bytes(), now);
+                    c.record(t as usize, route, found.is_some());
+                    mine[route][usize::from(found.is_none())] += 1;
+                    match found {
                         Some(b) => assert!(b.iter().all(|&x| x == k as u8), "value of another key"),
                         None => {
                             let size = (rng.next() % 4000) as usize;
@@ -437,17 +443,31 @@ fn cache_hammered_by_threads_keeps_the_bound() {
                         c.invalidate(key.as_bytes());
                     }
                 }
+                mine
             })
         })
         .collect();
+    let mut tally = [[0u64; 2]; 3];
     for w in workers {
-        w.join().expect("worker");
+        let mine = w.join().expect("worker");
+        for (t, m) in tally.iter_mut().zip(mine) {
+            t[0] += m[0];
+            t[1] += m[1];
+        }
     }
     stop.store(true, Ordering::Relaxed);
     watcher.join().expect("watcher");
     assert!(max_seen.load(Ordering::Relaxed) <= cap);
     let s = c.stats();
     assert!(s.bytes <= cap && s.hits > 0 && s.misses > 0, "{s:?}");
+    for (route, t) in tally.iter().enumerate() {
+        assert_eq!(c.route_counts(route), (t[0], t[1]), "route {route}: exact");
+    }
+    assert_eq!(
+        (s.hits, s.misses),
+        tally.iter().fold((0, 0), |(h, m), t| (h + t[0], m + t[1])),
+        "stage totals: exact"
+    );
     c.flush();
     assert_eq!(
         (c.stats().bytes, c.stats().entries),
@@ -460,22 +480,28 @@ fn cache_hammered_by_threads_keeps_the_bound() {
 fn cache_set_rebuild_carries_over_unchanged_stages() {
     let p = policy(1 << 20, 4);
     let empty: CacheSet<&str> = CacheSet::new();
-    let v1 = empty.rebuild([
-        ("api/prod", p, 1, 2),
-        ("api/dev", p, 1, 2),
-        ("api/test", p, 1, 2),
-    ]);
+    let v1 = empty.rebuild(
+        2,
+        [
+            ("api/prod", p, 1, 2),
+            ("api/dev", p, 1, 2),
+            ("api/test", p, 1, 2),
+        ],
+    );
     for id in ["api/prod", "api/dev", "api/test"] {
         v1.get(&id)
             .map(|c| c.insert(b"k", body(3, 0), DEFAULT_TTL, 0));
     }
     let bigger = policy(2 << 20, 4);
-    let v2 = v1.rebuild([
-        ("api/prod", p, 1, 2),
-        ("api/dev", p, 2, 2),
-        ("api/test", bigger, 1, 2),
-        ("api/new", p, 1, 2),
-    ]);
+    let v2 = v1.rebuild(
+        2,
+        [
+            ("api/prod", p, 1, 2),
+            ("api/dev", p, 2, 2),
+            ("api/test", bigger, 1, 2),
+            ("api/new", p, 1, 2),
+        ],
+    );
     assert!(Arc::ptr_eq(
         v1.get(&"api/prod").unwrap(),
         v2.get(&"api/prod").unwrap()
@@ -484,12 +510,10 @@ fn cache_set_rebuild_carries_over_unchanged_stages() {
         v2.get(&"api/prod").unwrap().get(b"k", 1).is_some(),
         "entries survive"
     );
-    v1.get(&"api/prod").unwrap().method(1).unwrap().record(true);
+    v1.get(&"api/prod").unwrap().record(1, 1, true);
     assert_eq!(
-        v2.get(&"api/prod").unwrap().methods()[1]
-            .hits
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1,
+        v2.get(&"api/prod").unwrap().route_counts(1),
+        (1, 0),
         "per-route counters survive with the entries"
     );
     assert!(
@@ -502,5 +526,54 @@ fn cache_set_rebuild_carries_over_unchanged_stages() {
     );
     assert!(v2.get(&"api/new").unwrap().get(b"k", 1).is_none());
     assert_eq!(v2.len(), 4);
-    assert!(v2.rebuild(std::iter::empty()).is_empty());
+    assert!(v2.rebuild(2, std::iter::empty()).is_empty());
+    let v3 = v2.rebuild(3, [("api/prod", p, 1, 2)]);
+    let prod = v3.get(&"api/prod").unwrap();
+    assert!(
+        prod.get(b"k", 1).is_none() && prod.cores() == 3,
+        "another core count: clean"
+    );
+}
+
+#[test]
+fn hit_counts_are_exact_per_core_and_route() {
+    const CORES: usize = 3;
+    const ROUTES: usize = 19; // three lines per core, the last one partly used
+    let c = Arc::new(StageCache::with_counts(policy(1 << 20, 4), CORES, ROUTES));
+    let threads: Vec<_> = (0..CORES)
+        .map(|core| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                for i in 0..30_000usize {
+                    let route = i % ROUTES;
+                    c.record(core, route, !(i / ROUTES + core).is_multiple_of(3));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("core");
+    }
+    let mut total = (0, 0);
+    for route in 0..ROUTES {
+        let mut want = (0, 0);
+        for core in 0..CORES {
+            for i in (route..30_000).step_by(ROUTES) {
+                if !(i / ROUTES + core).is_multiple_of(3) {
+                    want.0 += 1;
+                } else {
+                    want.1 += 1;
+                }
+            }
+        }
+        assert_eq!(c.route_counts(route), want, "route {route}");
+        total = (total.0 + want.0, total.1 + want.1);
+    }
+    let s = c.stats();
+    assert_eq!((s.hits, s.misses), total);
+    assert_eq!(total.0 + total.1, 90_000);
+    // Out of range counts nothing (and does not panic).
+    c.record(0, ROUTES, true);
+    assert_eq!(c.route_counts(ROUTES), (0, 0));
+    assert_eq!((c.stats().hits, c.stats().misses), total);
 }

@@ -7,6 +7,7 @@ mod accept;
 mod fields_oracle;
 mod framing;
 mod limits;
+mod long_fields;
 mod syntax;
 
 use super::*;
