@@ -278,14 +278,22 @@ fn number(out: &mut Vec<u8>, n: u64) {
 
 /// `n` in decimal. Up to three digits (statuses, octets, most latencies in ms, short bodies)
 /// are stored in place; `write_decimal`'s copy of its digits is a call to `memcpy`.
+#[inline]
 fn decimal(out: &mut Vec<u8>, n: u64) {
     let digit = |n: u64| b'0' + (n % 10) as u8;
     match n {
         0..=9 => out.push(digit(n)),
         10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n)]),
         100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
-        _ => http1::write_decimal(out, n),
+        _ => long_decimal(out, n),
     }
+}
+
+/// Out of line: `decimal`'s short cases stay small where they are inlined.
+#[cold]
+#[inline(never)]
+fn long_decimal(out: &mut Vec<u8>, n: u64) {
+    http1::write_decimal(out, n);
 }
 
 /// Length of `clf_time` for years 1000 to 9999.
