@@ -2,10 +2,11 @@
 //! (`dataplane/access_log.rs`), appends them to their destination (a file opened for append,
 //! created if missing, or standard output) and sends each emptied batch back to its core.
 //! Woken by the cores (every few full batches, and on their ticks), it takes every batch
-//! queued and appends each destination's in `writev`s that end at `ALIGN` boundaries of the
-//! file: the page cache then takes the middle of each as whole 64 KiB folios, where a write
-//! at any offset was split into many small ones, and no write is large enough to ask for
-//! bigger folios (which cost far more per byte on this kind of VM). See `write_aligned`.
+//! queued and appends each destination's in `writev`s that end at `ALIGN` (64 KiB) offsets
+//! of the file: the page cache then holds each 64 KiB between two such offsets in one folio,
+//! where writes ending anywhere left it split into many small ones; and no write is larger,
+//! so none asks for bigger folios (which cost several times more per byte on the benchmark
+//! VM). See `write_aligned`.
 //! SIGUSR1 (`reopen`) closes every file, so the next batch opens the path again: rename the
 //! file, send SIGUSR1, and new lines go to a new file (log rotation).
 //!
@@ -160,8 +161,8 @@ fn write_aligned<'a>(
 }
 
 impl Output {
-    /// Append the batches' lines to `dest` with as few writes as the OS takes; returns the
-    /// lines lost to a failure.
+    /// Append the batches' lines to `dest` (a file: `write_aligned`; stdout, stderr: one
+    /// `writev`, more only after a partial write); returns the lines lost to a failure.
     fn write(&mut self, dest: &LogDestination, batches: &[Box<LogBatch>]) -> usize {
         let mut slices = recycle(std::mem::take(&mut self.slices));
         slices.extend(batches.iter().map(|b| IoSlice::new(&b.lines)));

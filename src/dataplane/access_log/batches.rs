@@ -17,8 +17,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use crate::config::{LogDestination, Snapshot};
 use crate::dataplane::handover::Giver;
 
-/// Bytes a batch holds before it is handed over (the writer's one write per destination
-/// covers one or more); its capacity is twice that, so a line up to `BATCH_BYTES` long never
+/// Bytes a batch holds before it is handed over (the writer appends what it took for a
+/// destination at once); its capacity is twice that, so a line up to `BATCH_BYTES` long never
 /// makes it grow.
 pub const BATCH_BYTES: usize = 64 * 1024;
 /// Batches a core makes at its first line (room for the writer to fall behind a little, with
@@ -29,11 +29,10 @@ const PER_DESTINATION: usize = 2;
 /// Batches made beyond `PER_DESTINATION` each: the ones queued before the writer is woken
 /// (`WAKE_EVERY`) and 4 more.
 pub(super) const SLACK: usize = WAKE_EVERY + 4;
-/// Full batches a core hands over before it wakes the writer: the writer then takes them all
-/// and writes them with one `writev` of about `WAKE_EVERY × BATCH_BYTES`. One wake-up per
-/// batch cost the writer a park and a wake per 64 KiB, and its writes (64 KiB at unaligned
-/// file offsets) were cut into many small page-cache folios; 256 KiB ones need far fewer. The
-/// ticker (`hand_over_all`) and a core out of free batches wake it whatever the count.
+/// Full batches a core hands over before it wakes the writer, which then takes them all at
+/// once: one park and one wake-up (a futex wake on the core, a context switch) for several
+/// batches, where it had one per batch. The ticker (`hand_over_all`), a full channel and a
+/// core out of free batches wake it whatever the count.
 pub(super) const WAKE_EVERY: usize = 4;
 /// The most batches one core owns (in use, queued for the writer, or free): the capacity of
 /// its home channel and, per core, of the shared hand-over channel (`Shared::access_logs`).
