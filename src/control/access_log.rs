@@ -6,7 +6,7 @@
 //! of the file: the page cache then holds each 64 KiB between two such offsets in one folio,
 //! where writes ending anywhere left it split into many small ones; and no write is larger,
 //! so none asks for bigger folios (which cost several times more per byte on the benchmark
-//! VM). See `write_aligned`.
+//! VM). See `write_aligned`; stdout and stderr get pieces of at most 64 KiB.
 //! SIGUSR1 (`reopen`) closes every file, so the next batch opens the path again: rename the
 //! file, send SIGUSR1, and new lines go to a new file (log rotation).
 //!
@@ -133,7 +133,18 @@ fn write_aligned<'a>(
 ) -> Result<(), (usize, std::io::Error)> {
     // Opened for append: the end is where the next write goes (0 if it cannot be read: the
     // pieces are then merely not aligned).
-    let mut at = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    let at = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    write_pieces(file, at, batches, slices)
+}
+
+/// `write_aligned` from offset `at` (0 for stdout and stderr, whose offset is not ours to
+/// know: pieces of at most `ALIGN` bytes, so a redirection to a file gets no large folios).
+fn write_pieces<'a>(
+    file: &mut impl Write,
+    mut at: u64,
+    batches: &'a [Box<LogBatch>],
+    slices: &mut Vec<IoSlice<'a>>,
+) -> Result<(), (usize, std::io::Error)> {
     let mut written = 0;
     let (mut batch, mut offset) = (0, 0);
     loop {
@@ -161,18 +172,16 @@ fn write_aligned<'a>(
 }
 
 impl Output {
-    /// Append the batches' lines to `dest` (a file: `write_aligned`; stdout, stderr: one
-    /// `writev`, more only after a partial write); returns the lines lost to a failure.
+    /// Append the batches' lines to `dest` (a file: `write_aligned`; stdout, stderr:
+    /// `write_pieces`); returns the lines lost to a failure.
     fn write(&mut self, dest: &LogDestination, batches: &[Box<LogBatch>]) -> usize {
         let mut slices = recycle(std::mem::take(&mut self.slices));
-        slices.extend(batches.iter().map(|b| IoSlice::new(&b.lines)));
         let result = match dest {
             LogDestination::Stdout => {
-                let mut w = std::io::stdout().lock();
-                write_all_vectored(&mut w, &mut slices)
+                write_pieces(&mut std::io::stdout().lock(), 0, batches, &mut slices)
             }
             LogDestination::Stderr => {
-                write_all_vectored(&mut std::io::stderr().lock(), &mut slices)
+                write_pieces(&mut std::io::stderr().lock(), 0, batches, &mut slices)
             }
             LogDestination::Spans => Ok(()),
             LogDestination::File(path) => {
@@ -374,6 +383,12 @@ mod tests {
         }
         assert_eq!(last.0 + last.1, expected.len());
         assert_eq!(file.writes.len(), expected.len().div_ceil(align));
+        // Stdout, stderr: from offset 0, pieces of at most ALIGN.
+        let mut out = Recorder::default();
+        assert!(write_pieces(&mut out, 0, &batches, &mut slices).is_ok());
+        assert!(out.got == expected[1000..], "the bytes, in order");
+        assert!(out.writes.iter().all(|&(_, len)| len <= align));
+        assert_eq!(out.writes.len(), out.got.len().div_ceil(align));
     }
 
     #[test]
