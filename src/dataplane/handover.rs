@@ -46,11 +46,22 @@ impl<T> Giver<T> {
     /// Hand `item` over without waiting; it comes back when the channel is full or the taker
     /// is gone.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.tx.try_send(item)?;
+        self.try_send_quietly(item)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// `try_send` without waking the taker: the giver wakes it later (`wake`), once for
+    /// several items, so a busy taker is woken once per several items instead of per item.
+    pub fn try_send_quietly(&self, item: T) -> Result<(), TrySendError<T>> {
+        self.tx.try_send(item)
+    }
+
+    /// Wake the taker (a futex wake only when it is parked).
+    pub fn wake(&self) {
         if let Some(t) = self.taker.get() {
             t.unpark();
         }
-        Ok(())
     }
 }
 

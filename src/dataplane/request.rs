@@ -77,7 +77,11 @@ pub fn complete(worker: &Worker, conn: &mut Conn, snap: &SnapshotRef, meta: &Met
                 .0
                 .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
         }
-        conn.log_auth = access_log::Authorized::default();
+        // Only a format naming `authorizer.*` fills it (`dispatch`, same snapshot): otherwise
+        // it is empty, and not touching it spares a cold cache line of `Conn` per request.
+        if log.needs_authorizer {
+            conn.log_auth = access_log::Authorized::default();
+        }
     }
     if snap.execution_log.is_some() || snap.spans.is_some() {
         let line = access_log::Line {

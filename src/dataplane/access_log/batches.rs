@@ -6,9 +6,10 @@
 //! generation: `MIN_BATCHES`, or two per such destination (one being filled, one at the
 //! writer) plus `SLACK`, at most `MAX_BATCHES`. Each batch reserves `2 × BATCH_BYTES` (128 KiB)
 //! of address space, of which only what lines fill becomes resident (about `BATCH_BYTES`
-//! once it has been full): at most 512 KiB resident per core for one destination, 1.5 MiB for
-//! ten, 4 MiB at the bound. When no batch is free (the writer is behind or stuck) the line is
-//! dropped and counted (`Shared::log_dropped`, metric `tollgate_access_log_lines_dropped_total`).
+//! once it has been full): at most 768 KiB resident per core for one destination, 1.75 MiB
+//! for ten, 4 MiB at the bound. When no batch is free (the writer is behind or stuck) the line
+//! is dropped and counted (`Shared::log_dropped`, metric
+//! `tollgate_access_log_lines_dropped_total`). Full batches wake the writer every `WAKE_EVERY`.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -16,16 +17,23 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use crate::config::{LogDestination, Snapshot};
 use crate::dataplane::handover::Giver;
 
-/// Bytes a batch holds before it is handed over (the writer's one write per destination
-/// covers one or more); its capacity is twice that, so a line up to `BATCH_BYTES` long never
+/// Bytes a batch holds before it is handed over (the writer appends what it took for a
+/// destination at once); its capacity is twice that, so a line up to `BATCH_BYTES` long never
 /// makes it grow.
 pub const BATCH_BYTES: usize = 64 * 1024;
-/// Batches a core makes at its first line (room for the writer to fall behind a little).
-pub const MIN_BATCHES: usize = 8;
+/// Batches a core makes at its first line (room for the writer to fall behind a little, with
+/// `WAKE_EVERY` batches queued before it is woken).
+pub const MIN_BATCHES: usize = 12;
 /// Batches made per destination a core writes: one being filled, one at the writer.
 const PER_DESTINATION: usize = 2;
-/// Batches made beyond `PER_DESTINATION` each.
-pub(super) const SLACK: usize = 4;
+/// Batches made beyond `PER_DESTINATION` each: the ones queued before the writer is woken
+/// (`WAKE_EVERY`) and 4 more.
+pub(super) const SLACK: usize = WAKE_EVERY + 4;
+/// Full batches a core hands over before it wakes the writer, which then takes them all at
+/// once: one park and one wake-up (a futex wake on the core, a context switch) for several
+/// batches, where it had one per batch. The ticker (`hand_over_all`), a full channel and a
+/// core out of free batches wake it whatever the count.
+pub(super) const WAKE_EVERY: usize = 4;
 /// The most batches one core owns (in use, queued for the writer, or free): the capacity of
 /// its home channel and, per core, of the shared hand-over channel (`Shared::access_logs`).
 pub const MAX_BATCHES: usize = 64;
@@ -57,6 +65,8 @@ pub struct CoreLogs {
     home: SyncSender<Box<LogBatch>>,
     back: Receiver<Box<LogBatch>>,
     to_writer: BatchSender,
+    /// Batches handed over since the writer was last woken.
+    unwoken: usize,
 }
 
 impl CoreLogs {
@@ -72,6 +82,7 @@ impl CoreLogs {
             home,
             back,
             to_writer,
+            unwoken: 0,
         }
     }
 
@@ -122,7 +133,11 @@ impl CoreLogs {
                     b.destination = snap.log_destinations[d].clone();
                     Some(b)
                 }
-                None => return dropped + 1,
+                None => {
+                    // Every batch is out: the writer may be holding some it was not woken for.
+                    self.wake_writer();
+                    return dropped + 1;
+                }
             };
         }
         let slot = &mut self.open[d];
@@ -170,6 +185,7 @@ impl CoreLogs {
         for d in 0..self.open.len() {
             self.hand_over(d);
         }
+        self.wake_writer();
         while let Ok(b) = self.back.try_recv() {
             self.free.push(b);
         }
@@ -183,10 +199,24 @@ impl CoreLogs {
             self.free.push(batch);
             return;
         }
-        if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
-            self.to_writer.try_send(batch)
-        {
-            self.open[d] = Some(b);
+        match self.to_writer.try_send_quietly(batch) {
+            Ok(()) => {
+                self.unwoken += 1;
+                if self.unwoken >= WAKE_EVERY {
+                    self.wake_writer();
+                }
+            }
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
+                self.wake_writer();
+                self.open[d] = Some(b);
+            }
+        }
+    }
+
+    fn wake_writer(&mut self) {
+        if self.unwoken > 0 {
+            self.unwoken = 0;
+            self.to_writer.wake();
         }
     }
 }
