@@ -13,4 +13,5 @@ env       tools from Debian, the release build, fd limits, TLS certificate, vers
 report    medians, ratios, tables, sanity checks
 cache     cache-hit: the gateway's admin cache counters, the fill step, issue 5's ratios
 markdown  the markdown block, JSON, CSV, benches/RESULTS.md
+paired    benches/paired: two tollgate configurations at once on one CPU, per-pair ratios
 """

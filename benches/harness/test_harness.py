@@ -24,6 +24,7 @@ from harness import (
     legs,
     markdown,
     observe,
+    paired,
     peers,
     report,
     samebytes,
@@ -1613,6 +1614,29 @@ class ResultsFileTests(unittest.TestCase):
             markdown.insert_results(path, "### newer\n")
             text = read(path)
             self.assertLess(text.index("### newer"), text.index("### older"))
+
+
+class PairedTests(unittest.TestCase):
+    def test_summary_is_the_per_pair_ratios_and_their_median(self):
+        s = paired.summary([(10.0, 10.5), (14.0, 14.0), (12.0, 13.2)])
+        self.assertEqual([round(r, 3) for r in s["ratios"]], [1.05, 1.0, 1.1])
+        self.assertAlmostEqual(s["median"], 1.05)
+        self.assertEqual((s["min"], round(s["max"], 3)), (1.0, 1.1))
+        self.assertEqual((s["a_median"], s["b_median"]), (12.0, 13.2))
+        # a pair whose baseline did no work has no ratio; none at all: no summary
+        self.assertEqual(paired.summary([(0.0, 1.0), (2.0, 3.0)])["ratios"], [1.5])
+        self.assertIsNone(paired.summary([(0.0, 1.0)]))
+
+    def test_the_port_is_the_first_listener_of_the_configuration(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "c.json")
+            with open(path, "w") as f:
+                json.dump({"server": {"listeners": [{"address": "127.0.0.1:18094"}]}}, f)
+            self.assertEqual(paired.listen_port(path), 18094)
+        o = paired.parse(["a.json", "b.json", "--pairs", "3", "--origin-port", "18090"])
+        self.assertEqual(
+            (o.a, o.b, o.pairs, o.origin_port, o.secs), ("a.json", "b.json", 3, 18090, 5.0)
+        )
 
 
 if __name__ == "__main__":
