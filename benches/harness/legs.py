@@ -213,13 +213,15 @@ def _persistent(bench, leg, lc, res):
     origin, ref = _start_origin(bench, leg, lc, res)
     started = {}
     # origin-same-bytes copies a tollgate row's response: started after every other row has
-    # answered its check; driven in the rows' order (right after the origin)
+    # answered its check; driven right after the row whose bytes it answers
+    # (samebytes.driving_order)
     for row in sorted(res.rows, key=lambda r: r.target.kind == peers.SAME_BYTES):
         if row.driven:
             pids_of = _start(bench, leg, lc, row, origin, ref, res)
             if pids_of:
                 started[row.target.name] = pids_of
-    live = [(row, started[row.target.name]) for row in res.rows if row.target.name in started]
+    rows = samebytes.driving_order(leg, [r for r in res.rows if r.target.name in started])
+    live = [(row, started[row.target.name]) for row in rows]
     if o.warmup > 0 and live:
         note(f"warm-up {o.warmup:g}s each: {' '.join(r.target.name for r, _ in live)}")
         for row, pids_of in live:

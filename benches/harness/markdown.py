@@ -81,7 +81,8 @@ def _leg(meta, sc, res):
     out = []
     if leg.name:
         out += [f"**{leg.name}**", ""]
-    driven = [r.target.name for r in res.rows if r.status not in ("n/a", "not yet")]
+    rows = samebytes.driving_order(leg, res.rows)
+    driven = [r.target.name for r in rows if r.status not in ("n/a", "not yet")]
     if res.skipped or res.failed:
         return out + [f"Not run: {res.skipped or res.failed}.", ""]
     each = ", 1 repetition" if o["reps"] == 1 else f", {o['reps']} repetitions in alternation"

@@ -22,6 +22,18 @@ from . import peers, procs
 READ_MAX = 1 << 20  # a response to copy is small; more than this is not the cache-hit row's
 
 
+def driving_order(leg, rows):
+    """rows in the order each repetition drives them: their own order, but origin-same-bytes
+    right after the tollgate row whose bytes it answers, so that the two rows issue 5's CPU
+    bound compares run seconds apart, under the same state of the machine (which can move a
+    process's kernel time by tens of percent for tens of seconds)."""
+    same = [r for r in rows if r.target.kind == peers.SAME_BYTES]
+    rest = [r for r in rows if r.target.kind != peers.SAME_BYTES]
+    source = f"tollgate-{leg.same_bytes}"
+    at = next((i + 1 for i, r in enumerate(rest) if r.target.name == source), len(rest))
+    return rest[:at] + same + rest[at:]
+
+
 def head_end(data):
     """The length of the head (through the blank line) in data, or None while incomplete."""
     i = data.find(b"\r\n\r\n")
@@ -188,7 +200,8 @@ def describe(res):
     return [
         f"- origin-same-bytes: a second `tools/upstream --mode fixed` (port --port-base+"
         f"{peers.PORT_OFFSET[peers.SAME_BYTES]}, loadgen straight at it as at the origin), "
-        f"started after {src}'s pre-run check, answering with the header lines (verbatim: that "
+        f"started after {src}'s pre-run check and driven right after it in each repetition, "
+        f"answering with the header lines (verbatim: that "
         f"response's Date and request ids frozen) and body of one of {src}'s responses, so that "
         f"its responses are exactly as long (checked before measuring){sizes}"
     ]

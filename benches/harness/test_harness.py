@@ -645,6 +645,31 @@ def serve_once(answer):
 
 
 class SameBytesTests(unittest.TestCase):
+    def test_it_is_driven_right_after_the_row_it_copies(self):
+        leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
+        targets = peers.targets(
+            list(peers.KINDS), 18090, "legacy", False, leg.variants, "cache-hit"
+        )
+        rows = [legs.Row(t) for t in targets]
+        self.assertEqual(
+            [r.target.name for r in samebytes.driving_order(leg, rows)],
+            [
+                "origin",
+                "nginx",
+                "haproxy",
+                "nullproxy",
+                "tollgate-plain",
+                "tollgate-cache-hit",
+                "origin-same-bytes",
+            ],
+        )
+        # without the row it copies: last; a leg without the row: its own order
+        no_hit = [r for r in rows if r.target.name != "tollgate-cache-hit"]
+        self.assertEqual(samebytes.driving_order(leg, no_hit)[-1].target.name, "origin-same-bytes")
+        plain = scenarios.BY_NAME["proxy-small"].legs(True)[0]
+        others = [legs.Row(t) for t in peers.targets(list(peers.KINDS), 18090, "legacy", False)]
+        self.assertEqual(samebytes.driving_order(plain, others), others)
+
     def test_the_row(self):
         leg = scenarios.BY_NAME["cache-hit"].legs(True)[0]
         self.assertEqual(leg.same_bytes, "cache-hit")
