@@ -91,6 +91,15 @@ fn cache_stats(gw: &Gateway) -> Value {
     r.json()
 }
 
+/// One route's entry in the cache stats' `methods`.
+fn route_stats(stats: &Value, route: &str) -> Value {
+    stats["methods"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["route"] == route))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {route} in {stats}"))
+}
+
 #[test]
 fn a_hit_is_served_without_the_backend_with_fresh_ids() {
     let up = Upstream::start(Mode::static_(
@@ -127,22 +136,13 @@ fn a_hit_is_served_without_the_backend_with_fresh_ids() {
     // moment before the second one is in.
     wait_until(Duration::from_secs(5), || cache_stats(&gw)["entries"] == 2);
     let s = cache_stats(&gw);
-    let m = s["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["route"] == "GET /cached/{proxy+}")
-        .cloned()
-        .unwrap();
+    let m = route_stats(&s, "GET /cached/{proxy+}");
     assert_eq!(m["CacheHitCount"], 3, "{s}");
     assert_eq!(m["CacheMissCount"], 2, "{s}");
     assert_eq!(s["entries"], 2, "{s}");
     assert!(s["bytes"].as_u64().unwrap() > 0);
 }
 
-/// A hit answers without reading the request's body (RELIABILITY P25): a body all in the
-/// buffer is skipped and the connection kept; one still arriving, or a chunked one, makes
-/// the hit's response say `Connection: close` and the connection close.
 /// Hits and misses are counted per core and summed for the admin API and the metrics: with
 /// two workers and sixteen connections (spread over both by SO_REUSEPORT), the sums are
 /// exact.
@@ -170,13 +170,7 @@ fn hit_and_miss_counts_are_exact_across_two_workers() {
     assert_eq!(up.request_count(), 1, "every later request was a hit");
     let hits = (CONNECTIONS * ROUNDS) as u64;
     let s = cache_stats(&gw);
-    let m = s["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["route"] == "GET /cached/{proxy+}")
-        .cloned()
-        .unwrap();
+    let m = route_stats(&s, "GET /cached/{proxy+}");
     assert_eq!(
         (m["CacheHitCount"].as_u64(), m["CacheMissCount"].as_u64()),
         (Some(hits), Some(1)),
@@ -208,6 +202,9 @@ fn hit_and_miss_counts_are_exact_across_two_workers() {
     }
 }
 
+/// A hit answers without reading the request's body (RELIABILITY P25): a body all in the
+/// buffer is skipped and the connection kept; one still arriving, or a chunked one, makes
+/// the hit's response say `Connection: close` and the connection close.
 #[test]
 fn a_hit_settles_an_unread_request_body_p25() {
     let up = Upstream::start(Mode::static_(200, &[], b"cached"));
