@@ -146,7 +146,7 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>, found: &Found<'_>) {
     let meta = line.meta;
     let done = &meta.done;
     let Found { stage, api, route } = *found;
-    let ms = |out: &mut Vec<u8>, ns: u64| decimal(out, ns / 1_000_000);
+    let ms = |out: &mut Vec<u8>, ns: u64| http1::write_decimal(out, ns / 1_000_000);
     let protocol = meta.protocol.unwrap_or(Protocol::Rest);
     match var {
         LogVar::AccountId => text(out, line.snap.server.account_id.as_bytes()),
@@ -181,7 +181,7 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>, found: &Found<'_>) {
                     if i > 0 {
                         out.push(b'.');
                     }
-                    decimal(out, u64::from(octet));
+                    http1::write_decimal(out, u64::from(octet));
                 }
             }
             Some(ip) => {
@@ -222,7 +222,7 @@ fn value(out: &mut Vec<u8>, var: &LogVar, line: &Line<'_>, found: &Found<'_>) {
         LogVar::RouteKey => text(out, route.map_or(&b""[..], |r| r.route_key.as_bytes())),
         LogVar::Stage => text(out, stage.map_or(&b""[..], |s| s.name.as_bytes())),
         LogVar::Status => number(out, done.status as u64),
-        LogVar::ResponseLength => decimal(out, done.response_len),
+        LogVar::ResponseLength => http1::write_decimal(out, done.response_len),
         LogVar::ResponseLatency => ms(out, line.latency_ns),
         LogVar::IntegrationLatency => match done.integration {
             Some((ns, _)) => ms(out, ns),
@@ -272,28 +272,8 @@ fn number(out: &mut Vec<u8>, n: u64) {
     if n == 0 {
         out.push(b'-');
     } else {
-        decimal(out, n);
+        http1::write_decimal(out, n);
     }
-}
-
-/// `n` in decimal. Up to three digits (statuses, octets, most latencies in ms, short bodies)
-/// are stored in place; `write_decimal`'s copy of its digits is a call to `memcpy`.
-#[inline]
-fn decimal(out: &mut Vec<u8>, n: u64) {
-    let digit = |n: u64| b'0' + (n % 10) as u8;
-    match n {
-        0..=9 => out.push(digit(n)),
-        10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n)]),
-        100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
-        _ => long_decimal(out, n),
-    }
-}
-
-/// Out of line: `decimal`'s short cases stay small where they are inlined.
-#[cold]
-#[inline(never)]
-fn long_decimal(out: &mut Vec<u8>, n: u64) {
-    http1::write_decimal(out, n);
 }
 
 /// Length of `clf_time` for years 1000 to 9999.

@@ -23,8 +23,24 @@ pub fn write_chunk_header(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Append `n` in decimal without allocating.
+/// Append `n` in decimal without allocating. Up to three digits (statuses, IP octets, most
+/// latencies in ms, short bodies' lengths) are stored in place: the general case's copy of
+/// its digits is a call to `memcpy`.
+#[inline]
 pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    let digit = |n: u64| b'0' + (n % 10) as u8;
+    match n {
+        0..=9 => out.push(digit(n)),
+        10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n)]),
+        100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+        _ => write_long_decimal(out, n),
+    }
+}
+
+/// `write_decimal` past three digits; out of line, so that the short cases stay small
+/// where they are inlined.
+#[inline(never)]
+fn write_long_decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20]; // u64::MAX has 20 digits
     let mut at = digits.len();
     let mut n = n;
@@ -58,10 +74,16 @@ mod tests {
         for n in [
             0u64,
             7,
+            9,
             10,
+            42,
             99,
             100,
+            503,
+            999,
+            1000,
             12345,
+            65_535,
             u64::from(u32::MAX) + 1,
             u64::MAX,
         ] {

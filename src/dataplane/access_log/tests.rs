@@ -192,13 +192,3 @@ fn claims_render_as_text_or_escaped_json() {
         r#"a\"b [\"x\",\"y\"] 3 - -"#
     );
 }
-
-#[test]
-fn decimals_are_written_as_write_decimal_writes_them() {
-    for n in [0, 7, 9, 10, 42, 99, 100, 503, 999, 1000, 65_535, u64::MAX] {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        decimal(&mut ours, n);
-        http1::write_decimal(&mut theirs, n);
-        assert_eq!(ours, theirs, "{n}");
-    }
-}
