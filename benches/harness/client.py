@@ -62,6 +62,19 @@ def duration_arg(secs):
     return f"{secs:g}s" if float(secs).is_integer() else f"{round(secs * 1000)}ms"
 
 
+def loadgen_argv(path, threads, conns, secs, url, headers=(), options=(), rate=None):
+    """A closed-loop loadgen run of secs (open loop at `rate` requests/s when given), its JSON
+    result on stdout; options are more loadgen options (TLS), headers "N: v" each."""
+    argv = [path, "-t", str(threads), "-c", str(conns), "-d", duration_arg(secs), "--json"]
+    if rate:
+        argv += ["--rate", f"{rate:.0f}"]
+    argv += list(options)
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(url)
+    return argv
+
+
 def wrk_seconds(secs):
     """wrk takes whole seconds only."""
     return max(1, round(secs))

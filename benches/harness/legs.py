@@ -3,8 +3,9 @@ configuration, check that each answers like the origin, then measure them in alt
 (A B C A B C ...).
 
 THROUGHPUT legs start everything once; every target stays up, idle, while the others are
-driven, and gets an unrecorded warm-up run first. IDLE and STREAM legs start the origin and
-the target afresh for every single measurement and stop them after it.
+driven, and gets an unrecorded warm-up run first; after the repetitions, a `paired` variant
+is driven at the same time as the first variant (harness/pairing.py). IDLE and STREAM legs
+start the origin and the target afresh for every single measurement and stop them after it.
 """
 
 import json
@@ -13,7 +14,19 @@ import resource
 import time
 from dataclasses import dataclass, field
 
-from . import auth, cache, client, functions, measure, observe, peers, procs, report, samebytes
+from . import (
+    auth,
+    cache,
+    client,
+    functions,
+    measure,
+    observe,
+    pairing,
+    peers,
+    procs,
+    report,
+    samebytes,
+)
 from .measure import ClientFailed, note
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
@@ -48,6 +61,8 @@ class LegResult:
     fill: dict = field(default_factory=dict)  # cache legs: target name -> its fill step
     # the origin-same-bytes row's byte lengths (harness/samebytes.py), once it started
     same_bytes: dict = field(default_factory=dict)
+    # paired variants (harness/pairing.py): target name -> its pairs with the first variant
+    paired: dict = field(default_factory=dict)
 
 
 def connections(bench, leg):
@@ -196,6 +211,13 @@ def credentials(bench):
     return bench.auth
 
 
+def resign(bench, t):
+    """A SigV4 row's signature, made afresh before each run: a long run stays within
+    maxSkewSeconds."""
+    if t.variant and t.variant.auth == "sigv4":
+        t.headers = credentials(bench).headers("sigv4", t.port, bench.opts.path)
+
+
 def function_port(lc):
     return lc.origin_port + peers.FUNCTION_OFFSET
 
@@ -232,6 +254,8 @@ def _persistent(bench, leg, lc, res):
             if row.driven:
                 measure.wait_quiet(o.quiet_wait)
                 _once(bench, leg, row, pids_of, origin, rep, o.duration)
+    if leg.kind == THROUGHPUT:
+        pairing.run(bench, leg, res, live, connections(bench, leg), lambda t: resign(bench, t))
     if leg.fill_keys:
         note(f"cache fill: {leg.fill_keys:,} distinct keys")
         cache.run_fill(bench, leg, res, live)
@@ -261,9 +285,7 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
     proc = origin if t.kind == "origin" else t.proc
     try:
         if leg.kind == THROUGHPUT:
-            if t.variant and t.variant.auth == "sigv4":
-                # signed afresh before each run: a long run stays within maxSkewSeconds
-                t.headers = credentials(bench).headers("sigv4", t.port, bench.opts.path)
+            resign(bench, t)
             before = cache.read_stats(t.admin_port) if t.admin_port else None
             logged = observe.before(t) if t.log_path else None
             if t.function_pids and bench.load_cpus():

@@ -7,7 +7,7 @@ import json
 import math
 import os
 
-from . import auth, cache, functions, handshake, observe, report, samebytes
+from . import auth, cache, functions, handshake, observe, pairing, report, samebytes
 from .scenarios import HANDSHAKE, IDLE, STREAM
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
@@ -94,7 +94,8 @@ def _leg(meta, sc, res):
     fresh = (
         ", each target started afresh for every repetition" if leg.kind in (IDLE, STREAM) else ""
     )
-    out.append(f"- workload: `{res.client}`{each} ({' '.join(driven)}){warm}{fresh}")
+    pairs = pairing.describe(res)
+    out.append(f"- workload: `{res.client}`{each} ({' '.join(driven)}){warm}{fresh}{pairs}")
     out.append(f"- origin: {res.origin}")
     out.append(
         f"- upstream keep-alive pool: {lc.pool} per peer (nginx `keepalive {lc.pool}`, HAProxy "
@@ -184,7 +185,13 @@ def _leg(meta, sc, res):
             per = " ".join(report._num(x, 3) for x in each)
             v = by.get(name)
             bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v and v.max_cpu_ratio else ""
+            if bound and name in res.paired:
+                bound = (
+                    f"; kept beside the next line, which issue {v.issue}'s bound is read against"
+                )
             out.append(f"- {name}: {report._num(m, 3)} (per repetition: {per}){bound}")
+            if name in res.paired:
+                out.append(pairing.line(res, name, v))
         for theirs, mine, m, each in report.rate_matched_ratios(res):
             per = " ".join(report._num(x, 3) for x in each)
             v = by.get(theirs)

@@ -49,6 +49,11 @@ def url(t, leg, path):
     return f"{'https' if leg.tls else 'http'}://127.0.0.1:{t.port}{path}"
 
 
+def tls_options(bench, leg):
+    """loadgen's TLS options for the leg's URLs ([] for plain HTTP)."""
+    return bench.loadgen.tls_args(bench.tls["cert"]) + list(leg.tls_args) if leg.tls else []
+
+
 def _children_cpu():
     """CPU seconds of this script's reaped children (the load generator)."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,23 +101,17 @@ def throughput(bench, leg, t, pids_of, secs, conns, rate=None):
             argv += ["-H", h]
         argv.append(url(t, leg, o.path))
     else:
-        argv = [
+        tls = tls_options(bench, leg)
+        argv = client.loadgen_argv(
             bench.loadgen.path,
-            "-t",
-            str(o.threads),
-            "-c",
-            str(conns),
-            "-d",
-            client.duration_arg(secs),
-            "--json",
-        ]
-        if rate:
-            argv += ["--rate", f"{rate:.0f}"]
-        if leg.tls:
-            argv += bench.loadgen.tls_args(bench.tls["cert"]) + list(leg.tls_args)
-        for h in leg.headers + t.headers:
-            argv += ["-H", h]
-        argv.append(url(t, leg, o.path))
+            o.threads,
+            conns,
+            secs,
+            url(t, leg, o.path),
+            leg.headers + t.headers,
+            tls,
+            rate,
+        )
     pids = pids_of()
     origin_pids, function_pids = _named(bench, "origin"), _named(bench, "function")
     g0, f0 = procfs.cpu_seconds(origin_pids), procfs.cpu_seconds(function_pids)

@@ -11,18 +11,25 @@ a local function's processes, its children, are moved to the load CPU and not co
 
 Both gateways are busy at once, so each gets about half the CPU: a pair compares them at the
 same load, not at saturation. Ports and files come from the configurations (write them with
-`benches/run --keep`, or by hand); the origin is tools/upstream --mode fixed."""
+`benches/run --keep`, or by hand); the origin is tools/upstream --mode fixed.
+
+`drive` (one pair: every side's load at once, each side's CPU per request) is also how
+benches/run pairs a leg's `paired` variant with its first one (harness/pairing.py)."""
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 
-from . import functions, procfs
+from . import client, functions, procfs
+from .measure import CLIENT_GRACE_S, ClientFailed, _finish
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/
 ROOT = os.path.dirname(HERE)
@@ -93,24 +100,46 @@ def _answers(port, path, headers, limit_s=15.0):
     return False
 
 
-def _loads(o, ports, secs):
-    """Both load generators at once; their JSON results."""
-    runs = []
-    for port in ports:
-        argv = [os.path.join(o.bin, "loadgen"), "-t", "1", "-c", str(o.conns), "-d"]
-        argv += [f"{secs:g}s", "--json"]
-        for h in o.header:
-            argv += ["-H", h]
-        argv.append(f"http://127.0.0.1:{port}{o.path}")
-        runs.append(
-            subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                preexec_fn=lambda: os.sched_setaffinity(0, {o.load_cpu}),
-            )
-        )
-    return [json.loads(r.communicate(timeout=secs + 30)[0]) for r in runs]
+@dataclass(frozen=True)
+class Side:
+    """One gateway of a pair: where its load generator goes, with which headers, and whose CPU
+    is the side's."""
+
+    url: str
+    headers: tuple = ()  # "N: v" each
+    pids_of: object = list  # () -> [pid]: the processes whose CPU counts
+    options: tuple = ()  # more loadgen options (TLS)
+
+
+def drive(loadgen, sides, secs, conns, cpus=None):
+    """One pair: every side's `loadgen -t 1 -c conns -d secs --json URL` (its own headers) at
+    the same time, on cpus; each side's CPU (procfs.cpu_seconds of pids_of()) read before and
+    after. Per side: the load generator's result (client.parse_loadgen's shape) with cpu_s and
+    cpu_us_per_req (= CPU ÷ that load generator's requests), or {"failed": why}."""
+    argvs = [
+        client.loadgen_argv(loadgen, 1, conns, secs, s.url, s.headers, s.options) for s in sides
+    ]
+    with tempfile.TemporaryDirectory(prefix="tollgate-paired.") as d:
+        before = [procfs.cpu_seconds(s.pids_of()) for s in sides]
+        with contextlib.ExitStack() as stack:
+            runs = [
+                stack.enter_context(
+                    client.ClientRun(argv, f"{d}/{i}.out", client.parse_loadgen, cpus)
+                )
+                for i, argv in enumerate(argvs)
+            ]
+            results = []
+            for run in runs:
+                try:
+                    results.append(_finish(run, secs + CLIENT_GRACE_S))
+                except ClientFailed as e:
+                    results.append({"failed": str(e)})
+        after = [procfs.cpu_seconds(s.pids_of()) for s in sides]
+    for r, c0, c1 in zip(results, before, after, strict=True):
+        if "failed" not in r:
+            n = r["requests"]
+            r.update(cpu_s=c1 - c0, cpu_us_per_req=(c1 - c0) * 1e6 / n if n else 0.0)
+    return results
 
 
 def main(argv):
@@ -133,27 +162,28 @@ def main(argv):
             g = _start(argv_g, o.proxy_cpu, cwd=os.path.dirname(conf), log=log)
             procs.append(g)
             gateways.append((g, listen_port(conf), log))
-        ports = [port for _, port, _ in gateways]
+        sides = [
+            Side(f"http://127.0.0.1:{port}{o.path}", tuple(o.header), lambda g=g: [g.pid])
+            for g, port, _ in gateways
+        ]
         for _, port, log in gateways:
             if not _answers(port, o.path, o.header):
                 print(f"{port} does not answer {o.path} with 2xx: see {log}", file=sys.stderr)
                 return 1
-        _loads(o, ports, 1.0)  # warm-up: pools, batches, every function process started
+        loadgen, cpus = os.path.join(o.bin, "loadgen"), {o.load_cpu}
+        drive(loadgen, sides, 1.0, o.conns, cpus)  # warm-up: pools, batches, function processes
         pairs = []
         for i in range(1, o.pairs + 1):
             for g, _, _ in gateways:
-                functions.pin(functions.children(g.pid), {o.load_cpu})
-            before = [procfs.cpu_seconds([g.pid]) for g, _, _ in gateways]
-            results = _loads(o, ports, o.secs)
-            after = [procfs.cpu_seconds([g.pid]) for g, _, _ in gateways]
-            us = []
-            for r, c0, c1 in zip(results, before, after, strict=True):
+                functions.pin(functions.children(g.pid), cpus)
+            results = drive(loadgen, sides, o.secs, o.conns, cpus)
+            for r in results:
                 if not r.get("requests"):
                     print(f"pair {i}: a load generator got no answers: {r}", file=sys.stderr)
                     return 1
-                us.append((c1 - c0) * 1e6 / r["requests"])
+            us = [r["cpu_us_per_req"] for r in results]
             pairs.append((us[0], us[1]))
-            rps = " ".join(f"{r['requests_per_sec']:,.0f}" for r in results)
+            rps = " ".join(f"{r['rps']:,.0f}" for r in results)
             print(f"pair {i}: A {us[0]:.2f} B {us[1]:.2f} CPU-µs/req (req/s {rps}): ", end="")
             print(f"B ÷ A {us[1] / us[0]:.3f}", flush=True)
         s = summary(pairs)

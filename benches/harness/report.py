@@ -4,7 +4,7 @@ record and the --quick sanity checks."""
 import math
 import statistics
 
-from . import functions, handshake, observe, peers
+from . import functions, handshake, observe, paired, peers
 from .scenarios import HANDSHAKE, IDLE, STREAM, THROUGHPUT
 
 # Per leg kind: the figures (run field, column title, decimals) each reported as a median with
@@ -251,6 +251,9 @@ def sanity(scenario, res):
     if res.skipped:
         return []
     bad = []
+    for name, p in res.paired.items():
+        if p["failed"]:
+            bad.append(f"{where} {name} ÷ {p['to']}, driven at once: {p['failed']}")
     for row in res.rows:
         t = f"{where} {row.target.name}"
         if row.status in ("n/a", "not yet"):
@@ -311,6 +314,31 @@ def _run_problems(res, r):
     return out
 
 
+def paired_json(res):
+    """The pairs of each paired variant with the first one (harness/pairing.py): pairs are
+    [first's CPU-µs/req, this row's, first's req/s, this row's]."""
+    out = []
+    for name, p in res.paired.items():
+        s = paired.summary([(a, b) for a, b, _, _ in p["pairs"]])
+        bound = _bound(res, name)
+        out.append(
+            {
+                "target": name,
+                "to": p["to"],
+                "median_ratio": s["median"] if s else None,
+                "per_pair": s["ratios"] if s else [],
+                "pairs": p["pairs"],
+                "secs": p["secs"],
+                "connections": p["connections"],
+                "pinned": p["pinned"],
+                "max": bound,
+                "issue": _variant(res, name).issue if bound else None,
+                "failed": p["failed"] or None,
+            }
+        )
+    return out
+
+
 def leg_json(res):
     return {
         "leg": res.leg.name,
@@ -332,10 +360,13 @@ def leg_json(res):
                 "per_repetition": each,
                 "max": bound,
                 "issue": _variant(res, name).issue if bound else None,
+                # a paired variant's bound is read against cpu_us_per_req_ratio_paired
+                **({"bound_read_against": "paired"} if name in res.paired else {}),
             }
             for name, m, each in variant_ratios(res)
             for bound in [_bound(res, name)]
         ],
+        "cpu_us_per_req_ratio_paired": paired_json(res),
         "cpu_us_per_req_ratio_at_equal_rate": [
             {"target": theirs, "to": mine, "median_ratio": m, "per_repetition": each}
             for theirs, mine, m, each in rate_matched_ratios(res)
