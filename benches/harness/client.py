@@ -176,6 +176,9 @@ class ClientRun:
         """Whatever happened (Ctrl-C included), the client does not outlive its run."""
         self.kill()
         self.popen.wait()
+        self._reader.join(5)
+        if not self._reader.is_alive():  # else a grandchild holds the pipe: leave it to exit
+            self.popen.stderr.close()
         self._out.close()
 
     def _read_stderr(self):
