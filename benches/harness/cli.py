@@ -48,8 +48,9 @@ Targets and settings:
                        ports are all free (another run may be using 18090 on a shared machine)
 
 Workload:
-  --reps N             repetitions per target (default 3; --quick 1)
-  --duration S         seconds per throughput run (default 10; --quick 1.5)
+  --reps N             repetitions per target (default 3; --quick 1); also the pairs of a
+                       row driven at once with its leg's first row (full-pipeline's observed)
+  --duration S         seconds per throughput run and per pair (default 10; --quick 1.5)
   --warmup S           unrecorded warm-up run per target before the first repetition of a
                        throughput scenario (default 2; --quick 0; 0 = none)
   --client C           throughput load generator: loadgen (tools/loadgen, default) or wrk.
