@@ -48,7 +48,9 @@ def parse(argv):
     p.add_argument("--proxy-cpu", type=int, default=0)
     p.add_argument("--load-cpu", type=int, default=1)
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release"))
-    return p.parse_args(argv)
+    o = p.parse_args(argv)
+    o.bin = os.path.abspath(o.bin)  # each gateway starts in its configuration's directory
+    return o
 
 
 def listen_port(config_path):

@@ -124,9 +124,9 @@ def line(res, name, v):
     read against."""
     p = res.paired[name]
     n = len(p["pairs"]) if not p["failed"] else p["planned"]
-    where = "on the proxy CPU" if p["pinned"] else "(proxies not pinned)"
+    where = " on the proxy CPU" if p["pinned"] else ", proxies not pinned"
     head = (
-        f"- {name} ÷ {p['to']}, both driven at once {where} ({n} pair{'s' if n != 1 else ''} of "
+        f"- {name} ÷ {p['to']}, both driven at once{where} ({n} pair{'s' if n != 1 else ''} of "
         f"{p['secs']:g} s, a loadgen each)"
     )
     bound = f"; issue {v.issue} asks ≤ {v.max_cpu_ratio:g}" if v.max_cpu_ratio else ""

@@ -1809,7 +1809,7 @@ class PairedRowsTests(unittest.TestCase):
         )
         md = "\n".join(markdown._leg({"options": {"reps": 2, "warmup": 0}}, None, res))
         self.assertIn(
-            "- tollgate-observed ÷ tollgate-bare, both driven at once (proxies not pinned) "
+            "- tollgate-observed ÷ tollgate-bare, both driven at once, proxies not pinned "
             f"(2 pairs of 0.5 s, a loadgen each): **not measured**: {why}; issue 7 asks ≤ 1.05",
             md,
         )
