@@ -252,17 +252,13 @@ struct Behind {
 impl Behind {
     /// From the file's end as opened (the file's older pages are not the writer's to drop).
     fn new(file: &File) -> Behind {
-        let regular = file.metadata().is_ok_and(|m| m.file_type().is_file());
-        let end = if regular {
-            file.metadata().map_or(0, |m| m.len())
-        } else {
-            0
-        };
+        let regular = file.metadata().ok().filter(|m| m.file_type().is_file());
+        let end = regular.as_ref().map_or(0, |m| m.len());
         let at = end - end % CHUNK;
         Behind {
             started: at,
             dropped: at,
-            on: regular,
+            on: regular.is_some(),
         }
     }
 
