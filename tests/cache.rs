@@ -582,12 +582,26 @@ fn the_byte_bound_holds_under_twice_the_capacity() {
     assert!(s["bytes"].as_u64().unwrap() <= capacity as u64, "{s}");
     assert!(s["evictions"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(s["capacityBytes"], capacity);
-    // The newest keys are still there; the oldest were evicted.
+    // The newest key is still there; the oldest were evicted. Not every one of them: a
+    // shard (chosen by a hash with a per-process seed) evicts only when its own budget is
+    // full, so an old key whose shard took few newer ones survives (k0 did in 2 of 146
+    // runs). Here a shard holds 3 entries and takes ~8 of the 524 keys: of the first 32,
+    // 0-2 survived in 25 runs. A probe that misses stores its key again and may evict
+    // another old one, which can only lower the count of survivors.
     let before = up.request_count();
     get(&mut c, &format!("/cached/k{}", n - 1));
     assert_eq!(up.request_count(), before);
-    get(&mut c, "/cached/k0");
-    assert_eq!(up.request_count(), before + 1);
+    let survivors = (0..32)
+        .filter(|i| {
+            let before = up.request_count();
+            get(&mut c, &format!("/cached/k{i}"));
+            up.request_count() == before
+        })
+        .count();
+    assert!(
+        survivors <= 8,
+        "{survivors} of the 32 oldest keys still cached"
+    );
 }
 
 #[test]
