@@ -7,19 +7,21 @@
 //! where writes ending anywhere left it split into many small ones; and no write is larger,
 //! so none asks for bigger folios (which cost several times more per byte on the benchmark
 //! VM). See `write_aligned`; stdout and stderr get pieces of at most 64 KiB.
+//!
 //! Behind a regular file's end, the writer starts the kernel's write-back of each MiB once
 //! written (`sync_file_range`) and drops the pages `KEEP` behind the end from the page cache
 //! (`posix_fadvise` `DONTNEED`): nothing reads a log back, so it does not fill the page cache
-//! (only its last few MiB stay), and the next pages the log takes are mostly ones it freed, not
-//! fresh memory (on the benchmark VM, whose free memory goes back to its host, the first
-//! write to fresh memory costs a host fault: appending 64 KiB writes took 1.5-2.8 times the
-//! CPU per MiB without this).
-//! See `Behind`.
+//! (only its last few MiB stay), and the next pages the log takes are mostly ones it freed,
+//! not fresh memory (on the benchmark VM, whose free memory goes back to its host, the first
+//! write to fresh memory costs a host fault: appending 64 KiB writes took 1.5-2.9 times the
+//! CPU per MiB without this). See `Behind`.
+//!
 //! SIGUSR1 (`reopen`) closes every file, so the next batch opens the path again: rename the
 //! file, send SIGUSR1, and new lines go to a new file (log rotation).
 //!
-//! A destination that blocks (a FIFO nobody reads, a stalled disk) blocks only this thread:
-//! the cores' batches run out and they drop lines and count them.
+//! A destination that blocks (a FIFO nobody reads, a stalled disk; starting write-back, too,
+//! once the device's queue is full) blocks only this thread: the cores' batches run out and
+//! they drop lines and count them.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -239,7 +241,7 @@ impl Output {
 /// How far behind a regular file's end the writer has started write-back and dropped pages
 /// (offsets, multiples of `CHUNK`). Both calls only advise the kernel: one that fails, or
 /// a page still dirty or being written when it is dropped (it stays cached), loses nothing.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Behind {
     /// Write-back was started for everything before this offset.
     started: u64,
