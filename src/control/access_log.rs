@@ -255,12 +255,16 @@ impl Behind {
     /// From the file's end as opened (the file's older pages are not the writer's to drop).
     fn new(file: &File) -> Behind {
         let regular = file.metadata().ok().filter(|m| m.file_type().is_file());
-        let end = regular.as_ref().map_or(0, |m| m.len());
+        Behind::from_end(regular.as_ref().map_or(0, |m| m.len()), regular.is_some())
+    }
+
+    /// Nothing started or dropped yet before the `CHUNK` that holds `end`.
+    fn from_end(end: u64, on: bool) -> Behind {
         let at = end - end % CHUNK;
         Behind {
             started: at,
             dropped: at,
-            on: regular.is_some(),
+            on,
         }
     }
 
@@ -273,11 +277,7 @@ impl Behind {
         }
         if end < self.started {
             // Truncated (copytruncate rotation): start again from the new end.
-            *self = Behind {
-                started: end - end % CHUNK,
-                dropped: end - end % CHUNK,
-                on: true,
-            };
+            *self = Behind::from_end(end, true);
         }
         let fd = file.as_raw_fd();
         while self.started + CHUNK <= end {
