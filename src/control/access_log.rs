@@ -8,24 +8,21 @@
 //! so none asks for bigger folios (which cost several times more per byte on the benchmark
 //! VM). See `write_aligned`; stdout and stderr get pieces of at most 64 KiB.
 //!
-//! Behind a regular file's end, the writer starts the kernel's write-back of each MiB once
-//! written (`sync_file_range`) and drops the pages `KEEP` behind the end from the page cache
-//! (`posix_fadvise` `DONTNEED`): nothing reads a log back, so it does not fill the page cache
-//! (only its last few MiB stay), and the next pages the log takes are mostly ones it freed,
-//! not fresh memory (on the benchmark VM, whose free memory goes back to its host, the first
-//! write to fresh memory costs a host fault: appending 64 KiB writes took 1.5-2.9 times the
-//! CPU per MiB without this). See `Behind`.
+//! Behind a regular file's end, the pages written are dropped from the page cache, by a
+//! thread of its own the writer tells what it wrote without waiting (`behind.rs`).
 //!
 //! SIGUSR1 (`reopen`) closes every file, so the next batch opens the path again: rename the
 //! file, send SIGUSR1, and new lines go to a new file (log rotation).
 //!
-//! A destination that blocks (a FIFO nobody reads, a stalled disk; starting write-back, too,
-//! once the device's queue is full) blocks only this thread: the cores' batches run out and
-//! they drop lines and count them.
+//! A destination that blocks (a FIFO nobody reads, a stalled disk) blocks only this thread:
+//! the cores' batches run out and they drop lines and count them.
+
+mod behind;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, IoSlice, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -35,15 +32,10 @@ use crate::config::LogDestination;
 use crate::dataplane::Shared;
 use crate::dataplane::access_log::{LogBatch, MAX_BATCHES};
 use crate::dataplane::handover::{Nothing, Taker};
+use behind::{Advisor, Written};
 
 /// File writes end at multiples of this offset (`write_aligned`).
 const ALIGN: u64 = 64 * 1024;
-
-/// Write-back is started a MiB at a time (`Behind`).
-const CHUNK: u64 = 1 << 20;
-
-/// A file's pages more than this far behind its end are dropped from the page cache.
-const KEEP: u64 = 8 << 20;
 
 /// How often an idle writer looks at the reopen flag.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
@@ -82,6 +74,8 @@ impl LogWriter {
             slices: Vec::with_capacity(most),
             ..Output::default()
         };
+        // Started with the first file written (`behind.rs`).
+        let mut advisor: Option<Option<Advisor>> = None;
         #[allow(clippy::vec_box)]
         let mut queued: Vec<Box<LogBatch>> = Vec::with_capacity(most);
         loop {
@@ -115,6 +109,14 @@ impl LogWriter {
                 lost += out.write(&dest, group);
                 rest = others;
             }
+            if !out.written.is_empty() {
+                let a = advisor.get_or_insert_with(Advisor::spawn);
+                for w in out.written.drain(..) {
+                    if let Some(a) = a {
+                        a.tell(w);
+                    }
+                }
+            }
             if lost > 0
                 && let Some(c) = shared.log_dropped.first()
             {
@@ -133,24 +135,26 @@ impl LogWriter {
 /// once until it works).
 #[derive(Default)]
 struct Output {
-    files: HashMap<LogDestination, (File, Behind)>,
+    files: HashMap<LogDestination, Arc<File>>,
+    /// What was written to files since the advice thread was last told (`behind.rs`).
+    written: Vec<Written>,
     failing: HashMap<LogDestination, String>,
     /// The `writev` list, kept between writes (empty).
     slices: Vec<IoSlice<'static>>,
 }
 
 /// Append `batches` to `file` in `writev`s that each end at the next `ALIGN` boundary of the
-/// file (the last: where the bytes end), `slices` being the reused list; on failure, the
-/// bytes written before it.
+/// file (the last: where the bytes end), `slices` being the reused list; the file's range
+/// written, or on failure the bytes written before it.
 fn write_aligned<'a>(
     file: &mut (impl Write + Seek),
     batches: &'a [Box<LogBatch>],
     slices: &mut Vec<IoSlice<'a>>,
-) -> Result<u64, (usize, std::io::Error)> {
+) -> Result<Range<u64>, (usize, std::io::Error)> {
     // Opened for append: the end is where the next write goes (0 if it cannot be read: the
     // pieces are then merely not aligned).
     let at = file.seek(SeekFrom::End(0)).unwrap_or(0);
-    write_pieces(file, at, batches, slices)
+    write_pieces(file, at, batches, slices).map(|end| at..end)
 }
 
 /// `write_aligned` from offset `at` (0 for stdout and stderr, whose offset is not ours to
@@ -205,8 +209,7 @@ impl Output {
                 if !self.files.contains_key(dest) {
                     match OpenOptions::new().create(true).append(true).open(path) {
                         Ok(f) => {
-                            let behind = Behind::new(&f);
-                            self.files.insert(dest.clone(), (f, behind));
+                            self.files.insert(dest.clone(), Arc::new(f));
                         }
                         Err(e) => {
                             let message = format!("cannot open {}: {e}", path.display());
@@ -215,9 +218,8 @@ impl Output {
                     }
                 }
                 match self.files.get_mut(dest) {
-                    Some((f, behind)) => {
-                        write_aligned(f, batches, &mut slices).map(|end| behind.advance(f, end))
-                    }
+                    Some(f) => write_aligned(&mut &**f, batches, &mut slices)
+                        .map(|range| self.written.push((f.clone(), range))),
                     None => Err((0, std::io::Error::other("not open"))),
                 }
             }
@@ -236,81 +238,6 @@ impl Output {
             }
         }
     }
-}
-
-/// How far behind a regular file's end the writer has started write-back and dropped pages
-/// (offsets, multiples of `CHUNK`). Both calls only advise the kernel: one that fails, or
-/// a page still dirty or being written when it is dropped (it stays cached), loses nothing.
-#[derive(Debug)]
-struct Behind {
-    /// Write-back was started for everything before this offset.
-    started: u64,
-    /// Pages before this offset were dropped.
-    dropped: u64,
-    /// False for anything but a regular file (a FIFO, a device), or once a call failed.
-    on: bool,
-}
-
-impl Behind {
-    /// From the file's end as opened (the file's older pages are not the writer's to drop).
-    fn new(file: &File) -> Behind {
-        let regular = file.metadata().ok().filter(|m| m.file_type().is_file());
-        Behind::from_end(regular.as_ref().map_or(0, |m| m.len()), regular.is_some())
-    }
-
-    /// Nothing started or dropped yet before the `CHUNK` that holds `end`.
-    fn from_end(end: u64, on: bool) -> Behind {
-        let at = end - end % CHUNK;
-        Behind {
-            started: at,
-            dropped: at,
-            on,
-        }
-    }
-
-    /// The file now ends at `end`: start write-back of each whole `CHUNK` before it, and drop
-    /// the chunks more than `KEEP` behind the last started.
-    fn advance(&mut self, file: &File, end: u64) {
-        use std::os::fd::AsRawFd;
-        if !self.on {
-            return;
-        }
-        if end < self.started {
-            // Truncated (copytruncate rotation): start again from the new end.
-            *self = Behind::from_end(end, true);
-        }
-        let fd = file.as_raw_fd();
-        while self.started + CHUNK <= end {
-            if !start_writeback(fd, self.started) {
-                self.on = false;
-                return;
-            }
-            self.started += CHUNK;
-        }
-        while self.dropped + CHUNK + KEEP <= self.started {
-            if !drop_pages(fd, self.dropped) {
-                self.on = false;
-                return;
-            }
-            self.dropped += CHUNK;
-        }
-    }
-}
-
-/// Start write-back of the `CHUNK` at `at` of `fd` (`sync_file_range`, not waiting).
-#[allow(unsafe_code)]
-fn start_writeback(fd: std::os::fd::RawFd, at: u64) -> bool {
-    let (at, len) = (at as libc::off64_t, CHUNK as libc::off64_t);
-    // SAFETY: a plain system call on an open descriptor; no memory is passed.
-    unsafe { libc::sync_file_range(fd, at, len, libc::SYNC_FILE_RANGE_WRITE) == 0 }
-}
-
-/// Drop the clean pages of the `CHUNK` at `at` of `fd` from the page cache.
-#[allow(unsafe_code)]
-fn drop_pages(fd: std::os::fd::RawFd, at: u64) -> bool {
-    let (at, len) = (at as libc::off_t, CHUNK as libc::off_t);
-    // SAFETY: as `start_writeback`.
-    unsafe { libc::posix_fadvise(fd, at, len, libc::POSIX_FADV_DONTNEED) == 0 }
 }
 
 /// `slices` emptied, its buffer kept for slices of another lifetime (collected in place: no

@@ -1,3 +1,4 @@
+use super::behind::{Behind, CHUNK, Tracked};
 use super::*;
 
 /// Takes at most 5 bytes a call, and is interrupted every other call.
@@ -139,8 +140,15 @@ impl Drop for Scratch {
 }
 
 /// Append `mib` MiB of 128-byte lines to `dest` through `out`, 64 KiB batches at a time,
-/// the first line numbered `from`; returns the next number.
-fn append(out: &mut Output, dest: &LogDestination, from: usize, mib: usize) -> usize {
+/// the first line numbered `from`, each write told to `tracked` at once (as the advice
+/// thread takes them, in order); returns the next number.
+fn append(
+    out: &mut Output,
+    tracked: &mut Tracked,
+    dest: &LogDestination,
+    from: usize,
+    mib: usize,
+) -> usize {
     let (home, _back) = std::sync::mpsc::sync_channel(1);
     let mut n = from;
     for _ in 0..mib * 16 {
@@ -155,6 +163,9 @@ fn append(out: &mut Output, dest: &LogDestination, from: usize, mib: usize) -> u
             home: home.clone(),
         });
         assert_eq!(out.write(dest, &[batch]), 0, "no line lost");
+        for (file, range) in out.written.drain(..) {
+            tracked.take(file, range);
+        }
     }
     n
 }
@@ -189,12 +200,12 @@ fn resident(path: &std::path::Path) -> Vec<bool> {
 fn written_pages_behind_the_end_leave_the_page_cache() {
     let scratch = Scratch::new("behind");
     let dest = LogDestination::File(scratch.0.clone());
-    let mut out = Output::default();
-    let n = append(&mut out, &dest, 0, 16);
+    let (mut out, mut tracked) = (Output::default(), Tracked::default());
+    let n = append(&mut out, &mut tracked, &dest, 0, 16);
     // The first 16 MiB are now on disk, so clean: those the writer drops while it writes
     // the next 16 must leave the page cache (a dirty page would stay, by design).
     File::open(&scratch.0).unwrap().sync_data().unwrap();
-    let n = append(&mut out, &dest, n, 16);
+    let n = append(&mut out, &mut tracked, &dest, n, 16);
     let mib = (CHUNK / 4096) as usize;
     let pages = resident(&scratch.0);
     assert_eq!(pages.len(), 32 * mib);
@@ -209,16 +220,56 @@ fn written_pages_behind_the_end_leave_the_page_cache() {
 }
 
 #[test]
+fn the_advice_thread_drops_what_it_is_told_was_written() {
+    use super::behind::Advisor;
+    let scratch = Scratch::new("advice");
+    let file = Arc::new(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&scratch.0)
+            .unwrap(),
+    );
+    let mib = vec![b'x'; CHUNK as usize];
+    for i in 0..32 {
+        (&*file).write_all(&mib).unwrap();
+        if i == 15 {
+            file.sync_data().unwrap(); // the first 16 MiB clean: dropping them must work
+        }
+    }
+    let advisor = Advisor::spawn().expect("the advice thread starts");
+    advisor.tell((file.clone(), 0..32 * CHUNK));
+    let pages = (CHUNK / 4096) as usize;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let kept = resident(&scratch.0)[..16 * pages]
+            .iter()
+            .filter(|r| **r)
+            .count();
+        if kept == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{kept} pages of the first 16 MiB still cached after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn dropping_behind_starts_again_after_a_truncation_and_skips_what_is_not_a_file() {
     let scratch = Scratch::new("truncated");
     let dest = LogDestination::File(scratch.0.clone());
-    let mut out = Output::default();
-    append(&mut out, &dest, 0, 3);
-    let behind = |out: &Output| {
-        let (_, b) = &out.files[&dest];
+    let (mut out, mut tracked) = (Output::default(), Tracked::default());
+    append(&mut out, &mut tracked, &dest, 0, 3);
+    let behind = |tracked: &Tracked| {
+        let [(_, b)] = &tracked.files[..] else {
+            panic!("one file followed, not {}", tracked.files.len());
+        };
         (b.started, b.dropped, b.on)
     };
-    assert_eq!(behind(&out), (3 * CHUNK, 0, true));
+    assert_eq!(behind(&tracked), (3 * CHUNK, 0, true));
     // copytruncate: the file is emptied under the writer (opened for append, it writes
     // at the new end).
     std::fs::OpenOptions::new()
@@ -227,22 +278,28 @@ fn dropping_behind_starts_again_after_a_truncation_and_skips_what_is_not_a_file(
         .unwrap()
         .set_len(0)
         .unwrap();
-    append(&mut out, &dest, 0, 2);
-    assert_eq!(behind(&out), (2 * CHUNK, 0, true));
+    append(&mut out, &mut tracked, &dest, 0, 2);
+    assert_eq!(behind(&tracked), (2 * CHUNK, 0, true));
     assert_eq!(std::fs::metadata(&scratch.0).unwrap().len(), 2 * CHUNK);
-    // A file opened with 1.5 MiB in it: its own pages are not dropped; start at 1 MiB.
+    // Reopened (SIGUSR1): the advice thread lets go of the closed file once the writer has.
     out.files.clear();
+    tracked.prune();
+    assert!(tracked.files.is_empty(), "the closed file is let go");
+    // A file opened with 1.5 MiB in it: its own pages are not dropped; start at 1 MiB.
     std::fs::OpenOptions::new()
         .write(true)
         .open(&scratch.0)
         .unwrap()
         .set_len(CHUNK + CHUNK / 2)
         .unwrap();
-    append(&mut out, &dest, 0, 1);
-    assert_eq!(behind(&out), (2 * CHUNK, CHUNK, true));
+    append(&mut out, &mut tracked, &dest, 0, 1);
+    assert_eq!(behind(&tracked), (2 * CHUNK, CHUNK, true));
+    // An open file is kept.
+    tracked.prune();
+    assert_eq!(tracked.files.len(), 1);
     // Not a regular file: nothing is asked of the kernel.
     let null = File::options().write(true).open("/dev/null").unwrap();
-    assert!(!Behind::new(&null).on);
+    assert!(!Behind::new(&null, 0).on);
 }
 
 #[test]
