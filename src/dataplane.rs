@@ -5,6 +5,7 @@
 //! arc-swap Guard across `.await`, or shares mutable state between cores by reference.
 
 pub mod access_log;
+pub mod affinity;
 pub mod auth;
 pub mod authorize;
 pub mod cache;

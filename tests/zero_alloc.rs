@@ -197,7 +197,7 @@ fn steady_state_requests_do_not_allocate() {
     let snapshot =
         tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads");
     let shared = Arc::new(tollgate::dataplane::Shared::new(snapshot, 1));
-    tollgate::dataplane::start(Arc::clone(&shared), 1).expect("worker starts");
+    tollgate::dataplane::start(Arc::clone(&shared), 1, None).expect("worker starts");
     // Metrics on: the core records every request and its ticker hands the counts to the
     // aggregator, which merges them while allocations are counted.
     let metrics = tollgate::control::Metrics::spawn(&shared);

@@ -167,7 +167,7 @@ fn local_lambda_invocations_do_not_allocate() {
         std::fs::write(&path, serde_json::to_vec(&config(port)).unwrap()).unwrap();
         tollgate::config::load(&path, &tollgate::config::FsLoader, 1).expect("config loads")
     };
-    let host = tollgate::control::FunctionHost::new(false, 1);
+    let host = tollgate::control::FunctionHost::new(false, 1, None);
     let mut tries = 0;
     let port = loop {
         let port = support::free_port();
@@ -176,7 +176,7 @@ fn local_lambda_invocations_do_not_allocate() {
         host.apply(&snapshot).expect("the function host starts");
         let shared = tollgate::dataplane::Shared::new(snapshot, 1);
         let _ = shared.function_mail.set(host.mail());
-        match tollgate::dataplane::start(Arc::new(shared), 1) {
+        match tollgate::dataplane::start(Arc::new(shared), 1, None) {
             Ok(_) => break port,
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 5 => tries += 1,
             Err(e) => panic!("worker starts: {e:?}"),

@@ -70,6 +70,13 @@ def pin(pids, cpus):
     return moved
 
 
+def place(t, cpus):
+    """Before a run of row t: its function processes onto cpus (`pin`), unless its tollgate
+    places them itself (`server.cpuAffinity`: on their worker's CPU)."""
+    if t.function_pids and cpus and not (t.variant and t.variant.cpu_affinity):
+        pin(t.function_pids(), cpus)
+
+
 def binary(target_dir, name=NAME):
     if FUNCTIONS[name].manifest:
         return os.path.join(target_dir, name, "release", name)

@@ -288,8 +288,7 @@ def _once(bench, leg, row, pids_of, origin, rep, secs):
             resign(bench, t)
             before = cache.read_stats(t.admin_port) if t.admin_port else None
             logged = observe.before(t) if t.log_path else None
-            if t.function_pids and bench.load_cpus():
-                functions.pin(t.function_pids(), bench.load_cpus())
+            functions.place(t, bench.load_cpus())
             rate = None
             if t.variant and t.variant.rate_of:
                 rate = bench.last_rps.get(f"tollgate-{t.variant.rate_of}")

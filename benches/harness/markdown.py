@@ -45,7 +45,8 @@ def document(meta, results):
     if o["pin"]:
         pin = (
             f"proxies on CPU {o['proxy_cpus']}, load generator, origin and local function "
-            f"processes on CPU {o['load_cpus']}"
+            f"processes on CPU {o['load_cpus']} (those of a row with `server.cpuAffinity` "
+            '"workers" on their worker\'s CPU)'
         )
     names = ", ".join(sc.name for sc, _, _ in results)
     out = [
@@ -240,8 +241,14 @@ def local_lines(res):
         out.append(
             f"- {row.target.name}: the function is {v.local} ({fn.source}, {fn.built_on}, "
             f"release build) run by tollgate's function host, "
-            f"{functions.settings(os.path.join(CONF, v.template), v.concurrency)}; tollgate's "
-            "CPU-µs/req "
+            f"{functions.settings(os.path.join(CONF, v.template), v.concurrency)}"
+            + (
+                f', `server.cpuAffinity` "{v.cpu_affinity}" (the function processes pinned to '
+                "their worker's CPU, not moved)"
+                if v.cpu_affinity
+                else ""
+            )
+            + "; tollgate's CPU-µs/req "
             "counts the tollgate process (workers and function host threads), not the "
             "function processes (its children)"
         )

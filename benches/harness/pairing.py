@@ -58,8 +58,7 @@ def _pair(bench, leg, pair, entry, i, resign):
     sides = []
     for row, pids_of in pair:
         t = row.target
-        if t.function_pids and cpus:
-            functions.pin(t.function_pids(), cpus)
+        functions.place(t, cpus)
         resign(t)
         url = measure.url(t, leg, o.path)
         tls = tuple(measure.tls_options(bench, leg))

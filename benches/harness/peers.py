@@ -295,13 +295,15 @@ backend origin
         f.write(conf)
 
 
-def write_tollgate(path, template, port, driver, lc, patch=None, admin_port=0):
+def write_tollgate(path, template, port, driver, lc, patch=None, admin_port=0, server_keys=None):
     """tollgate's config for this leg from a benches/conf template; `patch` replaces top-level
-    keys (a variant's, e.g. `account`); admin_port > 0 turns the admin API on there."""
+    keys (a variant's, e.g. `account`); admin_port > 0 turns the admin API on there;
+    `server_keys` are set in `server` (a variant's `cpuAffinity`)."""
     with open(template) as f:
         cfg = json.load(f)
     cfg.update(patch or {})
     server = cfg["server"]
+    server.update(server_keys or {})
     listener = {"address": f"127.0.0.1:{port}"}
     if lc.cert:
         # The leg's certificate, as nginx and HAProxy get it. tollgate has no TLS-1.3-only
@@ -359,7 +361,11 @@ def start(sup, t, lc, bins, template):
             patch = {**t.variant.patch, **t.patch}
         if t.admin_port:
             procs.wait_free(t.admin_port)
-        write_tollgate(f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch, t.admin_port)
+        affinity = t.variant.cpu_affinity if t.variant else ""
+        server = {"cpuAffinity": affinity} if affinity else {}
+        write_tollgate(
+            f"{w}/{t.name}.json", template, t.port, t.driver, lc, patch, t.admin_port, server
+        )
         argv = [bins["tollgate"], "serve", "-c", f"{w}/{t.name}.json"]
     else:
         raise ValueError(t.kind)

@@ -62,6 +62,10 @@ class Variant:
     # children) are measured apart from tollgate's own CPU
     local: str = ""
     concurrency: int = 0  # the local function's warm processes (0: the template's)
+    # `server.cpuAffinity` ("" = the template's, none): with "workers" tollgate pins its worker
+    # and the function processes it serves to one CPU (under --pin the proxy CPU), and the
+    # harness leaves them there rather than moving them to the load CPUs
+    cpu_affinity: str = ""
     # issue 7's switches (harness/observe.py): `server.metrics`, and a stage access log in
     # API Gateway's JSON format written to a file in the run's scratch dir
     metrics: bool = True
@@ -314,6 +318,47 @@ def _lambda_local(quick):
     ]
 
 
+# The lambda-pinned scenario (issue 9): lambda-local's two function rows with
+# `server.cpuAffinity: "workers"`, each beside the plain proxy at its rate. tollgate pins its
+# worker, and the function processes it serves, to one CPU (under --pin the proxy CPU), and
+# the harness leaves them there: the Runtime API's two wake-ups of a function per invocation
+# (the event, the 202) stay on that CPU instead of crossing to the load CPU. The function's
+# CPU then shares the worker's, as it would on a machine where each core runs its worker and
+# that worker's functions.
+LAMBDA_PINNED_VARIANTS = (
+    Variant("plain", "tollgate-proxy.json"),
+    Variant(
+        "lambda-local-pinned",
+        "tollgate-lambda-local.json",
+        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
+        issue=9,
+        local="lambda-echo",
+        cpu_affinity="workers",
+    ),
+    Variant("plain-at-pinned-rate", "tollgate-proxy.json", rate_of="lambda-local-pinned"),
+    Variant(
+        "lambda-bare-pinned",
+        "tollgate-lambda-local.json",
+        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
+        issue=9,
+        local="lambda-bare",
+        concurrency=16,
+        cpu_affinity="workers",
+    ),
+    Variant("plain-at-bare-pinned-rate", "tollgate-proxy.json", rate_of="lambda-bare-pinned"),
+)
+
+
+def _lambda_pinned(quick):
+    return [
+        Leg(
+            THROUGHPUT,
+            variants=LAMBDA_PINNED_VARIANTS,
+            not_measured={"nginx": NO_LAMBDA, "haproxy": NO_LAMBDA},
+        )
+    ]
+
+
 # The full-pipeline scenario (issue 7): what metrics and access logs cost. Three tollgate rows
 # beside each other: tollgate-proxy.json with `server.metrics: false` and no access log
 # (bare), the same with metrics on and a stage access log (observed: API Gateway's JSON
@@ -438,6 +483,13 @@ CATALOGUE = [
         "library, 16 processes), --connections (64) connections, vs the same tollgate as a "
         "plain proxy; the function's own CPU apart",
         _lambda_local,
+    ),
+    Scenario(
+        "lambda-pinned",
+        "lambda-local's two function rows with `server.cpuAffinity: \"workers\"` (tollgate's "
+        "worker and its function processes pinned to one CPU, the proxy CPU under --pin), each "
+        "vs the plain proxy at its rate; the function's own CPU apart",
+        _lambda_pinned,
     ),
     Scenario(
         "full-pipeline",

@@ -1122,6 +1122,7 @@ class LambdaLocalScenarioTests(unittest.TestCase):
             [v.rate_of for v in leg.variants], ["", "", "lambda-local", "", "lambda-bare"]
         )
         self.assertEqual((leg.variants[1].issue, leg.variants[3].issue), (9, 9))
+        self.assertEqual({v.cpu_affinity for v in leg.variants}, {""})
         self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
         rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
         self.assertEqual(
@@ -1138,6 +1139,37 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 "tollgate-plain-at-bare-rate",
             ],
         )
+        self.assertEqual(len({t.port for t in rows}), len(rows))
+
+    def test_the_pinned_scenario(self):
+        sc = scenarios.BY_NAME["lambda-pinned"]
+        self.assertIn("lambda-pinned", cli.parse(["--quick"]).scenario_list)
+        (leg,) = sc.legs(True)
+        # lambda-local's rows, the function rows pinned: the same templates, functions and
+        # processes, each beside the plain proxy at its own rate
+        self.assertEqual(
+            [(v.name, v.template, v.max_cpu_ratio, v.local, v.concurrency) for v in leg.variants],
+            [
+                ("plain", "tollgate-proxy.json", None, "", 0),
+                ("lambda-local-pinned", "tollgate-lambda-local.json", 2.0, functions.NAME, 0),
+                ("plain-at-pinned-rate", "tollgate-proxy.json", None, "", 0),
+                ("lambda-bare-pinned", "tollgate-lambda-local.json", 2.0, functions.BARE, 16),
+                ("plain-at-bare-pinned-rate", "tollgate-proxy.json", None, "", 0),
+            ],
+        )
+        self.assertEqual((leg.variants[1].issue, leg.variants[3].issue), (9, 9))
+        self.assertEqual(
+            [(v.cpu_affinity, v.rate_of) for v in leg.variants],
+            [
+                ("", ""),
+                ("workers", ""),
+                ("", "lambda-local-pinned"),
+                ("workers", ""),
+                ("", "lambda-bare-pinned"),
+            ],
+        )
+        self.assertEqual(set(leg.not_measured), {"nginx", "haproxy"})
+        rows = peers.targets(list(peers.KINDS), 18090, "legacy", False, leg.variants)
         self.assertEqual(len({t.port for t in rows}), len(rows))
 
     def test_configs(self):
@@ -1183,6 +1215,29 @@ class LambdaLocalScenarioTests(unittest.TestCase):
                 "http://127.0.0.1:18090/{proxy}",
             )
         self.assertIn("`concurrency` 4", functions.settings(template))
+        with tempfile.TemporaryDirectory() as d:
+            # a pinned row's `server.cpuAffinity`, beside the leg's own server settings
+            keys = {"cpuAffinity": "workers"}
+            peers.write_tollgate(f"{d}/t.json", template, 18094, "legacy", config(), None, 0, keys)
+            server = json.loads(read(f"{d}/t.json"))["server"]
+            self.assertEqual((server["cpuAffinity"], server["ioDriver"]), ("workers", "legacy"))
+
+    def test_pinned_rows_function_processes_are_left_where_tollgate_put_them(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            self.skipTest("needs two CPUs")
+        local = scenarios.BY_NAME["lambda-local"].legs(True)[0].variants[1]
+        pinned = scenarios.BY_NAME["lambda-pinned"].legs(True)[0].variants[1]
+        for variant, moved in ((local, {cpus[0]}), (pinned, set(cpus))):
+            child = subprocess.Popen(["sleep", "30"])
+            try:
+                t = peers.Target("tollgate-x", "tollgate", 1, variant=variant)
+                t.function_pids = lambda pid=child.pid: [pid]
+                functions.place(t, {cpus[0]})
+                self.assertEqual(os.sched_getaffinity(child.pid), moved, variant.name)
+            finally:
+                child.kill()
+                child.wait()
 
     def test_build_and_missing_binary(self):
         self.assertEqual(

@@ -42,6 +42,7 @@ pub(crate) fn default_server() -> Server {
         }),
         workers: resolve_workers(DEFAULT_WORKERS),
         io_driver: DEFAULT_IO_DRIVER,
+        cpu_affinity: CpuAffinity::None,
         limits: default_limits(),
         trusted_proxies: Vec::new(),
         account_id: DEFAULT_ACCOUNT_ID.to_string(),
@@ -125,6 +126,9 @@ pub(crate) fn validate_server(
     }
     if let Some(n) = obj.opt("ioDriver") {
         server.io_driver = io_driver(&n, errors).unwrap_or(DEFAULT_IO_DRIVER);
+    }
+    if let Some(n) = obj.opt("cpuAffinity") {
+        server.cpu_affinity = cpu_affinity(&n, errors).unwrap_or(CpuAffinity::None);
     }
     if let Some(n) = obj.opt("limits") {
         limits(&n, &mut server.limits, errors);
@@ -314,6 +318,20 @@ fn io_driver(n: &Node<'_>, errors: &mut Errors) -> Option<IoDriver> {
         }
     };
     Some(d)
+}
+
+fn cpu_affinity(n: &Node<'_>, errors: &mut Errors) -> Option<CpuAffinity> {
+    match n.str(errors)? {
+        "none" => Some(CpuAffinity::None),
+        "workers" => Some(CpuAffinity::Workers),
+        s => {
+            n.err(
+                errors,
+                format!("unknown cpuAffinity `{s}`: expected `none` or `workers`"),
+            );
+            None
+        }
+    }
 }
 
 fn limits(n: &Node<'_>, l: &mut ServerLimits, errors: &mut Errors) {

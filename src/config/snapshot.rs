@@ -79,6 +79,8 @@ pub struct Server {
     /// Worker cores; already resolved (0 in the file means one per core).
     pub workers: usize,
     pub io_driver: IoDriver,
+    /// `server.cpuAffinity`: whether workers and their function processes are pinned.
+    pub cpu_affinity: CpuAffinity,
     pub limits: ServerLimits,
     pub trusted_proxies: Vec<Cidr>,
     pub account_id: String,
@@ -141,6 +143,14 @@ pub enum IoDriver {
     UringCoop,
     UringDeferTaskrun,
     Legacy,
+}
+
+/// `server.cpuAffinity`. `Workers`: worker *i* is pinned to the *i*-th CPU the process may
+/// use, and the function processes it serves to the same CPU (`dataplane/affinity.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuAffinity {
+    None,
+    Workers,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -52,15 +52,19 @@ use state::{Function, Host, State};
 pub struct FunctionHost {
     watch: bool,
     mail: Arc<Mail>,
+    cpus: Option<Vec<usize>>,
     host: OnceLock<Arc<Host>>,
 }
 
 impl FunctionHost {
-    /// `watch`: `tollgate serve --watch`; `workers`: how many workers serve processes.
-    pub fn new(watch: bool, workers: usize) -> FunctionHost {
+    /// `watch`: `tollgate serve --watch`; `workers`: how many workers serve processes;
+    /// `cpus`: each worker's CPU, which the processes it serves are pinned to (`None`: not
+    /// pinned).
+    pub fn new(watch: bool, workers: usize, cpus: Option<Vec<usize>>) -> FunctionHost {
         FunctionHost {
             watch,
             mail: Arc::new(Mail::new(workers)),
+            cpus,
             host: OnceLock::new(),
         }
     }
@@ -143,6 +147,7 @@ impl FunctionHost {
             invoke_addr,
             watch: self.watch,
             mail: self.mail.clone(),
+            cpus: self.cpus.clone(),
             reports: Mutex::new(self.mail.take_host()),
         });
         self.mail.post(0, ToWorker::InvokeApi(listener));

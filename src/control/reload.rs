@@ -214,7 +214,8 @@ fn unavailable_listeners(file: &Path, current: &Snapshot, next: &Snapshot) -> Ve
     errors
 }
 
-/// Settings that only take effect on restart (workers, io driver, admin, state dir).
+/// Settings that only take effect on restart (workers, io driver, CPU affinity, admin, state
+/// dir).
 fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
     let (a, b) = (&current.server, &next.server);
     let mut out = Vec::new();
@@ -223,6 +224,9 @@ fn restart_only_changes(current: &Snapshot, next: &Snapshot) -> Vec<String> {
     }
     if a.io_driver != b.io_driver {
         out.push("server.ioDriver changed: restart to apply".to_string());
+    }
+    if a.cpu_affinity != b.cpu_affinity {
+        out.push("server.cpuAffinity changed: restart to apply".to_string());
     }
     if a.admin != b.admin {
         out.push("server.admin changed: restart to apply".to_string());

@@ -16,7 +16,7 @@ use super::log::{log, now_secs};
 use super::reload::{LastReload, Reloader};
 use super::resolve;
 use super::state::QuotaStore;
-use crate::config::{self, FsLoader};
+use crate::config::{self, CpuAffinity, FsLoader};
 use crate::dataplane::{self, Shared};
 
 /// How long the span exporter may take to send its last spans at shutdown (one POST; its
@@ -44,7 +44,17 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
         snapshot.server.workers = n;
     }
     let workers = snapshot.server.workers.max(1);
-    let functions = Arc::new(FunctionHost::new(watch, workers));
+    let cpus = match snapshot.server.cpu_affinity {
+        CpuAffinity::None => None,
+        CpuAffinity::Workers => match dataplane::affinity::allowed() {
+            Ok(allowed) => Some(dataplane::affinity::plan(workers, &allowed)),
+            Err(e) => {
+                eprintln!("tollgate: server.cpuAffinity: cannot read the CPUs allowed: {e}");
+                return 1;
+            }
+        },
+    };
+    let functions = Arc::new(FunctionHost::new(watch, workers, cpus.clone()));
     if let Err(e) = functions.apply(&snapshot) {
         eprintln!("tollgate: function host: {e}");
         return 1;
@@ -91,7 +101,7 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
             return 1;
         }
     };
-    if let Err(e) = dataplane::start(shared.clone(), workers) {
+    if let Err(e) = dataplane::start(shared.clone(), workers, cpus.as_deref()) {
         eprintln!("tollgate: {e}");
         return 1;
     }
@@ -128,8 +138,15 @@ pub fn run(path: &Path, workers_override: Option<usize>, watch: bool) -> i32 {
     if let Some(store) = &store {
         store.spawn(shared.clone());
     }
+    let pinned = match &cpus {
+        Some(cpus) => {
+            let list: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+            format!(", on CPUs {}", list.join(","))
+        }
+        None => String::new(),
+    };
     log(format!(
-        "serving {} on {} with {workers} worker(s) ({driver:?} driver)",
+        "serving {} on {} with {workers} worker(s) ({driver:?} driver{pinned})",
         path.display(),
         listeners.join(", ")
     ));

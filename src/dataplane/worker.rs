@@ -363,8 +363,13 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Start `count` workers; returns once every worker has bound its listeners (or the first
-/// bind error).
-pub fn start(shared: Arc<Shared>, count: usize) -> io::Result<Vec<JoinHandle<()>>> {
+/// bind error). `cpus`: worker *i* pins itself to `cpus[i]` before it starts its runtime
+/// (`server.cpuAffinity`, `affinity::plan`); `None`: not pinned.
+pub fn start(
+    shared: Arc<Shared>,
+    count: usize,
+    cpus: Option<&[usize]>,
+) -> io::Result<Vec<JoinHandle<()>>> {
     let snapshot = shared.current();
     let driver = snapshot.server.io_driver;
     let listeners: Vec<SocketAddr> = snapshot
@@ -380,9 +385,19 @@ pub fn start(shared: Arc<Shared>, count: usize) -> io::Result<Vec<JoinHandle<()>
         let shared = shared.clone();
         let listeners = listeners.clone();
         let ready = ready_tx.clone();
+        let cpu = cpus.and_then(|c| c.get(id).copied());
         let handle = std::thread::Builder::new()
             .name(format!("tollgate-worker-{id}"))
-            .spawn(move || run(id, shared, driver, listeners, ready))?;
+            .spawn(move || {
+                if let Some(cpu) = cpu
+                    && let Err(e) = pin(cpu)
+                {
+                    let why = format!("worker {id}: cannot pin to CPU {cpu}: {e}");
+                    let _ = ready.send(Err(io::Error::new(e.kind(), why)));
+                    return;
+                }
+                run(id, shared, driver, listeners, ready)
+            })?;
         handles.push(handle);
     }
     drop(ready_tx);
@@ -394,6 +409,12 @@ pub fn start(shared: Arc<Shared>, count: usize) -> io::Result<Vec<JoinHandle<()>
         }
     }
     Ok(handles)
+}
+
+fn pin(cpu: usize) -> io::Result<()> {
+    let set = super::affinity::CpuSet::one(cpu)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such CPU"))?;
+    set.apply()
 }
 
 fn run(

@@ -9,6 +9,7 @@ fn many_errors_at_once_with_paths() {
         "server": {
             "workers": -1,
             "ioDriver": "epoll",
+            "cpuAffinity": "cores",
             "limits": {"maxHeaders": 300, "headerTimeoutMs": 0, "maxBodyBytes": "10MB"},
             "accountId": "123",
             "trustedProxies": ["10.0.0.1/8", "nonsense", "::/129"],
@@ -32,6 +33,7 @@ fn many_errors_at_once_with_paths() {
             "gateway.json: $.server.admin: admin address `0.0.0.0:9901` is not loopback: set `token` or `tokenEnv`",
             "gateway.json: $.server.workers: expected an integer from 0 to 1024, found -1",
             "gateway.json: $.server.ioDriver: unknown ioDriver `epoll`: expected `uring`, `uring-coop`, `uring-defer-taskrun` or `legacy`",
+            "gateway.json: $.server.cpuAffinity: unknown cpuAffinity `cores`: expected `none` or `workers`",
             "gateway.json: $.server.limits.maxHeaders: 300 is out of range: expected 1 to 256",
             "gateway.json: $.server.limits.maxBodyBytes: expected an integer, found a string",
             "gateway.json: $.server.limits.headerTimeoutMs: 0 is out of range: expected 1 to 3600000",
@@ -146,6 +148,7 @@ fn server_defaults_and_values() {
     );
     assert!(s.server.workers >= 1);
     assert_eq!(s.server.io_driver, DEFAULT_IO_DRIVER);
+    assert_eq!(s.server.cpu_affinity, CpuAffinity::None);
     assert_eq!(s.server.limits.http.max_headers, DEFAULT_MAX_HEADERS);
     assert_eq!(s.server.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
     assert_eq!(
@@ -161,7 +164,7 @@ fn server_defaults_and_values() {
     let s = load_json(json!({"server": {
         "listeners": [{"address": "0.0.0.0:80"}, {"address": "[::]:8080"}],
         "admin": {"address": "10.1.2.3:9901", "tokenEnv": "ADMIN_TOKEN"},
-        "workers": 3, "ioDriver": "uring-defer-taskrun",
+        "workers": 3, "ioDriver": "uring-defer-taskrun", "cpuAffinity": "workers",
         "limits": {"maxHeaders": 256, "maxHeadBytes": 16384, "maxHeaderLineBytes": 4096, "maxTargetBytes": 4096,
                    "maxChunkExtensionBytes": 10, "maxTrailerBytes": 20, "maxBodyBytes": 1024,
                    "headerTimeoutMs": 1000, "bodyTimeoutMs": 2000, "idleTimeoutMs": 3000, "sendTimeoutMs": 4000,
@@ -174,7 +177,10 @@ fn server_defaults_and_values() {
     let sv = &s.server;
     assert_eq!(sv.listeners.len(), 2);
     assert_eq!(sv.admin.as_ref().unwrap().token.as_deref(), Some("s3cret"));
-    assert_eq!((sv.workers, sv.io_driver), (3, IoDriver::UringDeferTaskrun));
+    assert_eq!(
+        (sv.workers, sv.io_driver, sv.cpu_affinity),
+        (3, IoDriver::UringDeferTaskrun, CpuAffinity::Workers)
+    );
     assert!(!sv.metrics);
     let l = &sv.limits;
     assert_eq!(

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::super::log::{log, now_secs, rfc3339};
 use crate::config::LocalFunction;
+use crate::dataplane::affinity::CpuSet;
 use crate::dataplane::functions::mail::ProcShared;
 
 /// Longer output lines are logged in pieces of this size.
@@ -30,13 +31,22 @@ pub(super) struct Started {
     pub output: PipeReader,
 }
 
-/// Start one process of function `name`, its Runtime API at `runtime`.
+/// Start one process of function `name`, its Runtime API at `runtime`; `cpu`: the CPU it
+/// runs on (its worker's, `server.cpuAffinity`), set before it executes its first
+/// instruction, so every thread it starts inherits it.
 pub(super) fn spawn(
     name: &str,
     spec: &LocalFunction,
     runtime: SocketAddr,
     region: &str,
+    cpu: Option<usize>,
 ) -> std::io::Result<Started> {
+    let pin = match cpu {
+        Some(cpu) => Some(CpuSet::one(cpu).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no CPU {cpu}"))
+        })?),
+        None => None,
+    };
     let (reader, writer) = std::io::pipe()?;
     let root = std::path::absolute(&spec.cwd).unwrap_or_else(|_| spec.cwd.clone());
     let short = short_name(name);
@@ -66,8 +76,9 @@ pub(super) fn spawn(
         cmd.env(k, v);
     }
     let parent = std::process::id();
-    // SAFETY: runs in the forked child before exec; `prctl` and `getppid` are
-    // async-signal-safe and touch no memory of the parent.
+    // SAFETY: runs in the forked child before exec; `prctl`, `getppid` and
+    // `sched_setaffinity` are async-signal-safe and touch no memory of the parent (the CPU set
+    // is a copy).
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
@@ -77,6 +88,9 @@ pub(super) fn spawn(
             // The parent died before the death signal was armed.
             if libc::getppid() as u32 != parent {
                 return Err(std::io::Error::other("tollgate exited"));
+            }
+            if let Some(pin) = &pin {
+                pin.apply()?;
             }
             Ok(())
         });

@@ -20,6 +20,9 @@ pub(super) struct Host {
     /// `--watch`: restart a function's processes when files under its `cwd` change.
     pub watch: bool,
     pub mail: Arc<Mail>,
+    /// Each worker's CPU (`server.cpuAffinity: "workers"`): a process started for worker
+    /// *i* runs on `cpus[i]`. `None`: processes keep tollgate's affinity.
+    pub cpus: Option<Vec<usize>>,
     /// The workers' reports to the host (`init/error`).
     pub reports: Mutex<Option<Receiver<ToHost>>>,
 }

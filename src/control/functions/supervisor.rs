@@ -318,7 +318,8 @@ fn start(
 ) -> std::io::Result<Process> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let runtime_addr = listener.local_addr()?;
-    let started = process::spawn(name, &f.spec, runtime_addr, region)?;
+    let cpu = host.cpus.as_ref().and_then(|c| c.get(worker).copied());
+    let started = process::spawn(name, &f.spec, runtime_addr, region, cpu)?;
     let shared = Arc::new(ProcShared::new(serial, started.child.id(), worker));
     let p = Process {
         shared: shared.clone(),
