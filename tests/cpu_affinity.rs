@@ -10,17 +10,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::functions::{RAW_CALL as CALL, invoke_api_port, invoked_once};
+use support::functions::{RAW_CALL as CALL, RAW_CONNECT as CONNECT, invoke_api_port, invoked_once};
 use support::*;
 use tollgate::dataplane::affinity;
 
 /// Answers every event with its PID and the CPUs it may run on.
 const RUNTIME: &str = r#"
-import json, os, socket
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-host, port = api.rsplit(":", 1)
-s = socket.create_connection((host, int(port)))
-f = s.makefile("rb")
+import json
 while True:
     h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
@@ -30,7 +26,7 @@ while True:
 "#;
 
 fn start(affinity: Option<&str>, dir: &TempDir) -> Gateway {
-    std::fs::write(dir.file("runtime.py"), format!("{CALL}{RUNTIME}")).unwrap();
+    std::fs::write(dir.file("runtime.py"), format!("{CALL}{CONNECT}{RUNTIME}")).unwrap();
     let mut config = json!({
         "apis": [], "stages": [],
         "functions": { "raw": { "local": {

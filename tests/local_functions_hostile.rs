@@ -10,18 +10,14 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::functions::{RAW_CALL as CALL, invoke_api_port, invoked_once};
+use support::functions::{RAW_CALL as CALL, RAW_CONNECT as CONNECT, invoke_api_port, invoked_once};
 use support::http::request;
 use support::*;
 
 /// A Runtime API client: answers `{"pid": ..}`; an event with `garbage` makes it send bytes
 /// that are not HTTP instead, then hang.
 const RAW: &str = r#"
-import json, os, socket, time
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-host, port = api.rsplit(":", 1)
-s = socket.create_connection((host, int(port)))
-f = s.makefile("rb")
+import json, time
 while True:
     h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
@@ -51,7 +47,7 @@ fn a_process_sending_malformed_http_is_killed_and_replaced() {
         return;
     }
     let dir = TempDir::new("fn");
-    std::fs::write(dir.file("raw.py"), format!("{CALL}{RAW}")).unwrap();
+    std::fs::write(dir.file("raw.py"), format!("{CALL}{CONNECT}{RAW}")).unwrap();
     let gw = Gateway::start(json!({
         "apis": [], "stages": [],
         "functions": { "raw": { "local": {
@@ -261,11 +257,7 @@ fn an_invocation_waits_for_the_runtime_to_poll_again_after_it_closed_its_poll() 
 
 /// A Runtime API client that sleeps `{"sleep": s}` seconds and answers its pid and `$X`.
 const SLOW: &str = r#"
-import json, os, socket, time
-api = os.environ["AWS_LAMBDA_RUNTIME_API"]
-host, port = api.rsplit(":", 1)
-s = socket.create_connection((host, int(port)))
-f = s.makefile("rb")
+import json, time
 while True:
     h, event = call("GET", "/2018-06-01/runtime/invocation/next")
     rid = h["lambda-runtime-aws-request-id"]
@@ -286,7 +278,7 @@ fn a_reload_during_an_invocation_retires_the_process_after_it() {
         return;
     }
     let dir = TempDir::new("fn");
-    std::fs::write(dir.file("slow.py"), format!("{CALL}{SLOW}")).unwrap();
+    std::fs::write(dir.file("slow.py"), format!("{CALL}{CONNECT}{SLOW}")).unwrap();
     let config = |x: &str| {
         json!({
             "apis": [], "stages": [],

@@ -15,7 +15,7 @@ IDLE and STREAM legs start every target afresh for each repetition, so memory th
 earlier repetition left in an allocator cannot hide the next one's growth.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 THROUGHPUT, IDLE, STREAM, HANDSHAKE = "throughput", "idle", "stream", "handshake"
 
@@ -325,28 +325,18 @@ def _lambda_local(quick):
 # (the event, the 202) stay on that CPU instead of crossing to the load CPU. The function's
 # CPU then shares the worker's, as it would on a machine where each core runs its worker and
 # that worker's functions.
-LAMBDA_PINNED_VARIANTS = (
-    Variant("plain", "tollgate-proxy.json"),
-    Variant(
-        "lambda-local-pinned",
-        "tollgate-lambda-local.json",
-        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
-        issue=9,
-        local="lambda-echo",
-        cpu_affinity="workers",
-    ),
-    Variant("plain-at-pinned-rate", "tollgate-proxy.json", rate_of="lambda-local-pinned"),
-    Variant(
-        "lambda-bare-pinned",
-        "tollgate-lambda-local.json",
-        max_cpu_ratio=LAMBDA_LOCAL_MAX_CPU_RATIO,
-        issue=9,
-        local="lambda-bare",
-        concurrency=16,
-        cpu_affinity="workers",
-    ),
-    Variant("plain-at-bare-pinned-rate", "tollgate-proxy.json", rate_of="lambda-bare-pinned"),
-)
+def _pinned(v):
+    """lambda-local's row v for lambda-pinned: a function row with `cpuAffinity` "workers", a
+    rate-matched row at that pinned row's rate, the plain row as it is."""
+    if v.local:
+        return replace(v, name=f"{v.name}-pinned", cpu_affinity="workers")
+    if v.rate_of:
+        name = v.name.replace("-rate", "-pinned-rate")
+        return replace(v, name=name, rate_of=f"{v.rate_of}-pinned")
+    return v
+
+
+LAMBDA_PINNED_VARIANTS = tuple(_pinned(v) for v in LAMBDA_LOCAL_VARIANTS)
 
 
 def _lambda_pinned(quick):

@@ -27,6 +27,16 @@ def call(method, path, body=b""):
     return headers, f.read(int(headers.get("content-length", "0")))
 "#;
 
+/// For raw Runtime API clients with one connection, after [`RAW_CALL`]: opens it (`s`, its
+/// reader `f`) to `AWS_LAMBDA_RUNTIME_API` (`api`, split into `host` and `port`).
+pub const RAW_CONNECT: &str = r#"
+import os, socket
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rb")
+"#;
+
 /// A script from `scripts/` run with `python3`: it prints its port on its first line, serves
 /// on loopback, answers `GET /calls` with what it recorded, and exits when its stdin closes.
 /// Killed by its PID on drop.
