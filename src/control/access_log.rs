@@ -218,8 +218,11 @@ impl Output {
                     }
                 }
                 match self.files.get_mut(dest) {
-                    Some(f) => write_aligned(&mut &**f, batches, &mut slices)
-                        .map(|range| self.written.push((f.clone(), range))),
+                    Some(f) => write_aligned(&mut &**f, batches, &mut slices).map(|range| {
+                        if behind::worth_telling(&range) {
+                            self.written.push((f.clone(), range));
+                        }
+                    }),
                     None => Err((0, std::io::Error::other("not open"))),
                 }
             }

@@ -39,6 +39,16 @@ const PRUNE_EVERY: Duration = Duration::from_secs(1);
 /// The bytes `range` of `file` were just written.
 pub(super) type Written = (Arc<File>, Range<u64>);
 
+/// Whether the advice thread needs to hear of a write of `range`: one that ends in another
+/// `CHUNK` than it began, or at a chunk's end (there is write-back to start), or that begins
+/// a chunk (so a file emptied under the writer, copytruncate, is seen at its first write).
+/// The writer tells it of no other: a message and a wake-up per half MiB, not per write.
+/// Appends are contiguous, so the first write told began in the chunk where the writer's
+/// first write to the file did, which is where `Behind::new` starts.
+pub(super) fn worth_telling(range: &Range<u64>) -> bool {
+    range.start / CHUNK != range.end / CHUNK || range.start.is_multiple_of(CHUNK)
+}
+
 /// The writer's end of the advice thread.
 pub(super) struct Advisor(SyncSender<Written>);
 

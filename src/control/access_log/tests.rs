@@ -1,4 +1,4 @@
-use super::behind::{Behind, CHUNK, Tracked};
+use super::behind::{Behind, CHUNK, Tracked, worth_telling};
 use super::*;
 
 /// Takes at most 5 bytes a call, and is interrupted every other call.
@@ -255,6 +255,19 @@ fn the_advice_thread_drops_what_it_is_told_was_written() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn the_advice_thread_hears_only_of_writes_that_reach_or_begin_a_chunk() {
+    const K64: u64 = 64 * 1024;
+    assert!(worth_telling(&(0..K64)), "the first write of a chunk");
+    assert!(!worth_telling(&(K64..2 * K64)), "within a chunk");
+    assert!(worth_telling(&(CHUNK - K64..CHUNK)), "up to a chunk's end");
+    assert!(
+        worth_telling(&(CHUNK - 10..CHUNK + 10)),
+        "across a chunk's end"
+    );
+    assert!(!worth_telling(&(CHUNK + 10..CHUNK + 20)));
 }
 
 #[test]
