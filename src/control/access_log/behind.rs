@@ -11,10 +11,11 @@
 //! Both calls can block: starting write-back once the device's queue is full, dropping
 //! pages when some are still being written (the kernel then drains every CPU's page lists
 //! and waits for it). So they run on a thread of their own (`spawn`), which the writer tells
-//! what it wrote through a bounded channel without waiting: when the advice thread is
-//! behind, a message is skipped (the next one covers it), and the writer never waits for
-//! the disk on its account. The advice thread holds each file (an `Arc`) until the writer
-//! has closed it (`Tracked::prune`).
+//! what it wrote (the writes that reach or begin a `CHUNK`: `worth_telling`) through a
+//! bounded channel without waiting: when the advice thread is behind, a message is skipped
+//! (the next one covers it), and the writer never waits for the disk on its account. The
+//! advice thread holds each file (an `Arc`) until the writer has closed it
+//! (`Tracked::prune`).
 
 use std::fs::File;
 use std::ops::Range;
@@ -42,7 +43,7 @@ pub(super) type Written = (Arc<File>, Range<u64>);
 /// Whether the advice thread needs to hear of a write of `range`: one that ends in another
 /// `CHUNK` than it began, or at a chunk's end (there is write-back to start), or that begins
 /// a chunk (so a file emptied under the writer, copytruncate, is seen at its first write).
-/// The writer tells it of no other: a message and a wake-up per half MiB, not per write.
+/// The writer tells it of no other: two messages (and wake-ups) a MiB, not one per write.
 /// Appends are contiguous, so the first write told began in the chunk where the writer's
 /// first write to the file did, which is where `Behind::new` starts.
 pub(super) fn worth_telling(range: &Range<u64>) -> bool {
