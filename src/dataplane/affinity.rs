@@ -10,17 +10,20 @@ use std::io;
 pub struct CpuSet(libc::cpu_set_t);
 
 impl CpuSet {
-    /// The set holding only `cpu`; `None` past what a `cpu_set_t` holds.
-    pub fn one(cpu: usize) -> Option<CpuSet> {
+    /// The set holding only `cpu`; an `InvalidInput` error past what a `cpu_set_t` holds.
+    pub fn one(cpu: usize) -> io::Result<CpuSet> {
         if cpu >= libc::CPU_SETSIZE as usize {
-            return None;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no CPU {cpu}"),
+            ));
         }
         // SAFETY: `cpu_set_t` is a plain bit array, valid all zero; `cpu` is within it.
         #[allow(unsafe_code)]
         unsafe {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             libc::CPU_SET(cpu, &mut set);
-            Some(CpuSet(set))
+            Ok(CpuSet(set))
         }
     }
 
@@ -87,6 +90,6 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(seen, vec![last]);
-        assert!(CpuSet::one(libc::CPU_SETSIZE as usize).is_none());
+        assert!(CpuSet::one(libc::CPU_SETSIZE as usize).is_err());
     }
 }

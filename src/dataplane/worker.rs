@@ -390,7 +390,7 @@ pub fn start(
             .name(format!("tollgate-worker-{id}"))
             .spawn(move || {
                 if let Some(cpu) = cpu
-                    && let Err(e) = pin(cpu)
+                    && let Err(e) = super::affinity::CpuSet::one(cpu).and_then(|set| set.apply())
                 {
                     let why = format!("worker {id}: cannot pin to CPU {cpu}: {e}");
                     let _ = ready.send(Err(io::Error::new(e.kind(), why)));
@@ -409,12 +409,6 @@ pub fn start(
         }
     }
     Ok(handles)
-}
-
-fn pin(cpu: usize) -> io::Result<()> {
-    let set = super::affinity::CpuSet::one(cpu)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such CPU"))?;
-    set.apply()
 }
 
 fn run(

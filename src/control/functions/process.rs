@@ -41,12 +41,7 @@ pub(super) fn spawn(
     region: &str,
     cpu: Option<usize>,
 ) -> std::io::Result<Started> {
-    let pin = match cpu {
-        Some(cpu) => Some(CpuSet::one(cpu).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no CPU {cpu}"))
-        })?),
-        None => None,
-    };
+    let pin = cpu.map(CpuSet::one).transpose()?;
     let (reader, writer) = std::io::pipe()?;
     let root = std::path::absolute(&spec.cwd).unwrap_or_else(|_| spec.cwd.clone());
     let short = short_name(name);

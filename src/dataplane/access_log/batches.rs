@@ -32,8 +32,9 @@ pub(super) const SLACK: usize = WAKE_EVERY + 4;
 /// Full batches a core hands over before it wakes the writer, which then takes them all at
 /// once: one park and one wake-up (a futex wake on the core, a context switch) for several
 /// batches, where it had one per batch. 8 rather than 4: the writer's own CPU per line fell
-/// by about a fifth (each wake-up also pays for a cold thread and a short write). The ticker (`hand_over_all`), a full channel and a
-/// core out of free batches wake it whatever the count.
+/// by about a fifth (each wake-up also pays for a cold thread and a short write). The ticker
+/// (`hand_over_all`), a full channel and a core out of free batches wake it whatever the
+/// count.
 pub(super) const WAKE_EVERY: usize = 8;
 /// The most batches one core owns (in use, queued for the writer, or free): the capacity of
 /// its home channel and, per core, of the shared hand-over channel (`Shared::access_logs`).
